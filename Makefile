@@ -1,0 +1,40 @@
+# SiKesal: the two commands are `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint typecheck bench migrate clean diagram
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/sikesal migrate
+	$(BIN)/sikesal run
+
+test: $(STAMP)
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check bot handlers routing storage localapi tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.filings $(BENCH_ARGS)
+
+migrate: $(STAMP)
+	$(BIN)/sikesal migrate
+
+diagram: $(STAMP)
+	$(BIN)/python -m handlers.diagram > docs/conversation.mmd
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Composition root, configuration, CLI and channel adapters (Telegram now, WhatsApp next)."""

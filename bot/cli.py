@@ -1,0 +1,142 @@
+"""The ``sikesal`` command.
+
+    sikesal run                      start the bot (long polling) with delivery and reminders
+    sikesal migrate                  create or upgrade the database schema
+    sikesal check-config             validate config.yaml and exit
+    sikesal agency list              agencies and the groups linked to them
+    sikesal agency link-code AGENCY  print a one-time code; send "/link CODE" in the agency's group
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from bot.config import AppConfig, ConfigError, Settings, load_config
+from bot.logs import setup_logging
+
+EXIT_CONFIG = 2
+
+
+def _load(settings: Settings) -> AppConfig:
+    return load_config(settings.config_path)
+
+
+async def _migrate(settings: Settings) -> None:
+    from storage.db import make_engine, upgrade_database
+
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        await upgrade_database(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _run(settings: Settings, config: AppConfig) -> None:
+    from bot.app import SikesalApp
+
+    assert settings.telegram_bot_token is not None
+    app = SikesalApp(
+        config,
+        database_url=settings.resolved_database_url,
+        media_dir=settings.media_dir,
+        token=settings.telegram_bot_token,
+        api_base=settings.telegram_api_base,
+    )
+    await app.start()
+    print("SiKesal is running (long polling). Press Ctrl+C to stop.", flush=True)
+    try:
+        await app.wait()
+    finally:
+        await app.stop()
+
+
+async def _with_runtime_db(settings: Settings, config: AppConfig, action: str, agency: str | None) -> int:
+    from bot.services.runtime import Runtime
+    from bot.services.staff import create_link_code
+    from storage.db import make_engine, make_sessionmaker, upgrade_database
+    from storage.media import MediaStore
+    from storage.uow import UnitOfWork
+
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        await upgrade_database(engine)
+        rt = Runtime(config=config, sessionmaker=make_sessionmaker(engine), media=MediaStore(settings.media_dir))
+        if action == "link-code":
+            assert agency is not None
+            code = await create_link_code(rt, agency)
+            name = config.agencies[agency].name.get("id", agency)
+            print(f"Link code for {name}: {code}")
+            print(f"Add the bot to the agency's Telegram group, then send there:  /link {code}")
+            print(f"The code works once and expires in {config.link_codes.ttl_minutes} minutes.")
+            return 0
+        async with UnitOfWork(rt.sessionmaker) as uow:
+            groups = {g.agency: g for g in await uow.agencies.all_groups()}
+        for key, agency_config in config.agencies.items():
+            group = groups.get(key)
+            where = f"linked to chat {group.chat_id} ({group.title or 'untitled'})" if group else "NOT LINKED"
+            print(f"{key:10} {agency_config.name.get('id', key)}: {where}")
+        return 0
+    finally:
+        await engine.dispose()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sikesal", description="SiKesal complaint channel")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="start the bot (long polling), delivery and reminders")
+    sub.add_parser("migrate", help="create or upgrade the database schema")
+    sub.add_parser("check-config", help="validate config.yaml")
+    agency = sub.add_parser("agency", help="agency groups")
+    agency_sub = agency.add_subparsers(dest="agency_command", required=True)
+    agency_sub.add_parser("list", help="agencies and their linked groups")
+    link = agency_sub.add_parser("link-code", help="print a one-time code to link a group")
+    link.add_argument("agency", help="agency key from config.yaml, e.g. pupr")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    setup_logging(settings.log_level, [settings.telegram_bot_token or "", settings.database_url or ""])
+    try:
+        config = _load(settings)
+    except ConfigError as exc:
+        print(f"Configuration error:\n{exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.command == "check-config":
+        print(f"{settings.config_path}: OK ({len(config.categories)} categories, {len(config.agencies)} agencies)")
+        return 0
+    if args.command == "migrate":
+        asyncio.run(_migrate(settings))
+        print("Database is up to date.")
+        return 0
+    if args.command == "agency":
+        if args.agency_command == "link-code" and args.agency not in config.agencies:
+            known = ", ".join(config.agencies)
+            print(f"Unknown agency {args.agency!r}. Known agencies: {known}", file=sys.stderr)
+            return EXIT_CONFIG
+        return asyncio.run(_with_runtime_db(settings, config, args.agency_command, getattr(args, "agency", None)))
+    if args.command == "run":
+        if not settings.telegram_bot_token:
+            print(
+                "TELEGRAM_BOT_TOKEN is not set.\n"
+                "Create a bot with @BotFather in Telegram, then run:\n"
+                "    export TELEGRAM_BOT_TOKEN=123456:ABC...   # the token BotFather gave you\n"
+                "    make run\n"
+                "(A playground that needs no token is planned; until it exists a token is required.)",
+                file=sys.stderr,
+            )
+            return EXIT_CONFIG
+        try:
+            asyncio.run(_run(settings, config))
+        except KeyboardInterrupt:
+            pass
+        return 0
+    return EXIT_CONFIG
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,241 @@
+"""Configuration: ``config.yaml`` (city, categories, agencies, routing, deadlines) validated with
+pydantic, plus the environment for secrets and endpoints.
+
+A wrong key or type stops the start with a message naming it (``ConfigError``), e.g.
+``config.yaml: categories.jalan.target_hours: Input should be a valid integer``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from handlers.context import AgencyInfo, CategoryInfo, FlowContext, Limits
+from handlers.i18n import Catalog
+from routing.router import Router, Rule
+
+
+class ConfigError(Exception):
+    """Raised with a message meant for the operator: it names the file and the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+LocalizedText = dict[str, str]
+
+
+class CityConfig(_Strict):
+    name: str = "Kota Jambi"
+    tracking_prefix: str = Field(default="JMB", pattern=r"^[A-Z]{2,6}$")
+    timezone: str = "Asia/Jakarta"
+    default_language: str = Field(default="id", pattern=r"^(id|en)$")
+
+
+class LimitsConfig(_Strict):
+    description_min: int = Field(default=10, ge=1)
+    description_max: int = Field(default=1000, le=3000)
+    photos_max: int = Field(default=3, ge=1, le=10)
+    photo_max_mb: float = Field(default=10, gt=0, le=20)  # the Bot API's getFile cannot fetch over 20 MB
+    address_min: int = Field(default=5, ge=1)
+    address_max: int = Field(default=300, le=1000)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> LimitsConfig:
+        if self.description_min > self.description_max:
+            raise ValueError("description_min must not be greater than description_max")
+        return self
+
+
+class DraftsConfig(_Strict):
+    remind_after_minutes: int = Field(default=30, ge=1)
+    discard_after_minutes: int = Field(default=1440, ge=2)
+
+    @model_validator(mode="after")
+    def _order(self) -> DraftsConfig:
+        if self.discard_after_minutes <= self.remind_after_minutes:
+            raise ValueError("discard_after_minutes must be greater than remind_after_minutes")
+        return self
+
+
+class LinkCodesConfig(_Strict):
+    ttl_minutes: int = Field(default=60, ge=1)
+
+
+class DeliveryConfig(_Strict):
+    global_per_second: float = Field(default=30, gt=0)
+    private_per_second: float = Field(default=1, gt=0)
+    group_per_minute: float = Field(default=20, gt=0)
+
+
+class AgencyConfig(_Strict):
+    name: LocalizedText
+    short: str = ""
+
+
+class CategoryConfig(_Strict):
+    emoji: str = ""
+    label: LocalizedText
+    agency: str
+    target_hours: int = Field(default=72, ge=1)
+    photo_required: bool = False
+
+
+class RoutingRule(_Strict):
+    category: str
+    agency: str
+
+
+class RoutingConfig(_Strict):
+    fallback_agency: str
+    rules: list[RoutingRule] = Field(default_factory=list)
+
+
+class AppConfig(_Strict):
+    city: CityConfig = Field(default_factory=CityConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    drafts: DraftsConfig = Field(default_factory=DraftsConfig)
+    link_codes: LinkCodesConfig = Field(default_factory=LinkCodesConfig)
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    agencies: dict[str, AgencyConfig]
+    categories: dict[str, CategoryConfig]
+    routing: RoutingConfig
+
+    @field_validator("agencies", "categories")
+    @classmethod
+    def _keys_are_short_ascii(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            if not key.isascii() or not key.replace("_", "").isalnum() or len(key) > 20:
+                raise ValueError(f"key {key!r} must be short ascii letters/digits (used in button data)")
+        if not value:
+            raise ValueError("must not be empty")
+        return value
+
+    @model_validator(mode="after")
+    def _references(self) -> AppConfig:
+        problems: list[str] = []
+        for key, category in self.categories.items():
+            if category.agency not in self.agencies:
+                problems.append(f"categories.{key}.agency: unknown agency {category.agency!r}")
+        if self.routing.fallback_agency not in self.agencies:
+            problems.append(f"routing.fallback_agency: unknown agency {self.routing.fallback_agency!r}")
+        for i, rule in enumerate(self.routing.rules):
+            if rule.category not in self.categories:
+                problems.append(f"routing.rules.{i}.category: unknown category {rule.category!r}")
+            if rule.agency not in self.agencies:
+                problems.append(f"routing.rules.{i}.agency: unknown agency {rule.agency!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def draft_remind_after(self) -> timedelta:
+        return timedelta(minutes=self.drafts.remind_after_minutes)
+
+    @property
+    def draft_discard_after(self) -> timedelta:
+        return timedelta(minutes=self.drafts.discard_after_minutes)
+
+    def flow_context(self, catalog: Catalog | None = None) -> FlowContext:
+        """The conversation core's view of this configuration."""
+        return FlowContext(
+            categories=tuple(
+                CategoryInfo(
+                    key=key,
+                    emoji=c.emoji,
+                    labels=dict(c.label),
+                    photo_required=c.photo_required,
+                    target_hours=c.target_hours,
+                )
+                for key, c in self.categories.items()
+            ),
+            agencies=tuple(
+                AgencyInfo(key=key, names=dict(a.name), short=a.short) for key, a in self.agencies.items()
+            ),
+            catalog=catalog or Catalog.load(default_language=self.city.default_language),
+            limits=Limits(
+                description_min=self.limits.description_min,
+                description_max=self.limits.description_max,
+                photos_max=self.limits.photos_max,
+                photo_max_bytes=int(self.limits.photo_max_mb * 1024 * 1024),
+                address_min=self.limits.address_min,
+                address_max=self.limits.address_max,
+            ),
+            city_name=self.city.name,
+            timezone=self.city.timezone,
+            tracking_prefix=self.city.tracking_prefix,
+        )
+
+
+class Settings(BaseSettings):
+    """Secrets and endpoints from the environment (or a ``.env`` file)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    telegram_bot_token: str | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN", repr=False)
+    telegram_api_base: str | None = Field(default=None, alias="TELEGRAM_API_BASE")
+    database_url: str | None = Field(default=None, alias="DATABASE_URL", repr=False)
+    config_path: Path = Field(default=Path("config.yaml"), alias="SIKESAL_CONFIG")
+    data_dir: Path = Field(default=Path("data"), alias="SIKESAL_DATA_DIR")
+    log_level: str = Field(default="INFO", alias="SIKESAL_LOG_LEVEL")
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            url = self.database_url
+            # accept the URLs hosting providers hand out and pick the async drivers
+            for prefix, replacement in (
+                ("postgres://", "postgresql+asyncpg://"),
+                ("postgresql://", "postgresql+asyncpg://"),
+                ("sqlite:///", "sqlite+aiosqlite:///"),
+            ):
+                if url.startswith(prefix):
+                    return replacement + url[len(prefix) :]
+            return url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'sikesal.db').resolve()}"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+
+def _format_validation_error(path: Path, error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        location = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling)"
+        lines.append(f"{path}: {location}: {message}")
+    return "\n".join(lines)
+
+
+def load_config(path: Path) -> AppConfig:
+    """Read and validate config.yaml; raise :class:`ConfigError` naming the bad key."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: file not found (set SIKESAL_CONFIG to the configuration file)") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    try:
+        return AppConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(path, exc)) from exc
+
+
+def build_router(config: AppConfig) -> Router:
+    """The routing table for this configuration (validated names only)."""
+    return Router(
+        rules=tuple(Rule(category=r.category, agency=r.agency) for r in config.routing.rules),
+        category_agency={key: c.agency for key, c in config.categories.items()},
+        fallback_agency=config.routing.fallback_agency,
+    )

@@ -1,0 +1,207 @@
+"""The citizen side: one inbound event -> one transaction.
+
+Order inside the transaction: claim the update (idempotency) -> citizen and conversation rows ->
+reply relay (a reply to a notification goes to the agency group) or the pure flow -> effects ->
+outbox -> save state -> commit. The sender delivers after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from bot.services.complaints import GROUP_CHANNEL, build_view, post_card
+from bot.services.runtime import Runtime
+from handlers import cards, flow
+from handlers.effects import Effect, ListComplaints, ShowStatus, SubmitDraft
+from handlers.events import Incoming, Photo, Text
+from handlers.messages import Alert, OutMessage
+from handlers.state import Conversation, Draft
+from storage.models import Citizen, Complaint
+from storage.uow import UnitOfWork
+
+log = logging.getLogger("sikesal.citizen")
+
+#: roles of messages whose reply by the citizen is relayed to the agency group
+RELAYABLE_ROLES = frozenset({"notification"})
+
+
+
+@dataclass(slots=True)
+class CitizenResult:
+    alert: Alert | None = None
+    duplicate: bool = False
+    submitted: str | None = None  # tracking number, when this event filed a complaint
+
+
+async def handle_citizen_event(
+    rt: Runtime,
+    *,
+    channel: str,
+    channel_user_id: str,
+    incoming: Incoming,
+    update_key: str | None,
+) -> CitizenResult:
+    """Process one citizen event exactly once (``update_key`` guards redelivery)."""
+    result = CitizenResult()
+    async with UnitOfWork(rt.sessionmaker) as uow:
+        if update_key is not None and not await uow.idempotency.claim(update_key):
+            log.info("skipping redelivered update %s", update_key)
+            return CitizenResult(duplicate=True)
+        citizen = await uow.citizens.get_or_create(
+            channel, channel_user_id, display_name=incoming.display_name, language=None
+        )
+        if citizen.blocked_bot:
+            await uow.citizens.set_blocked(channel, channel_user_id, False)
+        if isinstance(incoming.event, Photo):
+            await _remember_media(uow, incoming.event)
+        row = await uow.conversations.load(citizen.id)
+        conversation = Conversation.from_dict(row.state) if row.state else Conversation(language=citizen.language)
+
+        if await _relay_reply(rt, uow, citizen, conversation, incoming):
+            pass
+        else:
+            outcome = flow.handle(conversation, incoming, rt.ctx)
+            messages = list(outcome.messages)
+            for effect in outcome.effects:
+                messages.extend(await _apply(rt, uow, citizen, outcome.conversation, effect, result))
+            for message in messages:
+                await uow.outbox.enqueue(channel, channel_user_id, message, now=rt.clock())
+            await uow.conversations.save(
+                row, outcome.conversation.to_dict(), outcome.conversation.step.value, now=rt.clock()
+            )
+            if citizen.language != outcome.conversation.language:
+                await uow.citizens.set_language(citizen, outcome.conversation.language)
+            result.alert = outcome.alert
+        await uow.commit()
+    rt.on_enqueued()
+    return result
+
+
+async def _remember_media(uow: UnitOfWork, photo: Photo) -> None:
+    media = photo.media
+    existing = await uow.media.get(media.sha256)
+    if existing is not None and media.telegram_file_id and not existing.telegram_file_id:
+        await uow.media.set_telegram_file_id(media.sha256, media.telegram_file_id)
+
+
+async def _relay_reply(
+    rt: Runtime, uow: UnitOfWork, citizen: Citizen, conversation: Conversation, incoming: Incoming
+) -> bool:
+    """A citizen's reply to a notification about a complaint goes to the agency group as a reply
+    to that complaint's card. Returns True when the event was consumed this way."""
+    if incoming.reply_to_message_id is None or not isinstance(incoming.event, Text):
+        return False
+    link = await uow.links.find(citizen.channel, citizen.channel_user_id, incoming.reply_to_message_id)
+    if link is None or link.role not in RELAYABLE_ROLES:
+        return False
+    complaint = await uow.complaints.get(link.complaint_id)
+    if complaint is None or complaint.citizen_id != citizen.id:
+        return False
+    group = await uow.agencies.group_for(complaint.agency)
+    language = conversation.language
+    if group is None:
+        await uow.outbox.enqueue(
+            citizen.channel,
+            citizen.channel_user_id,
+            flow.render_relay_unavailable(language, complaint.number, rt.ctx),
+            now=rt.clock(),
+        )
+        return True
+    view = await build_view(uow, complaint, citizen)
+    await uow.outbox.enqueue(
+        GROUP_CHANNEL,
+        group.chat_id,
+        cards.render_citizen_reply_to_group(view, incoming.event.text, rt.ctx),
+        complaint_id=complaint.id,
+        link_role="relay",
+        now=rt.clock(),
+    )
+    await uow.audit.add(
+        complaint.id,
+        actor_kind="citizen",
+        actor_id=str(citizen.id),
+        actor_name=view.reporter_alias,
+        action="citizen_reply",
+        note=incoming.event.text,
+        at=rt.clock(),
+    )
+    await uow.outbox.enqueue(
+        citizen.channel,
+        citizen.channel_user_id,
+        flow.render_relay_confirmed(language, complaint.number, rt.ctx),
+        now=rt.clock(),
+    )
+    return True
+
+
+async def _apply(
+    rt: Runtime, uow: UnitOfWork, citizen: Citizen, conversation: Conversation, effect: Effect, result: CitizenResult
+) -> list[OutMessage]:
+    language = conversation.language
+    if isinstance(effect, SubmitDraft):
+        complaint = await _file(rt, uow, citizen, effect.draft)
+        result.submitted = complaint.number
+        category = rt.ctx.category(complaint.category)
+        agency = rt.ctx.agency(complaint.agency)
+        return [
+            flow.render_submitted(
+                language,
+                complaint.number,
+                agency.name(language) if agency else complaint.agency,
+                category.target_hours if category else 72,
+                rt.ctx,
+            )
+        ]
+    if isinstance(effect, ShowStatus):
+        found = await uow.complaints.by_number(effect.number.strip().upper())
+        if found is None or found.citizen_id != citizen.id:
+            return [flow.render_status_not_found(language, effect.number, rt.ctx)]
+        return [flow.render_status(language, await build_view(uow, found, citizen), rt.ctx)]
+    if isinstance(effect, ListComplaints):
+        mine = await uow.complaints.for_citizen(citizen.id, limit=10)
+        views = [await build_view(uow, c, citizen) for c in mine]
+        return [flow.render_my_complaints(language, views, rt.ctx)]
+    raise TypeError(f"unknown effect {effect!r}")
+
+
+async def _file(rt: Runtime, uow: UnitOfWork, citizen: Citizen, draft: Draft) -> Complaint:
+    """Create the complaint, its audit entry and its agency card, all in this transaction."""
+    now = rt.clock()
+    category = rt.ctx.category(draft.category)
+    agency = rt.router.route(draft.category or "")
+    local_year = now.astimezone(ZoneInfo(rt.ctx.timezone)).year
+    number = await uow.complaints.next_number(rt.ctx.tracking_prefix, local_year)
+    complaint = await uow.complaints.create(
+        number=number,
+        citizen_id=citizen.id,
+        category=draft.category or "lainnya",
+        description=draft.description or "",
+        latitude=draft.latitude,
+        longitude=draft.longitude,
+        address=draft.address,
+        agency=agency,
+        status="baru",
+        created_at=now,
+        updated_at=now,
+        due_at=now + timedelta(hours=category.target_hours if category else 72),
+        photos=[(p.sha256, p.telegram_file_id) for p in draft.photos],
+    )
+    await uow.audit.add(
+        complaint.id,
+        actor_kind="citizen",
+        actor_id=str(citizen.id),
+        actor_name=None,
+        action="submit",
+        to_status="baru",
+        to_agency=agency,
+        at=now,
+    )
+    view = await build_view(uow, complaint, citizen)
+    await post_card(rt, uow, complaint, view)
+    log.info("complaint %s filed for %s", number, agency)
+    return complaint
+
+

@@ -1,0 +1,112 @@
+"""Shared steps on complaints: building the core's view, posting and refreshing agency cards,
+notifying the citizen. Used by the citizen, staff and agency-link services inside their unit of work.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.services.runtime import Runtime
+from handlers import cards, flow
+from handlers.events import MediaRef
+from handlers.messages import OutMessage
+from handlers.views import ComplaintView, HistoryEntry, reporter_alias
+from storage.models import Card, Citizen, Complaint
+from storage.uow import UnitOfWork
+
+log = logging.getLogger("sikesal.complaints")
+
+#: agency groups live on Telegram whatever channel the citizen uses
+GROUP_CHANNEL = "telegram"
+
+#: how many audit entries a view carries (the card shows the last few)
+HISTORY_LIMIT = 20
+
+
+async def build_view(uow: UnitOfWork, complaint: Complaint, citizen: Citizen | None = None) -> ComplaintView:
+    """The core's read-only picture of a complaint, with its history and the reporter's alias."""
+    if citizen is None:
+        citizen = await uow.citizens.get(complaint.citizen_id)
+    history = await uow.audit.history(complaint.id)
+    return ComplaintView(
+        id=complaint.id,
+        number=complaint.number,
+        category=complaint.category,
+        description=complaint.description,
+        status=complaint.status,
+        agency=complaint.agency,
+        created_at=complaint.created_at,
+        due_at=complaint.due_at,
+        photos=tuple(
+            MediaRef(sha256=p.sha256, telegram_file_id=p.telegram_file_id) for p in complaint.photos
+        ),
+        latitude=complaint.latitude,
+        longitude=complaint.longitude,
+        address=complaint.address,
+        reporter_alias=reporter_alias(complaint.citizen_id),
+        reporter_name=(citizen.display_name if citizen is not None and citizen.share_name else None),
+        history=tuple(
+            HistoryEntry(
+                at=e.at,
+                action=e.action,
+                actor_name=e.actor_name,
+                from_status=e.from_status,
+                to_status=e.to_status,
+                from_agency=e.from_agency,
+                to_agency=e.to_agency,
+                note=e.note,
+            )
+            for e in history[-HISTORY_LIMIT:]
+            if not e.refused
+        ),
+    )
+
+
+async def post_card(rt: Runtime, uow: UnitOfWork, complaint: Complaint, view: ComplaintView) -> Card | None:
+    """Queue a fresh card in the agency's linked group; None when the agency has no group yet
+    (the card is posted when the group is linked, see :func:`post_missing_cards`)."""
+    group = await uow.agencies.group_for(complaint.agency)
+    if group is None:
+        log.warning("agency %s has no linked group; card for %s waits for /link", complaint.agency, complaint.number)
+        return None
+    message = cards.render_card(view, rt.ctx)
+    card = await uow.cards.create(complaint.id, complaint.agency, group.chat_id, kind="photo" if message.photos else "text")
+    await uow.outbox.enqueue_card(card, message, now=rt.clock())
+    return card
+
+
+async def refresh_card(rt: Runtime, uow: UnitOfWork, complaint: Complaint, view: ComplaintView) -> None:
+    """Edit the active card in place to show the current status and history."""
+    card = await uow.cards.active_for(complaint.id)
+    if card is not None:
+        await uow.outbox.enqueue_card_edit(card, cards.render_card(view, rt.ctx), now=rt.clock())
+
+
+async def post_missing_cards(rt: Runtime, uow: UnitOfWork, agency: str) -> int:
+    """After a group is linked: post cards for the agency's open complaints that have none."""
+    posted = 0
+    for complaint in await uow.complaints.open_without_card(agency):
+        view = await build_view(uow, complaint)
+        if await post_card(rt, uow, complaint, view) is not None:
+            posted += 1
+    return posted
+
+
+async def notify_citizen(
+    rt: Runtime, uow: UnitOfWork, complaint: Complaint, message: OutMessage, *, role: str = "notification"
+) -> None:
+    """Queue a message to the complaint's citizen, linked to the complaint so their reply is relayed."""
+    citizen = await uow.citizens.get(complaint.citizen_id)
+    if citizen is None:
+        return
+    await uow.outbox.enqueue(
+        citizen.channel, citizen.channel_user_id, message, complaint_id=complaint.id, link_role=role, now=rt.clock()
+    )
+
+
+async def notify_status(rt: Runtime, uow: UnitOfWork, complaint: Complaint, view: ComplaintView, note: str | None) -> None:
+    citizen = await uow.citizens.get(complaint.citizen_id)
+    if citizen is None:
+        return
+    message = flow.render_status_notification(citizen.language, view, note=note, ctx=rt.ctx)
+    await notify_citizen(rt, uow, complaint, message)

@@ -1,0 +1,83 @@
+"""Unfinished drafts: one reminder after ``drafts.remind_after_minutes`` of silence, then the draft
+is discarded after ``drafts.discard_after_minutes``, telling the citizen. Run periodically."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from bot.services.runtime import Runtime
+from handlers import flow
+from handlers.state import FILING_STEPS, Conversation
+from storage.uow import UnitOfWork
+
+log = logging.getLogger("sikesal.drafts")
+
+
+@dataclass(slots=True)
+class SweepResult:
+    reminded: int = 0
+    discarded: int = 0
+
+
+async def sweep_drafts(rt: Runtime, *, batch: int = 100) -> SweepResult:
+    """Remind and discard idle drafts; each citizen in its own transaction."""
+    result = SweepResult()
+    now = rt.clock()
+    steps = [s.value for s in FILING_STEPS]
+    async with UnitOfWork(rt.sessionmaker) as uow:
+        to_discard = [
+            r.citizen_id
+            for r in await uow.conversations.idle_drafts(
+                idle_since=now - rt.config.draft_discard_after, steps=steps, reminded=True, limit=batch
+            )
+        ]
+        to_remind = [
+            r.citizen_id
+            for r in await uow.conversations.idle_drafts(
+                idle_since=now - rt.config.draft_remind_after, steps=steps, reminded=False, limit=batch
+            )
+        ]
+    for citizen_id in to_discard:
+        result.discarded += await _one(rt, citizen_id, discard=True)
+    for citizen_id in to_remind:
+        result.reminded += await _one(rt, citizen_id, discard=False)
+    if result.discarded or result.reminded:
+        rt.on_enqueued()
+    return result
+
+
+async def _one(rt: Runtime, citizen_id: int, *, discard: bool) -> int:
+    async with UnitOfWork(rt.sessionmaker) as uow:
+        citizen = await uow.citizens.get(citizen_id)
+        row = await uow.conversations.load(citizen_id)
+        if citizen is None or row.step not in {s.value for s in FILING_STEPS}:
+            return 0
+        conversation = Conversation.from_dict(row.state)
+        now = rt.clock()
+        if discard:
+            outcome = flow.discard_idle(conversation, rt.ctx)
+            messages = outcome.messages
+            await uow.conversations.save(row, outcome.conversation.to_dict(), outcome.conversation.step.value, now=now)
+        else:
+            if row.reminded_at is not None:
+                return 0
+            messages = flow.reminder(conversation, rt.ctx)
+            await uow.conversations.mark_reminded(row, now)
+        for message in messages:
+            await uow.outbox.enqueue(citizen.channel, citizen.channel_user_id, message, now=now)
+        await uow.commit()
+    return 1
+
+
+async def run_draft_sweeper(rt: Runtime, stop: asyncio.Event, *, interval: float = 60.0) -> None:
+    while not stop.is_set():
+        try:
+            await sweep_drafts(rt)
+        except Exception:  # keep sweeping; one bad row must not stop reminders for everyone
+            log.exception("draft sweep failed")
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+        except TimeoutError:
+            pass

@@ -1,0 +1,38 @@
+"""The dependencies every service needs, passed explicitly (no globals)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import AppConfig, build_router
+from handlers.context import FlowContext
+from routing.router import Router
+from storage.media import MediaStore
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _nothing() -> None:
+    return None
+
+
+@dataclass(slots=True)
+class Runtime:
+    config: AppConfig
+    sessionmaker: async_sessionmaker[AsyncSession]
+    media: MediaStore
+    ctx: FlowContext = field(init=False)
+    router: Router = field(init=False)
+    clock: Callable[[], datetime] = _utcnow
+    #: called after a commit that put messages in the outbox, so the sender wakes up at once
+    on_enqueued: Callable[[], None] = _nothing
+
+    def __post_init__(self) -> None:
+        self.ctx = self.config.flow_context()
+        self.router = build_router(self.config)

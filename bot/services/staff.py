@@ -1,0 +1,354 @@
+"""The agency side: card buttons, rejection reasons, reassignment, reply relay, group linking.
+
+Checks, in order, for a button: the payload parses; the complaint exists; the button was pressed
+in the group that owns the complaint's *active* card (a card left behind by a reassignment is
+refused); the lifecycle table allows the transition. Every refusal is logged and audited.
+Membership of the group is checked by the adapter before calling here (it needs the channel API).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.services.complaints import (
+    GROUP_CHANNEL,
+    build_view,
+    notify_citizen,
+    notify_status,
+    post_card,
+    post_missing_cards,
+    refresh_card,
+)
+from bot.services.runtime import Runtime
+from handlers import cards, flow, lifecycle
+from handlers.messages import Alert
+from storage.models import Complaint
+from storage.uow import UnitOfWork
+
+log = logging.getLogger("sikesal.staff")
+
+
+@dataclass(frozen=True, slots=True)
+class StaffActor:
+    """A staff member acting in a group: Telegram user id and display name (for the audit trail)."""
+
+    user_id: str
+    name: str
+
+
+@dataclass(slots=True)
+class StaffResult:
+    alert: Alert | None = None
+    duplicate: bool = False
+
+
+def _alert(rt: Runtime, key: str, *, show: bool = False, **params: object) -> Alert:
+    return Alert(text=rt.ctx.t("id", key, **params), show_alert=show)
+
+
+async def handle_staff_button(
+    rt: Runtime, *, chat_id: int, actor: StaffActor, payload: str, update_key: str | None
+) -> StaffResult:
+    parsed = cards.parse_staff_payload(payload)
+    if parsed is None:
+        log.warning("unknown staff payload %r from %s in %s", payload, actor.user_id, chat_id)
+        return StaffResult(alert=_alert(rt, "staff.unknown_action", show=True))
+    async with UnitOfWork(rt.sessionmaker) as uow:
+        if update_key is not None and not await uow.idempotency.claim(update_key):
+            return StaffResult(duplicate=True)
+        complaint = await uow.complaints.get_for_update(parsed.complaint_id)
+        refusal = await _check_owner(uow, complaint, chat_id)
+        if complaint is None or refusal is not None:
+            await _refuse(rt, uow, complaint, actor, parsed.action, refusal or "staff.not_found", chat_id)
+            await uow.commit()
+            return StaffResult(alert=_alert(rt, refusal or "staff.not_found", show=True))
+        if parsed.kind == "ra":
+            alert = await _reassign_to(rt, uow, complaint, actor, parsed.agency)
+        elif parsed.action == lifecycle.Action.REASSIGN:
+            alert = await _show_reassign_picker(rt, uow, complaint)
+        elif parsed.action == lifecycle.Action.REJECT:
+            alert = await _ask_reject_reason(rt, uow, complaint, actor)
+        else:
+            alert = await _transition(rt, uow, complaint, actor, parsed.action, note=None)
+        await uow.commit()
+    rt.on_enqueued()
+    return StaffResult(alert=alert)
+
+
+async def _check_owner(uow: UnitOfWork, complaint: Complaint | None, chat_id: int) -> str | None:
+    """None when ``chat_id`` holds the complaint's active card, else the refusal's catalog key."""
+    if complaint is None:
+        return "staff.not_found"
+    card = await uow.cards.active_for(complaint.id)
+    if card is not None and card.chat_id == chat_id:
+        return None
+    if any(c.chat_id == chat_id for c in await uow.cards.for_complaint(complaint.id)):
+        return "staff.moved"
+    return "staff.not_your_agency"
+
+
+async def _refuse(
+    rt: Runtime,
+    uow: UnitOfWork,
+    complaint: Complaint | None,
+    actor: StaffActor,
+    action: str,
+    reason: str,
+    chat_id: int,
+) -> None:
+    log.warning(
+        "refused %s by user %s in chat %s on complaint %s: %s",
+        action,
+        actor.user_id,
+        chat_id,
+        complaint.number if complaint else "?",
+        reason,
+    )
+    await uow.audit.add(
+        complaint.id if complaint else None,
+        actor_kind="staff",
+        actor_id=actor.user_id,
+        actor_name=actor.name,
+        action=str(action),
+        from_status=complaint.status if complaint else None,
+        note=f"{reason} (chat {chat_id})",
+        refused=True,
+        at=rt.clock(),
+    )
+
+
+async def _transition(
+    rt: Runtime, uow: UnitOfWork, complaint: Complaint, actor: StaffActor, action: str, *, note: str | None
+) -> Alert:
+    decision = lifecycle.decide(complaint.status, action)
+    if not decision.allowed or decision.to_status is None:
+        key = decision.refusal_key or "staff.illegal_transition"
+        await _refuse(rt, uow, complaint, actor, action, key, 0)
+        return _alert(rt, key, show=True)
+    if decision.needs_note and not note:
+        return _alert(rt, "staff.reason_required", show=True)
+    now = rt.clock()
+    old = complaint.status
+    await uow.complaints.set_status(complaint, decision.to_status.value, now=now)
+    if decision.to_status == lifecycle.Status.DITOLAK:
+        complaint.reject_reason = note
+    await uow.audit.add(
+        complaint.id,
+        actor_kind="staff",
+        actor_id=actor.user_id,
+        actor_name=actor.name,
+        action=str(action),
+        from_status=old,
+        to_status=decision.to_status.value,
+        note=note,
+        at=now,
+    )
+    view = await build_view(uow, complaint)
+    await refresh_card(rt, uow, complaint, view)
+    await notify_status(rt, uow, complaint, view, note)
+    return _alert(rt, "staff.done", status=rt.ctx.t("id", f"status.{decision.to_status.value}"))
+
+
+async def _ask_reject_reason(rt: Runtime, uow: UnitOfWork, complaint: Complaint, actor: StaffActor) -> Alert:
+    decision = lifecycle.decide(complaint.status, lifecycle.Action.REJECT)
+    if not decision.allowed:
+        key = decision.refusal_key or "staff.illegal_transition"
+        await _refuse(rt, uow, complaint, actor, "reject", key, 0)
+        return _alert(rt, key, show=True)
+    card = await uow.cards.active_for(complaint.id)
+    assert card is not None  # _check_owner guaranteed it
+    view = await build_view(uow, complaint)
+    prompt = cards.render_reject_prompt(view, rt.ctx, staff_name=actor.name)
+    await uow.outbox.enqueue(
+        GROUP_CHANNEL,
+        card.chat_id,
+        prompt,
+        complaint_id=complaint.id,
+        link_role="reject_prompt",
+        link_staff_user_id=actor.user_id,
+        now=rt.clock(),
+    )
+    return _alert(rt, "staff.reason_prompted")
+
+
+async def _show_reassign_picker(rt: Runtime, uow: UnitOfWork, complaint: Complaint) -> Alert:
+    decision = lifecycle.decide(complaint.status, lifecycle.Action.REASSIGN)
+    if not decision.allowed:
+        return _alert(rt, decision.refusal_key or "staff.illegal_transition", show=True)
+    card = await uow.cards.active_for(complaint.id)
+    assert card is not None
+    view = await build_view(uow, complaint)
+    picker = cards.render_reassign_picker(view, rt.ctx, current_agency=complaint.agency)
+    await uow.outbox.enqueue_card_edit(card, picker, now=rt.clock())
+    return _alert(rt, "staff.pick_agency")
+
+
+async def _reassign_to(
+    rt: Runtime, uow: UnitOfWork, complaint: Complaint, actor: StaffActor, agency: str | None
+) -> Alert:
+    view = await build_view(uow, complaint)
+    if not agency or agency == complaint.agency or rt.ctx.agency(agency) is None:
+        await refresh_card(rt, uow, complaint, view)  # cancel: show the normal buttons again
+        return _alert(rt, "staff.reassign_cancelled")
+    decision = lifecycle.decide(complaint.status, lifecycle.Action.REASSIGN)
+    if not decision.allowed or decision.to_status is None:
+        key = decision.refusal_key or "staff.illegal_transition"
+        await _refuse(rt, uow, complaint, actor, "reassign", key, 0)
+        return _alert(rt, key, show=True)
+    now = rt.clock()
+    old_agency, old_status = complaint.agency, complaint.status
+    old_card = await uow.cards.active_for(complaint.id)
+    await uow.complaints.set_agency(complaint, agency, now=now)
+    await uow.complaints.set_status(complaint, decision.to_status.value, now=now)
+    await uow.audit.add(
+        complaint.id,
+        actor_kind="staff",
+        actor_id=actor.user_id,
+        actor_name=actor.name,
+        action="reassign",
+        from_status=old_status,
+        to_status=decision.to_status.value,
+        from_agency=old_agency,
+        to_agency=agency,
+        at=now,
+    )
+    view = await build_view(uow, complaint)
+    if old_card is not None:
+        await uow.cards.deactivate(old_card)
+        await uow.outbox.enqueue_card_edit(
+            old_card, cards.render_card(view, rt.ctx, active=False, moved_to_agency=agency), now=now
+        )
+    await post_card(rt, uow, complaint, view)
+    await notify_status(rt, uow, complaint, view, None)
+    target = rt.ctx.agency(agency)
+    return _alert(rt, "staff.reassigned", agency=target.name("id") if target else agency)
+
+
+async def handle_staff_reply(
+    rt: Runtime,
+    *,
+    chat_id: int,
+    actor: StaffActor,
+    reply_to_message_id: int,
+    text: str,
+    update_key: str | None,
+) -> bool:
+    """A staff member replied to a card, a relayed citizen message, or a rejection prompt.
+
+    Returns False when the reply is not about a complaint (ordinary group chatter is ignored).
+    """
+    async with UnitOfWork(rt.sessionmaker) as uow:
+        if update_key is not None and not await uow.idempotency.claim(update_key):
+            return True
+        link = await uow.links.find(GROUP_CHANNEL, str(chat_id), str(reply_to_message_id))
+        if link is None:
+            return False
+        complaint = await uow.complaints.get_for_update(link.complaint_id)
+        refusal = await _check_owner(uow, complaint, chat_id)
+        if complaint is None or refusal is not None:
+            await _refuse(rt, uow, complaint, actor, "reply", refusal or "staff.not_found", chat_id)
+            await uow.outbox.enqueue(
+                GROUP_CHANNEL,
+                chat_id,
+                cards.render_staff_notice(rt.ctx, refusal or "staff.not_found", reply_to=reply_to_message_id),
+                now=rt.clock(),
+            )
+            await uow.commit()
+            rt.on_enqueued()
+            return True
+        if link.role == "reject_prompt":
+            alert = await _transition(rt, uow, complaint, actor, lifecycle.Action.REJECT, note=text.strip())
+            if alert.show_alert:  # refused: tell the group, since a reply has no toast
+                await uow.outbox.enqueue(
+                    GROUP_CHANNEL,
+                    chat_id,
+                    cards.render_staff_notice(rt.ctx, None, text=alert.text, reply_to=reply_to_message_id),
+                    now=rt.clock(),
+                )
+        else:
+            await _relay_to_citizen(rt, uow, complaint, actor, text)
+        await uow.commit()
+    rt.on_enqueued()
+    return True
+
+
+async def _relay_to_citizen(rt: Runtime, uow: UnitOfWork, complaint: Complaint, actor: StaffActor, text: str) -> None:
+    citizen = await uow.citizens.get(complaint.citizen_id)
+    if citizen is None:
+        return
+    agency = rt.ctx.agency(complaint.agency)
+    message = flow.render_staff_reply(
+        citizen.language,
+        complaint.number,
+        agency.name(citizen.language) if agency else complaint.agency,
+        text,
+        rt.ctx,
+    )
+    await notify_citizen(rt, uow, complaint, message)
+    await uow.audit.add(
+        complaint.id,
+        actor_kind="staff",
+        actor_id=actor.user_id,
+        actor_name=actor.name,
+        action="staff_reply",
+        note=text,
+        at=rt.clock(),
+    )
+    await refresh_card(rt, uow, complaint, await build_view(uow, complaint))
+
+
+async def handle_link(
+    rt: Runtime, *, chat_id: int, title: str | None, actor: StaffActor, code: str, update_key: str | None
+) -> None:
+    """``/link <code>`` in a group: bind the group to the code's agency and post waiting cards."""
+    async with UnitOfWork(rt.sessionmaker) as uow:
+        if update_key is not None and not await uow.idempotency.claim(update_key):
+            return
+        now = rt.clock()
+        agency = await uow.agencies.consume_link_code(code.strip(), now=now) if code.strip() else None
+        if agency is None:
+            log.warning("bad link code from user %s in chat %s", actor.user_id, chat_id)
+            message = cards.render_link_result(rt.ctx, agency_name=None)
+        else:
+            await uow.agencies.link(agency, chat_id, title=title, linked_by=actor.user_id, now=now)
+            info = rt.ctx.agency(agency)
+            message = cards.render_link_result(rt.ctx, agency_name=info.name("id") if info else agency)
+            log.info("chat %s linked to agency %s by %s", chat_id, agency, actor.user_id)
+        await uow.outbox.enqueue(GROUP_CHANNEL, chat_id, message, now=now)
+        if agency is not None:
+            await post_missing_cards(rt, uow, agency)
+        await uow.commit()
+    rt.on_enqueued()
+
+
+async def handle_group_migrated(rt: Runtime, *, old_chat_id: int, new_chat_id: int) -> None:
+    """A group became a supergroup (Telegram's migrate_to_chat_id): keep its link and cards."""
+    async with UnitOfWork(rt.sessionmaker) as uow:
+        await uow.agencies.migrate_chat(old_chat_id, new_chat_id)
+        await uow.commit()
+    log.info("group %s migrated to %s", old_chat_id, new_chat_id)
+
+
+async def create_link_code(rt: Runtime, agency: str) -> str:
+    async with UnitOfWork(rt.sessionmaker) as uow:
+        code = await uow.agencies.create_link_code(
+            agency, ttl=timedelta(minutes=rt.config.link_codes.ttl_minutes), now=rt.clock()
+        )
+        await uow.commit()
+    return code
+
+
+
+
+
+async def handle_bot_added(rt: Runtime, *, chat_id: int, update_key: str | None) -> None:
+    """The bot was added to a group: explain how to link it (unless it is linked already)."""
+    async with UnitOfWork(rt.sessionmaker) as uow:
+        if update_key is not None and not await uow.idempotency.claim(update_key):
+            return
+        if await uow.agencies.agency_for_chat(chat_id) is None:
+            await uow.outbox.enqueue(GROUP_CHANNEL, chat_id, cards.render_group_welcome(rt.ctx), now=rt.clock())
+        await uow.commit()
+    rt.on_enqueued()

@@ -1,0 +1,1 @@
+"""A router per concern: citizens in private chats, staff in agency groups."""

@@ -1,0 +1,45 @@
+"""Private chats: every message and button press of a citizen goes to the citizen service."""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.types import CallbackQuery, Message
+
+from bot.services.citizen import handle_citizen_event
+from bot.services.runtime import Runtime
+from bot.telegram.translate import to_incoming
+from handlers.events import ButtonPress, Incoming
+
+CHANNEL = "telegram"
+
+router = Router(name="citizen")
+router.message.filter(F.chat.type == ChatType.PRIVATE)
+router.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
+
+
+@router.message()
+async def on_message(message: Message, bot: Bot, rt: Runtime, update_key: str | None = None) -> None:
+    incoming = await to_incoming(message, bot, rt.media, max_bytes=rt.ctx.limits.photo_max_bytes)
+    await handle_citizen_event(
+        rt, channel=CHANNEL, channel_user_id=str(message.chat.id), incoming=incoming, update_key=update_key
+    )
+
+
+@router.callback_query()
+async def on_button(callback: CallbackQuery, rt: Runtime, update_key: str | None = None) -> None:
+    user = callback.from_user
+    chat_id = callback.message.chat.id if callback.message is not None else user.id
+    result = await handle_citizen_event(
+        rt,
+        channel=CHANNEL,
+        channel_user_id=str(chat_id),
+        incoming=Incoming(
+            event=ButtonPress(callback.data or ""),
+            display_name=user.full_name,
+            language_hint=user.language_code,
+        ),
+        update_key=update_key,
+    )
+    alert = result.alert
+    await callback.answer(text=alert.text if alert and alert.text else None, show_alert=bool(alert and alert.show_alert))

@@ -1,0 +1,66 @@
+"""What the core needs to know about the city's configuration, as plain frozen data.
+
+:mod:`bot.config` builds this from config.yaml; tests build it directly. Keeping a separate view
+means the core never imports the configuration loader (or pydantic).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from handlers.i18n import Catalog
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryInfo:
+    key: str  # short ascii key, used in button payloads and stored on complaints
+    emoji: str
+    labels: dict[str, str]  # language -> label
+    photo_required: bool = False
+    target_hours: int = 72
+
+    def label(self, language: str) -> str:
+        return self.labels.get(language) or self.labels.get("id") or self.key
+
+
+@dataclass(frozen=True, slots=True)
+class AgencyInfo:
+    key: str
+    names: dict[str, str]  # language -> name
+    short: str = ""  # e.g. "PUPR"
+
+    def name(self, language: str) -> str:
+        return self.names.get(language) or self.names.get("id") or self.key
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    description_min: int = 10
+    description_max: int = 1000
+    photos_max: int = 3
+    photo_max_bytes: int = 10 * 1024 * 1024
+    address_min: int = 5
+    address_max: int = 300
+
+
+@dataclass(frozen=True, slots=True)
+class FlowContext:
+    """Everything static the core consults: categories, agencies, limits, texts."""
+
+    categories: tuple[CategoryInfo, ...]
+    agencies: tuple[AgencyInfo, ...]
+    catalog: Catalog
+    limits: Limits = field(default_factory=Limits)
+    city_name: str = "Kota Jambi"
+    timezone: str = "Asia/Jakarta"  # shown times are local (WIB for Jambi)
+    tracking_prefix: str = "JMB"
+    languages: tuple[str, ...] = ("id", "en")
+
+    def category(self, key: str | None) -> CategoryInfo | None:
+        return next((c for c in self.categories if c.key == key), None)
+
+    def agency(self, key: str | None) -> AgencyInfo | None:
+        return next((a for a in self.agencies if a.key == key), None)
+
+    def t(self, language: str, key: str, **params: object) -> str:
+        return self.catalog.t(language, key, **params)

@@ -1,0 +1,33 @@
+"""Effects: what the core asks the application layer to do that needs the database.
+
+The core stays pure; the service in :mod:`bot.services` carries these out in the same transaction
+and renders the result with the core's renderers (e.g. :func:`handlers.flow.render_submitted`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from handlers.state import Draft
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitDraft:
+    """File the draft as a complaint, route it, send the agency card, confirm to the citizen."""
+
+    draft: Draft
+
+
+@dataclass(frozen=True, slots=True)
+class ShowStatus:
+    """Show the citizen the status of their complaint ``number`` (checked against the owner)."""
+
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListComplaints:
+    """Show the citizen their own recent complaints."""
+
+
+Effect = SubmitDraft | ShowStatus | ListComplaints

@@ -1,0 +1,106 @@
+"""Inbound events, as the conversation core sees them, whatever the channel.
+
+Adapters (Telegram, WhatsApp) translate platform updates into these. Media has already been
+downloaded and stored by the time an event reaches the core: the core only sees a :class:`MediaRef`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class MediaRef:
+    """A stored photo: content hash (file name on disk) plus the channel's own id for cheap re-sending."""
+
+    sha256: str
+    mime_type: str = "image/jpeg"
+    size: int = 0
+    telegram_file_id: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "sha256": self.sha256,
+            "mime_type": self.mime_type,
+            "size": self.size,
+            "telegram_file_id": self.telegram_file_id,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> MediaRef:
+        return cls(
+            sha256=str(data["sha256"]),
+            mime_type=str(data.get("mime_type") or "image/jpeg"),
+            size=int(data.get("size") or 0),  # type: ignore[call-overload]
+            telegram_file_id=(str(data["telegram_file_id"]) if data.get("telegram_file_id") else None),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """Free text typed by the citizen (not a command)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """``/name args``; ``name`` is lower-case without the slash or ``@botname``."""
+
+    name: str
+    args: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Photo:
+    """A photo, or an image sent as a document. Already stored; ``media`` is where."""
+
+    media: MediaRef
+    caption: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TooLarge:
+    """A file the adapter refused to download because it is over ``max_bytes``."""
+
+    size: int
+    max_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A shared map pin (not a typed address)."""
+
+    latitude: float
+    longitude: float
+    address: str | None = None  # a venue's address or a WhatsApp Address/Label, when given
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonPress:
+    """An inline button (Telegram callback_data) or a quick-reply payload (WhatsApp)."""
+
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unsupported:
+    """Anything the flow cannot use: ``kind`` is e.g. sticker, voice, video, audio, contact, poll,
+    document (a non-image document), animation, video_note, dice, game, unknown."""
+
+    kind: str
+
+
+Event = Text | Command | Photo | TooLarge | Location | ButtonPress | Unsupported
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """An event with the facts about who sent it that the core may need."""
+
+    event: Event
+    display_name: str | None = None
+    language_hint: str | None = None  # e.g. Telegram's user.language_code
+    #: the channel id of the message this one replies to (reply relay is decided before the flow)
+    reply_to_message_id: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,121 @@
+"""Conversation state: what the core remembers about one citizen between events.
+
+It is stored as a database row (JSON ``draft``), never in process memory, so a restart resumes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from handlers.events import MediaRef
+
+
+class Step(StrEnum):
+    """Where the citizen is. The transition table in :mod:`handlers.flow` is keyed by these."""
+
+    IDLE = "idle"  # main menu; no draft in progress
+    CATEGORY = "category"
+    DESCRIPTION = "description"
+    PHOTOS = "photos"
+    LOCATION = "location"
+    SUMMARY = "summary"
+    EDIT_MENU = "edit_menu"  # choosing which field to change
+    STATUS_NUMBER = "status_number"  # "check status" asked for a tracking number
+
+
+#: steps in which a draft exists (reminders and discarding apply to these)
+FILING_STEPS = frozenset(
+    {Step.CATEGORY, Step.DESCRIPTION, Step.PHOTOS, Step.LOCATION, Step.SUMMARY, Step.EDIT_MENU}
+)
+
+
+@dataclass(slots=True)
+class Draft:
+    """A complaint being written. Out-of-order input (a photo before it was asked) is kept here."""
+
+    category: str | None = None
+    description: str | None = None
+    photos: list[MediaRef] = field(default_factory=list)
+    photos_skipped: bool = False
+    latitude: float | None = None
+    longitude: float | None = None
+    address: str | None = None  # typed address, or the place name that came with a pin
+    #: set while the citizen edits one field from the summary: go back to the summary after it
+    editing: str | None = None
+    #: the photos set aside while the citizen sends replacements ("edit photos"); restored if they
+    #: press "done" without sending any new photo
+    previous_photos: list[MediaRef] = field(default_factory=list)
+
+    @property
+    def has_location(self) -> bool:
+        return (self.latitude is not None and self.longitude is not None) or bool(self.address)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "category": self.category,
+            "description": self.description,
+            "photos": [p.to_dict() for p in self.photos],
+            "photos_skipped": self.photos_skipped,
+            "latitude": self.latitude,
+            "longitude": self.longitude,
+            "address": self.address,
+            "editing": self.editing,
+            "previous_photos": [p.to_dict() for p in self.previous_photos],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Draft:
+        data = data or {}
+        return cls(
+            category=data.get("category"),
+            description=data.get("description"),
+            photos=[MediaRef.from_dict(p) for p in data.get("photos", [])],
+            photos_skipped=bool(data.get("photos_skipped")),
+            latitude=data.get("latitude"),
+            longitude=data.get("longitude"),
+            address=data.get("address"),
+            editing=data.get("editing"),
+            previous_photos=[MediaRef.from_dict(p) for p in data.get("previous_photos") or []],
+        )
+
+
+@dataclass(slots=True)
+class Conversation:
+    """One citizen's state. ``language`` is ``id`` or ``en``; ``language_chosen`` once they picked."""
+
+    step: Step = Step.IDLE
+    language: str = "id"
+    language_chosen: bool = False
+    draft: Draft = field(default_factory=Draft)
+    #: where to go back to after a detour (e.g. "check status" in the middle of filing a complaint)
+    return_step: Step | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step.value,
+            "language": self.language,
+            "language_chosen": self.language_chosen,
+            "draft": self.draft.to_dict(),
+            "return_step": self.return_step.value if self.return_step else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Conversation:
+        data = data or {}
+        return cls(
+            step=Step(data.get("step", Step.IDLE.value)),
+            language=data.get("language", "id"),
+            language_chosen=bool(data.get("language_chosen")),
+            draft=Draft.from_dict(data.get("draft")),
+            return_step=_step_or_none(data.get("return_step")),
+        )
+
+
+def _step_or_none(value: object) -> Step | None:
+    """Read an optional stored step; an unknown value (older/newer code) just means "none"."""
+    try:
+        return Step(str(value)) if value else None
+    except ValueError:
+        return None

@@ -1,0 +1,1 @@
+"""Which agency gets a complaint (category now; area and duplicates come with geography)."""

@@ -1,0 +1,295 @@
+"""The schema. Every table is created by Alembic migrations (storage/migrations), never by create_all
+in production code. Portable column types only (no JSONB, no ARRAY): JSON is stored with
+SQLAlchemy's generic ``JSON`` type, times as timezone-aware UTC ``DateTime(timezone=True)`` through
+:class:`UTCDateTime`, so Python code sees aware UTC datetimes on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """``DateTime(timezone=True)`` that always hands Python an aware UTC datetime.
+
+    SQLite has no time zone support: SQLAlchemy stores the wall-clock digits and returns naive
+    datetimes, so an aware value in another zone would be silently shifted and comparisons in SQL
+    (``updated_at < :idle_since``) would compare different zones as text. We therefore convert
+    every value to UTC before it is stored (and refuse naive ones, whose zone is a guess), and tag
+    naive results as UTC when they come back. PostgreSQL ``timestamptz`` already round-trips
+    aware values; the conversion to UTC just makes the zone uniform.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: SiKesal stores timezone-aware UTC datetimes only")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            # the SQLite storage format has no offset; all stored values are UTC wall-clock
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, datetime: UTCDateTime()}
+
+
+class Citizen(Base):
+    """A person writing to the bot on one channel. ``channel_user_id`` is the chat to answer in
+    (Telegram private chat id, or the WhatsApp number). Never shown to agency staff."""
+
+    __tablename__ = "citizens"
+    __table_args__ = (UniqueConstraint("channel", "channel_user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))  # "telegram" | "whatsapp"
+    channel_user_id: Mapped[str] = mapped_column(String(64))
+    display_name: Mapped[str | None] = mapped_column(String(128))
+    language: Mapped[str] = mapped_column(String(8), default="id")
+    #: the citizen agreed that staff may see their name (never phone or username)
+    share_name: Mapped[bool] = mapped_column(Boolean, default=False)
+    blocked_bot: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConversationRow(Base):
+    """The conversation core's state for one citizen (see handlers.state.Conversation)."""
+
+    __tablename__ = "conversations"
+
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"), primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    step: Mapped[str] = mapped_column(String(32), default="idle", index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    reminded_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: optimistic concurrency: two events for the same citizen never both win
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Complaint(Base):
+    __tablename__ = "complaints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)  # e.g. JMB-2026-000042
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"), index=True)
+    category: Mapped[str] = mapped_column(String(32), index=True)
+    description: Mapped[str] = mapped_column(Text)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    address: Mapped[str | None] = mapped_column(Text)
+    agency: Mapped[str] = mapped_column(String(32), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="baru", index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: the latest rejection reason (also in the audit trail)
+    reject_reason: Mapped[str | None] = mapped_column(Text)
+
+    photos: Mapped[list[ComplaintPhoto]] = relationship(
+        back_populates="complaint", order_by="ComplaintPhoto.position", lazy="selectin"
+    )
+
+
+class MediaFile(Base):
+    """A stored file, by content hash; the bytes live on disk under the media directory."""
+
+    __tablename__ = "media_files"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    path: Mapped[str] = mapped_column(String(255))  # relative to the media directory
+    mime_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    telegram_file_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ComplaintPhoto(Base):
+    __tablename__ = "complaint_photos"
+    __table_args__ = (UniqueConstraint("complaint_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(ForeignKey("media_files.sha256"))
+    telegram_file_id: Mapped[str | None] = mapped_column(String(255))
+
+    complaint: Mapped[Complaint] = relationship(back_populates="photos")
+
+
+class AuditEntry(Base):
+    """Every action on a complaint: who, when, from, to, note. Also refused attempts (``refused``)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_kind: Mapped[str] = mapped_column(String(16))  # citizen | staff | system
+    actor_id: Mapped[str | None] = mapped_column(String(64))  # channel user id (staff) / citizen id
+    actor_name: Mapped[str | None] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(32))  # submit, accept, process, resolve, reject, reassign, reply...
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    from_agency: Mapped[str | None] = mapped_column(String(32))
+    to_agency: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+    refused: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AgencyGroup(Base):
+    """The Telegram group linked to an agency. One active link per agency."""
+
+    __tablename__ = "agency_groups"
+
+    agency: Mapped[str] = mapped_column(String(32), primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    title: Mapped[str | None] = mapped_column(String(255))
+    linked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    linked_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class LinkCode(Base):
+    """One-time code printed by ``sikesal agency link-code`` and sent as ``/link <code>`` in a group."""
+
+    __tablename__ = "link_codes"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    agency: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Card(Base):
+    """A complaint's card in an agency group. A reassigned complaint gets a new card; the old one
+    stays with ``active=False`` and shows where the complaint went."""
+
+    __tablename__ = "cards"
+    #: reply relay and button presses look a card up by the message that carries it
+    __table_args__ = (Index("ix_cards_chat_message", "chat_id", "message_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    agency: Mapped[str] = mapped_column(String(32))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    #: the message carrying the buttons (None until the outbox delivered it)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    #: "photo" (caption editable) or "text"
+    kind: Mapped[str] = mapped_column(String(8), default="text")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MessageLink(Base):
+    """Maps a delivered message to the complaint it is about, for reply relay both ways
+    (a staff reply to a card, a citizen reply to a notification, a reply to a rejection prompt)."""
+
+    __tablename__ = "message_links"
+    __table_args__ = (UniqueConstraint("channel", "chat_id", "message_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    message_id: Mapped[str] = mapped_column(String(64))
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    #: card | album | notification | reject_prompt | relay
+    role: Mapped[str] = mapped_column(String(16))
+    #: for reject_prompt: the staff user who was asked
+    staff_user_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboxMessage(Base):
+    """A message to deliver, written in the same transaction as the change that caused it.
+
+    ``payload`` is a serialized :class:`handlers.messages.OutMessage`. ``kind`` is ``send`` or
+    ``edit_card`` (re-render card ``card_id`` in place). ``link_*`` say what to record in
+    :class:`MessageLink` (and on the card) once the channel returns message ids.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="send")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
+    card_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id"))
+    link_role: Mapped[str | None] = mapped_column(String(16))
+    link_staff_user_id: Mapped[str | None] = mapped_column(String(64))
+    #: pending | sent | failed (permanent) | superseded (a newer edit of the same card replaced it)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: the channel's ids of what was sent, JSON list of str
+    result_message_ids: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+
+
+class ProcessedUpdate(Base):
+    """Inbound idempotency: an update key (``tg:<update_id>``, ``wa:<MessageSid>``) seen once."""
+
+    __tablename__ = "processed_updates"
+
+    key: Mapped[str] = mapped_column(String(96), primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Counter(Base):
+    """Per-year sequence for tracking numbers; incremented inside the filing transaction."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)  # e.g. "complaint:2026"
+    value: Mapped[int] = mapped_column(Integer, default=0)

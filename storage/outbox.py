@@ -1,0 +1,321 @@
+"""The transactional outbox: every outgoing message is a row written in the same transaction as the change
+that caused it, and a channel sender (``bot.delivery``) delivers it afterwards.
+
+Why: sending first and committing second loses data when the commit fails (the citizen was told something
+the database does not know), and committing first then sending from memory loses the message when the
+process dies. With the outbox, a crash at any point loses nothing; the only duplicate possible is a row
+that the channel accepted but whose ``sent`` mark was not committed yet.
+
+:class:`OutboxRepo` never commits: the caller's unit of work (or the sender's short transaction) does.
+Per-chat order is preserved by :meth:`OutboxRepo.due`, which only ever offers the oldest pending row of a
+chat, so a message never overtakes an earlier one in the same chat, even when the earlier one is waiting
+for a retry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select, update
+
+from storage.models import Card, OutboxMessage, utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.sql.selectable import Subquery
+
+    from handlers.messages import OutMessage
+
+PENDING = "pending"
+SENT = "sent"
+FAILED = "failed"
+SUPERSEDED = "superseded"
+STATUSES = (PENDING, SENT, FAILED, SUPERSEDED)
+
+KIND_SEND = "send"
+KIND_EDIT_CARD = "edit_card"
+
+#: ``last_error`` is for humans; a 64 KB HTML error page from a proxy is not worth storing whole.
+MAX_ERROR_CHARS = 1000
+
+
+def as_utc(value: datetime) -> datetime:
+    """Return ``value`` as an aware UTC datetime.
+
+    SQLite hands ``DateTime(timezone=True)`` columns back naive (it has no zone type); everything this
+    project writes is UTC, so a naive value read back is UTC too.
+    """
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _clip(error: str) -> str:
+    return error if len(error) <= MAX_ERROR_CHARS else error[: MAX_ERROR_CHARS - 1] + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    """Counts for health checks and the admin CLI."""
+
+    pending: int = 0
+    sent: int = 0
+    failed: int = 0
+    superseded: int = 0
+    #: the oldest pending row's ``created_at`` (None when nothing is pending): a growing lag means the
+    #: sender is stuck or rate-limited
+    oldest_pending_at: datetime | None = None
+    #: pending rows whose last attempt failed and that are waiting for a retry
+    retrying: int = 0
+
+
+class OutboxRepo:
+    """Reads and writes outbox rows inside the caller's session. Never commits."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # ------------------------------------------------------------------ writing (the core's side)
+
+    def enqueue(
+        self,
+        channel: str,
+        chat_id: str | int,
+        message: OutMessage,
+        *,
+        complaint_id: int | None = None,
+        link_role: str | None = None,
+        link_staff_user_id: str | int | None = None,
+        card_id: int | None = None,
+        now: datetime | None = None,
+    ) -> OutboxMessage:
+        """Queue ``message`` for ``chat_id``; it is delivered only if the surrounding transaction commits.
+
+        ``complaint_id`` + ``link_role`` ask the sender to record a :class:`~storage.models.MessageLink`
+        for every message id the channel returns (so replies to it can be routed to the complaint).
+        """
+        at = now or utcnow()
+        row = OutboxMessage(
+            channel=channel,
+            chat_id=str(chat_id),
+            kind=KIND_SEND,
+            payload=message.to_dict(),
+            complaint_id=complaint_id,
+            card_id=card_id,
+            link_role=link_role,
+            link_staff_user_id=str(link_staff_user_id) if link_staff_user_id is not None else None,
+            status=PENDING,
+            attempts=0,
+            next_attempt_at=at,
+            created_at=at,
+        )
+        self.session.add(row)
+        return row
+
+    def enqueue_card(self, card: Card, message: OutMessage, *, now: datetime | None = None) -> OutboxMessage:
+        """Queue the first rendering of ``card`` in its agency group.
+
+        On delivery the sender stores the message id and kind on the card and links the card (and album)
+        messages to the complaint. ``card.id`` must be known: flush the new card first.
+        """
+        if card.id is None:
+            raise ValueError("flush the card before enqueuing it (card.id is needed)")
+        return self.enqueue(
+            "telegram",
+            card.chat_id,
+            message,
+            complaint_id=card.complaint_id,
+            link_role="card",
+            card_id=card.id,
+            now=now,
+        )
+
+    async def enqueue_card_edit(
+        self, card: Card, message: OutMessage, *, now: datetime | None = None
+    ) -> OutboxMessage:
+        """Queue a re-render of ``card`` in place; older pending edits of the same card are superseded.
+
+        Why coalesce: five status changes in a minute should cost the group one edit (and one unit of the
+        20-per-minute budget), showing the latest state, not five.
+        """
+        if card.id is None:
+            raise ValueError("flush the card before enqueuing an edit (card.id is needed)")
+        at = now or utcnow()
+        await self.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.card_id == card.id,
+                OutboxMessage.kind == KIND_EDIT_CARD,
+                OutboxMessage.status == PENDING,
+            )
+            .values(status=SUPERSEDED, last_error="superseded by a newer edit")
+            .execution_options(synchronize_session="fetch")
+        )
+        row = OutboxMessage(
+            channel="telegram",
+            chat_id=str(card.chat_id),
+            kind=KIND_EDIT_CARD,
+            payload=message.to_dict(),
+            complaint_id=card.complaint_id,
+            card_id=card.id,
+            status=PENDING,
+            attempts=0,
+            next_attempt_at=at,
+            created_at=at,
+        )
+        self.session.add(row)
+        return row
+
+    # ------------------------------------------------------------------ reading (the sender's side)
+
+    def _heads(self) -> Subquery:
+        """Subquery: the id of the oldest pending row of every chat (the only row of a chat allowed out)."""
+        return (
+            select(func.min(OutboxMessage.id).label("id"))
+            .where(OutboxMessage.status == PENDING)
+            .group_by(OutboxMessage.chat_id)
+            .subquery()
+        )
+
+    async def due(self, now: datetime, *, limit: int = 200, channel: str | None = None) -> list[OutboxMessage]:
+        """Pending rows to deliver now: per chat only the oldest pending row, and only if it is due.
+
+        Ordered by id (roughly the order things happened). The grouping only touches pending rows, which
+        the ``(status, next_attempt_at)`` index finds without scanning the sent history.
+        """
+        heads = self._heads()
+        stmt = (
+            select(OutboxMessage)
+            .join(heads, OutboxMessage.id == heads.c.id)
+            .where(OutboxMessage.next_attempt_at <= now)
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+        if channel is not None:
+            stmt = stmt.where(OutboxMessage.channel == channel)
+        return list((await self.session.scalars(stmt)).all())
+
+    async def head_for_chat(self, chat_id: str | int) -> OutboxMessage | None:
+        """The oldest pending row of one chat (due or not), so a chat worker can keep going in order."""
+        stmt = (
+            select(OutboxMessage)
+            .where(OutboxMessage.chat_id == str(chat_id), OutboxMessage.status == PENDING)
+            .order_by(OutboxMessage.id)
+            .limit(1)
+        )
+        return (await self.session.scalars(stmt)).first()
+
+    async def next_due_at(self, *, channel: str | None = None) -> datetime | None:
+        """When the earliest chat head becomes due (None if nothing is pending).
+
+        Why heads only: a fresh row queued behind a deferred one is not deliverable, and taking the plain
+        minimum would make the sender spin on it.
+        """
+        heads = self._heads()
+        stmt = select(func.min(OutboxMessage.next_attempt_at)).join(heads, OutboxMessage.id == heads.c.id)
+        if channel is not None:
+            stmt = stmt.where(OutboxMessage.channel == channel)
+        value = await self.session.scalar(stmt)
+        return as_utc(value) if value is not None else None
+
+    async def has_pending_card_send(self, card_id: int) -> bool:
+        """Whether the first rendering of a card is still queued (so a reply or edit to it should wait)."""
+        stmt = (
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.card_id == card_id,
+                OutboxMessage.kind == KIND_SEND,
+                OutboxMessage.status == PENDING,
+            )
+            .limit(1)
+        )
+        return (await self.session.scalar(stmt)) is not None
+
+    # ------------------------------------------------------------------ outcomes
+
+    def mark_sent(self, row: OutboxMessage, message_ids: list[str], *, now: datetime) -> None:
+        """The channel accepted the message; ``message_ids`` are its ids (album items, then the text)."""
+        row.status = SENT
+        row.sent_at = now
+        row.attempts = (row.attempts or 0) + 1
+        row.result_message_ids = [str(m) for m in message_ids]
+
+    def mark_retry(
+        self, row: OutboxMessage, *, error: str, delay: float, now: datetime, count_attempt: bool = True
+    ) -> None:
+        """Try again after ``delay`` seconds. ``count_attempt=False`` for waits that are not failures
+        (flood control, waiting for the card a reply points to)."""
+        if count_attempt:
+            row.attempts = (row.attempts or 0) + 1
+        row.last_error = _clip(error)
+        row.next_attempt_at = now + timedelta(seconds=max(0.0, delay))
+
+    def mark_failed(self, row: OutboxMessage, *, error: str, now: datetime) -> None:
+        """Give up for good (blocked by the user, chat gone, malformed message, too many attempts)."""
+        row.status = FAILED
+        row.attempts = (row.attempts or 0) + 1
+        row.last_error = _clip(error)
+        row.next_attempt_at = now
+
+    def save_progress(self, row: OutboxMessage, message_ids: list[str]) -> None:
+        """Remember the parts of a multi-part message (album, then text) that are already delivered, so a
+        retry after a failure (or a crash) of the next part does not send them again."""
+        row.result_message_ids = [str(m) for m in message_ids]
+
+    async def defer_chat(self, chat_id: str | int, until: datetime) -> int:
+        """Push every pending row of a chat to ``until`` (a 429 for that chat); returns how many moved."""
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.chat_id == str(chat_id),
+                OutboxMessage.status == PENDING,
+                OutboxMessage.next_attempt_at < until,
+            )
+            .values(next_attempt_at=until)
+            .execution_options(synchronize_session="fetch")
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def move_chat(self, old_chat_id: str | int, new_chat_id: str | int) -> int:
+        """Re-address pending rows after a group became a supergroup (Telegram gives it a new id)."""
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.chat_id == str(old_chat_id), OutboxMessage.status == PENDING)
+            .values(chat_id=str(new_chat_id))
+            .execution_options(synchronize_session="fetch")
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def pending_count(self) -> int:
+        """How many rows are waiting (due or deferred)."""
+        value = await self.session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == PENDING)
+        )
+        return int(value or 0)
+
+    async def stats(self) -> OutboxStats:
+        """Counts per status plus the age of the backlog."""
+        rows = (
+            await self.session.execute(
+                select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+            )
+        ).all()
+        counts = {str(status): int(count) for status, count in rows}
+        oldest = await self.session.scalar(
+            select(func.min(OutboxMessage.created_at)).where(OutboxMessage.status == PENDING)
+        )
+        retrying = await self.session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.status == PENDING, OutboxMessage.attempts > 0)
+        )
+        return OutboxStats(
+            pending=counts.get(PENDING, 0),
+            sent=counts.get(SENT, 0),
+            failed=counts.get(FAILED, 0),
+            superseded=counts.get(SUPERSEDED, 0),
+            oldest_pending_at=as_utc(oldest) if oldest is not None else None,
+            retrying=int(retrying or 0),
+        )

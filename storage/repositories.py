@@ -1,0 +1,602 @@
+"""Repositories: the only code that writes SQL for the domain tables.
+
+Each repository wraps the :class:`AsyncSession` of one unit of work and never commits: the unit of
+work (:mod:`storage.uow`) commits once per event, so an event's changes and the outbox messages
+they cause are stored together or not at all.
+
+Race-safety pattern: where two events may insert the same unique key at once (a citizen's first
+two messages, a redelivered update), the insert runs inside a SAVEPOINT; on IntegrityError only
+the savepoint is rolled back, the outer transaction survives, and we read the winner's row.
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
+
+from storage.models import (
+    AgencyGroup,
+    AuditEntry,
+    Card,
+    Citizen,
+    Complaint,
+    ComplaintPhoto,
+    ConversationRow,
+    Counter,
+    LinkCode,
+    MediaFile,
+    MessageLink,
+    ProcessedUpdate,
+    utcnow,
+)
+
+T = TypeVar("T")
+
+#: link code alphabet: no 0/O or 1/I, which people misread when typing a code from a screen
+LINK_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+LINK_CODE_LENGTH = 8
+
+
+class _Repo:
+    """Base: holds the session of the unit of work."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def _insert_or_none(self, obj: T) -> T | None:
+        """Insert ``obj`` in a SAVEPOINT; None (and ``obj`` discarded) if a unique key exists."""
+        try:
+            async with self.session.begin_nested():
+                self.session.add(obj)
+        except IntegrityError:
+            return None
+        return obj
+
+
+class CitizenRepo(_Repo):
+    async def get(self, citizen_id: int) -> Citizen | None:
+        return await self.session.get(Citizen, citizen_id)
+
+    async def by_channel(self, channel: str, channel_user_id: str) -> Citizen | None:
+        result = await self.session.execute(
+            select(Citizen).where(Citizen.channel == channel, Citizen.channel_user_id == str(channel_user_id))
+        )
+        return result.scalar_one_or_none()
+
+    async def get_or_create(
+        self,
+        channel: str,
+        channel_user_id: str,
+        *,
+        display_name: str | None = None,
+        language: str | None = None,
+    ) -> Citizen:
+        """The citizen for this channel account, created on first contact.
+
+        Two first messages may arrive at once: the unique constraint decides, the loser re-reads.
+        An existing citizen's name is refreshed when a new one is given (people rename themselves).
+        """
+        channel_user_id = str(channel_user_id)
+        citizen = await self.by_channel(channel, channel_user_id)
+        if citizen is None:
+            new = Citizen(
+                channel=channel,
+                channel_user_id=channel_user_id,
+                display_name=display_name,
+                language=language or "id",
+                share_name=False,
+                blocked_bot=False,
+                created_at=utcnow(),
+            )
+            citizen = await self._insert_or_none(new)
+            if citizen is None:
+                citizen = await self.by_channel(channel, channel_user_id)
+                if citizen is None:  # pragma: no cover - the conflicting row must be visible now
+                    raise RuntimeError(f"citizen {channel}:{channel_user_id} vanished after a conflict")
+            return citizen
+        if display_name and citizen.display_name != display_name:
+            citizen.display_name = display_name
+        return citizen
+
+    async def set_language(self, citizen: Citizen, lang: str) -> None:
+        citizen.language = lang
+
+    async def set_blocked(self, channel: str, channel_user_id: str, blocked: bool) -> bool:
+        """Record that the citizen blocked (or unblocked) the bot, so nobody keeps retrying sends.
+        Returns False when no such citizen exists."""
+        result = await self.session.execute(
+            update(Citizen)
+            .where(Citizen.channel == channel, Citizen.channel_user_id == str(channel_user_id))
+            .values(blocked_bot=blocked)
+            .execution_options(synchronize_session="fetch")
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+class ConversationRepo(_Repo):
+    async def load(self, citizen_id: int) -> ConversationRow:
+        """The conversation row, created idle and empty on first use (race-safe)."""
+        row = await self.session.get(ConversationRow, citizen_id)
+        if row is not None:
+            return row
+        created = await self._insert_or_none(
+            ConversationRow(citizen_id=citizen_id, state={}, step="idle", updated_at=utcnow(), version=1)
+        )
+        if created is not None:
+            return created
+        row = await self.session.get(ConversationRow, citizen_id, populate_existing=True)
+        if row is None:  # pragma: no cover
+            raise RuntimeError(f"conversation {citizen_id} vanished after a conflict")
+        return row
+
+    async def save(self, row: ConversationRow, state: dict[str, Any], step: str, *, now: datetime) -> None:
+        """Store the new state after a citizen's event.
+
+        Always writes (and so bumps ``version``): if another event for the same citizen committed
+        since this row was read, the flush raises ``StaleDataError`` instead of silently
+        overwriting. A changed step or state means the citizen acted on the draft, so a reminder
+        sent earlier no longer applies (``reminded_at`` is cleared and a new idle period starts).
+        Pass a new dict; ``row.state`` is treated as immutable.
+        """
+        if step != row.step or state != row.state:
+            row.reminded_at = None
+        row.state = copy.deepcopy(state)
+        flag_modified(row, "state")
+        row.step = step
+        row.updated_at = now
+        await self.session.flush()
+
+    async def mark_reminded(self, row: ConversationRow, now: datetime) -> None:
+        """The idle-draft reminder was queued. ``updated_at`` is untouched: it measures the
+        citizen's idleness, not ours."""
+        row.reminded_at = now
+        await self.session.flush()
+
+    async def idle_drafts(
+        self, *, idle_since: datetime, steps: Iterable[str], reminded: bool, limit: int = 100
+    ) -> list[ConversationRow]:
+        """Conversations in one of ``steps`` untouched since before ``idle_since``; ``reminded``
+        selects those already reminded (to discard) or not yet (to remind). Oldest first."""
+        steps = [str(s) for s in steps]
+        if not steps:
+            return []
+        reminded_clause = (
+            ConversationRow.reminded_at.is_not(None) if reminded else ConversationRow.reminded_at.is_(None)
+        )
+        result = await self.session.execute(
+            select(ConversationRow)
+            .where(
+                ConversationRow.step.in_(steps),
+                ConversationRow.updated_at < idle_since,
+                reminded_clause,
+            )
+            .order_by(ConversationRow.updated_at, ConversationRow.citizen_id)
+            .limit(limit)
+        )
+        return list(result.scalars())
+
+
+class ComplaintRepo(_Repo):
+    async def next_number(self, prefix: str, year: int) -> str:
+        """The next tracking number, e.g. ``JMB-2026-000042``.
+
+        A single ``UPDATE ... RETURNING`` increments the year's counter: on PostgreSQL it row-locks
+        the counter until the filing transaction ends, on SQLite the transaction already holds the
+        write lock; so numbers are unique, and a filing that rolls back releases its number to the
+        next one (no gaps). The year's first number inserts the row in a SAVEPOINT; if another
+        transaction inserted it first, the UPDATE is simply retried.
+        """
+        name = f"complaint:{year}"
+        for _ in range(3):
+            value = await self._increment(name)
+            if value is None:
+                inserted = await self._insert_or_none(Counter(name=name, value=1))
+                if inserted is None:
+                    continue
+                value = 1
+            return f"{prefix}-{year}-{value:06d}"
+        raise RuntimeError(f"could not allocate a tracking number from counter {name}")
+
+    async def _increment(self, name: str) -> int | None:
+        result = await self.session.execute(
+            update(Counter)
+            .where(Counter.name == name)
+            .values(value=Counter.value + 1)
+            .returning(Counter.value)
+            .execution_options(synchronize_session=False)
+        )
+        return result.scalar_one_or_none()
+
+    async def create(
+        self,
+        *,
+        number: str,
+        citizen_id: int,
+        category: str,
+        description: str,
+        agency: str,
+        latitude: float | None = None,
+        longitude: float | None = None,
+        address: str | None = None,
+        status: str = "baru",
+        due_at: datetime | None = None,
+        now: datetime | None = None,
+        photos: Sequence[tuple[str, str | None]] = (),
+    ) -> Complaint:
+        """Insert a complaint and its photos (``(sha256, telegram_file_id)`` in order; the
+        :class:`MediaFile` rows must exist). Flushed, so ``id`` is set."""
+        at = now or utcnow()
+        complaint = Complaint(
+            number=number,
+            citizen_id=citizen_id,
+            category=category,
+            description=description,
+            agency=agency,
+            latitude=latitude,
+            longitude=longitude,
+            address=address,
+            status=status,
+            created_at=at,
+            updated_at=at,
+            due_at=due_at,
+            photos=[
+                ComplaintPhoto(position=i, sha256=sha, telegram_file_id=file_id)
+                for i, (sha, file_id) in enumerate(photos)
+            ],
+        )
+        self.session.add(complaint)
+        await self.session.flush()
+        return complaint
+
+    async def get(self, complaint_id: int) -> Complaint | None:
+        return await self.session.get(Complaint, complaint_id)
+
+    async def get_for_update(self, complaint_id: int) -> Complaint | None:
+        """Read and row-lock (PostgreSQL) the complaint, so two staff buttons pressed at once are
+        applied one after the other, the second seeing the first's status. On SQLite the
+        transaction's write lock already serialises them. Refreshes an already loaded object."""
+        result = await self.session.execute(
+            select(Complaint)
+            .where(Complaint.id == complaint_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return result.scalar_one_or_none()
+
+    async def by_number(self, number: str) -> Complaint | None:
+        """Look up by tracking number (case-insensitive: citizens type them)."""
+        result = await self.session.execute(select(Complaint).where(Complaint.number == number.strip().upper()))
+        return result.scalar_one_or_none()
+
+    async def for_citizen(self, citizen_id: int, limit: int = 10) -> list[Complaint]:
+        """The citizen's complaints, newest first."""
+        result = await self.session.execute(
+            select(Complaint)
+            .where(Complaint.citizen_id == citizen_id)
+            .order_by(Complaint.created_at.desc(), Complaint.id.desc())
+            .limit(limit)
+        )
+        return list(result.scalars())
+
+    async def set_status(self, complaint: Complaint, status: str, *, now: datetime) -> str:
+        """Change the status; returns the previous one (for the audit entry)."""
+        previous = complaint.status
+        complaint.status = status
+        complaint.updated_at = now
+        await self.session.flush()
+        return previous
+
+    async def set_agency(self, complaint: Complaint, agency: str, *, now: datetime) -> str:
+        """Reassign; returns the previous agency (for the audit entry)."""
+        previous = complaint.agency
+        complaint.agency = agency
+        complaint.updated_at = now
+        await self.session.flush()
+        return previous
+
+
+class AuditRepo(_Repo):
+    async def add(
+        self,
+        complaint_id: int | None,
+        *,
+        actor_kind: str,
+        actor_id: str | None,
+        actor_name: str | None,
+        action: str,
+        from_status: str | None = None,
+        to_status: str | None = None,
+        from_agency: str | None = None,
+        to_agency: str | None = None,
+        note: str | None = None,
+        refused: bool = False,
+        at: datetime | None = None,
+    ) -> AuditEntry:
+        entry = AuditEntry(
+            complaint_id=complaint_id,
+            at=at or utcnow(),
+            actor_kind=actor_kind,
+            actor_id=None if actor_id is None else str(actor_id),
+            actor_name=actor_name,
+            action=action,
+            from_status=from_status,
+            to_status=to_status,
+            from_agency=from_agency,
+            to_agency=to_agency,
+            note=note,
+            refused=refused,
+        )
+        self.session.add(entry)
+        await self.session.flush()
+        return entry
+
+    async def history(self, complaint_id: int, limit: int | None = None) -> list[AuditEntry]:
+        """The complaint's audit trail, oldest first (``limit``: the first N entries)."""
+        query = (
+            select(AuditEntry)
+            .where(AuditEntry.complaint_id == complaint_id)
+            .order_by(AuditEntry.at, AuditEntry.id)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        result = await self.session.execute(query)
+        return list(result.scalars())
+
+
+class AgencyRepo(_Repo):
+    async def create_link_code(self, agency: str, *, ttl: timedelta, now: datetime) -> str:
+        """A fresh one-time code for ``/link <code>``: 8 characters from an alphabet without
+        look-alikes, from :mod:`secrets` (32**8 ≈ 10**12 values, and codes expire)."""
+        while True:
+            code = "".join(secrets.choice(LINK_CODE_ALPHABET) for _ in range(LINK_CODE_LENGTH))
+            created = await self._insert_or_none(
+                LinkCode(code=code, agency=agency, created_at=now, expires_at=now + ttl, used_at=None)
+            )
+            if created is not None:
+                return code
+
+    async def consume_link_code(self, code: str, *, now: datetime) -> str | None:
+        """The agency a valid code links to, marking it used; None if unknown, used or expired.
+
+        A single conditional UPDATE, so two groups sending the same code at once cannot both win.
+        """
+        normalized = code.strip().upper()
+        result = await self.session.execute(
+            update(LinkCode)
+            .where(LinkCode.code == normalized, LinkCode.used_at.is_(None), LinkCode.expires_at > now)
+            .values(used_at=now)
+            .returning(LinkCode.agency)
+            .execution_options(synchronize_session=False)
+        )
+        return result.scalar_one_or_none()
+
+    async def link(
+        self, agency: str, chat_id: int, *, title: str | None, linked_by: str | None, now: datetime
+    ) -> AgencyGroup:
+        """Link ``chat_id`` to ``agency``: replaces the agency's previous group, and a chat already
+        linked to another agency moves (one group, one agency)."""
+        await self.session.execute(
+            delete(AgencyGroup)
+            .where(AgencyGroup.chat_id == chat_id, AgencyGroup.agency != agency)
+            .execution_options(synchronize_session="fetch")
+        )
+        group = await self.session.get(AgencyGroup, agency, populate_existing=True)
+        if group is None:
+            group = AgencyGroup(agency=agency, chat_id=chat_id)
+            self.session.add(group)
+        group.chat_id = chat_id
+        group.title = title
+        group.linked_by = None if linked_by is None else str(linked_by)
+        group.linked_at = now
+        await self.session.flush()
+        return group
+
+    async def group_for(self, agency: str) -> AgencyGroup | None:
+        return await self.session.get(AgencyGroup, agency)
+
+    async def agency_for_chat(self, chat_id: int) -> str | None:
+        result = await self.session.execute(select(AgencyGroup.agency).where(AgencyGroup.chat_id == chat_id))
+        return result.scalar_one_or_none()
+
+    async def all_groups(self) -> list[AgencyGroup]:
+        result = await self.session.execute(select(AgencyGroup).order_by(AgencyGroup.agency))
+        return list(result.scalars())
+
+    async def unlink(self, agency: str) -> bool:
+        """Remove the agency's group link; False if it had none."""
+        result = await self.session.execute(
+            delete(AgencyGroup)
+            .where(AgencyGroup.agency == agency)
+            .execution_options(synchronize_session="fetch")
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> None:
+        """Telegram upgraded a group to a supergroup (new chat id): follow it everywhere we
+        address that chat -- the agency link, its cards and the Telegram message links."""
+        await self.session.execute(
+            update(AgencyGroup)
+            .where(AgencyGroup.chat_id == old_chat_id)
+            .values(chat_id=new_chat_id)
+            .execution_options(synchronize_session="fetch")
+        )
+        await self.session.execute(
+            update(Card)
+            .where(Card.chat_id == old_chat_id)
+            .values(chat_id=new_chat_id)
+            .execution_options(synchronize_session="fetch")
+        )
+        await self.session.execute(
+            update(MessageLink)
+            .where(MessageLink.channel == "telegram", MessageLink.chat_id == str(old_chat_id))
+            .values(chat_id=str(new_chat_id))
+            .execution_options(synchronize_session="fetch")
+        )
+
+
+class CardRepo(_Repo):
+    async def create(self, complaint_id: int, agency: str, chat_id: int, kind: str = "text") -> Card:
+        """A new active card (message_id None until the outbox delivered it). Deactivating the
+        previous card on reassignment is the caller's decision (see :meth:`deactivate`)."""
+        card = Card(
+            complaint_id=complaint_id,
+            agency=agency,
+            chat_id=chat_id,
+            message_id=None,
+            kind=kind,
+            active=True,
+            created_at=utcnow(),
+        )
+        self.session.add(card)
+        await self.session.flush()
+        return card
+
+    async def get(self, card_id: int) -> Card | None:
+        return await self.session.get(Card, card_id)
+
+    async def active_for(self, complaint_id: int) -> Card | None:
+        """The complaint's current card (the newest active one)."""
+        result = await self.session.execute(
+            select(Card)
+            .where(Card.complaint_id == complaint_id, Card.active.is_(True))
+            .order_by(Card.id.desc())
+            .limit(1)
+        )
+        return result.scalar_one_or_none()
+
+    async def for_complaint(self, complaint_id: int) -> list[Card]:
+        """All cards of the complaint, oldest first."""
+        result = await self.session.execute(
+            select(Card).where(Card.complaint_id == complaint_id).order_by(Card.id)
+        )
+        return list(result.scalars())
+
+    async def by_message(self, chat_id: int, message_id: int) -> Card | None:
+        """The card carried by this message (button press, staff reply)."""
+        result = await self.session.execute(
+            select(Card).where(Card.chat_id == chat_id, Card.message_id == message_id).order_by(Card.id.desc()).limit(1)
+        )
+        return result.scalar_one_or_none()
+
+    async def set_message(self, card: Card, message_id: int, kind: str) -> None:
+        card.message_id = message_id
+        card.kind = kind
+        await self.session.flush()
+
+    async def deactivate(self, card: Card) -> None:
+        card.active = False
+        await self.session.flush()
+
+
+class MessageLinkRepo(_Repo):
+    async def add(
+        self,
+        channel: str,
+        chat_id: str | int,
+        message_id: str | int,
+        complaint_id: int,
+        role: str,
+        staff_user_id: str | int | None = None,
+    ) -> MessageLink:
+        """Record what a delivered message is about. Idempotent: recording the same message again
+        (a retried delivery) returns the existing link unchanged."""
+        existing = await self.find(channel, chat_id, message_id)
+        if existing is not None:
+            return existing
+        link = MessageLink(
+            channel=channel,
+            chat_id=str(chat_id),
+            message_id=str(message_id),
+            complaint_id=complaint_id,
+            role=role,
+            staff_user_id=None if staff_user_id is None else str(staff_user_id),
+            created_at=utcnow(),
+        )
+        inserted = await self._insert_or_none(link)
+        if inserted is not None:
+            return inserted
+        existing = await self.find(channel, chat_id, message_id)
+        if existing is None:  # pragma: no cover
+            raise RuntimeError("message link vanished after a conflict")
+        return existing
+
+    async def find(self, channel: str, chat_id: str | int, message_id: str | int) -> MessageLink | None:
+        result = await self.session.execute(
+            select(MessageLink).where(
+                MessageLink.channel == channel,
+                MessageLink.chat_id == str(chat_id),
+                MessageLink.message_id == str(message_id),
+            )
+        )
+        return result.scalar_one_or_none()
+
+
+class MediaRepo(_Repo):
+    async def get(self, sha256: str) -> MediaFile | None:
+        return await self.session.get(MediaFile, sha256)
+
+    async def upsert(
+        self, sha256: str, path: str, mime_type: str, size: int, telegram_file_id: str | None = None
+    ) -> MediaFile:
+        """The row for these bytes, created if new (race-safe). A known Telegram file id is kept
+        unless a new one is given (it lets us resend without uploading)."""
+        media = await self.get(sha256)
+        if media is None:
+            media = await self._insert_or_none(
+                MediaFile(
+                    sha256=sha256,
+                    path=path,
+                    mime_type=mime_type,
+                    size=size,
+                    telegram_file_id=telegram_file_id,
+                    created_at=utcnow(),
+                )
+            )
+            if media is not None:
+                return media
+            media = await self.session.get(MediaFile, sha256, populate_existing=True)
+            if media is None:  # pragma: no cover
+                raise RuntimeError(f"media {sha256} vanished after a conflict")
+        if telegram_file_id and media.telegram_file_id != telegram_file_id:
+            media.telegram_file_id = telegram_file_id
+            await self.session.flush()
+        return media
+
+    async def set_telegram_file_id(self, sha256: str, file_id: str) -> None:
+        media = await self.get(sha256)
+        if media is not None:
+            media.telegram_file_id = file_id
+            await self.session.flush()
+
+
+class IdempotencyRepo(_Repo):
+    async def claim(self, key: str, *, now: datetime | None = None) -> bool:
+        """True the first time ``key`` is seen. Runs in the event's transaction: if the event
+        fails and rolls back, the claim goes too and a redelivery is processed again; a second
+        concurrent delivery waits for (PostgreSQL) or runs after (SQLite) the first and gets
+        False."""
+        return await self._insert_or_none(ProcessedUpdate(key=key, processed_at=now or utcnow())) is not None
+
+    async def prune(self, older_than: datetime) -> int:
+        """Forget keys processed before ``older_than`` (channels stop redelivering after a day or
+        so); returns how many were removed."""
+        result = await self.session.execute(
+            delete(ProcessedUpdate)
+            .where(ProcessedUpdate.processed_at < older_than)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def count_rows(session: AsyncSession, model: type[Any]) -> int:
+    """Row count of a table (tests and the health command)."""
+    result = await session.execute(select(func.count()).select_from(model))
+    return int(result.scalar_one())
