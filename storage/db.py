@@ -67,13 +67,9 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         _install_sqlite_hooks(engine, wal=path is not None)
         return engine
     if backend == "postgresql":
-        options: dict[str, Any] = {
-            "pool_size": 10,
-            "max_overflow": 10,
-            "pool_timeout": 30,
-            "pool_recycle": 1800,
-            "pool_pre_ping": True,
-        }
+        options: dict[str, Any] = {"pool_pre_ping": True}
+        if "poolclass" not in kwargs:  # sizing only applies to the default QueuePool
+            options.update(pool_size=10, max_overflow=10, pool_timeout=30, pool_recycle=1800)
         options.update(kwargs)
         return create_async_engine(url, **options)
     return create_async_engine(url, **kwargs)

@@ -79,7 +79,7 @@ class OutboxRepo:
 
     # ------------------------------------------------------------------ writing (the core's side)
 
-    def enqueue(
+    async def enqueue(
         self,
         channel: str,
         chat_id: str | int,
@@ -95,6 +95,7 @@ class OutboxRepo:
 
         ``complaint_id`` + ``link_role`` ask the sender to record a :class:`~storage.models.MessageLink`
         for every message id the channel returns (so replies to it can be routed to the complaint).
+        Flushed, so ``id`` is set and a bad foreign key fails here rather than at commit.
         """
         at = now or utcnow()
         row = OutboxMessage(
@@ -112,9 +113,10 @@ class OutboxRepo:
             created_at=at,
         )
         self.session.add(row)
+        await self.session.flush()
         return row
 
-    def enqueue_card(self, card: Card, message: OutMessage, *, now: datetime | None = None) -> OutboxMessage:
+    async def enqueue_card(self, card: Card, message: OutMessage, *, now: datetime | None = None) -> OutboxMessage:
         """Queue the first rendering of ``card`` in its agency group.
 
         On delivery the sender stores the message id and kind on the card and links the card (and album)
@@ -122,7 +124,7 @@ class OutboxRepo:
         """
         if card.id is None:
             raise ValueError("flush the card before enqueuing it (card.id is needed)")
-        return self.enqueue(
+        return await self.enqueue(
             "telegram",
             card.chat_id,
             message,
@@ -166,18 +168,17 @@ class OutboxRepo:
             created_at=at,
         )
         self.session.add(row)
+        await self.session.flush()
         return row
 
     # ------------------------------------------------------------------ reading (the sender's side)
 
-    def _heads(self) -> Subquery:
+    def _heads(self, channel: str | None) -> Subquery:
         """Subquery: the id of the oldest pending row of every chat (the only row of a chat allowed out)."""
-        return (
-            select(func.min(OutboxMessage.id).label("id"))
-            .where(OutboxMessage.status == PENDING)
-            .group_by(OutboxMessage.chat_id)
-            .subquery()
-        )
+        stmt = select(func.min(OutboxMessage.id).label("id")).where(OutboxMessage.status == PENDING)
+        if channel is not None:
+            stmt = stmt.where(OutboxMessage.channel == channel)
+        return stmt.group_by(OutboxMessage.channel, OutboxMessage.chat_id).subquery()
 
     async def due(self, now: datetime, *, limit: int = 200, channel: str | None = None) -> list[OutboxMessage]:
         """Pending rows to deliver now: per chat only the oldest pending row, and only if it is due.
@@ -185,7 +186,7 @@ class OutboxRepo:
         Ordered by id (roughly the order things happened). The grouping only touches pending rows, which
         the ``(status, next_attempt_at)`` index finds without scanning the sent history.
         """
-        heads = self._heads()
+        heads = self._heads(channel)
         stmt = (
             select(OutboxMessage)
             .join(heads, OutboxMessage.id == heads.c.id)
@@ -193,11 +194,9 @@ class OutboxRepo:
             .order_by(OutboxMessage.id)
             .limit(limit)
         )
-        if channel is not None:
-            stmt = stmt.where(OutboxMessage.channel == channel)
         return list((await self.session.scalars(stmt)).all())
 
-    async def head_for_chat(self, chat_id: str | int) -> OutboxMessage | None:
+    async def head_for_chat(self, chat_id: str | int, *, channel: str | None = None) -> OutboxMessage | None:
         """The oldest pending row of one chat (due or not), so a chat worker can keep going in order."""
         stmt = (
             select(OutboxMessage)
@@ -205,6 +204,8 @@ class OutboxRepo:
             .order_by(OutboxMessage.id)
             .limit(1)
         )
+        if channel is not None:
+            stmt = stmt.where(OutboxMessage.channel == channel)
         return (await self.session.scalars(stmt)).first()
 
     async def next_due_at(self, *, channel: str | None = None) -> datetime | None:
@@ -213,25 +214,24 @@ class OutboxRepo:
         Why heads only: a fresh row queued behind a deferred one is not deliverable, and taking the plain
         minimum would make the sender spin on it.
         """
-        heads = self._heads()
+        heads = self._heads(channel)
         stmt = select(func.min(OutboxMessage.next_attempt_at)).join(heads, OutboxMessage.id == heads.c.id)
-        if channel is not None:
-            stmt = stmt.where(OutboxMessage.channel == channel)
         value = await self.session.scalar(stmt)
         return as_utc(value) if value is not None else None
 
-    async def has_pending_card_send(self, card_id: int) -> bool:
-        """Whether the first rendering of a card is still queued (so a reply or edit to it should wait)."""
+    async def pending_card_send(self, card_id: int) -> OutboxMessage | None:
+        """The still-queued first rendering of a card, if any (a reply to it or an edit of it must wait)."""
         stmt = (
-            select(OutboxMessage.id)
+            select(OutboxMessage)
             .where(
                 OutboxMessage.card_id == card_id,
                 OutboxMessage.kind == KIND_SEND,
                 OutboxMessage.status == PENDING,
             )
+            .order_by(OutboxMessage.id)
             .limit(1)
         )
-        return (await self.session.scalar(stmt)) is not None
+        return (await self.session.scalars(stmt)).first()
 
     # ------------------------------------------------------------------ outcomes
 
@@ -288,12 +288,12 @@ class OutboxRepo:
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
-    async def pending_count(self) -> int:
+    async def pending_count(self, *, channel: str | None = None) -> int:
         """How many rows are waiting (due or deferred)."""
-        value = await self.session.scalar(
-            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == PENDING)
-        )
-        return int(value or 0)
+        stmt = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == PENDING)
+        if channel is not None:
+            stmt = stmt.where(OutboxMessage.channel == channel)
+        return int(await self.session.scalar(stmt) or 0)
 
     async def stats(self) -> OutboxStats:
         """Counts per status plus the age of the backlog."""

@@ -53,6 +53,8 @@ class _Repo:
 
     async def _insert_or_none(self, obj: T) -> T | None:
         """Insert ``obj`` in a SAVEPOINT; None (and ``obj`` discarded) if a unique key exists."""
+        # flush earlier pending changes first, so their errors are not mistaken for our conflict
+        await self.session.flush()
         try:
             async with self.session.begin_nested():
                 self.session.add(obj)
@@ -184,6 +186,10 @@ class ConversationRepo(_Repo):
         return list(result.scalars())
 
 
+#: statuses in which a complaint still needs an agency's attention (see handlers.lifecycle)
+OPEN_STATUSES = ("baru", "diterima", "diproses")
+
+
 class ComplaintRepo(_Repo):
     async def next_number(self, prefix: str, year: int) -> str:
         """The next tracking number, e.g. ``JMB-2026-000042``.
@@ -272,8 +278,10 @@ class ComplaintRepo(_Repo):
         return result.scalar_one_or_none()
 
     async def by_number(self, number: str) -> Complaint | None:
-        """Look up by tracking number (case-insensitive: citizens type them)."""
-        result = await self.session.execute(select(Complaint).where(Complaint.number == number.strip().upper()))
+        """Look up by tracking number; citizens type them, so surrounding blanks and lower case
+        are forgiven (numbers are issued upper-case)."""
+        typed = number.strip()
+        result = await self.session.execute(select(Complaint).where(Complaint.number.in_({typed, typed.upper()})))
         return result.scalar_one_or_none()
 
     async def for_citizen(self, citizen_id: int, limit: int = 10) -> list[Complaint]:
@@ -282,6 +290,17 @@ class ComplaintRepo(_Repo):
             select(Complaint)
             .where(Complaint.citizen_id == citizen_id)
             .order_by(Complaint.created_at.desc(), Complaint.id.desc())
+            .limit(limit)
+        )
+        return list(result.scalars())
+
+    async def open_without_card(self, agency: str, *, limit: int = 500) -> list[Complaint]:
+        """Open complaints of ``agency`` that have no active card (their group was not linked yet)."""
+        has_card = select(Card.id).where(Card.complaint_id == Complaint.id, Card.active.is_(True)).exists()
+        result = await self.session.execute(
+            select(Complaint)
+            .where(Complaint.agency == agency, Complaint.status.in_(OPEN_STATUSES), ~has_card)
+            .order_by(Complaint.id)
             .limit(limit)
         )
         return list(result.scalars())
@@ -355,13 +374,14 @@ class AgencyRepo(_Repo):
     async def create_link_code(self, agency: str, *, ttl: timedelta, now: datetime) -> str:
         """A fresh one-time code for ``/link <code>``: 8 characters from an alphabet without
         look-alikes, from :mod:`secrets` (32**8 ≈ 10**12 values, and codes expire)."""
-        while True:
+        for _ in range(10):
             code = "".join(secrets.choice(LINK_CODE_ALPHABET) for _ in range(LINK_CODE_LENGTH))
             created = await self._insert_or_none(
                 LinkCode(code=code, agency=agency, created_at=now, expires_at=now + ttl, used_at=None)
             )
             if created is not None:
                 return code
+        raise RuntimeError("could not generate a unique link code")  # pragma: no cover
 
     async def consume_link_code(self, code: str, *, now: datetime) -> str | None:
         """The agency a valid code links to, marking it used; None if unknown, used or expired.

@@ -99,7 +99,7 @@ def parse_markdown(src: str, *, v2: bool) -> tuple[str, list[dict[str, Any]]]:
             end = src.find(")", close) if close >= 0 else -1
             if close < 0 or end < 0:
                 if v2:
-                    raise _err(f"Character '[' is reserved and must be escaped with the preceding '\\'")
+                    raise _err("Character '[' is reserved and must be escaped with the preceding '\\'")
                 out.add(char)
                 i += 1
                 continue

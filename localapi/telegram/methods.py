@@ -58,6 +58,7 @@ class Faults:
 
     floods: list[list[Any]] = field(default_factory=list)  # [chat_id | None, retry_after, remaining]
     network_failures: int = 0
+    network_mode: str = "disconnect"
 
     def take_flood(self, chat_id: int) -> int | None:
         """Consume one injected flood matching ``chat_id`` and return its retry_after."""
@@ -86,6 +87,7 @@ class BotApi:
         self.limiter = limiter
         self.faults = faults
         self.on_webhook_change: Callable[[], None] = lambda: None
+        self.closing = False
         self._poll_generation = 0
         self.handlers: dict[str, Handler] = {
             "getme": self.get_me, "getupdates": self.get_updates, "setwebhook": self.set_webhook,
@@ -298,6 +300,8 @@ class BotApi:
                 await asyncio.wait_for(event.wait(), remaining)
             except TimeoutError:
                 pass
+            if self.closing:
+                return []
             if generation != self._poll_generation:
                 raise errors.POLLING_CONFLICT
 
@@ -512,6 +516,7 @@ class BotApi:
         message.reply_markup = markup
         message.edited = True
         message.edit_date = now_ts()
+        chat.edit_log.append(message)
         chat.notify()
         self.state.publish({"type": "edit", "chat_id": chat.id, "message": message.to_dict()})
         return message.to_dict()

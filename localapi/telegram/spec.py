@@ -158,25 +158,36 @@ class ApiSpec:
 
     # -- type checks -------------------------------------------------------------------------------------------
 
-    def check_value(self, types: tuple[str, ...], value: Any, where: str) -> list[str]:
-        """Return the problems of ``value`` against any of ``types`` (empty list = valid)."""
-        best: list[str] | None = None
-        for type_name in types:
-            problems = self._check_one(type_name, value, where)
-            if not problems:
-                return []
-            if best is None or len(problems) < len(best):
-                best = problems
-        return best or []
+    def check_value(self, types: tuple[str, ...], value: Any, where: str,
+                    unknown: list[str] | None = None) -> list[str]:
+        """Return the problems of ``value`` against the best-matching of ``types`` (empty list = valid).
 
-    def _check_one(self, type_name: str, value: Any, where: str) -> list[str]:
+        Field names the matching type does not define are appended to ``unknown`` (Telegram ignores them).
+        """
+        best: tuple[list[str], list[str]] | None = None
+        for type_name in types:
+            extra: list[str] = []
+            problems = self._check_one(type_name, value, where, extra)
+            if best is None or len(problems) < len(best[0]) or (
+                len(problems) == len(best[0]) and len(extra) < len(best[1])
+            ):
+                best = (problems, extra)
+            if not problems and not extra:
+                break
+        if best is None:
+            return []
+        if unknown is not None:
+            unknown += best[1]
+        return best[0]
+
+    def _check_one(self, type_name: str, value: Any, where: str, unknown: list[str]) -> list[str]:
         if type_name.startswith("Array of "):
             if not isinstance(value, list):
                 return [f'field "{where}" must be an Array']
             inner = type_name.removeprefix("Array of ")
             problems: list[str] = []
             for index, item in enumerate(value):
-                problems += self._check_one(inner, item, f"{where}[{index}]")
+                problems += self._check_one(inner, item, f"{where}[{index}]", unknown)
             return problems
         if type_name == "Integer":
             ok = (isinstance(value, int) and not isinstance(value, bool)) or (
@@ -199,7 +210,7 @@ class ApiSpec:
         if spec is None:
             return []
         if spec.subtypes:
-            return self.check_value(spec.subtypes, value, where)
+            return self.check_value(spec.subtypes, value, where, unknown)
         if not isinstance(value, dict):
             return [f'field "{where}" must be an Object of type {type_name}']
         problems = []
@@ -208,19 +219,13 @@ class ApiSpec:
                 if fspec.required:
                     problems.append(f'field "{where}.{name}" of type {type_name} is required')
                 continue
-            problems += self.check_value(fspec.types, value[name], f"{where}.{name}")
+            problems += self.check_value(fspec.types, value[name], f"{where}.{name}", unknown)
         if spec.discriminator is not None:
             for key in ("type", "source", "status"):
                 if key in spec.fields and key in value and value[key] != spec.discriminator:
                     problems.append(f'field "{where}.{key}" must be "{spec.discriminator}" for {type_name}')
+        unknown += [f"{where}.{key}" for key in value if key not in spec.fields]
         return problems
-
-    def unknown_fields(self, type_name: str, value: Any, where: str) -> list[str]:
-        """Names present in an object but absent from its spec type (Telegram ignores them)."""
-        spec = self.types.get(type_name)
-        if spec is None or spec.subtypes or not isinstance(value, dict):
-            return []
-        return [f"{where}.{key}" for key in value if key not in spec.fields]
 
 
 @functools.lru_cache(maxsize=4)
@@ -316,13 +321,10 @@ class Validator:
                     result.violations.append(f"{mspec.name}: missing required parameter {name!r}")
                     result.error = result.error or missing_description(name)
                 continue
-            problems = self.spec.check_value(fspec.types, value, name)
+            unknown: list[str] = []
+            problems = self.spec.check_value(fspec.types, value, name, unknown)
             if problems:
                 result.violations += [f"{mspec.name}: {problem}" for problem in problems]
                 result.error = result.error or problems[0]
-            for type_name in fspec.types:
-                result.warnings += [
-                    f"{mspec.name}: unknown field {path!r} (ignored)"
-                    for path in self.spec.unknown_fields(type_name, value, name)
-                ]
+            result.warnings += [f"{mspec.name}: unknown field {path!r} (ignored)" for path in unknown]
         return result

@@ -179,6 +179,7 @@ class ChatRecord:
     next_message_id: int = 1
     messages: dict[int, StoredMessage] = field(default_factory=dict)
     reply_keyboard: dict[str, Any] | None = None
+    edit_log: list[StoredMessage] = field(default_factory=list)  # every edit, in order (for wait_for_edit)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -390,10 +391,10 @@ def store_photo(state: TelegramState, data: bytes, width: int, height: int) -> l
     from .media import photo_dimensions
 
     sizes: list[FileRecord] = []
-    for w, h in photo_dimensions(width, height):
+    for index, (w, h) in enumerate(photo_dimensions(width, height)):
         ratio = (w * h) / max(1, width * height)
         record = state.store_file("photo", data, file_size=max(1, int(len(data) * ratio)),
-                                  unique_salt=f"{w}x{h}", width=w, height=h)
+                                  unique_salt=f"{index}:{w}x{h}", width=w, height=h)
         sizes.append(record)
     for record in sizes:
         state.photo_sets[record.file_id] = sizes
