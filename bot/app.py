@@ -78,7 +78,7 @@ class SikesalApp:
         log.info("connected as @%s", me.username)
         await bot.delete_webhook(drop_pending_updates=False)
         await register_commands(bot, runtime)
-        self.sender = TelegramSender(bot, sessionmaker, media, limits=self.rate_limits)
+        self.sender = TelegramSender(bot, sessionmaker, media, limits=self.rate_limits, clock=runtime.clock)
         runtime.on_enqueued = self.sender.wake
         self.dispatcher = build_dispatcher(runtime)
         self._tasks = [

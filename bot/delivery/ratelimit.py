@@ -34,7 +34,7 @@ class RateLimits:
 
     global_per_second: float = 30.0
     private_per_second: float = 1.0
-    group_per_minute: int = 20
+    group_per_minute: float = 20  # a count; config may hand a float, it is truncated
     #: tokens available at once overall (below Telegram's ~30 to leave room for jitter)
     global_burst: int = 20
     #: "small burst ok": an answer plus a follow-up keyboard go out together
@@ -45,7 +45,7 @@ class RateLimits:
     margin: float = 0.25
 
     def __post_init__(self) -> None:
-        if self.global_per_second <= 0 or self.private_per_second <= 0 or self.group_per_minute <= 0:
+        if self.global_per_second <= 0 or self.private_per_second <= 0 or self.group_per_minute < 1:
             raise ValueError("rate limits must be positive")
         if self.global_burst < 1 or self.private_burst < 1 or self.group_window <= 0 or self.margin < 0:
             raise ValueError("bursts must be >= 1, the group window > 0, the margin >= 0")
@@ -101,6 +101,7 @@ class RateLimiter:
 
     def __init__(self, limits: RateLimits | None = None, *, now: float = 0.0) -> None:
         self.limits = limits or RateLimits()
+        self._group_limit = max(1, int(self.limits.group_per_minute))
         self._global = _Bucket(self.limits.global_per_second, self.limits.global_burst, now)
         self._private: dict[str, _Bucket] = {}
         self._groups: dict[str, deque[float]] = {}
@@ -120,7 +121,7 @@ class RateLimiter:
         window = self._window()
         while stamps and stamps[0] <= now - window:
             stamps.popleft()
-        limit = self.limits.group_per_minute
+        limit = self._group_limit
         cost = min(cost, limit)
         excess = len(stamps) + cost - limit
         if excess <= 0:
@@ -150,7 +151,7 @@ class RateLimiter:
         if not edit:
             self._global.take(now, cost)
         if is_group_chat(key):
-            self._groups.setdefault(key, deque()).extend([now] * min(cost, self.limits.group_per_minute))
+            self._groups.setdefault(key, deque()).extend([now] * min(cost, self._group_limit))
         elif not edit:
             bucket = self._private.get(key)
             if bucket is None:

@@ -56,7 +56,7 @@ async def handle_citizen_event(
         if citizen.blocked_bot:
             await uow.citizens.set_blocked(channel, channel_user_id, False)
         if isinstance(incoming.event, Photo):
-            await _remember_media(uow, incoming.event)
+            await _remember_media(rt, uow, incoming.event)
         row = await uow.conversations.load(citizen.id)
         conversation = Conversation.from_dict(row.state) if row.state else Conversation(language=citizen.language)
 
@@ -67,6 +67,7 @@ async def handle_citizen_event(
             messages = list(outcome.messages)
             for effect in outcome.effects:
                 messages.extend(await _apply(rt, uow, citizen, outcome.conversation, effect, result))
+            messages.extend(outcome.followup)
             for message in messages:
                 await uow.outbox.enqueue(channel, channel_user_id, message, now=rt.clock())
             await uow.conversations.save(
@@ -80,11 +81,16 @@ async def handle_citizen_event(
     return result
 
 
-async def _remember_media(uow: UnitOfWork, photo: Photo) -> None:
+async def _remember_media(rt: Runtime, uow: UnitOfWork, photo: Photo) -> None:
+    """The adapter stored the bytes; record the file (and its Telegram file_id) in this transaction."""
     media = photo.media
-    existing = await uow.media.get(media.sha256)
-    if existing is not None and media.telegram_file_id and not existing.telegram_file_id:
-        await uow.media.set_telegram_file_id(media.sha256, media.telegram_file_id)
+    await uow.media.upsert(
+        media.sha256,
+        rt.media.relative_path(media.sha256, media.mime_type),
+        media.mime_type,
+        media.size,
+        media.telegram_file_id,
+    )
 
 
 async def _relay_reply(
@@ -100,25 +106,18 @@ async def _relay_reply(
     complaint = await uow.complaints.get(link.complaint_id)
     if complaint is None or complaint.citizen_id != citizen.id:
         return False
-    group = await uow.agencies.group_for(complaint.agency)
     language = conversation.language
-    if group is None:
+    view = await build_view(uow, complaint, citizen)
+    card = await uow.cards.active_for(complaint.id)
+    if card is not None:  # without a card (group not linked yet) the message waits in the audit trail
         await uow.outbox.enqueue(
-            citizen.channel,
-            citizen.channel_user_id,
-            flow.render_relay_unavailable(language, complaint.number, rt.ctx),
+            GROUP_CHANNEL,
+            card.chat_id,
+            cards.render_citizen_reply_to_group(view, incoming.event.text, rt.ctx),
+            complaint_id=complaint.id,
+            link_role="relay",
             now=rt.clock(),
         )
-        return True
-    view = await build_view(uow, complaint, citizen)
-    await uow.outbox.enqueue(
-        GROUP_CHANNEL,
-        group.chat_id,
-        cards.render_citizen_reply_to_group(view, incoming.event.text, rt.ctx),
-        complaint_id=complaint.id,
-        link_role="relay",
-        now=rt.clock(),
-    )
     await uow.audit.add(
         complaint.id,
         actor_kind="citizen",
@@ -128,10 +127,13 @@ async def _relay_reply(
         note=incoming.event.text,
         at=rt.clock(),
     )
+    agency = rt.ctx.agency(complaint.agency)
     await uow.outbox.enqueue(
         citizen.channel,
         citizen.channel_user_id,
-        flow.render_relay_confirmed(language, complaint.number, rt.ctx),
+        flow.render_citizen_reply_sent(
+            language, complaint.number, agency.name(language) if agency else complaint.agency, rt.ctx
+        ),
         now=rt.clock(),
     )
     return True
@@ -184,8 +186,7 @@ async def _file(rt: Runtime, uow: UnitOfWork, citizen: Citizen, draft: Draft) ->
         address=draft.address,
         agency=agency,
         status="baru",
-        created_at=now,
-        updated_at=now,
+        now=now,
         due_at=now + timedelta(hours=category.target_hours if category else 72),
         photos=[(p.sha256, p.telegram_file_id) for p in draft.photos],
     )

@@ -8,6 +8,7 @@ Membership of the group is checked by the adapter before calling here (it needs 
 
 from __future__ import annotations
 
+import html
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,7 +24,7 @@ from bot.services.complaints import (
 )
 from bot.services.runtime import Runtime
 from handlers import cards, flow, lifecycle
-from handlers.messages import Alert
+from handlers.messages import Alert, MessageRef, OutMessage
 from storage.models import Complaint
 from storage.uow import UnitOfWork
 
@@ -44,26 +45,23 @@ class StaffResult:
     duplicate: bool = False
 
 
-def _alert(rt: Runtime, key: str, *, show: bool = False, **params: object) -> Alert:
-    return Alert(text=rt.ctx.t("id", key, **params), show_alert=show)
-
-
 async def handle_staff_button(
     rt: Runtime, *, chat_id: int, actor: StaffActor, payload: str, update_key: str | None
 ) -> StaffResult:
     parsed = cards.parse_staff_payload(payload)
     if parsed is None:
         log.warning("unknown staff payload %r from %s in %s", payload, actor.user_id, chat_id)
-        return StaffResult(alert=_alert(rt, "staff.unknown_action", show=True))
+        return StaffResult(alert=cards.alert_unknown_action(rt.ctx))
     async with UnitOfWork(rt.sessionmaker) as uow:
         if update_key is not None and not await uow.idempotency.claim(update_key):
             return StaffResult(duplicate=True)
         complaint = await uow.complaints.get_for_update(parsed.complaint_id)
-        refusal = await _check_owner(uow, complaint, chat_id)
+        refusal = await _check_owner(rt, uow, complaint, chat_id)
         if complaint is None or refusal is not None:
-            await _refuse(rt, uow, complaint, actor, parsed.action, refusal or "staff.not_found", chat_id)
+            refusal = refusal or cards.alert_not_found(rt.ctx)
+            await _refuse(rt, uow, complaint, actor, parsed.action, refusal.text, chat_id)
             await uow.commit()
-            return StaffResult(alert=_alert(rt, refusal or "staff.not_found", show=True))
+            return StaffResult(alert=refusal)
         if parsed.kind == "ra":
             alert = await _reassign_to(rt, uow, complaint, actor, parsed.agency)
         elif parsed.action == lifecycle.Action.REASSIGN:
@@ -77,16 +75,16 @@ async def handle_staff_button(
     return StaffResult(alert=alert)
 
 
-async def _check_owner(uow: UnitOfWork, complaint: Complaint | None, chat_id: int) -> str | None:
-    """None when ``chat_id`` holds the complaint's active card, else the refusal's catalog key."""
+async def _check_owner(rt: Runtime, uow: UnitOfWork, complaint: Complaint | None, chat_id: int) -> Alert | None:
+    """None when ``chat_id`` holds the complaint's active card, else the refusal to show."""
     if complaint is None:
-        return "staff.not_found"
+        return cards.alert_not_found(rt.ctx)
     card = await uow.cards.active_for(complaint.id)
     if card is not None and card.chat_id == chat_id:
         return None
     if any(c.chat_id == chat_id for c in await uow.cards.for_complaint(complaint.id)):
-        return "staff.moved"
-    return "staff.not_your_agency"
+        return cards.alert_moved(rt.ctx, complaint.agency)
+    return cards.alert_not_your_agency(rt.ctx)
 
 
 async def _refuse(
@@ -96,7 +94,7 @@ async def _refuse(
     actor: StaffActor,
     action: str,
     reason: str,
-    chat_id: int,
+    chat_id: int | None,
 ) -> None:
     log.warning(
         "refused %s by user %s in chat %s on complaint %s: %s",
@@ -124,11 +122,11 @@ async def _transition(
 ) -> Alert:
     decision = lifecycle.decide(complaint.status, action)
     if not decision.allowed or decision.to_status is None:
-        key = decision.refusal_key or "staff.illegal_transition"
-        await _refuse(rt, uow, complaint, actor, action, key, 0)
-        return _alert(rt, key, show=True)
+        alert = cards.alert_refused(decision, rt.ctx, status=complaint.status)
+        await _refuse(rt, uow, complaint, actor, action, alert.text, None)
+        return alert
     if decision.needs_note and not note:
-        return _alert(rt, "staff.reason_required", show=True)
+        return Alert(text=rt.ctx.t("id", "staff.reason_missing"), show_alert=True)
     now = rt.clock()
     old = complaint.status
     await uow.complaints.set_status(complaint, decision.to_status.value, now=now)
@@ -148,15 +146,15 @@ async def _transition(
     view = await build_view(uow, complaint)
     await refresh_card(rt, uow, complaint, view)
     await notify_status(rt, uow, complaint, view, note)
-    return _alert(rt, "staff.done", status=rt.ctx.t("id", f"status.{decision.to_status.value}"))
+    return cards.alert_status_changed(rt.ctx, decision.to_status.value)
 
 
 async def _ask_reject_reason(rt: Runtime, uow: UnitOfWork, complaint: Complaint, actor: StaffActor) -> Alert:
     decision = lifecycle.decide(complaint.status, lifecycle.Action.REJECT)
     if not decision.allowed:
-        key = decision.refusal_key or "staff.illegal_transition"
-        await _refuse(rt, uow, complaint, actor, "reject", key, 0)
-        return _alert(rt, key, show=True)
+        alert = cards.alert_refused(decision, rt.ctx, status=complaint.status)
+        await _refuse(rt, uow, complaint, actor, "reject", alert.text, None)
+        return alert
     card = await uow.cards.active_for(complaint.id)
     assert card is not None  # _check_owner guaranteed it
     view = await build_view(uow, complaint)
@@ -170,19 +168,19 @@ async def _ask_reject_reason(rt: Runtime, uow: UnitOfWork, complaint: Complaint,
         link_staff_user_id=actor.user_id,
         now=rt.clock(),
     )
-    return _alert(rt, "staff.reason_prompted")
+    return Alert(text=rt.ctx.t("id", "staff.reason_prompted"))
 
 
 async def _show_reassign_picker(rt: Runtime, uow: UnitOfWork, complaint: Complaint) -> Alert:
     decision = lifecycle.decide(complaint.status, lifecycle.Action.REASSIGN)
     if not decision.allowed:
-        return _alert(rt, decision.refusal_key or "staff.illegal_transition", show=True)
+        return cards.alert_refused(decision, rt.ctx, status=complaint.status)
     card = await uow.cards.active_for(complaint.id)
     assert card is not None
     view = await build_view(uow, complaint)
     picker = cards.render_reassign_picker(view, rt.ctx, current_agency=complaint.agency)
     await uow.outbox.enqueue_card_edit(card, picker, now=rt.clock())
-    return _alert(rt, "staff.pick_agency")
+    return cards.alert_choose_agency(rt.ctx)
 
 
 async def _reassign_to(
@@ -191,12 +189,12 @@ async def _reassign_to(
     view = await build_view(uow, complaint)
     if not agency or agency == complaint.agency or rt.ctx.agency(agency) is None:
         await refresh_card(rt, uow, complaint, view)  # cancel: show the normal buttons again
-        return _alert(rt, "staff.reassign_cancelled")
+        return cards.alert_reassign_cancelled(rt.ctx)
     decision = lifecycle.decide(complaint.status, lifecycle.Action.REASSIGN)
     if not decision.allowed or decision.to_status is None:
-        key = decision.refusal_key or "staff.illegal_transition"
-        await _refuse(rt, uow, complaint, actor, "reassign", key, 0)
-        return _alert(rt, key, show=True)
+        alert = cards.alert_refused(decision, rt.ctx, status=complaint.status)
+        await _refuse(rt, uow, complaint, actor, "reassign", alert.text, None)
+        return alert
     now = rt.clock()
     old_agency, old_status = complaint.agency, complaint.status
     old_card = await uow.cards.active_for(complaint.id)
@@ -222,8 +220,7 @@ async def _reassign_to(
         )
     await post_card(rt, uow, complaint, view)
     await notify_status(rt, uow, complaint, view, None)
-    target = rt.ctx.agency(agency)
-    return _alert(rt, "staff.reassigned", agency=target.name("id") if target else agency)
+    return cards.alert_reassigned(rt.ctx, agency)
 
 
 async def handle_staff_reply(
@@ -246,32 +243,33 @@ async def handle_staff_reply(
         if link is None:
             return False
         complaint = await uow.complaints.get_for_update(link.complaint_id)
-        refusal = await _check_owner(uow, complaint, chat_id)
+        refusal = await _check_owner(rt, uow, complaint, chat_id)
         if complaint is None or refusal is not None:
-            await _refuse(rt, uow, complaint, actor, "reply", refusal or "staff.not_found", chat_id)
-            await uow.outbox.enqueue(
-                GROUP_CHANNEL,
-                chat_id,
-                cards.render_staff_notice(rt.ctx, refusal or "staff.not_found", reply_to=reply_to_message_id),
-                now=rt.clock(),
-            )
+            refusal = refusal or cards.alert_not_found(rt.ctx)
+            await _refuse(rt, uow, complaint, actor, "reply", refusal.text, chat_id)
+            await _tell_group(rt, uow, chat_id, refusal.text, reply_to_message_id)
             await uow.commit()
             rt.on_enqueued()
             return True
         if link.role == "reject_prompt":
-            alert = await _transition(rt, uow, complaint, actor, lifecycle.Action.REJECT, note=text.strip())
-            if alert.show_alert:  # refused: tell the group, since a reply has no toast
-                await uow.outbox.enqueue(
-                    GROUP_CHANNEL,
-                    chat_id,
-                    cards.render_staff_notice(rt.ctx, None, text=alert.text, reply_to=reply_to_message_id),
-                    now=rt.clock(),
-                )
+            if not text.strip():
+                view = await build_view(uow, complaint)
+                await uow.outbox.enqueue(GROUP_CHANNEL, chat_id, cards.render_reason_required(view, rt.ctx), now=rt.clock())
+            else:
+                alert = await _transition(rt, uow, complaint, actor, lifecycle.Action.REJECT, note=text.strip())
+                if alert.show_alert:  # refused: tell the group, since a reply has no toast
+                    await _tell_group(rt, uow, chat_id, alert.text, reply_to_message_id)
         else:
             await _relay_to_citizen(rt, uow, complaint, actor, text)
         await uow.commit()
     rt.on_enqueued()
     return True
+
+
+async def _tell_group(rt: Runtime, uow: UnitOfWork, chat_id: int, text: str, reply_to: int) -> None:
+    """A refusal in answer to a reply: a reply has no toast, so it is a (short) group message."""
+    message = OutMessage(text=html.escape(text), reply_to=MessageRef(kind="message", message_id=reply_to))
+    await uow.outbox.enqueue(GROUP_CHANNEL, chat_id, message, now=rt.clock())
 
 
 async def _relay_to_citizen(rt: Runtime, uow: UnitOfWork, complaint: Complaint, actor: StaffActor, text: str) -> None:
@@ -296,7 +294,9 @@ async def _relay_to_citizen(rt: Runtime, uow: UnitOfWork, complaint: Complaint, 
         note=text,
         at=rt.clock(),
     )
-    await refresh_card(rt, uow, complaint, await build_view(uow, complaint))
+    card = await uow.cards.active_for(complaint.id)
+    if card is not None:
+        await uow.outbox.enqueue(GROUP_CHANNEL, card.chat_id, cards.render_reply_relayed(rt.ctx), now=rt.clock())
 
 
 async def handle_link(
@@ -308,13 +308,14 @@ async def handle_link(
             return
         now = rt.clock()
         agency = await uow.agencies.consume_link_code(code.strip(), now=now) if code.strip() else None
-        if agency is None:
+        if not code.strip():
+            message = cards.render_link_usage(rt.ctx)
+        elif agency is None:
             log.warning("bad link code from user %s in chat %s", actor.user_id, chat_id)
-            message = cards.render_link_result(rt.ctx, agency_name=None)
+            message = cards.render_link_result(False, rt.ctx)
         else:
             await uow.agencies.link(agency, chat_id, title=title, linked_by=actor.user_id, now=now)
-            info = rt.ctx.agency(agency)
-            message = cards.render_link_result(rt.ctx, agency_name=info.name("id") if info else agency)
+            message = cards.render_link_result(True, rt.ctx, agency=agency)
             log.info("chat %s linked to agency %s by %s", chat_id, agency, actor.user_id)
         await uow.outbox.enqueue(GROUP_CHANNEL, chat_id, message, now=now)
         if agency is not None:
@@ -327,6 +328,7 @@ async def handle_group_migrated(rt: Runtime, *, old_chat_id: int, new_chat_id: i
     """A group became a supergroup (Telegram's migrate_to_chat_id): keep its link and cards."""
     async with UnitOfWork(rt.sessionmaker) as uow:
         await uow.agencies.migrate_chat(old_chat_id, new_chat_id)
+        await uow.outbox.move_chat(old_chat_id, new_chat_id)
         await uow.commit()
     log.info("group %s migrated to %s", old_chat_id, new_chat_id)
 
@@ -349,6 +351,6 @@ async def handle_bot_added(rt: Runtime, *, chat_id: int, update_key: str | None)
         if update_key is not None and not await uow.idempotency.claim(update_key):
             return
         if await uow.agencies.agency_for_chat(chat_id) is None:
-            await uow.outbox.enqueue(GROUP_CHANNEL, chat_id, cards.render_group_welcome(rt.ctx), now=rt.clock())
+            await uow.outbox.enqueue(GROUP_CHANNEL, chat_id, cards.render_link_usage(rt.ctx), now=rt.clock())
         await uow.commit()
     rt.on_enqueued()

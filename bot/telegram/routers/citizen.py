@@ -8,17 +8,12 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.services.citizen import handle_citizen_event
 from bot.services.runtime import Runtime
+from bot.telegram.answers import answer_callback
 from bot.telegram.translate import to_incoming
 from handlers.events import ButtonPress, Incoming
 
 CHANNEL = "telegram"
 
-router = Router(name="citizen")
-router.message.filter(F.chat.type == ChatType.PRIVATE)
-router.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
-
-
-@router.message()
 async def on_message(message: Message, bot: Bot, rt: Runtime, update_key: str | None = None) -> None:
     incoming = await to_incoming(message, bot, rt.media, max_bytes=rt.ctx.limits.photo_max_bytes)
     await handle_citizen_event(
@@ -26,7 +21,6 @@ async def on_message(message: Message, bot: Bot, rt: Runtime, update_key: str | 
     )
 
 
-@router.callback_query()
 async def on_button(callback: CallbackQuery, rt: Runtime, update_key: str | None = None) -> None:
     user = callback.from_user
     chat_id = callback.message.chat.id if callback.message is not None else user.id
@@ -41,5 +35,14 @@ async def on_button(callback: CallbackQuery, rt: Runtime, update_key: str | None
         ),
         update_key=update_key,
     )
-    alert = result.alert
-    await callback.answer(text=alert.text if alert and alert.text else None, show_alert=bool(alert and alert.show_alert))
+    await answer_callback(callback, result.alert)
+
+
+def build_router() -> Router:
+    """A fresh router (aiogram attaches a router to one dispatcher only)."""
+    router = Router(name="citizen")
+    router.message.filter(F.chat.type == ChatType.PRIVATE)
+    router.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
+    router.message.register(on_message)
+    router.callback_query.register(on_button)
+    return router

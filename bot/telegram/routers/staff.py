@@ -12,6 +12,8 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message, User
 
 from bot.services.runtime import Runtime
+from bot.telegram.answers import answer_callback
+from handlers import cards
 from bot.services.staff import (
     StaffActor,
     handle_bot_added,
@@ -25,11 +27,6 @@ log = logging.getLogger("sikesal.telegram.staff")
 
 GROUP_TYPES = {ChatType.GROUP, ChatType.SUPERGROUP}
 MEMBER_STATUSES = {ChatMemberStatus.CREATOR, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER}
-
-router = Router(name="staff")
-router.message.filter(F.chat.type.in_(GROUP_TYPES))
-router.callback_query.filter(F.message.chat.type.in_(GROUP_TYPES))
-
 
 def actor_of(user: User) -> StaffActor:
     return StaffActor(user_id=str(user.id), name=user.full_name)
@@ -57,7 +54,6 @@ class MembershipCache:
         return ok
 
 
-@router.message(Command("link"))
 async def on_link(message: Message, command: CommandObject, rt: Runtime, update_key: str | None = None) -> None:
     if message.from_user is None:
         return
@@ -71,19 +67,16 @@ async def on_link(message: Message, command: CommandObject, rt: Runtime, update_
     )
 
 
-@router.message(F.migrate_to_chat_id)
 async def on_migrated(message: Message, rt: Runtime) -> None:
     assert message.migrate_to_chat_id is not None
     await handle_group_migrated(rt, old_chat_id=message.chat.id, new_chat_id=message.migrate_to_chat_id)
 
 
-@router.message(F.new_chat_members)
 async def on_members_added(message: Message, bot: Bot, rt: Runtime, update_key: str | None = None) -> None:
     if any(member.id == bot.id for member in message.new_chat_members or []):
         await handle_bot_added(rt, chat_id=message.chat.id, update_key=update_key)
 
 
-@router.message(F.reply_to_message & F.text)
 async def on_reply(
     message: Message, bot: Bot, rt: Runtime, membership: MembershipCache, update_key: str | None = None
 ) -> None:
@@ -103,7 +96,6 @@ async def on_reply(
     )
 
 
-@router.callback_query()
 async def on_button(
     callback: CallbackQuery, bot: Bot, rt: Runtime, membership: MembershipCache, update_key: str | None = None
 ) -> None:
@@ -111,10 +103,22 @@ async def on_button(
     chat_id = callback.message.chat.id
     if not await membership.is_member(bot, chat_id, callback.from_user.id):
         log.warning("button %r from non-member %s in %s refused", callback.data, callback.from_user.id, chat_id)
-        await callback.answer(rt.ctx.t("id", "staff.not_member"), show_alert=True)
+        await answer_callback(callback, cards.alert_not_member(rt.ctx))
         return
     result = await handle_staff_button(
         rt, chat_id=chat_id, actor=actor_of(callback.from_user), payload=callback.data or "", update_key=update_key
     )
-    alert = result.alert
-    await callback.answer(text=alert.text if alert and alert.text else None, show_alert=bool(alert and alert.show_alert))
+    await answer_callback(callback, result.alert)
+
+
+def build_router() -> Router:
+    """A fresh router (aiogram attaches a router to one dispatcher only)."""
+    router = Router(name="staff")
+    router.message.filter(F.chat.type.in_(GROUP_TYPES))
+    router.callback_query.filter(F.message.chat.type.in_(GROUP_TYPES))
+    router.message.register(on_link, Command("link"))
+    router.message.register(on_migrated, F.migrate_to_chat_id)
+    router.message.register(on_members_added, F.new_chat_members)
+    router.message.register(on_reply, F.reply_to_message & F.text)
+    router.callback_query.register(on_button)
+    return router

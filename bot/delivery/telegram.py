@@ -1,0 +1,789 @@
+"""The Telegram sender: delivers outbox rows through aiogram, in order per chat, within flood limits.
+
+Why it is shaped this way:
+
+* **Send outside transactions.** A row is read in one short session, sent with no session open (SQLite
+  takes its write lock at BEGIN, see :func:`storage.db.make_engine`, so an HTTP call inside a
+  transaction would stall every writer), then marked sent in a fresh short transaction. A crash between
+  Telegram's answer and that commit resends the row once; that is the only duplicate possible, and the
+  alternative (mark first, send second) would lose messages instead.
+* **Multi-part messages save progress.** An album followed by its text commits the album's ids before the
+  text goes out, so a retry (or a restart) sends only what is missing.
+* **Per-chat FIFO.** :meth:`storage.outbox.OutboxRepo.due` offers only the oldest pending row of each chat;
+  one worker task per chat sends them strictly in order, different chats in parallel (bounded).
+* **Limits on our side.** :class:`~bot.delivery.ratelimit.RateLimiter` keeps us under Telegram's limits;
+  a 429 still pauses the chat (in memory and in the database, so a restart respects it too).
+* **Errors by kind.** Flood waits and migrations are not failures; blocked users and malformed messages
+  fail for good at once; network and server trouble retries with capped exponential backoff. An
+  unexpected exception fails one attempt of one row and never the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Literal, TypeVar
+
+import aiohttp
+from aiogram import Bot
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramEntityTooLarge,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.types import BufferedInputFile, InputMediaPhoto, Message, ReplyParameters
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.delivery import render
+from bot.delivery.ratelimit import RateLimiter, RateLimits, is_group_chat
+from handlers.messages import OutMessage
+from storage.models import Card, MediaFile, OutboxMessage, utcnow
+from storage.outbox import KIND_EDIT_CARD, PENDING, OutboxRepo, as_utc
+from storage.repositories import AgencyRepo, CardRepo, CitizenRepo, MediaRepo, MessageLinkRepo
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from storage.media import MediaStore
+
+log = logging.getLogger("sikesal.delivery")
+
+CHANNEL = "telegram"
+T = TypeVar("T")
+
+# Telegram's descriptions (see localapi.telegram.errors), matched case-insensitively as substrings
+NOT_MODIFIED = "message is not modified"
+REPLY_NOT_FOUND = "message to be replied not found"
+WRONG_FILE_ID = "wrong file identifier"
+FILE_REFERENCE = "file reference"
+
+#: pauses between attempts to commit a delivery outcome (None: give up, the row stays pending)
+RECORD_RETRIES: tuple[float | None, ...] = (0.2, 1.0, 3.0, None)
+#: the poller looks at the table at most this often, however many workers finish (they wake it)
+MIN_TICK_INTERVAL = 0.02
+
+#: two chats hit by 429 within this many seconds -> the flood is bot-wide, pause everything
+GLOBAL_FLOOD_WINDOW = 1.0
+
+
+class _Stopped(Exception):
+    """The sender is shutting down while a worker waited for the rate limiter (nothing was sent)."""
+
+
+@dataclass(slots=True)
+class _PhotoSource:
+    sha256: str
+    file_id: str | None
+    path: str | None  # relative to the media directory; None if we have no bytes to upload
+
+
+@dataclass(slots=True)
+class _Job:
+    """Everything needed to deliver one row, copied out of the read session (no ORM objects in flight)."""
+
+    row_id: int
+    chat_id: str
+    kind: str
+    message: OutMessage
+    attempts: int
+    complaint_id: int | None
+    card_id: int | None
+    link_role: str | None
+    link_staff_user_id: str | None
+    reply_to: int | None = None
+    edit_message_id: int | None = None
+    card_kind: str = "text"
+    photos: list[_PhotoSource] = field(default_factory=list)
+    progress: list[str] = field(default_factory=list)
+
+
+Action = Literal["sent", "retry", "failed", "flood", "migrated", "skip"]
+
+
+@dataclass(slots=True)
+class _Outcome:
+    action: Action
+    message_ids: list[str] = field(default_factory=list)
+    #: the message that carries the buttons (what a card's ``message_id`` must be)
+    button_message_id: int | None = None
+    card_kind: str = "text"
+    error: str = ""
+    delay: float = 0.0
+    count_attempt: bool = True
+    migrate_to: int | None = None
+    blocked: bool = False
+    #: a row of the same chat that must be delivered first (the card this row replies to or edits)
+    prerequisite: int | None = None
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """Side results gathered while sending, kept even when a later call of the same row fails."""
+
+    file_ids: dict[str, str] = field(default_factory=dict)
+
+
+def _chat_arg(chat_id: str) -> int | str:
+    """aiogram wants an int for numeric ids (and a str for ``@username``)."""
+    try:
+        return int(chat_id)
+    except ValueError:
+        return chat_id
+
+
+def _description(exc: TelegramAPIError) -> str:
+    return str(exc.message)
+
+
+class TelegramSender:
+    """Delivers pending ``telegram`` outbox rows. One instance per process; see :meth:`run`.
+
+    ``wake()`` after committing a transaction that enqueued something makes delivery prompt; without it
+    the sender still finds the row within ``poll_interval`` seconds.
+    """
+
+    def __init__(
+        self,
+        bot: Bot,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        media: MediaStore,
+        *,
+        limits: RateLimits | None = None,
+        max_attempts: int = 12,
+        poll_interval: float = 1.0,
+        concurrency: int = 8,
+        batch_size: int = 200,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 60.0,
+        defer_delay: float = 2.0,
+        shutdown_timeout: float = 10.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.bot = bot
+        self.sessionmaker = sessionmaker
+        self.media = media
+        self.limits = limits or RateLimits()
+        self.limiter = RateLimiter(self.limits, now=time.monotonic())
+        self.max_attempts = max_attempts
+        self.poll_interval = poll_interval
+        self.batch_size = batch_size
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.defer_delay = defer_delay
+        self.shutdown_timeout = shutdown_timeout
+        #: the database-time clock (``next_attempt_at`` is compared with it); must be the same clock the
+        #: services pass as ``now`` when enqueuing, and it must advance (backoff waits on it)
+        self.clock = clock
+        self._sem = asyncio.Semaphore(concurrency)
+        #: workers waiting for the limiter hold nothing, but their database work is bounded too, so a
+        #: burst to 200 chats cannot drain the connection pool the rest of the bot needs
+        self._db_sem = asyncio.Semaphore(concurrency)
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._floods: dict[str, float] = {}
+        #: rows finished (sent, failed for good or skipped) by this instance, for tests and stats
+        self.processed = 0
+        self.sent = 0
+        self.failed = 0
+
+    # ------------------------------------------------------------------ public loop API
+
+    def wake(self) -> None:
+        """Something was enqueued and committed: look for due rows now instead of at the next poll."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Deliver until ``stop`` is set (or the task is cancelled).
+
+        On stop, workers finish the row they are sending (up to ``shutdown_timeout``), then the rest is
+        cancelled; anything unsent stays pending for the next start.
+        """
+        self._stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        last_tick = 0.0
+        try:
+            while not self._stop.is_set():
+                since = loop.time() - last_tick
+                if since < MIN_TICK_INTERVAL:
+                    await asyncio.sleep(MIN_TICK_INTERVAL - since)
+                last_tick = loop.time()
+                self._wake.clear()
+                try:
+                    delay = await self._tick()
+                except (SQLAlchemyError, OSError):
+                    log.exception("outbox poll failed; retrying in %.1fs", self.poll_interval)
+                    delay = self.poll_interval
+                await self._wait(delay)
+        except asyncio.CancelledError:
+            await self._shutdown(graceful=False)  # being killed: do not wait for anything
+            raise
+        await self._shutdown()
+
+    async def drain(self, timeout: float = 10.0) -> int:  # noqa: ASYNC109 - a budget, not a per-call timeout
+        """Deliver until no ``telegram`` row is pending (deferred rows are waited for). For tests and the CLI.
+
+        Returns the number of rows finished; raises :class:`TimeoutError` if rows are still pending after
+        ``timeout`` seconds. Do not call while :meth:`run` is running.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        start = self.processed
+        self._stop = asyncio.Event()
+        try:
+            while True:
+                self._wake.clear()
+                delay = await self._tick()
+                if not self._workers:
+                    async with self.sessionmaker() as session:
+                        pending = await OutboxRepo(session).pending_count(channel=CHANNEL)
+                    if pending == 0:
+                        return self.processed - start
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise TimeoutError(f"outbox still has pending telegram rows after {timeout}s")
+                await self._wait(min(delay, remaining))
+        finally:
+            await self._shutdown()
+
+    # ------------------------------------------------------------------ scheduling
+
+    async def _tick(self) -> float:
+        """Start a worker for every chat whose head row is due; return how long to sleep before looking again."""
+        now = self.clock()
+        async with self.sessionmaker() as session:
+            repo = OutboxRepo(session)
+            rows = await repo.due(now, limit=self.batch_size, channel=CHANNEL)
+            heads = [(row.id, row.chat_id) for row in rows]
+            next_due = await repo.next_due_at(channel=CHANNEL)
+        for row_id, chat_id in heads:
+            if chat_id not in self._workers and not self._stop.is_set():
+                self._workers[chat_id] = asyncio.create_task(
+                    self._chat_worker(chat_id, row_id), name=f"sikesal-delivery-{chat_id}"
+                )
+        if next_due is None:
+            return self.poll_interval
+        until = (next_due - self.clock()).total_seconds()
+        # due but its chat is busy: a finishing worker wakes us; no point in spinning
+        return self.poll_interval if until <= 0 else min(self.poll_interval, until)
+
+    async def _wait(self, seconds: float) -> None:
+        if self._wake.is_set() or self._stop.is_set():
+            return
+        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(self._stop.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=max(0.0, seconds), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+            await asyncio.gather(*waiters, return_exceptions=True)
+
+    async def _shutdown(self, *, graceful: bool = True) -> None:
+        """Let workers finish the row in hand (graceful), then cancel what is left.
+
+        A cancelled worker may have had its row accepted by Telegram without the commit: that row is sent
+        again by the next run (the one duplicate the outbox allows).
+        """
+        self._stop.set()
+        workers = list(self._workers.values())
+        if workers:
+            pending: set[asyncio.Task[None]] = set(workers)
+            if graceful:
+                _done, pending = await asyncio.wait(workers, timeout=self.shutdown_timeout)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+        self._workers.clear()
+
+    async def _chat_worker(self, chat_id: str, row_id: int) -> None:
+        """Send one chat's due rows strictly in order, then hand the chat back to the poller."""
+        next_id: int | None = row_id
+        try:
+            while next_id is not None and not self._stop.is_set():
+                if not await self._process(next_id):
+                    break
+                next_id = await self._next_due_in_chat(chat_id)
+        except _Stopped:
+            pass
+        except (SQLAlchemyError, OSError):
+            log.exception("delivery worker for chat %s hit a database error; will retry", chat_id)
+        finally:
+            self._workers.pop(chat_id, None)
+            self._wake.set()
+
+    async def _next_due_in_chat(self, chat_id: str) -> int | None:
+        now = self.clock()
+        async with self._db_sem, self.sessionmaker() as session:
+            head = await OutboxRepo(session).head_for_chat(chat_id, channel=CHANNEL)
+            if head is None or as_utc(head.next_attempt_at) > now:
+                return None
+            return head.id
+
+    # ------------------------------------------------------------------ one row
+
+    async def _process(self, row_id: int, *, nested: bool = False) -> bool:
+        """Deliver one row and record the outcome. True if the chat may continue with its next row."""
+        attempt = _Attempt()
+        loaded = await self._load(row_id)
+        if isinstance(loaded, _Outcome) and loaded.prerequisite is not None and not nested:
+            await self._process(loaded.prerequisite, nested=True)
+            loaded = await self._load(row_id)
+        if loaded is None:
+            return True
+        if isinstance(loaded, _Outcome):
+            job: _Job | None = None
+            outcome = loaded
+        else:
+            job = loaded
+            outcome = await self._attempt(job, attempt)
+        for pause in RECORD_RETRIES:
+            try:
+                await self._record(row_id, job, outcome, attempt)
+                break
+            except SQLAlchemyError:
+                # the message may already be out: losing this commit means sending it again later,
+                # so a busy or briefly unreachable database is worth a few more tries
+                if pause is None:
+                    raise
+                log.warning("could not record outbox row %s; retrying in %.1fs", row_id, pause, exc_info=True)
+                await asyncio.sleep(pause)
+        return outcome.action in ("sent", "failed", "skip")
+
+    async def _attempt(self, job: _Job, attempt: _Attempt) -> _Outcome:
+        """Make the API calls for ``job`` and classify what happened."""
+        try:
+            if job.kind == KIND_EDIT_CARD:
+                return await self._edit_card(job)
+            return await self._send(job, attempt)
+        except _Stopped:
+            raise
+        except TelegramRetryAfter as exc:
+            return _Outcome("flood", delay=float(exc.retry_after), error=self._scrub(str(exc)), count_attempt=False)
+        except TelegramMigrateToChat as exc:
+            return _Outcome("migrated", migrate_to=int(exc.migrate_to_chat_id), error=_description(exc))
+        except TelegramForbiddenError as exc:
+            return _Outcome("failed", error=_description(exc), blocked=True)
+        except TelegramBadRequest as exc:
+            return _Outcome("failed", error=_description(exc))
+        except TelegramEntityTooLarge as exc:  # a TelegramNetworkError subclass, but permanent
+            return _Outcome("failed", error=_description(exc))
+        except (TelegramNetworkError, TelegramServerError, ClientDecodeError, aiohttp.ClientError) as exc:
+            return _Outcome("retry", error=self._scrub(f"{type(exc).__name__}: {exc}"))
+        except TimeoutError as exc:
+            return _Outcome("retry", error=f"timeout: {exc}")
+        except FileNotFoundError as exc:  # the media disk may be back later; max_attempts bounds the wait
+            log.warning("outbox row %s: stored photo missing: %s", job.row_id, exc)
+            return _Outcome("retry", error=f"photo file missing: {exc}")
+        except TelegramAPIError as exc:  # 401/404/409: configuration trouble, worth retrying slowly
+            log.error("telegram refused row %s: %s", job.row_id, self._scrub(str(exc)))
+            return _Outcome("retry", error=self._scrub(str(exc)))
+        except Exception as exc:  # the per-row safety net: one bad row must not stop delivery
+            log.exception("unexpected error delivering outbox row %s", job.row_id)
+            return _Outcome("retry", error=self._scrub(f"{type(exc).__name__}: {exc}"))
+
+    # ------------------------------------------------------------------ reading
+
+    async def _load(self, row_id: int) -> _Job | _Outcome | None:
+        """Copy the row and what it refers to out of the database; an outcome if it cannot go now."""
+        async with self._db_sem, self.sessionmaker() as session:
+            row = await session.get(OutboxMessage, row_id)
+            if row is None or row.status != PENDING:
+                return None
+            try:
+                message = OutMessage.from_dict(row.payload)
+            except (KeyError, TypeError, ValueError) as exc:
+                return _Outcome("failed", error=f"malformed payload: {exc!r}")
+            job = _Job(
+                row_id=row.id,
+                chat_id=row.chat_id,
+                kind=row.kind,
+                message=message,
+                attempts=row.attempts or 0,
+                complaint_id=row.complaint_id,
+                card_id=row.card_id,
+                link_role=row.link_role,
+                link_staff_user_id=row.link_staff_user_id,
+                progress=list(row.result_message_ids or []),
+            )
+            repo = OutboxRepo(session)
+            if job.kind == KIND_EDIT_CARD:
+                card = await session.get(Card, row.card_id) if row.card_id is not None else None
+                if card is None:
+                    return _Outcome("failed", error="card to edit does not exist")
+                if card.message_id is None:
+                    waiting = await self._wait_for_card(repo, card, row, "waiting for the card to be delivered")
+                    return waiting or _Outcome("failed", error="card was never delivered; nothing to edit")
+                job.edit_message_id = int(card.message_id)
+                job.card_kind = card.kind
+                job.chat_id = str(card.chat_id)
+                return job
+            ref = message.reply_to
+            if ref is not None and ref.kind == "card" and ref.complaint_id is not None:
+                card = await self._card_in_chat(session, ref.complaint_id, row.chat_id)
+                if card is not None and card.message_id is not None:
+                    job.reply_to = int(card.message_id)
+                elif card is not None:
+                    waiting = await self._wait_for_card(repo, card, row, "waiting for the card this replies to")
+                    if waiting is not None:
+                        return waiting
+                    # the card failed for good: say it anyway, just not as a reply
+            elif ref is not None and ref.message_id is not None:
+                job.reply_to = int(ref.message_id)
+            for photo in message.photos:
+                source = await self._photo_source(session, photo.sha256, photo.telegram_file_id)
+                if source is None:
+                    log.warning("photo %s of outbox row %s is not stored; sending without it", photo.sha256, row.id)
+                    continue
+                job.photos.append(source)
+            return job
+
+    async def _wait_for_card(
+        self, repo: OutboxRepo, card: Card, row: OutboxMessage, why: str
+    ) -> _Outcome | None:
+        """A reply to (or an edit of) a card that is still queued waits for it. None: the card will never
+        be delivered (its row failed), so there is nothing to wait for.
+
+        If the card's row is in the same chat but queued after this one, per-chat FIFO would make them
+        wait for each other forever; this worker owns the chat, so it delivers the card first.
+        """
+        pending = await repo.pending_card_send(card.id)
+        if pending is None:
+            return None
+        same_chat = pending.chat_id == row.chat_id
+        return _Outcome(
+            "retry", delay=self.defer_delay, count_attempt=False, error=why,
+            prerequisite=pending.id if same_chat else None,
+        )
+
+    @staticmethod
+    async def _card_in_chat(session: AsyncSession, complaint_id: int, chat_id: str) -> Card | None:
+        """The card of the complaint in this chat: the active one if it is here, else the newest here.
+
+        A reply can only point at a message of the same chat; a card elsewhere is no use.
+        """
+        try:
+            chat = int(chat_id)
+        except ValueError:
+            return None
+        stmt = (
+            select(Card)
+            .where(Card.complaint_id == complaint_id, Card.chat_id == chat)
+            .order_by(Card.active.desc(), Card.id.desc())
+            .limit(1)
+        )
+        return (await session.scalars(stmt)).first()
+
+    @staticmethod
+    async def _photo_source(session: AsyncSession, sha256: str, file_id: str | None) -> _PhotoSource | None:
+        stored = await session.get(MediaFile, sha256)
+        path = stored.path if stored is not None else None
+        known = file_id or (stored.telegram_file_id if stored is not None else None)
+        if known is None and path is None:
+            return None
+        return _PhotoSource(sha256=sha256, file_id=known, path=path)
+
+    # ------------------------------------------------------------------ sending
+
+    async def _throttled(
+        self, chat_id: str, call: Callable[[], Awaitable[T]], *, cost: int = 1, edit: bool = False
+    ) -> T:
+        """Wait for the limiter (without holding a concurrency slot), then make the call.
+
+        The limiter records the send while holding the slot, right before the request leaves, so the time
+        it counts is as close as possible to what Telegram sees.
+        """
+        while True:
+            async with self._sem:
+                wait = self.limiter.acquire(chat_id, time.monotonic(), cost=cost, edit=edit)
+                if wait <= 0:
+                    return await call()
+            await self._sleep(wait)
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stop.wait(), timeout=seconds)
+        except TimeoutError:
+            return
+        raise _Stopped
+
+    async def _with_reply(
+        self, chat_id: str, reply_to: int | None, make: Callable[[ReplyParameters | None], Awaitable[T]],
+        *, cost: int = 1,
+    ) -> T:
+        """Send replying to ``reply_to``; if Telegram says that message is gone, send without the reply."""
+        params = render.reply_parameters(reply_to)
+        try:
+            return await self._throttled(chat_id, lambda: make(params), cost=cost)
+        except TelegramBadRequest as exc:
+            if params is None or REPLY_NOT_FOUND not in _description(exc).lower():
+                raise
+            log.info("reply target %s in chat %s is gone; sending without reply", reply_to, chat_id)
+        return await self._throttled(chat_id, lambda: make(None), cost=cost)
+
+    async def _input(self, source: _PhotoSource, upload: bool) -> str | BufferedInputFile:
+        if source.file_id is not None and not upload:
+            return source.file_id
+        if source.path is None:
+            raise FileNotFoundError(f"no stored bytes for photo {source.sha256}")
+        data = await self.media.read(source.path)
+        return BufferedInputFile(data, filename=f"{source.sha256[:16]}.jpg")
+
+    async def _send_photos(
+        self, job: _Job, group: tuple[int, ...], *, caption: str | None, markup: render.ReplyMarkup | None,
+        reply_to: int | None, attempt: _Attempt,
+    ) -> list[Message]:
+        """One photo (sendPhoto) or an album (sendMediaGroup). Falls back to uploading the stored bytes
+        once if a cached file_id was refused."""
+        chat = _chat_arg(job.chat_id)
+        sources = [job.photos[i] for i in group]
+        upload = False
+        while True:
+            inputs = [await self._input(s, upload) for s in sources]
+            try:
+                if len(inputs) == 1:
+                    photo = inputs[0]
+                    message = await self._with_reply(
+                        job.chat_id,
+                        reply_to,
+                        lambda rp, photo=photo: self.bot.send_photo(  # type: ignore[misc]
+                            chat, photo=photo, caption=caption, parse_mode="HTML" if caption else None,
+                            reply_markup=markup, reply_parameters=rp,
+                        ),
+                    )
+                    messages = [message]
+                else:
+                    media = [InputMediaPhoto(media=item) for item in inputs]
+                    messages = await self._with_reply(
+                        job.chat_id,
+                        reply_to,
+                        lambda rp, media=media: self.bot.send_media_group(  # type: ignore[misc]
+                            chat, media=media, reply_parameters=rp  # type: ignore[arg-type]
+                        ),
+                        cost=len(media),
+                    )
+            except TelegramBadRequest as exc:
+                text = _description(exc).lower()
+                refused_id = WRONG_FILE_ID in text or FILE_REFERENCE in text
+                if upload or not refused_id or not all(s.path is not None for s in sources):
+                    raise
+                log.info("cached file_id refused in chat %s; uploading the stored photo", job.chat_id)
+                upload = True
+                continue
+            for source, message in zip(sources, messages, strict=False):
+                if message.photo:
+                    new_id = message.photo[-1].file_id
+                    if new_id != source.file_id:
+                        attempt.file_ids[source.sha256] = new_id
+                        source.file_id = new_id
+            return messages
+
+    async def _send(self, job: _Job, attempt: _Attempt) -> _Outcome:
+        """Photos first (one with caption, or albums), then the text with the markup."""
+        message = job.message
+        chat = _chat_arg(job.chat_id)
+        plan = render.plan(message, len(job.photos))
+        markup = render.reply_markup(message)
+        ids = list(job.progress)  # parts delivered by an earlier attempt
+        sent_photos = 0
+        for index, group in enumerate(plan.photo_groups):
+            if sent_photos + len(group) <= len(job.progress):
+                sent_photos += len(group)
+                continue
+            caption = message.text if plan.caption_on_photo else None
+            results = await self._send_photos(
+                job, group, caption=caption, markup=markup if plan.caption_on_photo else None,
+                reply_to=job.reply_to if index == 0 else None, attempt=attempt,
+            )
+            sent_photos += len(group)
+            ids.extend(str(m.message_id) for m in results)
+            if not plan.caption_on_photo:
+                await self._save_progress(job.row_id, ids, attempt)
+        if plan.caption_on_photo:
+            return _Outcome("sent", message_ids=ids, button_message_id=int(ids[0]), card_kind="photo")
+        text_reply = int(ids[0]) if ids else job.reply_to
+        sent = await self._with_reply(
+            job.chat_id,
+            text_reply,
+            lambda rp: self.bot.send_message(
+                chat, message.text, parse_mode="HTML", reply_markup=markup, reply_parameters=rp
+            ),
+        )
+        ids.append(str(sent.message_id))
+        return _Outcome("sent", message_ids=ids, button_message_id=sent.message_id, card_kind="text")
+
+    async def _edit_card(self, job: _Job) -> _Outcome:
+        """Re-render a card in place: caption for photo cards, text otherwise. Unchanged = done."""
+        assert job.edit_message_id is not None
+        chat = _chat_arg(job.chat_id)
+        message_id = job.edit_message_id
+        text = job.message.text
+        markup = render.inline_markup(job.message)
+        try:
+            if job.card_kind == "photo":
+                await self._throttled(
+                    job.chat_id,
+                    lambda: self.bot.edit_message_caption(
+                        chat_id=chat, message_id=message_id, caption=text, parse_mode="HTML", reply_markup=markup
+                    ),
+                    edit=True,
+                )
+            else:
+                await self._throttled(
+                    job.chat_id,
+                    lambda: self.bot.edit_message_text(
+                        text=text, chat_id=chat, message_id=message_id, parse_mode="HTML", reply_markup=markup
+                    ),
+                    edit=True,
+                )
+        except TelegramBadRequest as exc:
+            if NOT_MODIFIED not in _description(exc).lower():
+                raise
+        return _Outcome("sent", message_ids=[str(message_id)], card_kind=job.card_kind)
+
+    # ------------------------------------------------------------------ writing
+
+    async def _save_progress(self, row_id: int, ids: list[str], attempt: _Attempt) -> None:
+        """Commit the parts already delivered (and new file ids) before sending the next part."""
+        async with self._db_sem, self.sessionmaker() as session, session.begin():
+            row = await session.get(OutboxMessage, row_id)
+            if row is not None and row.status == PENDING:
+                OutboxRepo(session).save_progress(row, ids)
+            await self._save_file_ids(session, attempt)
+        attempt.file_ids.clear()
+
+    @staticmethod
+    async def _save_file_ids(session: AsyncSession, attempt: _Attempt) -> None:
+        media = MediaRepo(session)
+        for sha256, file_id in attempt.file_ids.items():
+            await media.set_telegram_file_id(sha256, file_id)
+
+    def _backoff(self, attempts: int) -> float:
+        """1, 2, 4 ... seconds (times ``backoff_base``), capped, with +-20% jitter against thundering herds."""
+        delay = min(self.backoff_cap, self.backoff_base * (2 ** max(0, attempts)))
+        return delay * random.uniform(0.8, 1.2)
+
+    async def _record(self, row_id: int, job: _Job | None, outcome: _Outcome, attempt: _Attempt) -> None:
+        """Apply ``outcome`` to the row (and card, links, citizen, agency) in one short transaction."""
+        now = self.clock()
+        async with self._db_sem, self.sessionmaker() as session, session.begin():
+            repo = OutboxRepo(session)
+            row = await session.get(OutboxMessage, row_id)
+            await self._save_file_ids(session, attempt)
+            if row is None:
+                return
+            if row.status != PENDING and outcome.action != "sent":
+                return  # superseded (or finished) meanwhile: nothing left to decide
+            chat_id = row.chat_id
+            if outcome.action == "sent":
+                repo.mark_sent(row, outcome.message_ids, now=now)
+                if job is not None and job.kind != KIND_EDIT_CARD:
+                    await self._record_links(session, row, outcome)
+                self.sent += 1
+                self.processed += 1
+                log.info(
+                    "delivered outbox row %s to chat %s (%s)",
+                    row_id, chat_id, ",".join(outcome.message_ids),
+                    extra={"outbox_id": row_id, "chat_id": chat_id, "message_ids": outcome.message_ids},
+                )
+            elif outcome.action == "failed":
+                repo.mark_failed(row, error=outcome.error, now=now)
+                self.failed += 1
+                self.processed += 1
+                if outcome.blocked and not is_group_chat(chat_id):
+                    await CitizenRepo(session).set_blocked(CHANNEL, chat_id, True)
+                log.warning(
+                    "outbox row %s to chat %s failed for good: %s", row_id, chat_id, outcome.error,
+                    extra={"outbox_id": row_id, "chat_id": chat_id},
+                )
+            elif outcome.action == "skip":
+                self.processed += 1
+            elif outcome.action == "flood":
+                until = now + timedelta(seconds=outcome.delay)
+                repo.mark_retry(row, error=outcome.error, delay=outcome.delay, now=now, count_attempt=False)
+                await repo.defer_chat(chat_id, until)
+                self._pause(chat_id, outcome.delay)
+                log.warning(
+                    "flood control in chat %s: waiting %.0fs", chat_id, outcome.delay,
+                    extra={"outbox_id": row_id, "chat_id": chat_id, "retry_after": outcome.delay},
+                )
+            elif outcome.action == "migrated":
+                assert outcome.migrate_to is not None
+                new_chat = str(outcome.migrate_to)
+                await AgencyRepo(session).migrate_chat(int(chat_id), outcome.migrate_to)
+                await repo.move_chat(chat_id, new_chat)
+                row.chat_id = new_chat
+                row.next_attempt_at = now
+                log.warning(
+                    "group %s became supergroup %s; outbox re-addressed", chat_id, new_chat,
+                    extra={"outbox_id": row_id, "chat_id": chat_id, "new_chat_id": new_chat},
+                )
+            else:  # retry
+                if outcome.count_attempt and (row.attempts or 0) + 1 >= self.max_attempts:
+                    repo.mark_failed(row, error=f"gave up after {row.attempts + 1} attempts: {outcome.error}", now=now)
+                    self.failed += 1
+                    self.processed += 1
+                    log.error("outbox row %s to chat %s: giving up: %s", row_id, chat_id, outcome.error,
+                              extra={"outbox_id": row_id, "chat_id": chat_id})
+                else:
+                    delay = self._backoff(row.attempts or 0) if outcome.count_attempt else outcome.delay
+                    repo.mark_retry(
+                        row, error=outcome.error, delay=delay, now=now, count_attempt=outcome.count_attempt
+                    )
+                    if outcome.count_attempt:
+                        log.warning(
+                            "outbox row %s to chat %s: retry in %.1fs: %s", row_id, chat_id, delay, outcome.error,
+                            extra={"outbox_id": row_id, "chat_id": chat_id},
+                        )
+
+    @staticmethod
+    async def _record_links(session: AsyncSession, row: OutboxMessage, outcome: _Outcome) -> None:
+        """Card rows: the card learns its message; the button message links as ``card``, album items as
+        ``album``. Other rows: every message links with the row's ``link_role``."""
+        links = MessageLinkRepo(session)
+        if row.card_id is not None:
+            card = await CardRepo(session).get(row.card_id)
+            if card is None or outcome.button_message_id is None:
+                return
+            await CardRepo(session).set_message(card, outcome.button_message_id, outcome.card_kind)
+            for message_id in outcome.message_ids:
+                role = "card" if message_id == str(outcome.button_message_id) else "album"
+                await links.add(CHANNEL, row.chat_id, message_id, card.complaint_id, role)
+            return
+        if row.complaint_id is not None and row.link_role:
+            for message_id in outcome.message_ids:
+                await links.add(
+                    CHANNEL, row.chat_id, message_id, row.complaint_id, row.link_role,
+                    staff_user_id=row.link_staff_user_id,
+                )
+
+    def _pause(self, chat_id: str, seconds: float) -> None:
+        """Pause the chat; if another chat was hit within a second, Telegram is limiting the whole bot."""
+        now = time.monotonic()
+        until = now + seconds
+        self.limiter.pause(chat_id, until)
+        recent = [c for c, at in self._floods.items() if c != chat_id and now - at <= GLOBAL_FLOOD_WINDOW]
+        self._floods = {c: at for c, at in self._floods.items() if now - at <= GLOBAL_FLOOD_WINDOW}
+        self._floods[chat_id] = now
+        if recent:
+            log.warning("flood control in several chats at once: pausing all sends for %.0fs", seconds)
+            self.limiter.pause(None, until)
+
+    def _scrub(self, text: str) -> str:
+        """Never let the bot token reach a log line or the database (aiohttp errors can carry the URL)."""
+        token = getattr(self.bot, "token", None)
+        return text.replace(token, "<token>") if token else text
+
+
+__all__ = ["RateLimits", "TelegramSender"]

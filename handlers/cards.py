@@ -1,0 +1,405 @@
+"""The agency group card and every staff-side text, rendered purely from a :class:`ComplaintView`.
+
+The card is what officers see and act on: status first, the tracking number, the problem, a map
+link, who reported it (a pseudonym unless the citizen agreed to share their name), times, a short
+history and one button per allowed action (from :func:`handlers.lifecycle.allowed_actions`).
+
+When the card has photos, its text is the photo's caption, which Telegram limits to 1024
+characters *after* HTML parsing; the description (and, if needed, the history) is shortened to fit,
+measured the way Telegram measures it. Staff texts default to Indonesian (``language="id"``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from handlers.context import FlowContext
+from handlers.lifecycle import Action, Decision, action_label, allowed_actions, status_label
+from handlers.messages import Alert, Button, OutMessage
+from handlers.views import (
+    ComplaintView,
+    HistoryEntry,
+    agency_display,
+    card_ref,
+    category_display,
+    describe_change,
+    esc,
+    fit_payload,
+    format_time,
+    format_time_short,
+    truncate,
+    visible_length,
+)
+
+#: Telegram's limits, in UTF-16 units after entity parsing
+CAPTION_LIMIT = 1024
+TEXT_LIMIT = 4096
+
+STATUS_PREFIX = "st"
+REASSIGN_PREFIX = "ra"
+#: the "cancel" choice of the reassign picker (``ra:<id>:-``)
+REASSIGN_CANCEL = "-"
+#: history entries on the card, then fewer if the caption is too tight
+CARD_HISTORY = 3
+
+_AGENCY_KEY_RE = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
+
+
+@dataclass(frozen=True, slots=True)
+class StaffPayload:
+    """A parsed staff button. ``kind`` is ``st`` (status action; ``reassign`` opens the picker) or
+    ``ra`` (a picked agency; ``cancelled`` when the picker's cancel was pressed)."""
+
+    kind: str
+    action: Action
+    complaint_id: int
+    agency: str | None = None
+    cancelled: bool = False
+
+
+def status_payload(action: Action, complaint_id: int) -> str:
+    """``st:accept:42``."""
+    return f"{STATUS_PREFIX}:{action.value}:{int(complaint_id)}"
+
+
+def reassign_payload(complaint_id: int, agency_key: str) -> str:
+    """``ra:42:dishub`` (``ra:42:-`` cancels)."""
+    return f"{REASSIGN_PREFIX}:{int(complaint_id)}:{agency_key}"
+
+
+def _complaint_id(text: str) -> int | None:
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 20 else None
+
+
+def parse_staff_payload(payload: str) -> StaffPayload | None:
+    """Read ``st:<action>:<id>`` or ``ra:<id>:<agency|->``; None for anything else (never raises)."""
+    parts = payload.split(":") if isinstance(payload, str) else []
+    if len(parts) != 3:
+        return None
+    kind, first, second = parts
+    if kind == STATUS_PREFIX:
+        complaint_id = _complaint_id(second)
+        if complaint_id is None or first not in {a.value for a in Action}:
+            return None
+        return StaffPayload(kind, Action(first), complaint_id)
+    if kind == REASSIGN_PREFIX:
+        complaint_id = _complaint_id(first)
+        if complaint_id is None:
+            return None
+        if second == REASSIGN_CANCEL:
+            return StaffPayload(kind, Action.REASSIGN, complaint_id, cancelled=True)
+        if _AGENCY_KEY_RE.match(second):
+            return StaffPayload(kind, Action.REASSIGN, complaint_id, agency=second)
+    return None
+
+
+# --- card text ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Detail:
+    """How much detail the card shows; tighter levels are tried when the caption is too long."""
+
+    history: int
+    address_max: int
+
+
+_DETAIL_LEVELS = (_Detail(CARD_HISTORY, 300), _Detail(1, 150), _Detail(0, 80))
+
+
+def _map_links(view: ComplaintView, language: str, ctx: FlowContext) -> str:
+    lat, lon = view.latitude or 0.0, view.longitude or 0.0
+    osm = f"https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={lon:.6f}#map=18/{lat:.6f}/{lon:.6f}"
+    gmaps = f"https://www.google.com/maps?q={lat:.6f},{lon:.6f}"
+    pin = f'<a href="{esc(osm)}">{lat:.5f}, {lon:.5f}</a>'
+    other = f'<a href="{esc(gmaps)}">{esc(ctx.t(language, "card.gmaps"))}</a>'
+    return ctx.t(language, "card.location", pin=pin, gmaps=other)
+
+
+def _reporter(view: ComplaintView) -> str:
+    return truncate(view.reporter_name or view.reporter_alias, 40)
+
+
+def _history_line(entry: HistoryEntry, language: str, ctx: FlowContext) -> str:
+    change = describe_change(entry, language, ctx)
+    time = format_time_short(entry.at, language, ctx)
+    if entry.actor_name:
+        actor = esc(truncate(entry.actor_name, 30))
+        return ctx.t(language, "card.history_line", time=time, actor=actor, change=change)
+    return ctx.t(language, "history.line", time=time, change=change)
+
+
+def _card_lines(
+    view: ComplaintView,
+    ctx: FlowContext,
+    language: str,
+    description: str,
+    detail: _Detail,
+    *,
+    moved_to: str | None,
+) -> list[str]:
+    """All the card's lines, with ``description`` (plain text) escaped into place."""
+    t = ctx.t
+    lines = [
+        t(language, "card.header", status=status_label(view.status, language, ctx), number=esc(view.number)),
+        esc(category_display(view.category, language, ctx)),
+        "",
+        esc(description),
+        "",
+    ]
+    if view.has_pin:
+        lines.append(_map_links(view, language, ctx))
+    if view.address:
+        lines.append(t(language, "card.address", address=esc(truncate(view.address, detail.address_max))))
+    lines.append(t(language, "card.reporter", reporter=esc(_reporter(view))))
+    lines.append(t(language, "card.created", time=format_time(view.created_at, language, ctx)))
+    if view.due_at is not None:
+        lines.append(t(language, "card.due", time=format_time(view.due_at, language, ctx)))
+    entries = view.history[-detail.history :] if detail.history else ()
+    if entries:
+        lines += ["", t(language, "card.history_title")]
+        lines += [_history_line(e, language, ctx) for e in entries]
+    if moved_to:
+        lines += ["", t(language, "card.moved", agency=esc(agency_display(moved_to, language, ctx)))]
+    return lines
+
+
+def _fit_text(
+    view: ComplaintView,
+    ctx: FlowContext,
+    language: str,
+    *,
+    moved_to: str | None,
+    tail: tuple[str, ...] = (),
+) -> str:
+    """The card text within Telegram's limit. The description is what officers need most, so the
+    history is trimmed first; only when it does not fit even then is the description shortened."""
+    limit = CAPTION_LIMIT if view.photos else TEXT_LIMIT
+    description = view.description or ""
+
+    def build(desc: str, detail: _Detail) -> str:
+        lines = _card_lines(view, ctx, language, desc, detail, moved_to=moved_to)
+        return "\n".join([*lines, *tail])
+
+    for detail in _DETAIL_LEVELS:
+        text = build(description, detail)
+        if visible_length(text) <= limit:
+            return text
+    tightest = _DETAIL_LEVELS[-1]
+    room = limit - visible_length(build("", tightest))
+    return build(truncate(description, max(room, 1)), tightest)
+
+
+def _action_rows(view: ComplaintView, language: str, ctx: FlowContext) -> tuple[tuple[Button, ...], ...]:
+    """The allowed actions, two per row (reassign on its own row: it is the odd one out)."""
+    buttons = [
+        Button(action_label(a, language, ctx), status_payload(a, view.id))
+        for a in allowed_actions(view.status)
+        if a != Action.REASSIGN
+    ]
+    rows = [tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2)]
+    if Action.REASSIGN in allowed_actions(view.status):
+        rows.append((Button(action_label(Action.REASSIGN, language, ctx), status_payload(Action.REASSIGN, view.id)),))
+    return tuple(rows)
+
+
+def render_card(
+    view: ComplaintView,
+    ctx: FlowContext,
+    *,
+    language: str = "id",
+    active: bool = True,
+    moved_to_agency: str | None = None,
+) -> OutMessage:
+    """The complaint's card for its agency group: photos plus text as one message where possible.
+
+    An inactive card (the complaint moved to another agency) has no buttons and says where it went.
+    """
+    moved = (moved_to_agency or view.moved_to) if not active else None
+    if not active and not moved:
+        moved = view.agency
+    text = _fit_text(view, ctx, language, moved_to=moved)
+    buttons = _action_rows(view, language, ctx) if active else ()
+    return OutMessage(text=text, buttons=buttons, photos=view.photos)
+
+
+def render_reassign_picker(
+    view: ComplaintView, ctx: FlowContext, *, current_agency: str, language: str = "id"
+) -> OutMessage:
+    """The card with the other agencies as buttons (one per row) plus cancel."""
+    text = _fit_text(view, ctx, language, moved_to=None, tail=("", ctx.t(language, "card.reassign_pick")))
+    rows: list[tuple[Button, ...]] = []
+    for agency in ctx.agencies:
+        payload = fit_payload(reassign_payload(view.id, agency.key))
+        if agency.key != current_agency and payload:
+            rows.append((Button(agency.name(language), payload),))
+    rows.append((Button(ctx.t(language, "card.reassign_cancel"), reassign_payload(view.id, REASSIGN_CANCEL)),))
+    return OutMessage(text=text, buttons=tuple(rows), photos=view.photos)
+
+
+def render_reject_prompt(view: ComplaintView, ctx: FlowContext, *, staff_name: str, language: str = "id") -> OutMessage:
+    """Ask the officer who pressed "reject" for the reason, as a reply (force_reply)."""
+    text = ctx.t(
+        language,
+        "staff.reject_prompt",
+        staff=esc(truncate(staff_name or "", 40)),
+        number=esc(view.number),
+    )
+    return OutMessage(text=text, force_reply=True, reply_to=card_ref(view.id))
+
+
+def render_citizen_reply_to_group(
+    view: ComplaintView, text: str, ctx: FlowContext, *, language: str = "id"
+) -> OutMessage:
+    """A citizen's reply to a notification, relayed to the group under the complaint's card."""
+    body = ctx.t(
+        language,
+        "staff.citizen_message",
+        reporter=esc(_reporter(view)),
+        number=esc(view.number),
+        text=esc(truncate(text or "", 3500)),
+    )
+    return OutMessage(text=body, reply_to=card_ref(view.id))
+
+
+# --- staff alerts and short texts -----------------------------------------------------------------
+# Alerts (Telegram toasts) are plain text: no HTML, at most 200 characters.
+
+ALERT_MAX = 200
+
+
+def _alert(ctx: FlowContext, language: str, key: str, show_alert: bool = False, **params: object) -> Alert:
+    return Alert(text=truncate(ctx.t(language, key, **params), ALERT_MAX), show_alert=show_alert)
+
+
+def alert_not_member(ctx: FlowContext, *, language: str = "id") -> Alert:
+    """The presser is not a member of this agency's group (or the group is not linked)."""
+    return _alert(ctx, language, "staff.not_member", show_alert=True)
+
+
+def alert_not_your_agency(ctx: FlowContext, *, language: str = "id") -> Alert:
+    """The complaint belongs to another agency than the group's."""
+    return _alert(ctx, language, "staff.not_your_agency", show_alert=True)
+
+
+def alert_moved(ctx: FlowContext, agency: str, *, language: str = "id") -> Alert:
+    """A button on a card whose complaint was reassigned elsewhere."""
+    return _alert(ctx, language, "staff.moved", show_alert=True, agency=agency_display(agency, language, ctx))
+
+
+def alert_unknown_action(ctx: FlowContext, *, language: str = "id") -> Alert:
+    return _alert(ctx, language, "staff.unknown_action", show_alert=True)
+
+
+def alert_not_found(ctx: FlowContext, *, language: str = "id") -> Alert:
+    return _alert(ctx, language, "staff.complaint_not_found", show_alert=True)
+
+
+def alert_refused(decision: Decision, ctx: FlowContext, *, status: str, language: str = "id") -> Alert:
+    """Why a status button was refused (from :func:`handlers.lifecycle.decide`)."""
+    key = decision.refusal_key or "staff.refuse.not_allowed"
+    plain_status = ctx.t(language, f"status.{status}") if ctx.catalog.has(language, f"status.{status}") else status
+    return _alert(ctx, language, key, show_alert=True, status=plain_status)
+
+
+def alert_status_changed(ctx: FlowContext, status: str, *, language: str = "id") -> Alert:
+    """The toast after a successful status change."""
+    return _alert(ctx, language, "staff.status_changed", status=status_label(status, language, ctx))
+
+
+def alert_reassigned(ctx: FlowContext, agency: str, *, language: str = "id") -> Alert:
+    return _alert(ctx, language, "staff.reassigned", agency=agency_display(agency, language, ctx))
+
+
+def alert_reassign_cancelled(ctx: FlowContext, *, language: str = "id") -> Alert:
+    return _alert(ctx, language, "staff.reassign_cancelled")
+
+
+def alert_choose_agency(ctx: FlowContext, *, language: str = "id") -> Alert:
+    """The toast when the reassign picker opens."""
+    return _alert(ctx, language, "staff.choose_agency")
+
+
+def _group_text(ctx: FlowContext, language: str, key: str, **params: object) -> OutMessage:
+    return OutMessage(text=ctx.t(language, key, **params))
+
+
+def render_link_result(ok: bool, ctx: FlowContext, *, agency: str | None = None, language: str = "id") -> OutMessage:
+    """The answer to ``/link <code>`` in a group: linked to the agency, or the code is bad/expired."""
+    if ok:
+        name = agency_display(agency, language, ctx)
+        return _group_text(ctx, language, "staff.link_ok", agency=esc(name))
+    return _group_text(ctx, language, "staff.link_failed")
+
+
+def render_link_usage(ctx: FlowContext, *, language: str = "id") -> OutMessage:
+    """``/link`` without a code, or outside a group."""
+    return _group_text(ctx, language, "staff.link_usage")
+
+
+def render_not_linked(ctx: FlowContext, *, language: str = "id") -> OutMessage:
+    """Something happened in a group that is not linked to any agency."""
+    return _group_text(ctx, language, "staff.not_linked")
+
+
+def render_reason_required(view: ComplaintView, ctx: FlowContext, *, language: str = "id") -> OutMessage:
+    """The rejection reply was empty (or not text): ask again, as a reply."""
+    text = ctx.t(language, "staff.reason_required", number=esc(view.number))
+    return OutMessage(text=text, force_reply=True, reply_to=card_ref(view.id))
+
+
+def render_reply_relayed(ctx: FlowContext, *, language: str = "id") -> OutMessage:
+    """A staff reply under a card reached the citizen."""
+    return _group_text(ctx, language, "staff.reply_relayed")
+
+
+def render_reply_failed(ctx: FlowContext, *, language: str = "id") -> OutMessage:
+    """The citizen cannot be reached (they blocked the bot)."""
+    return _group_text(ctx, language, "staff.reply_failed")
+
+
+def render_status_changed_note(
+    view: ComplaintView, ctx: FlowContext, *, staff_name: str | None, language: str = "id"
+) -> OutMessage:
+    """A short line in the group after a change, so the chat shows who did what."""
+    text = ctx.t(
+        language,
+        "staff.changed_by",
+        staff=esc(truncate(staff_name or "-", 40)),
+        number=esc(view.number),
+        status=status_label(view.status, language, ctx),
+    )
+    return OutMessage(text=text, reply_to=card_ref(view.id))
+
+
+__all__ = [
+    "CAPTION_LIMIT",
+    "REASSIGN_CANCEL",
+    "TEXT_LIMIT",
+    "StaffPayload",
+    "alert_choose_agency",
+    "alert_moved",
+    "alert_not_found",
+    "alert_not_member",
+    "alert_not_your_agency",
+    "alert_reassign_cancelled",
+    "alert_reassigned",
+    "alert_refused",
+    "alert_status_changed",
+    "alert_unknown_action",
+    "parse_staff_payload",
+    "reassign_payload",
+    "render_card",
+    "render_citizen_reply_to_group",
+    "render_link_result",
+    "render_link_usage",
+    "render_not_linked",
+    "render_reason_required",
+    "render_reassign_picker",
+    "render_reject_prompt",
+    "render_reply_failed",
+    "render_reply_relayed",
+    "render_status_changed_note",
+    "status_payload",
+]

@@ -1,0 +1,398 @@
+"""Read-only views of stored complaints, and how they are shown to the citizen.
+
+The service loads a complaint from the database and hands the core a :class:`ComplaintView`: plain
+frozen data, so every renderer here (and in :mod:`handlers.cards`) stays pure and testable. The
+citizen-side renderers (:func:`render_submitted`, :func:`render_status`, ...) live here and are
+re-exported from :mod:`handlers.flow`, where the service expects them.
+
+Everything here returns HTML (Telegram's subset); every piece of citizen or staff text goes through
+:func:`esc` before it is placed into a template.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from handlers.context import FlowContext
+from handlers.events import MediaRef
+from handlers.lifecycle import Status, status_description, status_label
+from handlers.messages import MAX_PAYLOAD_BYTES, Button, MessageRef, OutMessage
+
+# --- button payloads shared by the citizen flow and the renderers the service calls -------------
+
+LANG_PREFIX = "lang:"
+MENU_NEW = "menu:new"
+MENU_STATUS = "menu:status"
+MENU_MINE = "menu:mine"
+MENU_HELP = "menu:help"
+#: "show me this complaint" (buttons under "my complaints"); the number follows the prefix
+SHOW_PREFIX = "show:"
+
+#: how many complaints "my complaints" lists
+MY_COMPLAINTS_MAX = 10
+#: how many history lines the citizen's status view shows
+STATUS_HISTORY_MAX = 5
+
+Rows = tuple[tuple[Button, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One audit entry as shown to people: who did what, when, from which status/agency to which."""
+
+    at: datetime
+    action: str
+    actor_name: str | None = None
+    from_status: str | None = None
+    to_status: str | None = None
+    from_agency: str | None = None
+    to_agency: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ComplaintView:
+    """A complaint as the renderers need it. ``agency`` and the history's agencies are agency keys
+    (a name is shown as it is if it is not a known key). ``reporter_name`` is set only when the
+    citizen agreed to share it; otherwise staff see ``reporter_alias``."""
+
+    id: int
+    number: str
+    category: str
+    description: str
+    status: str
+    agency: str
+    created_at: datetime
+    due_at: datetime | None
+    photos: tuple[MediaRef, ...]
+    latitude: float | None
+    longitude: float | None
+    address: str | None
+    reporter_alias: str
+    reporter_name: str | None
+    history: tuple[HistoryEntry, ...]
+    moved_to: str | None = None
+
+    @property
+    def has_pin(self) -> bool:
+        return self.latitude is not None and self.longitude is not None
+
+
+def reporter_alias(citizen_id: int, prefix: str = "Warga") -> str:
+    """A stable pseudonym for staff ("Warga #0042"), derived only from our own id.
+
+    Staff need to tell reporters apart ("the same person wrote again") without learning who they
+    are: no phone number, no username. The prefix is an identifier, not a sentence, so it is the
+    same in every language (like the tracking prefix "JMB").
+    """
+    return f"{prefix} #{max(int(citizen_id), 0):04d}"
+
+
+# --- small pure helpers ---------------------------------------------------------------------------
+
+_TAG_RE = re.compile(r"<[^>]*>")
+
+
+def esc(text: object) -> str:
+    """Escape citizen/staff text for Telegram HTML. The one way user text enters a template."""
+    return html.escape(str(text))
+
+
+def utf16_len(text: str) -> int:
+    """Telegram counts message and caption limits in UTF-16 code units (an emoji may count 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def visible_length(html_text: str) -> int:
+    """The length Telegram checks against its limits: after tags are parsed and entities decoded."""
+    return utf16_len(html.unescape(_TAG_RE.sub("", html_text)).strip())
+
+
+def truncate(text: str, max_units: int, ellipsis: str = "…") -> str:
+    """Cut plain ``text`` to at most ``max_units`` UTF-16 units, ending in an ellipsis when cut."""
+    if utf16_len(text) <= max_units:
+        return text
+    if max_units <= utf16_len(ellipsis):
+        return ellipsis[: max(max_units, 0)]
+    budget = max_units - utf16_len(ellipsis)
+    out: list[str] = []
+    used = 0
+    for char in text:
+        width = utf16_len(char)
+        if used + width > budget:
+            break
+        out.append(char)
+        used += width
+    return "".join(out).rstrip() + ellipsis
+
+
+def _zone(name: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def to_local(at: datetime, timezone: str) -> datetime:
+    """Stored times are UTC (a naive one is taken as UTC); people read them in the city's zone."""
+    aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    zone = _zone(timezone)
+    return aware.astimezone(zone) if zone else aware.astimezone(UTC)
+
+
+def _time_parts(at: datetime, language: str, ctx: FlowContext) -> dict[str, object]:
+    local = to_local(at, ctx.timezone)
+    months = ctx.t(language, "time.months").split()
+    month = months[local.month - 1] if len(months) == 12 else str(local.month)
+    return {
+        "day": local.day,
+        "month": month,
+        "year": local.year,
+        "hour": f"{local.hour:02d}",
+        "minute": f"{local.minute:02d}",
+        "tz": local.tzname() or "",
+    }
+
+
+def format_time(at: datetime, language: str, ctx: FlowContext) -> str:
+    """``"28 Nov 2026 15:04 WIB"`` in the city's time zone."""
+    return ctx.t(language, "time.format", **_time_parts(at, language, ctx))
+
+
+def format_time_short(at: datetime, language: str, ctx: FlowContext) -> str:
+    """``"28 Nov 15:04"``: for history lines, where the year only adds noise."""
+    return ctx.t(language, "time.format_short", **_time_parts(at, language, ctx))
+
+
+def format_decimal(value: float, language: str, ctx: FlowContext, digits: int = 1) -> str:
+    """``12,5`` in Indonesian, ``12.5`` in English (the separator is catalog data)."""
+    return f"{value:.{digits}f}".replace(".", ctx.t(language, "format.decimal_separator"))
+
+
+def agency_display(agency: str | None, language: str, ctx: FlowContext) -> str:
+    """An agency key's name; an unknown key or a ready-made name is shown as given."""
+    info = ctx.agency(agency)
+    return info.name(language) if info else str(agency or "")
+
+
+def category_display(key: str | None, language: str, ctx: FlowContext) -> str:
+    """``"🛣️ Jalan Rusak"`` for a category key (an unknown key is shown as stored)."""
+    info = ctx.category(key)
+    return f"{info.emoji} {info.label(language)}" if info else str(key or "")
+
+
+def fit_payload(payload: str) -> str | None:
+    """The payload if it fits Telegram's 64 bytes, else None (the caller then omits the button)."""
+    return payload if 0 < len(payload.encode()) <= MAX_PAYLOAD_BYTES else None
+
+
+# --- shared keyboards -----------------------------------------------------------------------------
+
+
+def language_row(ctx: FlowContext) -> tuple[Button, ...]:
+    """One button per language, each labelled in its own language so anyone can find theirs."""
+    return tuple(Button(ctx.t(code, f"lang.name.{code}"), f"{LANG_PREFIX}{code}") for code in ctx.languages)
+
+
+def menu_rows(language: str, ctx: FlowContext) -> Rows:
+    """The main menu: the four things a citizen can do."""
+    return (
+        (Button(ctx.t(language, "menu.new"), MENU_NEW),),
+        (Button(ctx.t(language, "menu.status"), MENU_STATUS), Button(ctx.t(language, "menu.mine"), MENU_MINE)),
+        (Button(ctx.t(language, "menu.help"), MENU_HELP),),
+    )
+
+
+# --- history lines --------------------------------------------------------------------------------
+
+
+def _status_name(status: str | None, language: str, ctx: FlowContext) -> str:
+    return status_label(status, language, ctx) if status else ""
+
+
+def describe_change(entry: HistoryEntry, language: str, ctx: FlowContext) -> str:
+    """What one history entry changed, as escaped HTML ("🆕 Baru → 📥 Diterima (note)")."""
+    if entry.from_agency and entry.to_agency and entry.from_agency != entry.to_agency:
+        change = ctx.t(
+            language,
+            "history.reassign",
+            from_agency=esc(agency_display(entry.from_agency, language, ctx)),
+            to_agency=esc(agency_display(entry.to_agency, language, ctx)),
+        )
+    elif entry.to_status and entry.from_status and entry.from_status != entry.to_status:
+        change = ctx.t(
+            language,
+            "history.status",
+            from_status=_status_name(entry.from_status, language, ctx),
+            to_status=_status_name(entry.to_status, language, ctx),
+        )
+    elif entry.action == "submit" or (entry.to_status and not entry.from_status):
+        change = ctx.t(language, "history.submit")
+    else:
+        key = f"history.action.{entry.action}"
+        change = ctx.t(language, key) if ctx.catalog.has(language, key) else esc(entry.action)
+    if entry.note:
+        change = ctx.t(language, "history.with_note", change=change, note=esc(truncate(entry.note, 80)))
+    return change
+
+
+def _citizen_history_lines(view: ComplaintView, language: str, ctx: FlowContext) -> list[str]:
+    """The citizen sees what happened and when, never which officer did it."""
+    entries = view.history[-STATUS_HISTORY_MAX:]
+    return [
+        ctx.t(
+            language,
+            "history.line",
+            time=format_time_short(e.at, language, ctx),
+            change=describe_change(e, language, ctx),
+        )
+        for e in entries
+    ]
+
+
+# --- renderers the service calls after carrying out effects ---------------------------------------
+
+
+def render_submitted(
+    language: str, number: str, agency_name: str, target_hours: int, ctx: FlowContext
+) -> OutMessage:
+    """The confirmation after SubmitDraft: the tracking number (bold), who handles it, by when."""
+    text = ctx.t(
+        language,
+        "submitted.text",
+        number=esc(number),
+        agency=esc(agency_display(agency_name, language, ctx)),
+        hours=int(target_hours),
+    )
+    return OutMessage(text=text, buttons=menu_rows(language, ctx))
+
+
+def render_status(language: str, view: ComplaintView, ctx: FlowContext) -> OutMessage:
+    """A citizen's own complaint: status with a plain-words explanation, agency, times, history."""
+    lines = [
+        ctx.t(language, "status.view.title", number=esc(view.number)),
+        ctx.t(language, "status.view.status", status=status_label(view.status, language, ctx)),
+        status_description(view.status, language, ctx),
+        "",
+        ctx.t(language, "status.view.category", category=esc(category_display(view.category, language, ctx))),
+        ctx.t(language, "status.view.agency", agency=esc(agency_display(view.agency, language, ctx))),
+        ctx.t(language, "status.view.created", time=format_time(view.created_at, language, ctx)),
+    ]
+    if view.due_at is not None and view.status not in (Status.SELESAI, Status.DITOLAK):
+        lines.append(ctx.t(language, "status.view.due", time=format_time(view.due_at, language, ctx)))
+    history = _citizen_history_lines(view, language, ctx)
+    if history:
+        lines += ["", ctx.t(language, "status.view.history"), *history]
+    return OutMessage(text="\n".join(lines), buttons=menu_rows(language, ctx))
+
+
+def render_status_not_found(language: str, number: str, ctx: FlowContext) -> OutMessage:
+    """The same words whether the number does not exist or is someone else's: nothing leaks."""
+    text = ctx.t(language, "status.not_found", number=esc(truncate(number, 40)))
+    return OutMessage(text=text, buttons=menu_rows(language, ctx))
+
+
+def _newest_first(views: Iterable[ComplaintView]) -> list[ComplaintView]:
+    return sorted(views, key=lambda v: to_local(v.created_at, "UTC"), reverse=True)
+
+
+def render_my_complaints(language: str, views: Sequence[ComplaintView], ctx: FlowContext) -> OutMessage:
+    """Up to ten of the citizen's complaints, newest first, each with a button to see its status."""
+    if not views:
+        return OutMessage(text=ctx.t(language, "mine.empty"), buttons=menu_rows(language, ctx))
+    shown = _newest_first(views)[:MY_COMPLAINTS_MAX]
+    lines = [ctx.t(language, "mine.title"), ""]
+    buttons: list[tuple[Button, ...]] = []
+    for view in shown:
+        lines.append(
+            ctx.t(
+                language,
+                "mine.line",
+                number=esc(view.number),
+                category=esc(category_display(view.category, language, ctx)),
+                status=status_label(view.status, language, ctx),
+                time=format_time_short(view.created_at, language, ctx),
+            )
+        )
+        payload = fit_payload(f"{SHOW_PREFIX}{view.number}")
+        if payload:
+            buttons.append((Button(view.number, payload),))
+    lines += ["", ctx.t(language, "mine.hint")]
+    return OutMessage(text="\n".join(lines), buttons=(*buttons, *menu_rows(language, ctx)))
+
+
+def _last_entry(view: ComplaintView) -> HistoryEntry | None:
+    return view.history[-1] if view.history else None
+
+
+def _was_reassigned(view: ComplaintView) -> HistoryEntry | None:
+    last = _last_entry(view)
+    if last and last.from_agency and last.to_agency and last.from_agency != last.to_agency:
+        return last
+    return None
+
+
+def render_status_notification(
+    language: str, view: ComplaintView, *, note: str | None = None, ctx: FlowContext
+) -> OutMessage:
+    """Tell the citizen what just changed (taken from the view's status and latest history entry).
+
+    A rejection always carries its reason (``note``, else the latest history note); a reassignment
+    names both agencies. The citizen may reply to this message to add information.
+    """
+    moved = _was_reassigned(view)
+    number = esc(view.number)
+    agency = esc(agency_display(view.agency, language, ctx))
+    if moved is not None:
+        text = ctx.t(
+            language,
+            "notify.reassigned",
+            number=number,
+            from_agency=esc(agency_display(moved.from_agency, language, ctx)),
+            to_agency=esc(agency_display(moved.to_agency, language, ctx)),
+        )
+    else:
+        key = f"notify.{view.status}"
+        if not ctx.catalog.has(language, key):
+            key = "notify.other"
+        text = ctx.t(language, key, number=number, agency=agency, status=status_label(view.status, language, ctx))
+    last = _last_entry(view)
+    reason = note if note is not None else (last.note if last else None)
+    if reason:
+        reason_key = "notify.reason" if view.status == Status.DITOLAK else "notify.note"
+        text += "\n\n" + ctx.t(language, reason_key, note=esc(reason))
+    text += "\n\n" + ctx.t(language, "notify.reply_hint")
+    return OutMessage(text=text)
+
+
+def render_staff_reply(language: str, number: str, agency_name: str, text: str, ctx: FlowContext) -> OutMessage:
+    """A message from the agency to the citizen about their complaint; they can answer by replying."""
+    body = ctx.t(
+        language,
+        "staff_reply.text",
+        number=esc(number),
+        agency=esc(agency_display(agency_name, language, ctx)),
+        text=esc(truncate(text, 3500)),
+    )
+    return OutMessage(text=body)
+
+
+def render_citizen_reply_sent(language: str, number: str, agency_name: str, ctx: FlowContext) -> OutMessage:
+    """Confirms to the citizen that their reply reached the agency's group."""
+    text = ctx.t(
+        language,
+        "citizen_reply.sent",
+        number=esc(number),
+        agency=esc(agency_display(agency_name, language, ctx)),
+    )
+    return OutMessage(text=text)
+
+
+def card_ref(complaint_id: int) -> MessageRef:
+    """The agency card of a complaint, as a reply target."""
+    return MessageRef(kind="card", complaint_id=complaint_id)

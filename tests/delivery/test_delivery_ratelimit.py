@@ -1,0 +1,134 @@
+"""The client-side flood limiter, on a fake clock (no sleeping)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.delivery.ratelimit import RateLimiter, RateLimits, is_group_chat
+
+GROUP = -1001234
+PRIVATE = 4242
+
+
+def send_all(limiter: RateLimiter, chat_id: int, count: int, start: float = 0.0, **kw: int) -> list[float]:
+    """Send ``count`` messages as early as the limiter allows; return the send times."""
+    now = start
+    times: list[float] = []
+    for _ in range(count):
+        wait = limiter.delay_for(chat_id, now, **kw)
+        assert wait >= 0
+        now += wait
+        assert limiter.delay_for(chat_id, now, **kw) == pytest.approx(0, abs=1e-9)
+        limiter.record(chat_id, now, **kw)
+        times.append(now)
+    return times
+
+
+def test_group_twenty_per_minute_then_the_21st_waits_a_minute() -> None:
+    limiter = RateLimiter(RateLimits(margin=0.0))
+    times = send_all(limiter, GROUP, 21)
+    assert all(t < 1.0 for t in times[:20])  # the first 20 go at once (global burst allows it)
+    assert times[20] == pytest.approx(times[0] + 60.0, abs=0.01)
+
+
+def test_group_window_never_exceeds_the_limit() -> None:
+    limits = RateLimits(margin=0.25)
+    limiter = RateLimiter(limits)
+    times = send_all(limiter, GROUP, 75)
+    for i, t in enumerate(times):
+        in_window = [u for u in times[: i + 1] if u > t - 60.0]
+        assert len(in_window) <= 20
+    assert times[-1] >= 180.0  # 75 messages need at least three full windows
+
+
+def test_private_chat_one_per_second_after_a_small_burst() -> None:
+    limiter = RateLimiter(RateLimits(private_burst=1))
+    times = send_all(limiter, PRIVATE, 5)
+    assert times == pytest.approx([0.0, 1.0, 2.0, 3.0, 4.0], abs=1e-6)
+
+    bursty = RateLimiter(RateLimits(private_burst=3))
+    times = send_all(bursty, PRIVATE, 5)
+    assert times[:3] == pytest.approx([0.0, 0.0, 0.0])
+    assert times[3] == pytest.approx(1.0) and times[4] == pytest.approx(2.0)
+
+
+def test_global_thirty_per_second_across_chats() -> None:
+    limiter = RateLimiter(RateLimits(global_per_second=30, global_burst=30, private_burst=1))
+    now = 0.0
+    times = []
+    for user in range(1, 91):  # 90 different private chats: only the global limit applies
+        now += limiter.delay_for(user, now)
+        limiter.record(user, now)
+        times.append(now)
+    assert sum(1 for t in times if t < 1e-9) == 30
+    assert times[-1] == pytest.approx(2.0, abs=1e-6)  # 30 at once, then 30 per second
+    assert times[30] == pytest.approx(1 / 30, abs=1e-6)
+
+
+def test_chats_do_not_share_their_budgets() -> None:
+    limiter = RateLimiter(RateLimits(private_burst=1, margin=0.0, global_burst=30))
+    send_all(limiter, GROUP, 20)
+    assert limiter.delay_for(GROUP, 0.0) > 59
+    assert limiter.delay_for(-999, 0.0) == 0
+    limiter.record(PRIVATE, 0.0)
+    assert limiter.delay_for(PRIVATE, 0.0) == pytest.approx(1.0)
+    assert limiter.delay_for(PRIVATE + 1, 0.0) == 0
+
+
+def test_edits_count_in_groups_only() -> None:
+    limiter = RateLimiter(RateLimits(private_burst=1, margin=0.0))
+    for _ in range(20):
+        limiter.record(GROUP, 0.0, edit=True)
+    assert limiter.delay_for(GROUP, 1.0) == pytest.approx(59.0)
+    limiter.record(PRIVATE, 0.0)
+    assert limiter.delay_for(PRIVATE, 0.0, edit=True) == 0  # editing a private message is free
+
+
+def test_album_costs_one_per_photo() -> None:
+    limiter = RateLimiter(RateLimits(margin=0.0))
+    limiter.record(GROUP, 0.0, cost=10)
+    limiter.record(GROUP, 0.0, cost=5)
+    assert limiter.delay_for(GROUP, 0.0, cost=5) == 0
+    assert limiter.delay_for(GROUP, 0.0, cost=6) == pytest.approx(60.0)
+
+
+def test_pause_after_429_per_chat_and_global() -> None:
+    limiter = RateLimiter()
+    limiter.pause(PRIVATE, 10.0)
+    assert limiter.delay_for(PRIVATE, 4.0) == pytest.approx(6.0)
+    assert limiter.delay_for(PRIVATE + 1, 4.0) == 0
+    limiter.pause(None, 20.0)
+    assert limiter.delay_for(PRIVATE + 1, 5.0) == pytest.approx(15.0)
+    assert limiter.delay_for(GROUP, 20.0) == 0
+    assert limiter.paused_until(PRIVATE) == 20.0
+
+
+def test_acquire_records_only_when_allowed() -> None:
+    limiter = RateLimiter(RateLimits(private_burst=1))
+    assert limiter.acquire(PRIVATE, 0.0) == 0
+    assert limiter.acquire(PRIVATE, 0.5) == pytest.approx(0.5)
+    assert limiter.acquire(PRIVATE, 1.0) == 0
+
+
+def test_prune_forgets_idle_chats() -> None:
+    limiter = RateLimiter(RateLimits(private_burst=1, margin=0.0))
+    limiter.record(PRIVATE, 0.0)
+    limiter.record(GROUP, 0.0)
+    limiter.pause(-5, 1.0)
+    limiter.prune(100.0)
+    assert not limiter._private and not limiter._groups and not limiter._paused
+
+
+def test_time_scaled_group_window() -> None:
+    limiter = RateLimiter(RateLimits(group_per_minute=3, group_window=0.6, margin=0.0))
+    times = send_all(limiter, GROUP, 7)
+    assert times == pytest.approx([0, 0, 0, 0.6, 0.6, 0.6, 1.2])
+
+
+def test_chat_kind_and_validation() -> None:
+    assert is_group_chat(-1) and is_group_chat("-100123") and is_group_chat("@channel")
+    assert not is_group_chat(1) and not is_group_chat("77")
+    with pytest.raises(ValueError):
+        RateLimits(group_per_minute=0)
+    with pytest.raises(ValueError):
+        RateLimits(private_burst=0)

@@ -1,0 +1,90 @@
+"""End-to-end fixtures: the local Bot API server, the real app (aiogram Bot over HTTP), linked groups.
+
+``app`` runs on each backend of the shared ``database_url`` fixture (SQLite, and PostgreSQL when
+``SIKESAL_TEST_POSTGRES_URL`` is set).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from bot.app import SikesalApp
+from bot.config import AppConfig, load_config
+from bot.delivery.ratelimit import RateLimits
+from bot.services.staff import create_link_code
+from localapi.telegram import TelegramServer
+from tests.e2e.harness import Person
+
+TOKEN = "123456:TEST-token-for-e2e-tests"
+ROOT = Path(__file__).resolve().parents[2]
+FAST = RateLimits(global_per_second=1000, private_per_second=1000, group_per_minute=100000)
+
+
+@pytest.fixture
+def config() -> AppConfig:
+    return load_config(ROOT / "config.yaml")
+
+
+@pytest_asyncio.fixture
+async def server() -> AsyncIterator[TelegramServer]:
+    async with TelegramServer(TOKEN, rate_limits=False) as srv:
+        yield srv
+    assert srv.spec_violations == [], srv.spec_violations
+
+
+@dataclass
+class World:
+    server: TelegramServer
+    app: SikesalApp
+    config: AppConfig
+    tmp: Path
+
+    def citizen(self, name: str = "Siti", language_code: str = "id") -> Person:
+        return Person(self.server, self.server.create_user(name, language_code=language_code))
+
+    async def agency_group(self, agency: str, staff_names: tuple[str, ...] = ("Budi", "Rina")) -> list[Person]:
+        """Create a group with staff, add the bot, link it with a one-time code (as an admin would)."""
+        users = [self.server.create_user(n) for n in staff_names]
+        group = self.server.create_group(f"Laporan {agency.upper()}", users, admins=users[:1])
+        staff = [Person(self.server, u, group.id) for u in users]
+        assert self.app.runtime is not None
+        code = await create_link_code(self.app.runtime, agency)
+        welcome = await staff[0].next()  # the bot explains /link when it is added to a group
+        assert "/link" in (welcome.text or "")
+        staff[0].user.send_text(f"/link {code}", chat=group.id)
+        name = self.config.agencies[agency].name["id"]
+        await staff[0].next_matching(name)
+        for person in staff[1:]:
+            person.cursor = staff[0].cursor
+        return staff
+
+
+async def start_app(world_tmp: Path, server: TelegramServer, config: AppConfig, database_url: str) -> SikesalApp:
+    app = SikesalApp(
+        config,
+        database_url=database_url,
+        media_dir=world_tmp / "media",
+        token=TOKEN,
+        api_base=server.base_url,
+        polling_timeout=1,
+        rate_limits=FAST,
+        sweep_interval=3600,
+    )
+    await app.start()
+    return app
+
+
+@pytest_asyncio.fixture
+async def world(
+    server: TelegramServer, config: AppConfig, database_url: str, tmp_path: Path
+) -> AsyncIterator[World]:
+    app = await start_app(tmp_path, server, config, database_url)
+    try:
+        yield World(server=server, app=app, config=config, tmp=tmp_path)
+    finally:
+        await app.stop()
