@@ -34,7 +34,7 @@ migrate: $(STAMP)
 	$(BIN)/sikesal migrate
 
 diagram: $(STAMP)
-	$(BIN)/python -m handlers.diagram > docs/conversation.mmd
+	$(BIN)/python -m handlers.diagram --write docs/conversation.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -7,7 +7,9 @@ drift from the code: ``python -m handlers.diagram`` prints it, and a test checks
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
+from pathlib import Path
 
 from handlers.flow import FLOW, GLOBAL_BUTTONS, GLOBAL_COMMANDS, Transition
 from handlers.state import Step
@@ -58,8 +60,20 @@ def render_mermaid() -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
-    print(render_mermaid(), end="")
+def write_into(path: Path) -> None:
+    """Replace the first ```mermaid block of ``path`` with the current diagram (make diagram)."""
+    text = path.read_text(encoding="utf-8")
+    start = text.index("```mermaid\n") + len("```mermaid\n")
+    end = text.index("```", start)
+    path.write_text(text[:start] + render_mermaid() + text[end:], encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) == 2 and args[0] == "--write":
+        write_into(Path(args[1]))
+    else:
+        print(render_mermaid(), end="")
 
 
 if __name__ == "__main__":

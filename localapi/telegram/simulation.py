@@ -145,8 +145,10 @@ class SimUser:
     def send_poll(self, question: str, options: list[str], *, chat: ChatRef = None) -> StoredMessage:
         """Send a regular anonymous poll."""
         poll = {"id": str(secrets.randbits(60)), "question": question,
-                "options": [{"text": option, "voter_count": 0} for option in options], "total_voter_count": 0,
-                "is_closed": False, "is_anonymous": True, "type": "regular", "allows_multiple_answers": False}
+                "options": [{"persistent_id": str(i), "text": option, "voter_count": 0}
+                            for i, option in enumerate(options)],
+                "total_voter_count": 0, "is_closed": False, "is_anonymous": True, "type": "regular",
+                "allows_multiple_answers": False, "allows_revoting": False, "members_only": False}
         return self._sim.user_message(self, chat, None, extra={"poll": poll})
 
     def edit_text(self, message: MessageRef, text: str, *, chat: ChatRef = None) -> StoredMessage:

@@ -64,6 +64,27 @@ class World:
         return staff
 
 
+async def outbox_settled(world: World, timeout: float = 10.0) -> None:
+    """Wait until every queued message is delivered *and recorded* (message links committed).
+
+    A person answers a message seconds after it appears; a test answers within microseconds, before
+    the sender has committed what it sent. Waiting here makes the test behave like a person.
+    """
+    import asyncio
+
+    from storage.uow import UnitOfWork
+
+    assert world.app.runtime is not None
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        async with UnitOfWork(world.app.runtime.sessionmaker) as uow:
+            if await uow.outbox.pending_count() == 0:
+                return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("outbox did not drain")
+        await asyncio.sleep(0.02)
+
+
 async def start_app(world_tmp: Path, server: TelegramServer, config: AppConfig, database_url: str) -> SikesalApp:
     app = SikesalApp(
         config,

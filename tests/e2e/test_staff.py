@@ -8,7 +8,7 @@ from sqlalchemy import select
 from localapi.telegram.state import StoredMessage
 from storage.models import AuditEntry, Complaint
 from storage.uow import UnitOfWork
-from tests.e2e.conftest import World
+from tests.e2e.conftest import World, outbox_settled
 from tests.e2e.harness import Person, body, eventually, payloads
 from tests.e2e.test_filing import file_complaint
 
@@ -46,7 +46,7 @@ async def test_accept_process_resolve_edits_the_card_and_tells_the_citizen(world
     assert len([m for m in world.server.bot_messages(card.chat_id) if "JMB-" in body(m)]) == 1, "edited, not reposted"
     async with UnitOfWork(world.app.runtime.sessionmaker) as uow:  # type: ignore[union-attr]
         entries = (await uow.session.execute(select(AuditEntry).order_by(AuditEntry.id))).scalars().all()
-    moves = [(e.action, e.from_status, e.to_status, e.actor_name) for e in entries if e.actor_kind == "staff"]
+        moves = [(e.action, e.from_status, e.to_status, e.actor_name) for e in entries if e.actor_kind == "staff"]
     assert moves == [
         ("accept", "baru", "diterima", "Budi"),
         ("process", "diterima", "diproses", "Budi"),
@@ -71,13 +71,14 @@ async def test_reject_needs_a_reason_given_as_a_reply(world: World) -> None:
     assert answer.get("text")
     prompt = await staff[0].next()
     assert (prompt.reply_markup or {}).get("force_reply")
+    await outbox_settled(world)
     staff[0].user.send_text("Lokasi di luar wilayah kota", chat=card.chat_id, reply_to=prompt.message_id)
     await eventually(lambda: "ditolak" in body(current(world, card)).lower())
     notice = await citizen.next()
     assert "Lokasi di luar wilayah kota" in body(notice)
     async with UnitOfWork(world.app.runtime.sessionmaker) as uow:  # type: ignore[union-attr]
         complaint = (await uow.session.execute(select(Complaint))).scalar_one()
-    assert complaint.status == "ditolak" and complaint.reject_reason == "Lokasi di luar wilayah kota"
+        assert complaint.status == "ditolak" and complaint.reject_reason == "Lokasi di luar wilayah kota"
 
 
 async def test_reassign_posts_a_fresh_card_and_the_old_one_says_where_it_went(world: World) -> None:
@@ -114,6 +115,7 @@ async def test_reply_relay_both_ways(world: World) -> None:
     staff[0].user.send_text("Mohon kirim patokan lokasi yang lebih jelas", chat=card.chat_id, reply_to=card.message_id)
     relayed = await citizen.next()
     assert "patokan lokasi" in body(relayed)
+    await outbox_settled(world)
     citizen.user.send_text("Di depan Masjid Agung <b>Al-Falah</b>", reply_to=relayed.message_id)
     in_group = await staff[0].next_matching("Masjid Agung")
     assert in_group.reply_to_message_id == card.message_id

@@ -12,8 +12,6 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message, User
 
 from bot.services.runtime import Runtime
-from bot.telegram.answers import answer_callback
-from handlers import cards
 from bot.services.staff import (
     StaffActor,
     handle_bot_added,
@@ -22,6 +20,8 @@ from bot.services.staff import (
     handle_staff_button,
     handle_staff_reply,
 )
+from bot.telegram.answers import answer_callback
+from handlers import cards
 
 log = logging.getLogger("sikesal.telegram.staff")
 
