@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from aiogram import Bot
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import AppConfig
 from bot.delivery.ratelimit import RateLimits
@@ -62,11 +63,12 @@ class SikesalApp:
         self.bot: Bot | None = None
         self.runtime: Runtime | None = None
         self.sender: TelegramSender | None = None
+        self.engine: AsyncEngine | None = None
 
     async def start(self) -> None:
-        self.engine = make_engine(self.database_url)
-        await upgrade_database(self.engine)
-        sessionmaker = make_sessionmaker(self.engine)
+        self.engine = engine = make_engine(self.database_url)
+        await upgrade_database(engine)
+        sessionmaker = make_sessionmaker(engine)
         media = MediaStore(self.media_dir)
         runtime = Runtime(config=self.config, sessionmaker=sessionmaker, media=media)
         if self.clock is not None:
@@ -97,8 +99,9 @@ class SikesalApp:
         )
 
     async def stop(self) -> None:
+        """Stop everything that was started (safe after a failed ``start``)."""
         self._stop.set()
-        if self.runtime is not None:
+        if self._tasks:
             with contextlib.suppress(RuntimeError):  # polling not started yet
                 await self.dispatcher.stop_polling()
         for task in self._tasks:
@@ -106,7 +109,8 @@ class SikesalApp:
                 await asyncio.wait_for(task, timeout=15)
         if self.bot is not None:
             await self.bot.session.close()
-        await self.engine.dispose()
+        if self.engine is not None:
+            await self.engine.dispose()
 
     async def wait(self) -> None:
         """Run until a task ends (a crash surfaces here) or ``stop()`` is called."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -35,6 +36,8 @@ async def _migrate(settings: Settings) -> None:
 
 
 async def _run(settings: Settings, config: AppConfig) -> None:
+    from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
+
     from bot.app import SikesalApp
 
     assert settings.telegram_bot_token is not None
@@ -45,11 +48,28 @@ async def _run(settings: Settings, config: AppConfig) -> None:
         token=settings.telegram_bot_token,
         api_base=settings.telegram_api_base,
     )
-    await app.start()
-    print("SiKesal is running (long polling). Press Ctrl+C to stop.", flush=True)
     try:
-        await app.wait()
+        await app.start()
+    except TelegramUnauthorizedError:
+        await app.stop()
+        raise SystemExit("Telegram refused TELEGRAM_BOT_TOKEN (401 Unauthorized): check the token BotFather gave you.")
+    except TelegramNetworkError as exc:
+        await app.stop()
+        where = settings.telegram_api_base or "api.telegram.org"
+        raise SystemExit(f"Cannot reach the Telegram Bot API at {where}: {exc}. Check the network or TELEGRAM_API_BASE.")
+    print("SiKesal is running (long polling). Press Ctrl+C to stop.", flush=True)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # finish in-flight work, then stop (systemd sends SIGTERM)
+        loop.add_signal_handler(sig, stopping.set)
+    waiter = asyncio.create_task(stopping.wait())
+    runner = asyncio.create_task(app.wait())
+    try:
+        await asyncio.wait({waiter, runner}, return_when=asyncio.FIRST_COMPLETED)
+        if runner.done():
+            runner.result()  # a crashed component surfaces here
     finally:
+        waiter.cancel()
         await app.stop()
 
 

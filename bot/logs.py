@@ -36,3 +36,4 @@ def setup_logging(level: str, secrets: list[str]) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)  # one line per update is noise
+    logging.getLogger("alembic").setLevel(logging.WARNING)
