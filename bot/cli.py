@@ -52,11 +52,11 @@ async def _run(settings: Settings, config: AppConfig) -> None:
         await app.start()
     except TelegramUnauthorizedError:
         await app.stop()
-        raise SystemExit("Telegram refused TELEGRAM_BOT_TOKEN (401 Unauthorized): check the token BotFather gave you.")
+        raise SystemExit("Telegram refused TELEGRAM_BOT_TOKEN (401 Unauthorized): check the token BotFather gave you.") from None
     except TelegramNetworkError as exc:
         await app.stop()
         where = settings.telegram_api_base or "api.telegram.org"
-        raise SystemExit(f"Cannot reach the Telegram Bot API at {where}: {exc}. Check the network or TELEGRAM_API_BASE.")
+        raise SystemExit(f"Cannot reach the Telegram Bot API at {where}: {exc}. Check the network or TELEGRAM_API_BASE.") from None
     print("SiKesal is running (long polling). Press Ctrl+C to stop.", flush=True)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
