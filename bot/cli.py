@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from bot.config import AppConfig, ConfigError, Settings, load_config
-from bot.logs import setup_logging
+from bot.logs import RedactSecrets, setup_logging
 
 EXIT_CONFIG = 2
 
@@ -56,7 +56,8 @@ async def _run(settings: Settings, config: AppConfig) -> None:
     except TelegramNetworkError as exc:
         await app.stop()
         where = settings.telegram_api_base or "api.telegram.org"
-        raise SystemExit(f"Cannot reach the Telegram Bot API at {where}: {exc}. Check the network or TELEGRAM_API_BASE.") from None
+        detail = RedactSecrets([settings.telegram_bot_token]).redact(str(exc))  # may carry the request URL
+        raise SystemExit(f"Cannot reach the Telegram Bot API at {where}: {detail}. Check the network or TELEGRAM_API_BASE.") from None
     print("SiKesal is running (long polling). Press Ctrl+C to stop.", flush=True)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -92,11 +93,11 @@ async def _with_runtime_db(settings: Settings, config: AppConfig, action: str, a
             print(f"Add the bot to the agency's Telegram group, then send there:  /link {code}")
             print(f"The code works once and expires in {config.link_codes.ttl_minutes} minutes.")
             return 0
-        async with UnitOfWork(rt.sessionmaker) as uow:
-            groups = {g.agency: g for g in await uow.agencies.all_groups()}
+        async with UnitOfWork(rt.sessionmaker) as uow:  # read plain values: rows expire when it closes
+            groups = {g.agency: (g.chat_id, g.title) for g in await uow.agencies.all_groups()}
         for key, agency_config in config.agencies.items():
             group = groups.get(key)
-            where = f"linked to chat {group.chat_id} ({group.title or 'untitled'})" if group else "NOT LINKED"
+            where = f"linked to chat {group[0]} ({group[1] or 'untitled'})" if group else "NOT LINKED"
             print(f"{key:10} {agency_config.name.get('id', key)}: {where}")
         return 0
     finally:

@@ -206,13 +206,17 @@ class Settings(BaseSettings):
 
 
 def _format_validation_error(path: Path, error: ValidationError) -> str:
-    lines = []
+    lines: list[str] = []
     for item in error.errors():
-        location = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        location = ".".join(str(part) for part in item["loc"])
         message = item["msg"]
         if item["type"] == "extra_forbidden":
             message = "unknown key (check the spelling)"
-        lines.append(f"{path}: {location}: {message}")
+        if not location and item["type"] == "value_error":
+            # cross-references (AppConfig._references): "key.path: problem; key.path: problem"
+            lines.extend(f"{path}: {problem}" for problem in str(item["ctx"]["error"]).split("; "))
+            continue
+        lines.append(f"{path}: {location or '(top level)'}: {message}")
     return "\n".join(lines)
 
 

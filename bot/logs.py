@@ -25,7 +25,18 @@ class RedactSecrets(logging.Filter):
         clean = self.redact(message)
         if clean != message:
             record.msg, record.args = clean, None
+        # a traceback repeats exception messages, and HTTP client errors carry the request URL
+        # (``.../bot<token>/getMe``): format it here, redacted; the Formatter reuses ``exc_text``
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _FORMATTER.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
         return True
+
+
+_FORMATTER = logging.Formatter()
 
 
 def setup_logging(level: str, secrets: list[str]) -> None:

@@ -499,6 +499,17 @@ class CardRepo(_Repo):
         )
         return list(result.scalars())
 
+    async def active_outside(self, agency: str, chat_id: int) -> list[Card]:
+        """Active cards of ``agency``'s complaints in chats other than ``chat_id``: what an agency's
+        previous group still holds after the agency was linked to a new group."""
+        result = await self.session.execute(
+            select(Card)
+            .join(Complaint, Complaint.id == Card.complaint_id)
+            .where(Complaint.agency == agency, Card.active.is_(True), Card.chat_id != chat_id)
+            .order_by(Card.id)
+        )
+        return list(result.scalars())
+
     async def by_message(self, chat_id: int, message_id: int) -> Card | None:
         """The card carried by this message (button press, staff reply)."""
         result = await self.session.execute(

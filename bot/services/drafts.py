@@ -9,10 +9,15 @@ from dataclasses import dataclass
 
 from bot.services.runtime import Runtime
 from handlers import flow
-from handlers.state import FILING_STEPS, Conversation
+from handlers.state import FILING_STEPS, Conversation, Step
 from storage.uow import UnitOfWork
 
 log = logging.getLogger("sikesal.drafts")
+
+#: steps in which a draft may wait: the filing steps, and the "which number?" question asked in the
+#: middle of one (the draft waits behind it; without a draft that question is simply dropped)
+DRAFT_STEPS = frozenset({*FILING_STEPS, Step.STATUS_NUMBER})
+_DRAFT_STEP_VALUES = frozenset(s.value for s in DRAFT_STEPS)
 
 
 @dataclass(slots=True)
@@ -25,7 +30,7 @@ async def sweep_drafts(rt: Runtime, *, batch: int = 100) -> SweepResult:
     """Remind and discard idle drafts; each citizen in its own transaction."""
     result = SweepResult()
     now = rt.clock()
-    steps = [s.value for s in FILING_STEPS]
+    steps = sorted(_DRAFT_STEP_VALUES)
     async with UnitOfWork(rt.sessionmaker) as uow:
         to_discard = [
             r.citizen_id
@@ -52,23 +57,27 @@ async def _one(rt: Runtime, citizen_id: int, *, discard: bool) -> int:
     async with UnitOfWork(rt.sessionmaker) as uow:
         citizen = await uow.citizens.get(citizen_id)
         row = await uow.conversations.load(citizen_id)
-        if citizen is None or row.step not in {s.value for s in FILING_STEPS}:
+        if citizen is None or row.step not in _DRAFT_STEP_VALUES:
             return 0
         conversation = Conversation.from_dict(row.state)
         now = rt.clock()
         if discard:
             outcome = flow.discard_idle(conversation, rt.ctx)
             messages = outcome.messages
-            await uow.conversations.save(row, outcome.conversation.to_dict(), outcome.conversation.step.value, now=now)
+            kept = outcome.conversation
+            if not messages and kept.step not in FILING_STEPS:
+                # an abandoned "which number?" question with no draft behind it: back to the menu
+                kept = Conversation(language=kept.language, language_chosen=kept.language_chosen)
+            await uow.conversations.save(row, kept.to_dict(), kept.step.value, now=now)
         else:
             if row.reminded_at is not None:
                 return 0
-            messages = flow.reminder(conversation, rt.ctx)
+            messages = flow.reminder(conversation, rt.ctx)  # nothing when no draft waits
             await uow.conversations.mark_reminded(row, now)
         for message in messages:
             await uow.outbox.enqueue(citizen.channel, citizen.channel_user_id, message, now=now)
         await uow.commit()
-    return 1
+    return 1 if messages else 0
 
 
 async def run_draft_sweeper(rt: Runtime, stop: asyncio.Event, *, interval: float = 60.0) -> None:

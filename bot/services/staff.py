@@ -319,9 +319,24 @@ async def handle_link(
             log.info("chat %s linked to agency %s by %s", chat_id, agency, actor.user_id)
         await uow.outbox.enqueue(GROUP_CHANNEL, chat_id, message, now=now)
         if agency is not None:
+            await _retire_cards_elsewhere(rt, uow, agency, chat_id)
             await post_missing_cards(rt, uow, agency)
         await uow.commit()
     rt.on_enqueued()
+
+
+async def _retire_cards_elsewhere(rt: Runtime, uow: UnitOfWork, agency: str, chat_id: int) -> None:
+    """The agency was linked to a new group: its cards in the previous group stop working (open
+    ones are edited to say so, without buttons) and :func:`post_missing_cards` posts fresh cards
+    for its open complaints in the new group."""
+    for card in await uow.cards.active_outside(agency, chat_id):
+        await uow.cards.deactivate(card)
+        complaint = await uow.complaints.get(card.complaint_id)
+        if complaint is None or lifecycle.is_terminal(complaint.status):
+            continue
+        view = await build_view(uow, complaint)
+        retired = cards.render_card(view, rt.ctx, active=False, moved_to_agency=agency)
+        await uow.outbox.enqueue_card_edit(card, retired, now=rt.clock())
 
 
 async def handle_group_migrated(rt: Runtime, *, old_chat_id: int, new_chat_id: int) -> None:
