@@ -76,12 +76,15 @@ async def handle_staff_button(
 
 
 async def _check_owner(rt: Runtime, uow: UnitOfWork, complaint: Complaint | None, chat_id: int) -> Alert | None:
-    """None when ``chat_id`` holds the complaint's active card, else the refusal to show."""
+    """None when ``chat_id`` holds the complaint's active card *and* is still the linked group of the
+    complaint's agency (a group re-linked to another agency loses its old cards), else the refusal."""
     if complaint is None:
         return cards.alert_not_found(rt.ctx)
     card = await uow.cards.active_for(complaint.id)
     if card is not None and card.chat_id == chat_id:
-        return None
+        if await uow.agencies.agency_for_chat(chat_id) == complaint.agency:
+            return None
+        return cards.alert_not_your_agency(rt.ctx)
     if any(c.chat_id == chat_id for c in await uow.cards.for_complaint(complaint.id)):
         return cards.alert_moved(rt.ctx, complaint.agency)
     return cards.alert_not_your_agency(rt.ctx)

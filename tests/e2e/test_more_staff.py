@@ -330,3 +330,19 @@ async def test_relinking_an_agency_to_a_new_group_moves_its_open_cards(world: Wo
     assert not answer.get("show_alert")
     await eventually(lambda: "diterima" in body(current(world, new_card)).lower())
     assert "diterima" in body(await citizen.next()).lower()
+
+
+async def test_a_group_relinked_to_another_agency_loses_its_old_cards(world: World) -> None:
+    """The PUPR group is re-linked to Dishub: Dishub's members must not act on PUPR's complaints."""
+    from bot.services.staff import create_link_code
+
+    _citizen, staff, card = await filed_in(world)
+    assert world.app.runtime is not None
+    code = await create_link_code(world.app.runtime, "dishub")
+    staff[0].user.send_text(f"/link {code}", chat=card.chat_id)
+    await staff[0].next_matching("Perhubungan")
+    await outbox_settled(world)
+    answer = await world.server.wait_callback_answer(press_stale(world, staff[0].user, card, button(card, "accept")))
+    assert answer.get("show_alert")
+    assert await complaint_state(world) == ("baru", "pupr")
+    assert any(a.refused and a.action == "accept" for a in await audit(world))
