@@ -19,7 +19,7 @@ from handlers.effects import Effect, ListComplaints, ShowStatus, SubmitDraft
 from handlers.events import Incoming, Photo, Text
 from handlers.messages import Alert, OutMessage
 from handlers.state import Conversation, Draft
-from storage.models import Citizen, Complaint
+from storage.models import Citizen, Complaint, ConversationRow
 from storage.uow import UnitOfWork
 
 log = logging.getLogger("sikesal.citizen")
@@ -60,25 +60,35 @@ async def handle_citizen_event(
         row = await uow.conversations.load(citizen.id)
         conversation = Conversation.from_dict(row.state) if row.state else Conversation(language=citizen.language)
 
-        if await _relay_reply(rt, uow, citizen, conversation, incoming):
-            pass
-        else:
-            outcome = flow.handle(conversation, incoming, rt.ctx)
-            messages = list(outcome.messages)
-            for effect in outcome.effects:
-                messages.extend(await _apply(rt, uow, citizen, outcome.conversation, effect, result))
-            messages.extend(outcome.followup)
-            for message in messages:
-                await uow.outbox.enqueue(channel, channel_user_id, message, now=rt.clock())
-            await uow.conversations.save(
-                row, outcome.conversation.to_dict(), outcome.conversation.step.value, now=rt.clock()
-            )
-            if citizen.language != outcome.conversation.language:
-                await uow.citizens.set_language(citizen, outcome.conversation.language)
-            result.alert = outcome.alert
+        if not await _relay_reply(rt, uow, citizen, conversation, incoming):
+            result.alert = await _run_flow(rt, uow, citizen, row, conversation, incoming, result)
         await uow.commit()
     rt.on_enqueued()
     return result
+
+
+async def _run_flow(
+    rt: Runtime,
+    uow: UnitOfWork,
+    citizen: Citizen,
+    row: ConversationRow,
+    conversation: Conversation,
+    incoming: Incoming,
+    result: CitizenResult,
+) -> Alert | None:
+    """The pure core decides; its effects run here; its replies go to the outbox; state is saved."""
+    outcome = flow.handle(conversation, incoming, rt.ctx)
+    messages = list(outcome.messages)
+    for effect in outcome.effects:
+        messages.extend(await _apply(rt, uow, citizen, outcome.conversation, effect, result))
+    messages.extend(outcome.followup)
+    now = rt.clock()
+    for message in messages:
+        await uow.outbox.enqueue(citizen.channel, citizen.channel_user_id, message, now=now)
+    await uow.conversations.save(row, outcome.conversation.to_dict(), outcome.conversation.step.value, now=now)
+    if citizen.language != outcome.conversation.language:
+        await uow.citizens.set_language(citizen, outcome.conversation.language)
+    return outcome.alert
 
 
 async def _remember_media(rt: Runtime, uow: UnitOfWork, photo: Photo) -> None:
