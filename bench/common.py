@@ -1,0 +1,229 @@
+"""Shared pieces of both benchmark sides: timing of bot messages, statistics, the result record."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import resource
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from localapi.telegram import StoredMessage, TelegramServer
+from localapi.telegram.simulation import SimUser
+from localapi.telegram.state import ChatRecord, UserRecord
+
+TOKEN = "123456:BENCH-token-for-the-load-benchmark"
+#: how long one simulated user waits for any single reply before the run counts as failed
+STEP_TIMEOUT = 45.0
+DESCRIPTION = "Jalan berlubang besar di depan pasar, sangat berbahaya bagi pengendara motor"
+JAMBI = (-1.6101, 103.6131)
+
+
+class LogTally(logging.Filter):
+    """Counts WARNING+ records; lets only the first few of each logger through to stderr."""
+
+    def __init__(self, show: int = 3) -> None:
+        super().__init__()
+        self.show = show
+        self.counts: Counter[tuple[str, str]] = Counter()  # (level, first line of the message) -> n
+        self.per_logger: Counter[str] = Counter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return False
+        exc = record.exc_info[1] if record.exc_info else None
+        text = f"{type(exc).__name__}: {exc}" if exc is not None else record.getMessage()
+        self.counts[(record.levelname, text.splitlines()[0][:160] if text else "")] += 1
+        self.per_logger[record.name] += 1
+        return self.per_logger[record.name] <= self.show
+
+    def summary(self) -> list[str]:
+        return [f"{n} x {level} {text}" for (level, text), n in self.counts.most_common(5)]
+
+
+TALLY = LogTally()
+
+
+def quiet_logging() -> None:
+    """WARNING and above only (aiogram logs every polling start/stop and handled update at INFO); only
+    the first few records of each logger reach stderr, all are counted (``TALLY``) for the result."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(TALLY)
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+    logging.captureWarnings(True)  # warnings go through the tally too (no spam)
+
+
+class Clock:
+    """Records when each bot message appeared in the server (hooked into ``TelegramState.add_message``).
+
+    Latencies are measured from the user's action to this stamp, so the time a waiting simulated user
+    needs to be scheduled again is not counted against the bot.
+    """
+
+    def __init__(self, server: TelegramServer) -> None:
+        self.appeared: dict[tuple[int, int], float] = {}
+        state = server.state
+        original = state.add_message
+
+        def add_message(chat: ChatRecord, sender: UserRecord, **fields: Any) -> StoredMessage:
+            message = original(chat, sender, **fields)
+            if message.from_bot:
+                self.appeared[(message.chat_id, message.message_id)] = time.perf_counter()
+            return message
+
+        state.add_message = add_message  # type: ignore[method-assign]
+
+    def at(self, message: StoredMessage) -> float:
+        return self.appeared.get((message.chat_id, message.message_id), time.perf_counter())
+
+
+class Citizen:
+    """One simulated user in their private chat: acts, then waits for the bot's next message."""
+
+    def __init__(self, server: TelegramServer, clock: Clock, user: SimUser, latencies: list[float]) -> None:
+        self.server = server
+        self.clock = clock
+        self.user = user
+        self.chat_id = user.id
+        self.cursor = 0
+        self.latencies = latencies
+        self.updates = 0
+
+    async def next(self) -> StoredMessage:
+        """The bot's next message after the last one read (the harness's reading rule)."""
+        cursor = self.cursor
+        message = await self.server.wait_for_message(
+            self.chat_id, lambda m: m.message_id > cursor, timeout=STEP_TIMEOUT, new_only=False
+        )
+        self.cursor = message.message_id
+        return message
+
+    async def act(self, action: Callable[[], object]) -> StoredMessage:
+        """Perform one action (one update) and wait for the reply; records the latency."""
+        started = time.perf_counter()
+        action()
+        self.updates += 1
+        reply = await self.next()
+        self.latencies.append(self.clock.at(reply) - started)
+        return reply
+
+    def last_with_button(self, payload: str) -> StoredMessage:
+        for message in reversed(self.server.bot_messages(self.chat_id)):
+            if any(b.get("callback_data") == payload for b in message.buttons()):
+                return message
+        raise AssertionError(f"no message with button {payload!r} in chat {self.chat_id}")
+
+    async def say(self, text: str) -> StoredMessage:
+        return await self.act(lambda: self.user.send_text(text))
+
+    async def tap(self, payload: str) -> StoredMessage:
+        target = self.last_with_button(payload)
+        return await self.act(lambda: self.user.press_button(target.message_id, payload))
+
+    async def photo(self, data: bytes) -> StoredMessage:
+        return await self.act(lambda: self.user.send_photo(data))
+
+    async def location(self, lat: float, lon: float) -> StoredMessage:
+        return await self.act(lambda: self.user.send_location(lat, lon))
+
+
+def api_calls_note(server: TelegramServer, before: Counter[str], updates: int) -> str:
+    """Bot API calls the bot made per simulated update during the run, and the most frequent methods."""
+    during = server.calls - before
+    per_method = ", ".join(f"{method} {n}" for method, n in during.most_common(6))
+    return f"{sum(during.values()) / max(1, updates):.1f} Bot API calls per update ({per_method})"
+
+
+def body(message: StoredMessage) -> str:
+    return (message.text or "") + (message.caption or "")
+
+
+def payloads(message: StoredMessage) -> list[str]:
+    return [b["callback_data"] for b in message.buttons() if "callback_data" in b]
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Linearly interpolated percentile (``q`` in 0..100), or None without data."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass
+class SideResult:
+    """What one side (one subprocess) measured; serialised as JSON for the parent."""
+
+    side: str
+    backend: str
+    users: int
+    filings: int = 0
+    updates: int = 0
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    confirm_to_card: list[float] = field(default_factory=list)
+    peak_rss_mb: float = 0.0
+    errors: list[str] = field(default_factory=list)
+    spec_violations: int = 0
+    notes: list[str] = field(default_factory=list)
+    #: WARNING+ log records of the bot during the run ("count x LEVEL message"), most frequent first
+    logged: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """Figures only (no raw samples): what the table and latest.json show."""
+        seconds = self.seconds or float("nan")
+        return {
+            "side": self.side,
+            "backend": self.backend,
+            "users": self.users,
+            "filings": self.filings,
+            "updates": self.updates,
+            "seconds": round(self.seconds, 3),
+            "cpu_seconds": round(self.cpu_seconds, 2),
+            "updates_per_s": round(self.updates / seconds, 1) if self.seconds else None,
+            "filings_per_s": round(self.filings / seconds, 2) if self.seconds else None,
+            "latency_p50_ms": _ms(percentile(self.latencies, 50)),
+            "latency_p99_ms": _ms(percentile(self.latencies, 99)),
+            "confirm_to_card_p50_ms": _ms(percentile(self.confirm_to_card, 50)),
+            "confirm_to_card_p99_ms": _ms(percentile(self.confirm_to_card, 99)),
+            "peak_rss_mb": round(self.peak_rss_mb, 1),
+            "errors": self.errors[:20],
+            "error_count": len(self.errors),
+            "spec_violations": self.spec_violations,
+            "logged_problems": self.logged,
+            "notes": self.notes,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {"summary": self.summary(), "raw": asdict(self)}
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value * 1000, 1)
+
+
+async def gather_users(coros: list[Any], result: SideResult) -> None:
+    """Run every simulated user; a failure is recorded (and the run reported as failed), not raised."""
+    outcomes = await asyncio.gather(*coros, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            result.errors.append(f"{type(outcome).__name__}: {outcome}"[:500])
