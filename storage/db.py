@@ -63,15 +63,22 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         path = _sqlite_file(url)
         if path is not None:
             path.expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, **kwargs)
+        options = dict(kwargs)
+        if path is not None and "poolclass" not in kwargs:
+            # one connection: SQLite has one writer anyway, and queueing in the pool is fair and cheap,
+            # where several connections would poll SQLite's busy handler and can time out under load
+            options.setdefault("pool_size", 1)
+            options.setdefault("max_overflow", 0)
+            options.setdefault("pool_timeout", 60)
+        engine = create_async_engine(url, **options)
         _install_sqlite_hooks(engine, wal=path is not None)
         return engine
     if backend == "postgresql":
-        options: dict[str, Any] = {"pool_pre_ping": True}
+        pg_options: dict[str, Any] = {"pool_pre_ping": True}
         if "poolclass" not in kwargs:  # sizing only applies to the default QueuePool
-            options.update(pool_size=10, max_overflow=10, pool_timeout=30, pool_recycle=1800)
-        options.update(kwargs)
-        return create_async_engine(url, **options)
+            pg_options.update(pool_size=10, max_overflow=10, pool_timeout=30, pool_recycle=1800)
+        pg_options.update(kwargs)
+        return create_async_engine(url, **pg_options)
     return create_async_engine(url, **kwargs)
 
 

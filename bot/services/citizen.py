@@ -20,6 +20,7 @@ from handlers.events import Incoming, Photo, Text
 from handlers.messages import Alert, OutMessage
 from handlers.state import Conversation, Draft
 from storage.models import Citizen, Complaint, ConversationRow
+from storage.retry import retry_transient
 from storage.uow import UnitOfWork
 
 log = logging.getLogger("sikesal.citizen")
@@ -36,6 +37,7 @@ class CitizenResult:
     submitted: str | None = None  # tracking number, when this event filed a complaint
 
 
+@retry_transient()
 async def handle_citizen_event(
     rt: Runtime,
     *,

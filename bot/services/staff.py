@@ -26,6 +26,7 @@ from bot.services.runtime import Runtime
 from handlers import cards, flow, lifecycle
 from handlers.messages import Alert, MessageRef, OutMessage
 from storage.models import Complaint
+from storage.retry import retry_transient
 from storage.uow import UnitOfWork
 
 log = logging.getLogger("sikesal.staff")
@@ -45,6 +46,7 @@ class StaffResult:
     duplicate: bool = False
 
 
+@retry_transient()
 async def handle_staff_button(
     rt: Runtime, *, chat_id: int, actor: StaffActor, payload: str, update_key: str | None
 ) -> StaffResult:
@@ -226,6 +228,7 @@ async def _reassign_to(
     return cards.alert_reassigned(rt.ctx, agency)
 
 
+@retry_transient()
 async def handle_staff_reply(
     rt: Runtime,
     *,
@@ -302,6 +305,7 @@ async def _relay_to_citizen(rt: Runtime, uow: UnitOfWork, complaint: Complaint, 
         await uow.outbox.enqueue(GROUP_CHANNEL, card.chat_id, cards.render_reply_relayed(rt.ctx), now=rt.clock())
 
 
+@retry_transient()
 async def handle_link(
     rt: Runtime, *, chat_id: int, title: str | None, actor: StaffActor, code: str, update_key: str | None
 ) -> None:
@@ -342,6 +346,7 @@ async def _retire_cards_elsewhere(rt: Runtime, uow: UnitOfWork, agency: str, cha
         await uow.outbox.enqueue_card_edit(card, retired, now=rt.clock())
 
 
+@retry_transient()
 async def handle_group_migrated(rt: Runtime, *, old_chat_id: int, new_chat_id: int) -> None:
     """A group became a supergroup (Telegram's migrate_to_chat_id): keep its link and cards."""
     async with UnitOfWork(rt.sessionmaker) as uow:
@@ -363,6 +368,7 @@ async def create_link_code(rt: Runtime, agency: str) -> str:
 
 
 
+@retry_transient()
 async def handle_bot_added(rt: Runtime, *, chat_id: int, update_key: str | None) -> None:
     """The bot was added to a group: explain how to link it (unless it is linked already)."""
     async with UnitOfWork(rt.sessionmaker) as uow:

@@ -1,0 +1,113 @@
+"""What the playground's simulated Telegram contains: people, agency groups, sample places and photos.
+
+Kept apart from the web layer so tests and the page agree on the same names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from localapi.telegram import SimUser
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+SAMPLES_DIR = STATIC_DIR / "samples"
+
+#: the citizen every fresh playground starts with
+DEFAULT_CITIZEN = "Siti"
+
+#: first names of the two staff members of each agency group (cycled when there are more agencies)
+STAFF_NAMES: tuple[tuple[str, str], ...] = (
+    ("Budi", "Rina"),
+    ("Andi", "Dewi"),
+    ("Joko", "Sari"),
+    ("Agus", "Lina"),
+    ("Rudi", "Maya"),
+    ("Hendra", "Wati"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A named sample place in Kota Jambi for the location chooser."""
+
+    key: str
+    name: str
+    lat: float
+    lon: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "name": self.name, "lat": self.lat, "lon": self.lon}
+
+
+PLACES: tuple[Place, ...] = (
+    Place("masjid-agung", "Masjid Agung Al-Falah", -1.6164, 103.6149),
+    Place("gentala-arasy", "Jembatan Gentala Arasy", -1.5875, 103.6157),
+    Place("pasar-angso-duo", "Pasar Angso Duo", -1.6034, 103.6213),
+    Place("simpang-rimbo", "Simpang Rimbo", -1.6531, 103.5636),
+    Place("kantor-walikota", "Kantor Walikota Jambi", -1.6101, 103.6131),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SamplePhoto:
+    """A photo shipped with the project (``static/samples/<key>.jpg``)."""
+
+    key: str
+    label_id: str
+    label_en: str
+
+    @property
+    def path(self) -> Path:
+        return SAMPLES_DIR / f"{self.key}.jpg"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "label": {"id": self.label_id, "en": self.label_en},
+                "url": f"/static/samples/{self.key}.jpg"}
+
+
+SAMPLE_PHOTOS: tuple[SamplePhoto, ...] = (
+    SamplePhoto("jalan-berlubang", "Jalan berlubang", "Pothole"),
+    SamplePhoto("sampah-menumpuk", "Sampah menumpuk", "Garbage pile"),
+    SamplePhoto("lampu-mati", "Lampu jalan mati", "Street light out"),
+    SamplePhoto("drainase-banjir", "Drainase tersumbat", "Blocked drain"),
+)
+
+
+@dataclass(slots=True)
+class Citizen:
+    user: SimUser
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"user_id": self.user.id, "chat_id": self.user.id, "name": self.user.first_name,
+                "language_code": self.user.record.language_code}
+
+
+@dataclass(slots=True)
+class AgencyGroup:
+    agency: str
+    chat_id: int
+    title: str
+    short: str
+    names: dict[str, str]
+    staff: list[SimUser]
+    linked: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"agency": self.agency, "chat_id": self.chat_id, "title": self.title, "short": self.short,
+                "name": self.names, "linked": self.linked,
+                "staff": [{"user_id": u.id, "name": u.first_name} for u in self.staff]}
+
+
+@dataclass(slots=True)
+class World:
+    citizens: list[Citizen] = field(default_factory=list)
+    groups: list[AgencyGroup] = field(default_factory=list)
+    ready: bool = False
+
+    def group_for(self, agency: str) -> AgencyGroup:
+        for group in self.groups:
+            if group.agency == agency:
+                return group
+        raise KeyError(agency)
