@@ -265,8 +265,7 @@ class TelegramSender:
         now = self.clock()
         async with self.sessionmaker() as session:
             repo = OutboxRepo(session)
-            rows = await repo.due(now, limit=self.batch_size, channel=CHANNEL)
-            heads = [(row.id, row.chat_id) for row in rows]
+            heads = await repo.due_heads(now, limit=self.batch_size, channel=CHANNEL)
             next_due = await repo.next_due_at(channel=CHANNEL)
         for row_id, chat_id in heads:
             if chat_id not in self._workers and not self._stop.is_set():
