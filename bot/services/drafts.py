@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.services.runtime import Runtime
 from handlers import flow
@@ -80,10 +81,24 @@ async def _one(rt: Runtime, citizen_id: int, *, discard: bool) -> int:
     return 1 if messages else 0
 
 
+#: channels stop redelivering an update within a day; keys older than this are forgotten
+PROCESSED_KEYS_KEPT = timedelta(days=7)
+
+
+async def prune_processed_updates(rt: Runtime) -> int:
+    """Forget old idempotency keys so the table does not grow forever."""
+    async with UnitOfWork(rt.sessionmaker) as uow:
+        removed = await uow.idempotency.prune(rt.clock() - PROCESSED_KEYS_KEPT)
+        await uow.commit()
+    return removed
+
+
 async def run_draft_sweeper(rt: Runtime, stop: asyncio.Event, *, interval: float = 60.0) -> None:
+    """Periodic housekeeping: draft reminders and discards, then old idempotency keys."""
     while not stop.is_set():
         try:
             await sweep_drafts(rt)
+            await prune_processed_updates(rt)
         except Exception:  # keep sweeping; one bad row must not stop reminders for everyone
             log.exception("draft sweep failed")
         try:
