@@ -1,6 +1,9 @@
 """The ``sikesal`` command.
 
-    sikesal run                      start the bot (long polling) with delivery and reminders
+    sikesal run                      start the bot (long polling) with delivery and reminders;
+                                     without TELEGRAM_BOT_TOKEN, start the playground instead
+    sikesal playground [--host H] [--port P]
+                                     the whole system in a browser, no token, no internet
     sikesal migrate                  create or upgrade the database schema
     sikesal check-config             validate config.yaml and exit
     sikesal agency list              agencies and the groups linked to them
@@ -104,10 +107,50 @@ async def _with_runtime_db(settings: Settings, config: AppConfig, action: str, a
         await engine.dispose()
 
 
+async def _playground(settings: Settings, config: AppConfig, host: str, port: int) -> None:
+    from bot.playground import run_playground
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    def ready(url: str) -> None:
+        print(f"SiKesal playground: open {url} in your browser (Ctrl+C to stop)", flush=True)
+
+    await run_playground(
+        config,
+        database_url=settings.playground_database_url,
+        media_dir=settings.data_dir / "playground-media",
+        host=host,
+        port=port,
+        ready=ready,
+        stop=stop,
+    )
+
+
+def _start_playground(settings: Settings, config: AppConfig, host: str | None, port: int | None) -> int:
+    from bot.playground import PlaygroundError
+
+    try:
+        asyncio.run(
+            _playground(settings, config, host or settings.playground_host, port or settings.playground_port)
+        )
+    except PlaygroundError as exc:
+        print(f"Playground: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sikesal", description="SiKesal complaint channel")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="start the bot (long polling), delivery and reminders")
+    playground = sub.add_parser("playground", help="the whole system in a browser (no token needed)")
+    playground.add_argument("--host", default=None, help="default SIKESAL_PLAYGROUND_HOST or 127.0.0.1")
+    playground.add_argument("--port", type=int, default=None, help="default SIKESAL_PLAYGROUND_PORT or 8080")
     sub.add_parser("migrate", help="create or upgrade the database schema")
     sub.add_parser("check-config", help="validate config.yaml")
     agency = sub.add_parser("agency", help="agency groups")
@@ -140,17 +183,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"Unknown agency {args.agency!r}. Known agencies: {known}", file=sys.stderr)
             return EXIT_CONFIG
         return asyncio.run(_with_runtime_db(settings, config, args.agency_command, getattr(args, "agency", None)))
+    if args.command == "playground":
+        return _start_playground(settings, config, args.host, args.port)
     if args.command == "run":
         if not settings.telegram_bot_token:
             print(
-                "TELEGRAM_BOT_TOKEN is not set.\n"
-                "Create a bot with @BotFather in Telegram, then run:\n"
+                "TELEGRAM_BOT_TOKEN is not set: starting the playground (no Telegram needed).\n"
+                "To serve real citizens, create a bot with @BotFather in Telegram, then run:\n"
                 "    export TELEGRAM_BOT_TOKEN=123456:ABC...   # the token BotFather gave you\n"
-                "    make run\n"
-                "(A playground that needs no token is planned; until it exists a token is required.)",
+                "    make run",
                 file=sys.stderr,
             )
-            return EXIT_CONFIG
+            return _start_playground(settings, config, None, None)
         try:
             asyncio.run(_run(settings, config))
         except KeyboardInterrupt:

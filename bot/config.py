@@ -184,6 +184,8 @@ class Settings(BaseSettings):
     config_path: Path = Field(default=Path("config.yaml"), alias="SIKESAL_CONFIG")
     data_dir: Path = Field(default=Path("data"), alias="SIKESAL_DATA_DIR")
     log_level: str = Field(default="INFO", alias="SIKESAL_LOG_LEVEL")
+    playground_host: str = Field(default="127.0.0.1", alias="SIKESAL_PLAYGROUND_HOST")
+    playground_port: int = Field(default=8080, alias="SIKESAL_PLAYGROUND_PORT")
 
     @property
     def resolved_database_url(self) -> str:
@@ -199,6 +201,11 @@ class Settings(BaseSettings):
                     return replacement + url[len(prefix) :]
             return url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'sikesal.db').resolve()}"
+
+    @property
+    def playground_database_url(self) -> str:
+        """The playground's own throwaway database: emptied at every start and reset, never the real one."""
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'playground.db').resolve()}"
 
     @property
     def media_dir(self) -> Path:

@@ -289,9 +289,9 @@ def _coordinates(data: dict[str, Any]) -> tuple[float, float]:
 def _photo_bytes(data: dict[str, Any]) -> bytes:
     sample = data.get("sample")
     if sample:
-        for photo in SAMPLE_PHOTOS:
-            if photo.key == sample:
-                return photo.path.read_bytes()
+        for sample_photo in SAMPLE_PHOTOS:
+            if sample_photo.key == sample:
+                return sample_photo.path.read_bytes()
         raise ApiError(f"unknown sample photo {sample!r}", 404)
     raw = data.get("data_base64")
     if not isinstance(raw, str) or not raw:

@@ -161,8 +161,9 @@ class Playground:
         name = name.strip()[:64]
         if not name:
             raise ValueError("name is required")
-        citizen = Citizen(self.server.create_user(name, language_code=language_code))
-        self.world.citizens.append(citizen)
+        async with self._lock:  # not into a world that a reset is replacing
+            citizen = Citizen(self.server.create_user(name, language_code=language_code))
+            self.world.citizens.append(citizen)
         self.server.state.publish({"type": "world"})
         return citizen
 
@@ -235,10 +236,7 @@ async def wipe_database(database_url: str) -> None:
     if url.get_backend_name() == "sqlite":
         database = url.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            path = Path(database).expanduser()
-            for suffix in ("", "-wal", "-shm", "-journal"):
-                with contextlib.suppress(FileNotFoundError):
-                    Path(f"{path}{suffix}").unlink()
+            await asyncio.to_thread(_delete_sqlite_files, database)
         return
     from sqlalchemy import delete
 
@@ -253,6 +251,13 @@ async def wipe_database(database_url: str) -> None:
                 await connection.execute(delete(table))
     finally:
         await engine.dispose()
+
+
+def _delete_sqlite_files(database: str) -> None:
+    path = Path(database).expanduser()
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(f"{path}{suffix}").unlink()
 
 
 def _client_host(host: str) -> str:

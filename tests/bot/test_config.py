@@ -276,11 +276,27 @@ def test_check_config_missing_file_exits_2(
     assert "SIKESAL_CONFIG" in capsys.readouterr().err
 
 
-def test_run_without_a_token_exits_2_naming_the_variable(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["run"]) == 2
+def test_run_without_a_token_starts_the_playground_and_says_why(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[tuple[str | None, int | None]] = []
+    monkeypatch.setattr(cli, "_start_playground", lambda settings, config, host, port: started.append((host, port)) or 0)
+    assert cli.main(["run"]) == 0
+    assert started == [(None, None)]
     err = capsys.readouterr().err
-    assert "TELEGRAM_BOT_TOKEN" in err
+    assert "TELEGRAM_BOT_TOKEN" in err and "playground" in err
     assert "BotFather" in err
+
+
+def test_playground_port_in_use_is_a_clear_error(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert cli.main(["playground", "--port", str(port)]) == 1
+    assert str(port) in capsys.readouterr().err
 
 
 def test_an_unknown_command_is_a_usage_error(env: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,98 @@
+"""Fixtures: a whole playground (local Telegram + real bot + page) on a free port, and HTTP helpers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from bot.config import AppConfig, load_config
+from bot.delivery.ratelimit import RateLimits
+from bot.playground import Playground
+
+ROOT = Path(__file__).resolve().parents[2]
+FAST = RateLimits(global_per_second=1000, private_per_second=1000, group_per_minute=100000)
+TIMEOUT = 15.0
+
+
+@pytest.fixture
+def config() -> AppConfig:
+    return load_config(ROOT / "config.yaml")
+
+
+@pytest_asyncio.fixture
+async def playground(config: AppConfig, tmp_path: Path) -> AsyncIterator[Playground]:
+    pg = Playground(
+        config,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'playground.db'}",
+        media_dir=tmp_path / "media",
+        port=0,
+        rate_limits=FAST,
+        telegram_rate_limits=False,
+        polling_timeout=1,
+    )
+    await pg.start()
+    try:
+        yield pg
+    finally:
+        await pg.stop()
+    assert pg.server.spec_violations == [], pg.server.spec_violations
+
+
+class Client:
+    """The page's side of the JSON API."""
+
+    def __init__(self, session: aiohttp.ClientSession, base: str) -> None:
+        self.session = session
+        self.base = base
+
+    async def get(self, path: str, status: int = 200) -> Any:
+        async with self.session.get(self.base + path) as response:
+            data = await response.json()
+            assert response.status == status, data
+            return data["result"] if data["ok"] else data
+
+    async def post(self, path: str, body: dict[str, Any] | None = None, status: int = 200) -> Any:
+        async with self.session.post(self.base + path, json=body or {}) as response:
+            data = await response.json()
+            assert response.status == status, data
+            return data["result"] if data["ok"] else data
+
+    async def messages(self, chat_id: int) -> list[dict[str, Any]]:
+        return (await self.get(f"/api/chats/{chat_id}"))["messages"]
+
+    async def wait_for(self, chat_id: int, check: Callable[[dict[str, Any]], bool],
+                       timeout: float = TIMEOUT) -> dict[str, Any]:
+        """The first message of the chat's transcript satisfying ``check`` (polling the API)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            for message in await self.messages(chat_id):
+                if check(message):
+                    return message
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"no matching message in chat {chat_id}: {await self.messages(chat_id)}")
+            await asyncio.sleep(0.05)
+
+
+@pytest_asyncio.fixture
+async def client(playground: Playground) -> AsyncIterator[Client]:
+    async with aiohttp.ClientSession() as session:
+        yield Client(session, playground.url)
+
+
+def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = (message.get("reply_markup") or {}).get("inline_keyboard") or []
+    return [button for row in rows for button in row]
+
+
+def has_button(payload: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda m: m["from_bot"] and any(b.get("callback_data") == payload for b in buttons(m))
+
+
+def body(message: dict[str, Any]) -> str:
+    return (message.get("text") or "") + (message.get("caption") or "")
