@@ -6,8 +6,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -85,13 +86,21 @@ async def outbox_settled(world: World, timeout: float = 10.0) -> None:
         await asyncio.sleep(0.02)
 
 
-async def start_app(world_tmp: Path, server: TelegramServer, config: AppConfig, database_url: str) -> SikesalApp:
+async def start_app(
+    world_tmp: Path,
+    server: TelegramServer,
+    config: AppConfig,
+    database_url: str,
+    clock: Callable[[], datetime] | None = None,
+) -> SikesalApp:
+    """The real app against the local server, with Telegram's limits lifted for speed."""
     app = SikesalApp(
         config,
         database_url=database_url,
         media_dir=world_tmp / "media",
         token=TOKEN,
         api_base=server.base_url,
+        clock=clock,
         polling_timeout=1,
         rate_limits=FAST,
         sweep_interval=3600,

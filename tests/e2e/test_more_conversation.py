@@ -14,14 +14,13 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import func, select
 
-from bot.app import SikesalApp
 from bot.config import AppConfig
 from bot.services.drafts import sweep_drafts
 from localapi.telegram import TelegramServer, make_jpeg
 from localapi.telegram.state import StoredMessage
 from storage.models import Complaint, ConversationRow
 from storage.uow import UnitOfWork
-from tests.e2e.conftest import FAST, TOKEN, World, outbox_settled
+from tests.e2e.conftest import World, outbox_settled, start_app
 from tests.e2e.harness import Person, body, eventually, payloads
 
 pytestmark = pytest.mark.e2e
@@ -330,18 +329,7 @@ async def clocked(
     server: TelegramServer, config: AppConfig, database_url: str, tmp_path: Path
 ) -> AsyncIterator[tuple[World, Clock]]:
     clock = Clock()
-    app = SikesalApp(
-        config,
-        database_url=database_url,
-        media_dir=tmp_path / "media",
-        token=TOKEN,
-        api_base=server.base_url,
-        clock=clock,
-        polling_timeout=1,
-        rate_limits=FAST,
-        sweep_interval=3600,
-    )
-    await app.start()
+    app = await start_app(tmp_path, server, config, database_url, clock=clock)
     try:
         yield World(server=server, app=app, config=config, tmp=tmp_path), clock
     finally:
