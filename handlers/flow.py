@@ -84,6 +84,7 @@ __all__ = [
     "SHOW_PREFIX",
     "SUM_CANCEL",
     "SUM_EDIT",
+    "SUM_NAME",
     "SUM_SEND",
     "ComplaintView",
     "HistoryEntry",
@@ -115,6 +116,7 @@ PHOTO_SKIP = "photo:skip"
 SUM_SEND = "sum:send"
 SUM_EDIT = "sum:edit"
 SUM_CANCEL = "sum:cancel"
+SUM_NAME = "sum:name"  # toggles whether staff may see the citizen's name
 EDIT_CATEGORY = "edit:category"
 EDIT_DESCRIPTION = "edit:description"
 EDIT_PHOTOS = "edit:photos"
@@ -369,12 +371,14 @@ def _prompt_summary(conv: Conversation, ctx: FlowContext) -> list[OutMessage]:
         ctx.t(lang, "summary.description", description=esc(draft.description or "")),
         photos,
         *_location_lines(draft, lang, ctx),
+        ctx.t(lang, "summary.name_shared" if draft.share_name else "summary.name_hidden"),
         "",
         ctx.t(lang, "summary.question"),
     ]
     buttons = (
         (Button(ctx.t(lang, "button.send"), SUM_SEND),),
         (Button(ctx.t(lang, "button.edit"), SUM_EDIT), Button(ctx.t(lang, "button.cancel"), SUM_CANCEL)),
+        (Button(ctx.t(lang, "button.hide_name" if draft.share_name else "button.share_name"), SUM_NAME),),
     )
     return [OutMessage("\n".join(lines), buttons=buttons)]
 
@@ -788,6 +792,12 @@ def on_edit_back(turn: Turn) -> Reply:
     return _reprompt(turn)
 
 
+def on_toggle_name(turn: Turn) -> Reply:
+    """Consent to show the citizen's name to agency staff; off by default, asked on the summary."""
+    turn.conv.draft.share_name = not turn.conv.draft.share_name
+    return _reprompt(turn)
+
+
 def on_status_number_text(turn: Turn) -> Reply:
     assert isinstance(turn.event, Text)
     number = normalise_number(turn.event.text)
@@ -884,6 +894,7 @@ FLOW: dict[tuple[Step, str], Transition] = {
     (Step.SUMMARY, SUM_SEND): Transition(on_send, (Step.IDLE,)),
     (Step.SUMMARY, SUM_EDIT): Transition(on_edit, (Step.EDIT_MENU,)),
     (Step.SUMMARY, SUM_CANCEL): Transition(on_cancel, (Step.IDLE,)),
+    (Step.SUMMARY, SUM_NAME): Transition(on_toggle_name),
     (Step.SUMMARY, "photo"): _KEEP_PHOTO,
     (Step.SUMMARY, "location"): _KEEP_PIN,
     (Step.EDIT_MENU, EDIT_CATEGORY): Transition(on_edit_field, (Step.CATEGORY,)),

@@ -44,6 +44,8 @@ class Draft:
     address: str | None = None  # typed address, or the place name that came with a pin
     #: set while the citizen edits one field from the summary: go back to the summary after it
     editing: str | None = None
+    #: the citizen agreed that agency staff may see their name on this complaint (off by default)
+    share_name: bool = False
     #: the photos set aside while the citizen sends replacements ("edit photos"); restored if they
     #: press "done" without sending any new photo
     previous_photos: list[MediaRef] = field(default_factory=list)
@@ -62,6 +64,7 @@ class Draft:
             "longitude": self.longitude,
             "address": self.address,
             "editing": self.editing,
+            "share_name": self.share_name,
             "previous_photos": [p.to_dict() for p in self.previous_photos],
         }
 
@@ -77,6 +80,7 @@ class Draft:
             longitude=data.get("longitude"),
             address=data.get("address"),
             editing=data.get("editing"),
+            share_name=bool(data.get("share_name")),
             previous_photos=[MediaRef.from_dict(p) for p in data.get("previous_photos") or []],
         )
 

@@ -131,6 +131,8 @@ class Complaint(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(default=None)
     #: the latest rejection reason (also in the audit trail)
     reject_reason: Mapped[str | None] = mapped_column(Text)
+    #: the citizen's name as they agreed to show it to staff on this complaint; None = alias only
+    reporter_name: Mapped[str | None] = mapped_column(String(128), default=None)
 
     photos: Mapped[list[ComplaintPhoto]] = relationship(
         back_populates="complaint", order_by="ComplaintPhoto.position", lazy="selectin"

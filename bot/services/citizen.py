@@ -119,7 +119,7 @@ async def _relay_reply(
     if complaint is None or complaint.citizen_id != citizen.id:
         return False
     language = conversation.language
-    view = await build_view(uow, complaint, citizen)
+    view = await build_view(uow, complaint)
     card = await uow.cards.active_for(complaint.id)
     if card is not None:  # without a card (group not linked yet) the message waits in the audit trail
         await uow.outbox.enqueue(
@@ -173,10 +173,10 @@ async def _apply(
         found = await uow.complaints.by_number(effect.number.strip().upper())
         if found is None or found.citizen_id != citizen.id:
             return [flow.render_status_not_found(language, effect.number, rt.ctx)]
-        return [flow.render_status(language, await build_view(uow, found, citizen), rt.ctx)]
+        return [flow.render_status(language, await build_view(uow, found), rt.ctx)]
     if isinstance(effect, ListComplaints):
         mine = await uow.complaints.for_citizen(citizen.id, limit=10)
-        views = [await build_view(uow, c, citizen) for c in mine]
+        views = [await build_view(uow, c) for c in mine]
         return [flow.render_my_complaints(language, views, rt.ctx)]
     raise TypeError(f"unknown effect {effect!r}")
 
@@ -202,6 +202,8 @@ async def _file(rt: Runtime, uow: UnitOfWork, citizen: Citizen, draft: Draft) ->
         due_at=now + timedelta(hours=category.target_hours if category else 72),
         photos=[(p.sha256, p.telegram_file_id) for p in draft.photos],
     )
+    if draft.share_name and citizen.display_name:
+        complaint.reporter_name = citizen.display_name
     await uow.audit.add(
         complaint.id,
         actor_kind="citizen",
@@ -212,7 +214,7 @@ async def _file(rt: Runtime, uow: UnitOfWork, citizen: Citizen, draft: Draft) ->
         to_agency=agency,
         at=now,
     )
-    view = await build_view(uow, complaint, citizen)
+    view = await build_view(uow, complaint)
     await post_card(rt, uow, complaint, view)
     log.info("complaint %s filed for %s", number, agency)
     return complaint

@@ -11,7 +11,7 @@ from handlers import cards, flow
 from handlers.events import MediaRef
 from handlers.messages import OutMessage
 from handlers.views import ComplaintView, HistoryEntry, reporter_alias
-from storage.models import Card, Citizen, Complaint
+from storage.models import Card, Complaint
 from storage.uow import UnitOfWork
 
 log = logging.getLogger("sikesal.complaints")
@@ -23,10 +23,8 @@ GROUP_CHANNEL = "telegram"
 HISTORY_LIMIT = 20
 
 
-async def build_view(uow: UnitOfWork, complaint: Complaint, citizen: Citizen | None = None) -> ComplaintView:
+async def build_view(uow: UnitOfWork, complaint: Complaint) -> ComplaintView:
     """The core's read-only picture of a complaint, with its history and the reporter's alias."""
-    if citizen is None:
-        citizen = await uow.citizens.get(complaint.citizen_id)
     history = await uow.audit.history(complaint.id)
     return ComplaintView(
         id=complaint.id,
@@ -44,7 +42,7 @@ async def build_view(uow: UnitOfWork, complaint: Complaint, citizen: Citizen | N
         longitude=complaint.longitude,
         address=complaint.address,
         reporter_alias=reporter_alias(complaint.citizen_id),
-        reporter_name=(citizen.display_name if citizen is not None and citizen.share_name else None),
+        reporter_name=complaint.reporter_name,  # set only when the citizen agreed, on this complaint
         history=tuple(
             HistoryEntry(
                 at=e.at,

@@ -114,3 +114,22 @@ async def test_html_in_a_typed_address_is_escaped_on_the_card(world: World) -> N
     card = await staff[0].next_matching(number)
     assert '<a href="http://evil">Sudirman</a>' in (card.caption or "")
     assert not any(e.get("type") == "text_link" and "evil" in e.get("url", "") for e in card.caption_entities)
+
+
+async def test_the_name_is_shown_on_the_card_only_when_the_citizen_agreed(world: World) -> None:
+    staff = await world.agency_group("pupr")
+    citizen = world.citizen("Siti Aminah")
+    summary = await draft_to_summary(citizen)
+    assert "sum:name" in payloads(summary)
+    toggled = await citizen.tap_and_read("sum:name", summary)
+    assert "sum:send" in payloads(toggled), "the summary is shown again with the new choice"
+    number = await send_summary(citizen)
+    card = await staff[0].next_matching(number)
+    assert "Siti Aminah" in body(card)
+    assert str(citizen.user.id) not in body(card)
+
+    other = world.citizen("Budi Santoso")
+    await draft_to_summary(other)
+    second = await send_summary(other)
+    card = await staff[0].next_matching(second)
+    assert "Budi Santoso" not in body(card) and "Warga #" in body(card), "no consent: the alias only"

@@ -40,7 +40,7 @@ def test_happy_path_files_one_complaint(ctx: FlowContext) -> None:
     assert conv.step == Step.SUMMARY
     summary = all_text(located)
     assert "🗑️ Sampah" in summary and "Foto: 2" in summary and "-1.61010, 103.61310" in summary
-    assert set(payloads(located)) == {"sum:send", "sum:edit", "sum:cancel"}
+    assert set(payloads(located)) == {"sum:send", "sum:edit", "sum:cancel", "sum:name"}
 
     sent = step(conv, btn("sum:send"), ctx)
     assert sent.conversation.step == Step.IDLE and sent.conversation.draft == Draft()
@@ -193,3 +193,16 @@ def test_required_photo_cannot_be_skipped(ctx: FlowContext) -> None:
     assert typed.conversation.step == Step.PHOTOS and "minimal satu foto" in all_text(typed)
     stale_skip = step(conv, btn("photo:skip"), ctx)
     assert stale_skip.conversation.step == Step.PHOTOS
+
+
+def test_name_is_hidden_from_staff_unless_the_citizen_agrees(ctx: FlowContext) -> None:
+    conv = at_step(Step.SUMMARY, ctx)
+    assert not conv.draft.share_name
+    shown = step(conv, btn("sum:name"), ctx)
+    assert shown.conversation.step == Step.SUMMARY and shown.conversation.draft.share_name
+    assert "ditampilkan" in all_text(shown) and "sum:name" in payloads(shown)
+    hidden = step(shown.conversation, btn("sum:name"), ctx)
+    assert not hidden.conversation.draft.share_name
+    agreed = step(shown.conversation, btn("sum:send"), ctx)
+    submit = agreed.effects[0]
+    assert isinstance(submit, SubmitDraft) and submit.draft.share_name

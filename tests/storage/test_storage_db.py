@@ -27,6 +27,9 @@ from storage.db import (
 )
 from storage.models import Base
 
+#: the newest revision: migrations are numbered 0001, 0002, ... and chained in that order
+HEAD = max(path.name.split("_", 1)[0] for path in (MIGRATIONS_DIR / "versions").glob("[0-9]*_*.py"))
+
 
 def _diff(sync_conn: Connection) -> list[Any]:
     context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
@@ -67,10 +70,10 @@ async def test_initial_migration_matches_models(
         async with engine.connect() as conn:
             assert await conn.run_sync(_diff) == []
             assert await conn.run_sync(_tables) == set(Base.metadata.tables) | {"alembic_version"}
-        assert await _revision(engine) == "0001"
+        assert await _revision(engine) == HEAD
 
         await upgrade_database(engine)  # idempotent at head
-        assert await _revision(engine) == "0001"
+        assert await _revision(engine) == HEAD
 
         await downgrade_database(engine, "base")
         async with engine.connect() as conn:
@@ -190,4 +193,4 @@ def test_alembic_ini_for_developers() -> None:
 
     ini = Path(__file__).resolve().parents[2] / "storage" / "alembic.ini"
     script = ScriptDirectory.from_config(Config(str(ini)))
-    assert script.get_current_head() == "0001"
+    assert script.get_current_head() == HEAD
