@@ -265,8 +265,10 @@ async def handle_staff_reply(
                 alert = await _transition(rt, uow, complaint, actor, lifecycle.Action.REJECT, note=text.strip())
                 if alert.show_alert:  # refused: tell the group, since a reply has no toast
                     await _tell_group(rt, uow, chat_id, alert.text, reply_to_message_id)
-        else:
+        elif text.strip():
             await _relay_to_citizen(rt, uow, complaint, actor, text)
+        else:  # a photo or sticker under a card: only text reaches the citizen
+            return False
         await uow.commit()
     rt.on_enqueued()
     return True

@@ -346,3 +346,24 @@ async def test_a_group_relinked_to_another_agency_loses_its_old_cards(world: Wor
     assert answer.get("show_alert")
     assert await complaint_state(world) == ("baru", "pupr")
     assert any(a.refused and a.action == "accept" for a in await audit(world))
+
+
+async def test_a_sticker_under_the_rejection_prompt_asks_for_the_reason_again(world: World) -> None:
+    citizen, staff, card = await filed_in(world)
+    await staff[0].tap(button(card, "reject"), card)
+    prompt = await staff[0].next()
+    await outbox_settled(world)
+    sticker = {"file_id": "CAACAgIAAxkBAAstk", "file_unique_id": "stk1", "type": "regular",
+               "width": 512, "height": 512, "is_animated": False, "is_video": False}
+    # a sticker sent as a reply to the prompt (the simulated client has no reply option for stickers)
+    world.server.user_message(staff[0].user, card.chat_id, prompt.message_id, extra={"sticker": sticker})
+    again = await staff[0].next()
+    assert (again.reply_markup or {}).get("force_reply") and "alasan" in body(again).lower()
+    assert await complaint_state(world) == ("baru", "pupr")
+    assert await citizen.quiet(0.3) == []
+
+
+async def test_a_photo_under_a_card_is_not_relayed_to_the_citizen(world: World) -> None:
+    citizen, staff, card = await filed_in(world)
+    staff[0].user.send_photo(chat=card.chat_id, reply_to=card.message_id)
+    assert await citizen.quiet(0.5) == []

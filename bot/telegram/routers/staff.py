@@ -119,6 +119,7 @@ def build_router() -> Router:
     router.message.register(on_link, Command("link"))
     router.message.register(on_migrated, F.migrate_to_chat_id)
     router.message.register(on_members_added, F.new_chat_members)
-    router.message.register(on_reply, F.reply_to_message & F.text)
+    # text replies are relayed; any other reply still matters under a rejection prompt (asked again)
+    router.message.register(on_reply, F.reply_to_message)
     router.callback_query.register(on_button)
     return router
