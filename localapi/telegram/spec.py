@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from localapi.specs import find_spec
+
 SPEC_ENV = "SIKESAL_TELEGRAM_SPEC"
-SPEC_RELATIVE = Path("shared") / "specs" / "telegram-bot-api.json"
+SPEC_FILE = "telegram-bot-api.json"
 
 # Parameter "kinds" decide how a form-encoded string is decoded.
 INT, INT_OR_STR, BOOL, FLOAT, STR, FILE, JSON = "int", "int_or_str", "bool", "float", "str", "file", "json"
@@ -235,25 +236,8 @@ def _load_cached(path: str, _mtime: int) -> ApiSpec:
 
 
 def find_spec_path(explicit: Path | str | bool | None = None) -> Path | None:
-    """Locate the spec: explicit path, else ``$SIKESAL_TELEGRAM_SPEC``, else ``<root>/../shared/specs``.
-
-    The project root is not fixed (worktrees, CI checkouts), so every ancestor of the working directory
-    and of this package is tried; ``False`` disables validation.
-    """
-    if explicit is False:
-        return None
-    if isinstance(explicit, str | Path):
-        path = Path(explicit)
-        return path if path.is_file() else None
-    if env := os.environ.get(SPEC_ENV):
-        path = Path(env)
-        return path if path.is_file() else None
-    for start in (Path.cwd(), Path(__file__).resolve().parent):
-        for directory in (start, *start.parents):
-            candidate = directory.parent / SPEC_RELATIVE
-            if candidate.is_file():
-                return candidate
-    return None
+    """Explicit path, else ``$SIKESAL_TELEGRAM_SPEC``, else ``<root>/../shared/specs``; False disables."""
+    return find_spec(SPEC_FILE, SPEC_ENV, explicit)
 
 
 def _decode(kind: str, value: str) -> Any:

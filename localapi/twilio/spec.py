@@ -7,33 +7,21 @@ into the project. Without it only Twilio's own required-field rules (hard-coded 
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from localapi.specs import find_spec
+
 SPEC_ENV = "SIKESAL_TWILIO_SPEC"
-SPEC_RELATIVE = Path("shared") / "specs" / "twilio-api-v2010.json"
+SPEC_FILE = "twilio-api-v2010.json"
 MESSAGES_PATH = "/2010-04-01/Accounts/{AccountSid}/Messages.json"
 
 
 def find_spec_path(explicit: Path | str | bool | None = None) -> Path | None:
-    """Explicit path, else ``$SIKESAL_TWILIO_SPEC``, else ``<ancestor>/../shared/specs``; False disables."""
-    if explicit is False:
-        return None
-    if isinstance(explicit, str | Path):
-        path = Path(explicit)
-        return path if path.is_file() else None
-    if env := os.environ.get(SPEC_ENV):
-        path = Path(env)
-        return path if path.is_file() else None
-    for start in (Path.cwd(), Path(__file__).resolve().parent):
-        for directory in (start, *start.parents):
-            candidate = directory.parent / SPEC_RELATIVE
-            if candidate.is_file():
-                return candidate
-    return None
+    """Explicit path, else ``$SIKESAL_TWILIO_SPEC``, else ``<root>/../shared/specs``; False disables."""
+    return find_spec(SPEC_FILE, SPEC_ENV, explicit)
 
 
 @dataclass
