@@ -338,11 +338,6 @@ def render_link_usage(ctx: FlowContext, *, language: str = "id") -> OutMessage:
     return _group_text(ctx, language, "staff.link_usage")
 
 
-def render_not_linked(ctx: FlowContext, *, language: str = "id") -> OutMessage:
-    """Something happened in a group that is not linked to any agency."""
-    return _group_text(ctx, language, "staff.not_linked")
-
-
 def render_reason_required(view: ComplaintView, ctx: FlowContext, *, language: str = "id") -> OutMessage:
     """The rejection reply was empty (or not text): ask again, as a reply."""
     text = ctx.t(language, "staff.reason_required", number=esc(view.number))
@@ -352,25 +347,6 @@ def render_reason_required(view: ComplaintView, ctx: FlowContext, *, language: s
 def render_reply_relayed(ctx: FlowContext, *, language: str = "id") -> OutMessage:
     """A staff reply under a card reached the citizen."""
     return _group_text(ctx, language, "staff.reply_relayed")
-
-
-def render_reply_failed(ctx: FlowContext, *, language: str = "id") -> OutMessage:
-    """The citizen cannot be reached (they blocked the bot)."""
-    return _group_text(ctx, language, "staff.reply_failed")
-
-
-def render_status_changed_note(
-    view: ComplaintView, ctx: FlowContext, *, staff_name: str | None, language: str = "id"
-) -> OutMessage:
-    """A short line in the group after a change, so the chat shows who did what."""
-    text = ctx.t(
-        language,
-        "staff.changed_by",
-        staff=esc(truncate(staff_name or "-", 40)),
-        number=esc(view.number),
-        status=status_label(view.status, language, ctx),
-    )
-    return OutMessage(text=text, reply_to=card_ref(view.id))
 
 
 __all__ = [
@@ -394,12 +370,9 @@ __all__ = [
     "render_citizen_reply_to_group",
     "render_link_result",
     "render_link_usage",
-    "render_not_linked",
     "render_reason_required",
     "render_reassign_picker",
     "render_reject_prompt",
-    "render_reply_failed",
     "render_reply_relayed",
-    "render_status_changed_note",
     "status_payload",
 ]
