@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -47,6 +46,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.delivery import render
+from bot.delivery.loop import FifoWorkLoop, Stopped
 from bot.delivery.ratelimit import RateLimiter, RateLimits, is_group_chat
 from handlers.messages import OutMessage
 from storage.models import Card, MediaFile, OutboxMessage, utcnow
@@ -71,15 +71,8 @@ FILE_REFERENCE = "file reference"
 
 #: pauses between attempts to commit a delivery outcome (None: give up, the row stays pending)
 RECORD_RETRIES: tuple[float | None, ...] = (0.2, 1.0, 3.0, None)
-#: the poller looks at the table at most this often, however many workers finish (they wake it)
-MIN_TICK_INTERVAL = 0.02
-
 #: two chats hit by 429 within this many seconds -> the flood is bot-wide, pause everything
 GLOBAL_FLOOD_WINDOW = 1.0
-
-
-class _Stopped(Exception):
-    """The sender is shutting down while a worker waited for the rate limiter (nothing was sent)."""
 
 
 @dataclass(slots=True)
@@ -147,12 +140,14 @@ def _description(exc: TelegramAPIError) -> str:
     return str(exc.message)
 
 
-class TelegramSender:
+class TelegramSender(FifoWorkLoop):
     """Delivers pending ``telegram`` outbox rows. One instance per process; see :meth:`run`.
 
     ``wake()`` after committing a transaction that enqueued something makes delivery prompt; without it
     the sender still finds the row within ``poll_interval`` seconds.
     """
+
+    name = "telegram-delivery"
 
     def __init__(
         self,
@@ -171,164 +166,42 @@ class TelegramSender:
         shutdown_timeout: float = 10.0,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        super().__init__(
+            sessionmaker,
+            max_attempts=max_attempts,
+            poll_interval=poll_interval,
+            concurrency=concurrency,
+            batch_size=batch_size,
+            backoff_base=backoff_base,
+            backoff_cap=backoff_cap,
+            shutdown_timeout=shutdown_timeout,
+            clock=clock,
+        )
         self.bot = bot
-        self.sessionmaker = sessionmaker
         self.media = media
         self.limits = limits or RateLimits()
         self.limiter = RateLimiter(self.limits, now=time.monotonic())
-        self.max_attempts = max_attempts
-        self.poll_interval = poll_interval
-        self.batch_size = batch_size
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
         self.defer_delay = defer_delay
-        self.shutdown_timeout = shutdown_timeout
-        #: the database-time clock (``next_attempt_at`` is compared with it); must be the same clock the
-        #: services pass as ``now`` when enqueuing, and it must advance (backoff waits on it)
-        self.clock = clock
-        self._sem = asyncio.Semaphore(concurrency)
-        #: workers waiting for the limiter hold nothing, but their database work is bounded too, so a
-        #: burst to 200 chats cannot drain the connection pool the rest of the bot needs
-        self._db_sem = asyncio.Semaphore(concurrency)
-        self._wake = asyncio.Event()
-        self._stop = asyncio.Event()
-        self._workers: dict[str, asyncio.Task[None]] = {}
         self._floods: dict[str, float] = {}
-        #: rows finished (sent, failed for good or skipped) by this instance, for tests and stats
-        self.processed = 0
         self.sent = 0
         self.failed = 0
 
-    # ------------------------------------------------------------------ public loop API
+    # ------------------------------------------------------------------ the loop's queries
 
-    def wake(self) -> None:
-        """Something was enqueued and committed: look for due rows now instead of at the next poll."""
-        self._wake.set()
+    async def _due_heads(self, session: AsyncSession, now: datetime) -> list[tuple[int, str]]:
+        return await OutboxRepo(session).due_heads(now, limit=self.batch_size, channel=CHANNEL)
 
-    async def run(self, stop: asyncio.Event | None = None) -> None:
-        """Deliver until ``stop`` is set (or the task is cancelled).
+    async def _next_due_at(self, session: AsyncSession) -> datetime | None:
+        return await OutboxRepo(session).next_due_at(channel=CHANNEL)
 
-        On stop, workers finish the row they are sending (up to ``shutdown_timeout``), then the rest is
-        cancelled; anything unsent stays pending for the next start.
-        """
-        self._stop = stop or asyncio.Event()
-        loop = asyncio.get_running_loop()
-        last_tick = 0.0
-        try:
-            while not self._stop.is_set():
-                since = loop.time() - last_tick
-                if since < MIN_TICK_INTERVAL:
-                    await asyncio.sleep(MIN_TICK_INTERVAL - since)
-                last_tick = loop.time()
-                self._wake.clear()
-                try:
-                    delay = await self._tick()
-                except (SQLAlchemyError, OSError):
-                    log.exception("outbox poll failed; retrying in %.1fs", self.poll_interval)
-                    delay = self.poll_interval
-                await self._wait(delay)
-        except asyncio.CancelledError:
-            await self._shutdown(graceful=False)  # being killed: do not wait for anything
-            raise
-        await self._shutdown()
+    async def _next_due_for(self, session: AsyncSession, key: str, now: datetime) -> int | None:
+        head = await OutboxRepo(session).head_for_chat(key, channel=CHANNEL)
+        if head is None or as_utc(head.next_attempt_at) > now:
+            return None
+        return head.id
 
-    async def drain(self, timeout: float = 10.0) -> int:  # noqa: ASYNC109 - a budget, not a per-call timeout
-        """Deliver until no ``telegram`` row is pending (deferred rows are waited for). For tests and the CLI.
-
-        Returns the number of rows finished; raises :class:`TimeoutError` if rows are still pending after
-        ``timeout`` seconds. Do not call while :meth:`run` is running.
-        """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        start = self.processed
-        self._stop = asyncio.Event()
-        try:
-            while True:
-                self._wake.clear()
-                delay = await self._tick()
-                if not self._workers:
-                    async with self.sessionmaker() as session:
-                        pending = await OutboxRepo(session).pending_count(channel=CHANNEL)
-                    if pending == 0:
-                        return self.processed - start
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    raise TimeoutError(f"outbox still has pending telegram rows after {timeout}s")
-                await self._wait(min(delay, remaining))
-        finally:
-            await self._shutdown()
-
-    # ------------------------------------------------------------------ scheduling
-
-    async def _tick(self) -> float:
-        """Start a worker for every chat whose head row is due; return how long to sleep before looking again."""
-        now = self.clock()
-        async with self.sessionmaker() as session:
-            repo = OutboxRepo(session)
-            heads = await repo.due_heads(now, limit=self.batch_size, channel=CHANNEL)
-            next_due = await repo.next_due_at(channel=CHANNEL)
-        for row_id, chat_id in heads:
-            if chat_id not in self._workers and not self._stop.is_set():
-                self._workers[chat_id] = asyncio.create_task(
-                    self._chat_worker(chat_id, row_id), name=f"sikesal-delivery-{chat_id}"
-                )
-        if next_due is None:
-            return self.poll_interval
-        until = (next_due - self.clock()).total_seconds()
-        # due but its chat is busy: a finishing worker wakes us; no point in spinning
-        return self.poll_interval if until <= 0 else min(self.poll_interval, until)
-
-    async def _wait(self, seconds: float) -> None:
-        if self._wake.is_set() or self._stop.is_set():
-            return
-        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(self._stop.wait())]
-        try:
-            await asyncio.wait(waiters, timeout=max(0.0, seconds), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
-            await asyncio.gather(*waiters, return_exceptions=True)
-
-    async def _shutdown(self, *, graceful: bool = True) -> None:
-        """Let workers finish the row in hand (graceful), then cancel what is left.
-
-        A cancelled worker may have had its row accepted by Telegram without the commit: that row is sent
-        again by the next run (the one duplicate the outbox allows).
-        """
-        self._stop.set()
-        workers = list(self._workers.values())
-        if workers:
-            pending: set[asyncio.Task[None]] = set(workers)
-            if graceful:
-                _done, pending = await asyncio.wait(workers, timeout=self.shutdown_timeout)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
-        self._workers.clear()
-
-    async def _chat_worker(self, chat_id: str, row_id: int) -> None:
-        """Send one chat's due rows strictly in order, then hand the chat back to the poller."""
-        next_id: int | None = row_id
-        try:
-            while next_id is not None and not self._stop.is_set():
-                if not await self._process(next_id):
-                    break
-                next_id = await self._next_due_in_chat(chat_id)
-        except _Stopped:
-            pass
-        except (SQLAlchemyError, OSError):
-            log.exception("delivery worker for chat %s hit a database error; will retry", chat_id)
-        finally:
-            self._workers.pop(chat_id, None)
-            self._wake.set()
-
-    async def _next_due_in_chat(self, chat_id: str) -> int | None:
-        now = self.clock()
-        async with self._db_sem, self.sessionmaker() as session:
-            head = await OutboxRepo(session).head_for_chat(chat_id, channel=CHANNEL)
-            if head is None or as_utc(head.next_attempt_at) > now:
-                return None
-            return head.id
+    async def _pending_count(self, session: AsyncSession) -> int:
+        return await OutboxRepo(session).pending_count(channel=CHANNEL)
 
     # ------------------------------------------------------------------ one row
 
@@ -366,7 +239,7 @@ class TelegramSender:
             if job.kind == KIND_EDIT_CARD:
                 return await self._edit_card(job)
             return await self._send(job, attempt)
-        except _Stopped:
+        except Stopped:
             raise
         except TelegramRetryAfter as exc:
             return _Outcome("flood", delay=float(exc.retry_after), error=self._scrub(str(exc)), count_attempt=False)
@@ -509,13 +382,6 @@ class TelegramSender:
                 if wait <= 0:
                     return await call()
             await self._sleep(wait)
-
-    async def _sleep(self, seconds: float) -> None:
-        try:
-            await asyncio.wait_for(self._stop.wait(), timeout=seconds)
-        except TimeoutError:
-            return
-        raise _Stopped
 
     async def _with_reply(
         self, chat_id: str, reply_to: int | None, make: Callable[[ReplyParameters | None], Awaitable[T]],
@@ -667,11 +533,6 @@ class TelegramSender:
         media = MediaRepo(session)
         for sha256, file_id in attempt.file_ids.items():
             await media.set_telegram_file_id(sha256, file_id)
-
-    def _backoff(self, attempts: int) -> float:
-        """1, 2, 4 ... seconds (times ``backoff_base``), capped, with +-20% jitter against thundering herds."""
-        delay = min(self.backoff_cap, self.backoff_base * (2 ** max(0, attempts)))
-        return delay * random.uniform(0.8, 1.2)
 
     async def _record(self, row_id: int, job: _Job | None, outcome: _Outcome, attempt: _Attempt) -> None:
         """Apply ``outcome`` to the row (and card, links, citizen, agency) in one short transaction."""

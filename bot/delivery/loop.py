@@ -1,0 +1,237 @@
+"""A per-key FIFO work loop over database rows: the shape shared by every outbox sender and the inbox.
+
+Why one loop: the Telegram sender, the WhatsApp sender and the WhatsApp inbox all do the same thing with
+different rows. Rows belong to a key (a chat, a citizen's number); rows of one key must be handled
+strictly in order, different keys in parallel (bounded), each row at most once at a time, and a row
+that waits for a retry holds back the rows behind it. The database is the queue, so a restart resumes
+where the last process stopped; ``wake()`` after a commit makes the loop look at once instead of at the
+next poll.
+
+Subclasses say where the heads are (:meth:`_due_heads`, :meth:`_next_due_at`, :meth:`_next_due_for`)
+and what to do with one row (:meth:`_process`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from storage.models import utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+log = logging.getLogger("sikesal.loop")
+
+#: the poller looks at the table at most this often, however many workers finish (they wake it)
+MIN_TICK_INTERVAL = 0.02
+
+
+class Stopped(Exception):
+    """The loop is shutting down while a worker waited (for a rate limiter, a pause): nothing was done."""
+
+
+class FifoWorkLoop(ABC):
+    """Runs one worker task per key with due rows; see the module docstring."""
+
+    #: what the loop is called in logs and task names
+    name = "work"
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        max_attempts: int = 12,
+        poll_interval: float = 1.0,
+        concurrency: int = 8,
+        batch_size: int = 200,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 60.0,
+        shutdown_timeout: float = 10.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.max_attempts = max_attempts
+        self.poll_interval = poll_interval
+        self.batch_size = batch_size
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.shutdown_timeout = shutdown_timeout
+        #: the database-time clock (``next_attempt_at`` is compared with it); must be the same clock the
+        #: services use when writing rows, and it must advance (backoff waits on it)
+        self.clock = clock
+        self._sem = asyncio.Semaphore(concurrency)
+        #: workers waiting for a limiter hold nothing, but their database work is bounded too, so a burst
+        #: to 200 keys cannot drain the connection pool the rest of the bot needs
+        self._db_sem = asyncio.Semaphore(concurrency)
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        #: rows finished (done, failed for good or skipped) by this instance, for tests and stats
+        self.processed = 0
+
+    # ------------------------------------------------------------------ what subclasses provide
+
+    @abstractmethod
+    async def _due_heads(self, session: AsyncSession, now: datetime) -> list[tuple[int, str]]:
+        """``(row id, key)`` of the oldest pending row of every key, where that row is due."""
+
+    @abstractmethod
+    async def _next_due_at(self, session: AsyncSession) -> datetime | None:
+        """When the earliest head becomes due (None: nothing pending)."""
+
+    @abstractmethod
+    async def _next_due_for(self, session: AsyncSession, key: str, now: datetime) -> int | None:
+        """The id of ``key``'s oldest pending row if it is due now, else None."""
+
+    @abstractmethod
+    async def _pending_count(self, session: AsyncSession) -> int:
+        """Rows still waiting (due or not); :meth:`drain` runs until it is zero."""
+
+    @abstractmethod
+    async def _process(self, row_id: int) -> bool:
+        """Handle one row and record the outcome. True if the key may continue with its next row."""
+
+    # ------------------------------------------------------------------ public API
+
+    def wake(self) -> None:
+        """Something was written and committed: look for due rows now instead of at the next poll."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Work until ``stop`` is set (or the task is cancelled).
+
+        On stop, workers finish the row in hand (up to ``shutdown_timeout``), then the rest is cancelled;
+        anything unfinished stays pending for the next start.
+        """
+        self._stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        last_tick = 0.0
+        try:
+            while not self._stop.is_set():
+                since = loop.time() - last_tick
+                if since < MIN_TICK_INTERVAL:
+                    await asyncio.sleep(MIN_TICK_INTERVAL - since)
+                last_tick = loop.time()
+                self._wake.clear()
+                try:
+                    delay = await self._tick()
+                except (SQLAlchemyError, OSError):
+                    log.exception("%s poll failed; retrying in %.1fs", self.name, self.poll_interval)
+                    delay = self.poll_interval
+                await self._wait(delay)
+        except asyncio.CancelledError:
+            await self._shutdown(graceful=False)  # being killed: do not wait for anything
+            raise
+        await self._shutdown()
+
+    async def drain(self, timeout: float = 10.0) -> int:  # noqa: ASYNC109 - a budget, not a per-call timeout
+        """Work until nothing is pending (deferred rows are waited for). For tests and the CLI.
+
+        Returns the number of rows finished; raises :class:`TimeoutError` if rows are still pending after
+        ``timeout`` seconds. Do not call while :meth:`run` is running.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        start = self.processed
+        self._stop = asyncio.Event()
+        try:
+            while True:
+                self._wake.clear()
+                delay = await self._tick()
+                if not self._workers:
+                    async with self.sessionmaker() as session:
+                        pending = await self._pending_count(session)
+                    if pending == 0:
+                        return self.processed - start
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise TimeoutError(f"{self.name}: rows still pending after {timeout}s")
+                await self._wait(min(delay, remaining))
+        finally:
+            await self._shutdown()
+
+    # ------------------------------------------------------------------ scheduling
+
+    async def _tick(self) -> float:
+        """Start a worker for every key whose head row is due; return how long to sleep before looking again."""
+        now = self.clock()
+        async with self.sessionmaker() as session:
+            heads = await self._due_heads(session, now)
+            next_due = await self._next_due_at(session)
+        for row_id, key in heads:
+            if key not in self._workers and not self._stop.is_set():
+                self._workers[key] = asyncio.create_task(self._worker(key, row_id), name=f"sikesal-{self.name}-{key}")
+        if next_due is None:
+            return self.poll_interval
+        until = (next_due - self.clock()).total_seconds()
+        # due but its key is busy: a finishing worker wakes us; no point in spinning
+        return self.poll_interval if until <= 0 else min(self.poll_interval, until)
+
+    async def _wait(self, seconds: float) -> None:
+        if self._wake.is_set() or self._stop.is_set():
+            return
+        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(self._stop.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=max(0.0, seconds), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+            await asyncio.gather(*waiters, return_exceptions=True)
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep unless the loop stops first (then :class:`Stopped`)."""
+        try:
+            await asyncio.wait_for(self._stop.wait(), timeout=seconds)
+        except TimeoutError:
+            return
+        raise Stopped
+
+    async def _shutdown(self, *, graceful: bool = True) -> None:
+        """Let workers finish the row in hand (graceful), then cancel what is left.
+
+        A cancelled worker may have had its row accepted by the channel without the commit: that row is
+        handled again by the next run (the one duplicate an outbox allows).
+        """
+        self._stop.set()
+        workers = list(self._workers.values())
+        if workers:
+            pending: set[asyncio.Task[None]] = set(workers)
+            if graceful:
+                _done, pending = await asyncio.wait(workers, timeout=self.shutdown_timeout)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+        self._workers.clear()
+
+    async def _worker(self, key: str, row_id: int) -> None:
+        """Handle one key's due rows strictly in order, then hand the key back to the poller."""
+        next_id: int | None = row_id
+        try:
+            while next_id is not None and not self._stop.is_set():
+                if not await self._process(next_id):
+                    break
+                next_id = await self._next_due_in(key)
+        except Stopped:
+            pass
+        except (SQLAlchemyError, OSError):
+            log.exception("%s worker for %s hit a database error; will retry", self.name, key)
+        finally:
+            self._workers.pop(key, None)
+            self._wake.set()
+
+    async def _next_due_in(self, key: str) -> int | None:
+        async with self._db_sem, self.sessionmaker() as session:
+            return await self._next_due_for(session, key, self.clock())
+
+    def _backoff(self, attempts: int) -> float:
+        """1, 2, 4 ... seconds (times ``backoff_base``), capped, with +-20% jitter against thundering herds."""
+        delay = min(self.backoff_cap, self.backoff_base * (2 ** max(0, attempts)))
+        return float(delay * random.uniform(0.8, 1.2))
