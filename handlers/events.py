@@ -104,3 +104,6 @@ class Incoming:
     #: the channel id of the message this one replies to (reply relay is decided before the flow)
     reply_to_message_id: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    #: the channel shows menus as numbered lists (WhatsApp), so a typed "2" means the second item
+    #: of the last menu (see :mod:`handlers.choices`); False where menus are real buttons (Telegram)
+    typed_choices: bool = False

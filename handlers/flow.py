@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from handlers import choices
 from handlers.context import CategoryInfo, FlowContext
 from handlers.effects import Effect, ListComplaints, ShowStatus, SubmitDraft
 from handlers.events import (
@@ -95,6 +96,7 @@ __all__ = [
     "next_step",
     "normalise_number",
     "prompt",
+    "remind",
     "reminder",
     "render_citizen_reply_sent",
     "render_my_complaints",
@@ -972,14 +974,17 @@ def _assemble(reply: Reply, leaving_location: bool, language: str, ctx: FlowCont
 
 
 def _finish(before: Step, conv: Conversation, reply: Reply, ctx: FlowContext) -> Outcome:
+    """The outcome, with the menu it shows remembered so a typed answer can be resolved next time."""
     leaving = before == Step.LOCATION and conv.step != Step.LOCATION
-    return Outcome(
+    outcome = Outcome(
         conversation=conv,
         messages=_assemble(reply, leaving, conv.language, ctx),
         effects=list(reply.effects),
         alert=reply.alert,
         followup=list(reply.followup),
     )
+    choices.remember(conv, [*outcome.messages, *outcome.followup])
+    return outcome
 
 
 def _failure(conv: Conversation, ctx: FlowContext) -> Outcome:
@@ -996,10 +1001,19 @@ def _failure(conv: Conversation, ctx: FlowContext) -> Outcome:
 
 
 def handle(conv: Conversation, incoming: Incoming, ctx: FlowContext) -> Outcome:
-    """Handle one event. Never raises; never mutates ``conv`` (the outcome carries a new copy)."""
+    """Handle one event. Never raises; never mutates ``conv`` (the outcome carries a new copy).
+
+    A typed answer to the last menu ("2", "kirim", or "batal" where menus are numbered lists) is
+    resolved first (:func:`handlers.choices.resolve`), so the tables only see button presses and
+    commands. The outcome's conversation remembers the menu of ``messages`` + ``followup``; the
+    service, which puts the effects' results between the two, must call
+    :func:`handlers.choices.remember` again with the full list it sends. After a failure the old
+    menu is kept: "please try again" invites the same answer.
+    """
     try:
         work = copy.deepcopy(conv)
         before = work.step
+        incoming = choices.resolve(work, incoming, commands=GLOBAL_COMMANDS.keys())
         transition, arg = _route(work, incoming.event)
         reply = transition.handler(Turn(work, incoming, ctx, arg))
         return _finish(before, work, reply, ctx)
@@ -1011,7 +1025,12 @@ def handle(conv: Conversation, incoming: Incoming, ctx: FlowContext) -> Outcome:
 
 
 def reminder(conv: Conversation, ctx: FlowContext) -> list[OutMessage]:
-    """The one nudge for a draft left alone: continue or cancel. Nothing when there is no draft."""
+    """The one nudge for a draft left alone: continue or cancel. Nothing when there is no draft.
+
+    Only the messages: a caller that sends them to a channel with typed menus must also remember
+    their menu (:func:`remind` does both), or a typed "1" would still mean the previous menu's
+    first item (at the summary: "send").
+    """
     try:
         if not _has_draft(conv):
             return []
@@ -1021,8 +1040,20 @@ def reminder(conv: Conversation, ctx: FlowContext) -> list[OutMessage]:
         return []
 
 
+def remind(conv: Conversation, ctx: FlowContext) -> Outcome:
+    """:func:`reminder` as an outcome like :func:`discard_idle`'s: the conversation (a new copy)
+    remembers the reminder's continue/cancel menu, so "1"/"2" on WhatsApp mean what was shown.
+    Save ``outcome.conversation`` without restarting the idle clock: it is our message, not the
+    citizen's action. No messages (no draft) leaves the conversation as it was."""
+    work = copy.deepcopy(conv)
+    messages = reminder(work, ctx)
+    choices.remember(work, messages)
+    return Outcome(conversation=work, messages=messages, effects=[])
+
+
 def discard_idle(conv: Conversation, ctx: FlowContext) -> Outcome:
-    """Drop a draft nobody came back to, and tell the citizen (they can start again any time)."""
+    """Drop a draft nobody came back to, and tell the citizen (they can start again any time).
+    The outcome's conversation remembers the main menu this shows, like :func:`handle`'s."""
     try:
         work = copy.deepcopy(conv)
         before = work.step

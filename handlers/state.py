@@ -11,6 +11,9 @@ from typing import Any
 
 from handlers.events import MediaRef
 
+#: one item of a menu the citizen was shown: (label, button payload); see :mod:`handlers.choices`
+Choice = tuple[str, str]
+
 
 class Step(StrEnum):
     """Where the citizen is. The transition table in :mod:`handlers.flow` is keyed by these."""
@@ -95,6 +98,9 @@ class Conversation:
     draft: Draft = field(default_factory=Draft)
     #: where to go back to after a detour (e.g. "check status" in the middle of filing a complaint)
     return_step: Step | None = None
+    #: the last menu sent, in numbering order, so a typed "2" or "kirim" can be resolved
+    #: (:func:`handlers.choices.remember` keeps it current)
+    choices: list[Choice] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -103,6 +109,7 @@ class Conversation:
             "language_chosen": self.language_chosen,
             "draft": self.draft.to_dict(),
             "return_step": self.return_step.value if self.return_step else None,
+            "choices": [[label, payload] for label, payload in self.choices],
         }
 
     @classmethod
@@ -114,6 +121,7 @@ class Conversation:
             language_chosen=bool(data.get("language_chosen")),
             draft=Draft.from_dict(data.get("draft")),
             return_step=_step_or_none(data.get("return_step")),
+            choices=_choices(data.get("choices")),
         )
 
 
@@ -123,3 +131,16 @@ def _step_or_none(value: object) -> Step | None:
         return Step(str(value)) if value else None
     except ValueError:
         return None
+
+
+def _choices(value: object) -> list[Choice]:
+    """Read the stored menu. Rows from before menus were remembered have none; anything malformed
+    is skipped rather than failing the citizen's event (the worst case is a typed number that is
+    not understood, which the step answers)."""
+    if not isinstance(value, list):
+        return []
+    return [
+        (item[0], item[1])
+        for item in value
+        if isinstance(item, list | tuple) and len(item) == 2 and all(isinstance(x, str) and x for x in item)
+    ]
