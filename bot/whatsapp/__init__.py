@@ -1,0 +1,1 @@
+"""WhatsApp (through Twilio): inbound translation to neutral events and outbound rendering."""
