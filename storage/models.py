@@ -94,6 +94,9 @@ class Citizen(Base):
     share_name: Mapped[bool] = mapped_column(Boolean, default=False)
     blocked_bot: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: when the citizen last wrote to us; WhatsApp only lets a business send free-form messages
+    #: within 24 hours of it (the customer-service window), later ones need an approved template
+    last_inbound_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class ConversationRow(Base):
@@ -133,6 +136,10 @@ class Complaint(Base):
     reject_reason: Mapped[str | None] = mapped_column(Text)
     #: the citizen's name as they agreed to show it to staff on this complaint; None = alias only
     reporter_name: Mapped[str | None] = mapped_column(String(128), default=None)
+    #: why the latest notification to the citizen about this complaint could not be delivered
+    #: (``window`` or ``<code>: <message>``, see bot.services.receipts); None once a later one got
+    #: through. Shown on the agency's card, so staff know the citizen did not hear from them.
+    citizen_notice_error: Mapped[str | None] = mapped_column(Text, default=None)
 
     photos: Mapped[list[ComplaintPhoto]] = relationship(
         back_populates="complaint", order_by="ComplaintPhoto.position", lazy="selectin"
@@ -295,3 +302,58 @@ class Counter(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)  # e.g. "complaint:2026"
     value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class InboundMessage(Base):
+    """The webhook's inbox: a raw inbound channel message (the Twilio form), stored before the
+    webhook answers 200 and processed afterwards by a worker.
+
+    Why: Twilio waits at most 15 seconds for the webhook and retries (or gives up) otherwise;
+    storing the form is fast and durable, so a slow or failing handler neither loses a message nor
+    makes Twilio resend it. ``key`` (``wa:<MessageSid>``) makes a redelivery a no-op. Rows of one
+    ``sender`` are processed strictly in order (see :meth:`storage.repositories.InboxRepo.due_heads`).
+    """
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (Index("ix_inbound_messages_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(96), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    #: the citizen's chat id on the channel, e.g. "+6281234567890"
+    sender: Mapped[str] = mapped_column(String(64), index=True)
+    #: the form fields as received (str -> str)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: pending | done | failed (permanent)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class MessageReceipt(Base):
+    """The delivery status of one message we sent on a channel (Twilio status callbacks).
+
+    Written both by the sender (when the channel accepted the message: links it to the outbox row,
+    complaint and chat) and by the status callback webhook, in either order; statuses only move
+    forward (see :meth:`storage.repositories.ReceiptRepo.record`).
+    """
+
+    __tablename__ = "message_receipts"
+    __table_args__ = (UniqueConstraint("channel", "message_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    #: the channel's id of the message (Twilio MessageSid)
+    message_id: Mapped[str] = mapped_column(String(64))
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"), index=True)
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
+    chat_id: Mapped[str | None] = mapped_column(String(64))
+    #: queued | accepted | scheduled | sending | sent | failed | undelivered | delivered | read | ...
+    status: Mapped[str] = mapped_column(String(16))
+    #: the channel's error code of a failed delivery (Twilio: 63016 = outside the 24-hour window)
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import copy
 import secrets
-from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -33,18 +34,30 @@ from storage.models import (
     ComplaintPhoto,
     ConversationRow,
     Counter,
+    InboundMessage,
     LinkCode,
     MediaFile,
     MessageLink,
+    MessageReceipt,
     ProcessedUpdate,
     utcnow,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy.sql.selectable import Subquery
 
 T = TypeVar("T")
 
 #: link code alphabet: no 0/O or 1/I, which people misread when typing a code from a screen
 LINK_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 LINK_CODE_LENGTH = 8
+
+#: error texts are for humans; a 64 KB HTML error page from a proxy is not worth storing whole
+MAX_ERROR_CHARS = 1000
+
+
+def _clip(error: str, limit: int = MAX_ERROR_CHARS) -> str:
+    return error if len(error) <= limit else error[: limit - 1] + "…"
 
 
 class _Repo:
@@ -112,6 +125,13 @@ class CitizenRepo(_Repo):
 
     async def set_language(self, citizen: Citizen, lang: str) -> None:
         citizen.language = lang
+
+    async def touch_inbound(self, citizen: Citizen, at: datetime) -> None:
+        """The citizen wrote to us at ``at``: WhatsApp's 24-hour customer-service window runs from
+        here. Never moves backwards, so a late-processed older message cannot shorten the window."""
+        if citizen.last_inbound_at is None or at > citizen.last_inbound_at:
+            citizen.last_inbound_at = at
+            await self.session.flush()
 
     async def set_blocked(self, channel: str, channel_user_id: str, blocked: bool) -> bool:
         """Record that the citizen blocked (or unblocked) the bot, so nobody keeps retrying sends.
@@ -306,6 +326,32 @@ class ComplaintRepo(_Repo):
             .limit(limit)
         )
         return list(result.scalars())
+
+    async def set_notice_error(self, complaint_id: int, error: str | None) -> bool:
+        """Record (or clear, with None) why the citizen's latest notice about the complaint did not
+        arrive; True if the stored value changed (the caller then re-renders the agency's card).
+
+        One conditional UPDATE (``IS DISTINCT FROM``): two receipts for the same complaint racing
+        cannot both report a change, and a loaded :class:`Complaint` is refreshed. ``updated_at``
+        is left alone: it dates the complaint's own changes, not our delivery troubles.
+        """
+        value = None if error is None else _clip(error)
+        result = await self.session.execute(
+            update(Complaint)
+            .where(Complaint.id == complaint_id, Complaint.citizen_notice_error.is_distinct_from(value))
+            .values(citizen_notice_error=value)
+            .execution_options(synchronize_session="fetch")
+        )
+        return int(getattr(result, "rowcount", 0) or 0) == 1
+
+    async def with_notice_error(self, citizen_id: int, error: str) -> list[Complaint]:
+        """The citizen's complaints whose latest notice failed with ``error`` (e.g. the closed window)."""
+        stmt = (
+            select(Complaint)
+            .where(Complaint.citizen_id == citizen_id, Complaint.citizen_notice_error == error)
+            .order_by(Complaint.id)
+        )
+        return list((await self.session.scalars(stmt)).all())
 
     async def set_status(self, complaint: Complaint, status: str, *, now: datetime) -> str:
         """Change the status; returns the previous one (for the audit entry)."""
@@ -635,6 +681,305 @@ class IdempotencyRepo(_Repo):
             .execution_options(synchronize_session=False)
         )
         return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --- the WhatsApp webhook's inbox -------------------------------------------------------------------
+
+INBOX_PENDING = "pending"
+INBOX_DONE = "done"
+INBOX_FAILED = "failed"
+
+
+class InboxRepo(_Repo):
+    """The inbound inbox (:class:`InboundMessage`): webhook messages stored first, processed later.
+
+    The mirror of the outbox (:mod:`storage.outbox`) for the other direction: only the oldest
+    pending row of a sender is ever offered, so a message waiting for a retry holds back that
+    citizen's later ones (a photo is never attached to the wrong step of the conversation) while
+    other senders proceed in parallel. Never commits; ``mark_*`` only change the row, the caller's
+    transaction stores them.
+    """
+
+    async def add(
+        self, key: str, channel: str, sender: str, payload: Mapping[str, str], *, now: datetime
+    ) -> bool:
+        """Store a message once: True when stored, False when ``key`` is already there (Twilio
+        redelivered it). One ``INSERT ... ON CONFLICT DO NOTHING``, so the webhook's hot path needs
+        no SAVEPOINT and two concurrent deliveries store exactly one row."""
+        values: dict[str, Any] = {
+            "key": key,
+            "channel": channel,
+            "sender": str(sender),
+            "payload": {str(k): str(v) for k, v in payload.items()},
+            "status": INBOX_PENDING,
+            "attempts": 0,
+            "received_at": now,
+            "next_attempt_at": now,
+        }
+        dialect = self.session.bind.dialect.name if self.session.bind is not None else ""
+        if dialect in ("sqlite", "postgresql"):
+            insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+            stmt = insert(InboundMessage).values(**values).on_conflict_do_nothing(index_elements=["key"])
+            result = await self.session.execute(stmt)
+            return int(getattr(result, "rowcount", 0) or 0) == 1
+        return await self._insert_or_none(InboundMessage(**values)) is not None
+
+    def _heads(self) -> Subquery:
+        """Subquery: the id of every sender's oldest pending row (the only one allowed to run)."""
+        return (
+            select(func.min(InboundMessage.id).label("id"))
+            .where(InboundMessage.status == INBOX_PENDING)
+            .group_by(InboundMessage.sender)
+            .subquery()
+        )
+
+    async def due_heads(self, now: datetime, *, limit: int = 100) -> list[tuple[int, str]]:
+        """``(id, sender)`` of every sender's oldest pending row, if it is due; ordered by id.
+
+        A sender whose head waits for a retry is skipped entirely (its later rows are not offered).
+        The grouping touches pending rows only, found through the ``(status, next_attempt_at)``
+        index without scanning the processed history."""
+        heads = self._heads()
+        stmt = (
+            select(InboundMessage.id, InboundMessage.sender)
+            .join(heads, InboundMessage.id == heads.c.id)
+            .where(InboundMessage.next_attempt_at <= now)
+            .order_by(InboundMessage.id)
+            .limit(limit)
+        )
+        return [(row_id, sender) for row_id, sender in (await self.session.execute(stmt)).all()]
+
+    async def next_due_at(self) -> datetime | None:
+        """When the earliest sender head becomes due (None: nothing pending). Heads only: a fresh
+        row queued behind a deferred one cannot run, and waking up for it would spin."""
+        heads = self._heads()
+        stmt = select(func.min(InboundMessage.next_attempt_at)).join(heads, InboundMessage.id == heads.c.id)
+        value = await self.session.scalar(stmt)
+        if value is None:
+            return None
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+    async def head_for_sender(self, sender: str) -> InboundMessage | None:
+        """The sender's oldest pending row (due or not), so a per-sender worker keeps going in order."""
+        stmt = (
+            select(InboundMessage)
+            .where(InboundMessage.sender == str(sender), InboundMessage.status == INBOX_PENDING)
+            .order_by(InboundMessage.id)
+            .limit(1)
+        )
+        return (await self.session.scalars(stmt)).first()
+
+    async def get(self, row_id: int) -> InboundMessage | None:
+        return await self.session.get(InboundMessage, row_id)
+
+    def mark_done(self, row: InboundMessage, *, now: datetime) -> None:
+        """Processed; ``attempts`` counts every processing attempt, this one included."""
+        row.status = INBOX_DONE
+        row.attempts = (row.attempts or 0) + 1
+        row.processed_at = now
+
+    def mark_retry(self, row: InboundMessage, *, error: str, delay: float, now: datetime) -> None:
+        """Try again after ``delay`` seconds (the sender's later messages wait behind this one)."""
+        row.attempts = (row.attempts or 0) + 1
+        row.last_error = _clip(error)
+        row.next_attempt_at = now + timedelta(seconds=max(0.0, delay))
+
+    def mark_failed(self, row: InboundMessage, *, error: str, now: datetime) -> None:
+        """Give up for good (malformed form, too many attempts): unblocks the sender's next rows."""
+        row.status = INBOX_FAILED
+        row.attempts = (row.attempts or 0) + 1
+        row.last_error = _clip(error)
+        row.processed_at = now
+
+    async def pending_count(self) -> int:
+        """How many rows wait (due or deferred): the backlog for health checks."""
+        stmt = select(func.count()).select_from(InboundMessage).where(InboundMessage.status == INBOX_PENDING)
+        return int(await self.session.scalar(stmt) or 0)
+
+    async def prune(self, older_than: datetime) -> int:
+        """Delete done and failed rows received before ``older_than`` (pending ones always stay);
+        returns how many. Twilio stops redelivering long before, so the key is no longer needed."""
+        result = await self.session.execute(
+            delete(InboundMessage)
+            .where(
+                InboundMessage.status.in_((INBOX_DONE, INBOX_FAILED)),
+                InboundMessage.received_at < older_than,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --- delivery receipts ------------------------------------------------------------------------------
+
+#: how far along a message is. Twilio's status callbacks arrive in any order, so a status only
+#: replaces one of lower rank: a late "sent" never undoes "delivered". failed/undelivered come after
+#: "sent" but a later "delivered" (rare, but it happens) still wins. Unknown statuses rank 0.
+RECEIPT_RANKS: dict[str, int] = {
+    "queued": 0,
+    "accepted": 0,
+    "scheduled": 0,
+    "sending": 1,
+    "sent": 2,
+    "failed": 3,
+    "undelivered": 3,
+    "delivered": 4,
+    "read": 5,
+}
+#: statuses meaning the message will not reach the phone (their error code is kept)
+RECEIPT_FAILURES = frozenset({"failed", "undelivered"})
+#: the status of a receipt first recorded without one: the channel accepted the message
+RECEIPT_DEFAULT_STATUS = "queued"
+_STATUS_CHARS = 16
+
+
+def receipt_rank(status: str | None) -> int:
+    """The rank of a channel status (unknown and None: 0)."""
+    return RECEIPT_RANKS.get((status or "").lower(), 0)
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptChange:
+    """A receipt after :meth:`ReceiptRepo.record`, and what that call changed."""
+
+    status: str
+    error_code: int | None
+    error_message: str | None
+    outbox_id: int | None
+    complaint_id: int | None
+    chat_id: str | None
+    #: the stored status changed (always True for a new receipt recorded with a status)
+    changed: bool
+    #: the status before this call (None: the receipt is new)
+    previous_status: str | None
+    #: this call filled in a missing ``outbox_id``/``complaint_id``: a status callback had been
+    #: faster than the sender's own record, so the stored status (maybe a failure) was never
+    #: looked at together with the complaint before
+    linked: bool = False
+
+
+class ReceiptRepo(_Repo):
+    """Delivery receipts (:class:`MessageReceipt`), one per channel message. Never commits."""
+
+    async def by_message(self, channel: str, message_id: str) -> MessageReceipt | None:
+        result = await self.session.execute(
+            select(MessageReceipt).where(
+                MessageReceipt.channel == channel, MessageReceipt.message_id == str(message_id)
+            )
+        )
+        return result.scalar_one_or_none()
+
+    async def latest_for_complaint(self, complaint_id: int) -> MessageReceipt | None:
+        """The receipt of the newest message about the complaint (by first record)."""
+        result = await self.session.execute(
+            select(MessageReceipt)
+            .where(MessageReceipt.complaint_id == complaint_id)
+            .order_by(MessageReceipt.id.desc())
+            .limit(1)
+        )
+        return result.scalar_one_or_none()
+
+    async def _locked(self, channel: str, message_id: str) -> MessageReceipt | None:
+        """Read and row-lock (PostgreSQL) the receipt, refreshing a loaded one: two callbacks for
+        the same message are then applied one after the other, each comparing ranks with the
+        other's result (no lost update). SQLite's write lock already serialises them."""
+        result = await self.session.execute(
+            select(MessageReceipt)
+            .where(MessageReceipt.channel == channel, MessageReceipt.message_id == message_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return result.scalar_one_or_none()
+
+    async def record(
+        self,
+        channel: str,
+        message_id: str,
+        *,
+        now: datetime,
+        status: str | None = None,
+        error_code: int | None = None,
+        error_message: str | None = None,
+        outbox_id: int | None = None,
+        complaint_id: int | None = None,
+        chat_id: str | None = None,
+    ) -> ReceiptChange:
+        """Upsert the receipt of ``message_id``, from the sender or from a status callback.
+
+        * ``status`` is applied unless its rank (:data:`RECEIPT_RANKS`) is lower than the stored
+          one's: callbacks arrive out of order. An applied status stores the error it carries; a
+          failure status without one keeps the stored error, any other status clears it.
+        * ``outbox_id``, ``complaint_id``, ``chat_id`` fill in missing fields whatever the rank:
+          a callback may arrive before the sender recorded the send (it creates the row; the
+          sender's record, of lower rank, then only completes it).
+        * Race-safe and portable: an existing row is locked; a new one is inserted in a SAVEPOINT
+          and, if a concurrent call inserted it first, re-read and updated.
+        """
+        message_id = str(message_id)
+        new_status = status.strip().lower()[:_STATUS_CHARS] if status is not None and status.strip() else None
+        chat = None if chat_id is None else str(chat_id)
+        message = None if error_message is None else _clip(error_message)
+        receipt = await self._locked(channel, message_id)
+        if receipt is None:
+            fresh = MessageReceipt(
+                channel=channel,
+                message_id=message_id,
+                status=new_status or RECEIPT_DEFAULT_STATUS,
+                error_code=error_code,
+                error_message=message,
+                outbox_id=outbox_id,
+                complaint_id=complaint_id,
+                chat_id=chat,
+                updated_at=now,
+            )
+            await self.session.flush()
+            try:
+                async with self.session.begin_nested():
+                    self.session.add(fresh)
+            except IntegrityError:
+                # a concurrent record of the same message won (or a foreign key is wrong: re-raise)
+                receipt = await self._locked(channel, message_id)
+                if receipt is None:
+                    raise
+            else:
+                return _receipt_change(fresh, previous=None, changed=new_status is not None, linked=False)
+
+        previous = receipt.status
+        before = (receipt.status, receipt.error_code, receipt.error_message, receipt.chat_id)
+        if new_status is not None and receipt_rank(new_status) >= receipt_rank(previous):
+            receipt.status = new_status
+            if error_code is not None or message is not None:
+                receipt.error_code, receipt.error_message = error_code, message
+            elif new_status not in RECEIPT_FAILURES:
+                receipt.error_code, receipt.error_message = None, None
+        linked = False
+        if outbox_id is not None and receipt.outbox_id is None:
+            receipt.outbox_id, linked = outbox_id, True
+        if complaint_id is not None and receipt.complaint_id is None:
+            receipt.complaint_id, linked = complaint_id, True
+        if chat is not None and receipt.chat_id is None:
+            receipt.chat_id = chat
+        if linked or before != (receipt.status, receipt.error_code, receipt.error_message, receipt.chat_id):
+            # only a real change dates the receipt: a retried callback must not move it back
+            receipt.updated_at = now
+            await self.session.flush()
+        return _receipt_change(receipt, previous=previous, changed=receipt.status != previous, linked=linked)
+
+
+def _receipt_change(
+    receipt: MessageReceipt, *, previous: str | None, changed: bool, linked: bool
+) -> ReceiptChange:
+    return ReceiptChange(
+        status=receipt.status,
+        error_code=receipt.error_code,
+        error_message=receipt.error_message,
+        outbox_id=receipt.outbox_id,
+        complaint_id=receipt.complaint_id,
+        chat_id=receipt.chat_id,
+        changed=changed,
+        previous_status=previous,
+        linked=linked,
+    )
 
 
 async def count_rows(session: AsyncSession, model: type[Any]) -> int:

@@ -28,8 +28,10 @@ from storage.repositories import (
     ComplaintRepo,
     ConversationRepo,
     IdempotencyRepo,
+    InboxRepo,
     MediaRepo,
     MessageLinkRepo,
+    ReceiptRepo,
 )
 
 if TYPE_CHECKING:
@@ -49,6 +51,10 @@ class UnitOfWork:
     links: MessageLinkRepo
     media: MediaRepo
     idempotency: IdempotencyRepo
+    #: the WhatsApp webhook's inbox (inbound_messages)
+    inbox: InboxRepo
+    #: delivery receipts from channel status callbacks (message_receipts)
+    receipts: ReceiptRepo
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
@@ -70,6 +76,8 @@ class UnitOfWork:
         self.links = MessageLinkRepo(session)
         self.media = MediaRepo(session)
         self.idempotency = IdempotencyRepo(session)
+        self.inbox = InboxRepo(session)
+        self.receipts = ReceiptRepo(session)
         return self
 
     async def __aexit__(
