@@ -1,4 +1,5 @@
-"""Composition root: database, runtime, Telegram bot, delivery loop, draft sweeper.
+"""Composition root: database, runtime, Telegram bot, delivery loops, draft sweeper, and (when Twilio is
+configured) the WhatsApp webhooks, inbox and sender.
 
 ``SikesalApp`` is what ``sikesal run`` starts and what the end-to-end tests and the benchmark
 start in-process against the local Bot API server, so tests run the real wiring.
@@ -13,20 +14,33 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+import aiohttp
 from aiogram import Bot
+from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.rest import Client
 
-from bot.config import AppConfig
+from bot.config import AppConfig, TwilioSettings
+from bot.delivery.loop import FifoWorkLoop
 from bot.delivery.ratelimit import RateLimits
 from bot.delivery.telegram import TelegramSender
+from bot.delivery.whatsapp import WhatsAppSender
 from bot.services.drafts import run_draft_sweeper
 from bot.services.runtime import Runtime
 from bot.telegram.client import create_bot
 from bot.telegram.dispatcher import build_dispatcher, register_commands
+from bot.whatsapp.inbox import InboxWorker
+from bot.whatsapp.translate import MediaFetcher
+from bot.whatsapp.webhook import TwilioWebhooks
 from storage.db import make_engine, make_sessionmaker, upgrade_database
 from storage.media import MediaStore
 
 log = logging.getLogger("sikesal.app")
+
+#: twilio's http client logs every request at INFO; ours say what matters
+_TWILIO_HTTP_LOG = logging.getLogger("sikesal.twilio.http")
+_TWILIO_HTTP_LOG.setLevel(logging.WARNING)
 
 
 class SikesalApp:
@@ -44,6 +58,9 @@ class SikesalApp:
         sweep_interval: float = 60.0,
         polling_timeout: int = 10,
         rate_limits: RateLimits | None = None,
+        twilio: TwilioSettings | None = None,
+        http_host: str = "127.0.0.1",
+        http_port: int = 8080,
     ) -> None:
         self.config = config
         self.database_url = database_url
@@ -64,6 +81,16 @@ class SikesalApp:
         self.runtime: Runtime | None = None
         self.sender: TelegramSender | None = None
         self.engine: AsyncEngine | None = None
+        self.twilio = twilio
+        self.http_host = http_host
+        #: the port the webhook server listens on (the real one once started, when 0 was asked for)
+        self.http_port = http_port
+        self.whatsapp_sender: WhatsAppSender | None = None
+        self.inbox: InboxWorker | None = None
+        self.webhooks: TwilioWebhooks | None = None
+        self._runner: web.AppRunner | None = None
+        self._twilio_http: AsyncTwilioHttpClient | None = None
+        self._http_session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
         self.engine = engine = make_engine(self.database_url)
@@ -81,13 +108,58 @@ class SikesalApp:
         await bot.delete_webhook(drop_pending_updates=False)
         await register_commands(bot, runtime)
         self.sender = TelegramSender(bot, sessionmaker, media, limits=self.rate_limits, clock=runtime.clock)
-        runtime.on_enqueued = self.sender.wake
+        loops: list[FifoWorkLoop] = [self.sender]
+        if self.twilio is not None:
+            loops.extend(await self._start_whatsapp(runtime, self.twilio))
+
+        def wake_all() -> None:
+            for loop in loops:
+                loop.wake()
+
+        runtime.on_enqueued = wake_all
         self.dispatcher = build_dispatcher(runtime)
         self._tasks = [
             asyncio.create_task(self._poll(bot), name="telegram-polling"),
-            asyncio.create_task(self.sender.run(self._stop), name="outbox-sender"),
+            *(asyncio.create_task(loop.run(self._stop), name=loop.name) for loop in loops),
             asyncio.create_task(run_draft_sweeper(runtime, self._stop, interval=self.sweep_interval), name="drafts"),
         ]
+
+    async def _start_whatsapp(self, runtime: Runtime, twilio: TwilioSettings) -> list[FifoWorkLoop]:
+        """The Twilio client, the webhook server, the inbox worker and the WhatsApp sender."""
+        settings = self.config.whatsapp
+        self._twilio_http = AsyncTwilioHttpClient(timeout=15, logger=_TWILIO_HTTP_LOG)
+        client = Client(twilio.account_sid, twilio.auth_token, http_client=self._twilio_http)
+        if twilio.api_base:
+            client.api.base_url = twilio.api_base
+        self._http_session = aiohttp.ClientSession()
+        fetcher = MediaFetcher(self._http_session, twilio.account_sid, twilio.auth_token, twilio.api_base)
+        self.inbox = InboxWorker(runtime, fetcher, clock=runtime.clock)
+        status_callback = f"{twilio.public_url}{settings.status_path}" if twilio.public_url else None
+        if status_callback is None:
+            log.warning("SIKESAL_PUBLIC_URL is not set: no delivery receipts from Twilio, and webhook signatures"
+                        " are checked against the URL this process sees (wrong behind a reverse proxy)")
+        self.whatsapp_sender = WhatsAppSender(
+            runtime, client, twilio, settings, status_callback=status_callback, clock=runtime.clock
+        )
+        self.webhooks = TwilioWebhooks(runtime, twilio, on_stored=self.inbox.wake)
+        web_app = web.Application(client_max_size=256 * 1024)  # a Twilio form is a few KB
+        web_app.add_routes(self.webhooks.routes(settings.webhook_path, settings.status_path))
+        web_app.router.add_get("/healthz", _healthz)
+        self._runner = web.AppRunner(web_app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.http_host, self.http_port)
+        await site.start()
+        sockets = self._runner.addresses
+        if sockets:
+            self.http_port = int(sockets[0][1])
+        log.info("WhatsApp webhooks on %s:%s%s (status %s)", self.http_host, self.http_port,
+                 settings.webhook_path, settings.status_path)
+        return [self.inbox, self.whatsapp_sender]
+
+    @property
+    def http_url(self) -> str:
+        """The webhook server's local base URL (what a local Twilio server posts to)."""
+        return f"http://{self.http_host}:{self.http_port}"
 
     async def _poll(self, bot: Bot) -> None:
         await self.dispatcher.start_polling(
@@ -107,6 +179,12 @@ class SikesalApp:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(task, timeout=15)
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._twilio_http is not None:
+            await self._twilio_http.close()
+        if self._http_session is not None:
+            await self._http_session.close()
         if self.bot is not None:
             await self.bot.session.close()
         if self.engine is not None:
@@ -125,3 +203,7 @@ class SikesalApp:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})

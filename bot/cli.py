@@ -44,24 +44,38 @@ async def _run(settings: Settings, config: AppConfig) -> None:
     from bot.app import SikesalApp
 
     assert settings.telegram_bot_token is not None
+    try:
+        twilio = settings.twilio()
+    except ConfigError as exc:
+        raise SystemExit(str(exc)) from None
     app = SikesalApp(
         config,
         database_url=settings.resolved_database_url,
         media_dir=settings.media_dir,
         token=settings.telegram_bot_token,
         api_base=settings.telegram_api_base,
+        twilio=twilio,
+        http_host=settings.http_host,
+        http_port=settings.http_port,
     )
     try:
         await app.start()
     except TelegramUnauthorizedError:
         await app.stop()
         raise SystemExit("Telegram refused TELEGRAM_BOT_TOKEN (401 Unauthorized): check the token BotFather gave you.") from None
+    except OSError as exc:  # the webhook port is taken
+        await app.stop()
+        raise SystemExit(f"Cannot serve the WhatsApp webhooks on {settings.http_host}:{settings.http_port}: {exc}."
+                         " Set SIKESAL_HTTP_PORT to a free port.") from None
     except TelegramNetworkError as exc:
         await app.stop()
         where = settings.telegram_api_base or "api.telegram.org"
         detail = RedactSecrets([settings.telegram_bot_token]).redact(str(exc))  # may carry the request URL
         raise SystemExit(f"Cannot reach the Telegram Bot API at {where}: {detail}. Check the network or TELEGRAM_API_BASE.") from None
-    print("SiKesal is running (long polling). Press Ctrl+C to stop.", flush=True)
+    channels = "Telegram (long polling)"
+    if twilio is not None:
+        channels += f" and WhatsApp (webhooks on port {app.http_port})"
+    print(f"SiKesal is running: {channels}. Press Ctrl+C to stop.", flush=True)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):  # finish in-flight work, then stop (systemd sends SIGTERM)
@@ -164,7 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings()
-    setup_logging(settings.log_level, [settings.telegram_bot_token or "", settings.database_url or ""])
+    setup_logging(
+        settings.log_level,
+        [settings.telegram_bot_token or "", settings.database_url or "", settings.twilio_auth_token or ""],
+    )
     try:
         config = _load(settings)
     except ConfigError as exc:

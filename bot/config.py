@@ -7,6 +7,7 @@ A wrong key or type stops the start with a message naming it (``ConfigError``), 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,46 @@ class DeliveryConfig(_Strict):
     group_per_minute: float = Field(default=20, gt=0)
 
 
+class TemplateConfig(_Strict):
+    """An approved WhatsApp template (Twilio Content API), one content SID per language."""
+
+    content_sid: LocalizedText
+
+    @field_validator("content_sid")
+    @classmethod
+    def _sids(cls, value: dict[str, str]) -> dict[str, str]:
+        for language, sid in value.items():
+            if language not in ("id", "en"):
+                raise ValueError(f"language {language!r} must be id or en")
+            if not sid.startswith("HX") or len(sid) != 34:
+                raise ValueError(f"{language}: {sid!r} is not a content SID (HX followed by 32 characters)")
+        return value
+
+    def sid_for(self, language: str) -> str | None:
+        return self.content_sid.get(language) or next(iter(self.content_sid.values()), None)
+
+
+class WhatsAppConfig(_Strict):
+    """The WhatsApp channel (Twilio). Credentials come from the environment (TWILIO_*), not from here."""
+
+    webhook_path: str = Field(default="/twilio/whatsapp", pattern=r"^/[A-Za-z0-9/_.-]*$")
+    status_path: str = Field(default="/twilio/status", pattern=r"^/[A-Za-z0-9/_.-]*$")
+    #: our own pace towards Twilio's Messages API (Twilio queues beyond its per-sender throughput anyway)
+    messages_per_second: float = Field(default=10, gt=0, le=80)
+    #: a status notification outside the 24-hour customer-service window needs an approved template:
+    #: variables {{1}} tracking number, {{2}} new status, {{3}} agency
+    status_template: TemplateConfig | None = None
+    #: optional quick-reply / list templates used instead of numbered menus, by menu name
+    #: (lang, menu, draft, cat, photo, sum, edit, show: the button payload prefix)
+    menu_templates: dict[str, TemplateConfig] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _paths(self) -> WhatsAppConfig:
+        if self.webhook_path == self.status_path:
+            raise ValueError("webhook_path and status_path must differ")
+        return self
+
+
 class AgencyConfig(_Strict):
     name: LocalizedText
     short: str = ""
@@ -103,6 +144,7 @@ class AppConfig(_Strict):
     drafts: DraftsConfig = Field(default_factory=DraftsConfig)
     link_codes: LinkCodesConfig = Field(default_factory=LinkCodesConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    whatsapp: WhatsAppConfig = Field(default_factory=WhatsAppConfig)
     agencies: dict[str, AgencyConfig]
     categories: dict[str, CategoryConfig]
     routing: RoutingConfig
@@ -186,6 +228,42 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", alias="SIKESAL_LOG_LEVEL")
     playground_host: str = Field(default="127.0.0.1", alias="SIKESAL_PLAYGROUND_HOST")
     playground_port: int = Field(default=8080, alias="SIKESAL_PLAYGROUND_PORT")
+    twilio_account_sid: str | None = Field(default=None, alias="TWILIO_ACCOUNT_SID")
+    twilio_auth_token: str | None = Field(default=None, alias="TWILIO_AUTH_TOKEN", repr=False)
+    twilio_whatsapp_from: str | None = Field(default=None, alias="TWILIO_WHATSAPP_FROM")
+    twilio_api_base: str | None = Field(default=None, alias="TWILIO_API_BASE")
+    http_host: str = Field(default="0.0.0.0", alias="SIKESAL_HTTP_HOST")
+    http_port: int = Field(default=8080, alias="SIKESAL_HTTP_PORT")
+    public_url: str | None = Field(default=None, alias="SIKESAL_PUBLIC_URL")
+
+    def twilio(self) -> TwilioSettings | None:
+        """The WhatsApp channel's credentials, or None when it is not configured.
+
+        Raises :class:`ConfigError` naming the missing variables when only some are set: half a
+        configuration is a mistake worth stopping for, not a reason to silently run without WhatsApp.
+        """
+        values = {
+            "TWILIO_ACCOUNT_SID": self.twilio_account_sid,
+            "TWILIO_AUTH_TOKEN": self.twilio_auth_token,
+            "TWILIO_WHATSAPP_FROM": self.twilio_whatsapp_from,
+        }
+        missing = [name for name, value in values.items() if not value]
+        if len(missing) == len(values):
+            return None
+        if missing:
+            raise ConfigError(f"WhatsApp is half configured: set {', '.join(missing)} (or unset all TWILIO_* variables)")
+        sender = str(self.twilio_whatsapp_from)
+        if not sender.startswith("whatsapp:+"):
+            raise ConfigError(f"TWILIO_WHATSAPP_FROM: {sender!r} must look like whatsapp:+14155238886")
+        if self.public_url is not None and not self.public_url.startswith(("http://", "https://")):
+            raise ConfigError(f"SIKESAL_PUBLIC_URL: {self.public_url!r} must start with https:// (or http://)")
+        return TwilioSettings(
+            account_sid=str(self.twilio_account_sid),
+            auth_token=str(self.twilio_auth_token),
+            whatsapp_from=sender,
+            api_base=self.twilio_api_base.rstrip("/") if self.twilio_api_base else None,
+            public_url=self.public_url.rstrip("/") if self.public_url else None,
+        )
 
     @property
     def resolved_database_url(self) -> str:
@@ -210,6 +288,19 @@ class Settings(BaseSettings):
     @property
     def media_dir(self) -> Path:
         return self.data_dir / "media"
+
+
+@dataclass(frozen=True, slots=True)
+class TwilioSettings:
+    """What the WhatsApp adapter needs from the environment. ``repr`` hides the auth token."""
+
+    account_sid: str
+    auth_token: str = field(repr=False)
+    whatsapp_from: str
+    #: a Twilio-compatible server instead of https://api.twilio.com (tests, the playground)
+    api_base: str | None = None
+    #: the URL Twilio reaches us at (signatures are computed over it); None = as the request says
+    public_url: str | None = None
 
 
 def _format_validation_error(path: Path, error: ValidationError) -> str:

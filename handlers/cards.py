@@ -153,6 +153,10 @@ def _card_lines(
     if view.address:
         lines.append(t(language, "card.address", address=esc(truncate(view.address, detail.address_max))))
     lines.append(t(language, "card.reporter", reporter=esc(_reporter(view))))
+    if view.channel == "whatsapp":
+        lines.append(t(language, "card.via_whatsapp"))
+    if view.notice_error:
+        lines.append(_notice_error_line(view.notice_error, language, ctx))
     lines.append(t(language, "card.created", time=format_time(view.created_at, language, ctx)))
     if view.due_at is not None:
         lines.append(t(language, "card.due", time=format_time(view.due_at, language, ctx)))
@@ -163,6 +167,13 @@ def _card_lines(
     if moved_to:
         lines += ["", t(language, "card.moved", agency=esc(agency_display(moved_to, language, ctx)))]
     return lines
+
+
+def _notice_error_line(error: str, language: str, ctx: FlowContext) -> str:
+    """Staff must know when the citizen was not told: a status change they think was announced was not."""
+    if error == "window":
+        return ctx.t(language, "card.notice_failed_window")
+    return ctx.t(language, "card.notice_failed", reason=esc(truncate(error, 160)))
 
 
 def _fit_text(

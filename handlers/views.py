@@ -77,6 +77,11 @@ class ComplaintView:
     reporter_name: str | None
     history: tuple[HistoryEntry, ...]
     moved_to: str | None = None
+    #: the channel the citizen uses (``telegram`` | ``whatsapp``): staff may answer differently
+    channel: str = "telegram"
+    #: why the latest notice to the citizen did not arrive (``window``: WhatsApp's 24-hour window is
+    #: closed and no template is configured; else ``<code>: <message>``); None when it did
+    notice_error: str | None = None
 
     @property
     def has_pin(self) -> bool:

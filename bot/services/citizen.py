@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from bot.services.complaints import GROUP_CHANNEL, build_view, post_card
+from bot.services.complaints import GROUP_CHANNEL, build_view, notify_status, post_card
+from bot.services.receipts import REASON_WINDOW, note_notice_outcome
 from bot.services.runtime import Runtime
-from handlers import cards, flow
+from handlers import cards, choices, flow
 from handlers.effects import Effect, ListComplaints, ShowStatus, SubmitDraft
 from handlers.events import Incoming, Photo, Text
 from handlers.messages import Alert, OutMessage
@@ -57,6 +58,9 @@ async def handle_citizen_event(
         )
         if citizen.blocked_bot:
             await uow.citizens.set_blocked(channel, channel_user_id, False)
+        # WhatsApp's 24-hour customer-service window opens again with every message the citizen sends
+        await uow.citizens.touch_inbound(citizen, rt.clock())
+        await _catch_up_missed_notices(rt, uow, citizen)
         if isinstance(incoming.event, Photo):
             await _remember_media(rt, uow, incoming.event)
         row = await uow.conversations.load(citizen.id)
@@ -67,6 +71,16 @@ async def handle_citizen_event(
         await uow.commit()
     rt.on_enqueued()
     return result
+
+
+async def _catch_up_missed_notices(rt: Runtime, uow: UnitOfWork, citizen: Citizen) -> None:
+    """A citizen who writes again after WhatsApp's 24-hour window had closed on a status notice gets the
+    current status of those complaints now (the window is open again), and the cards stop warning."""
+    missed = await uow.complaints.with_notice_error(citizen.id, REASON_WINDOW)
+    for complaint in missed:
+        view = await build_view(uow, complaint)
+        await notify_status(rt, uow, complaint, view, note=None)
+        await note_notice_outcome(rt, uow, complaint.id, None)
 
 
 async def _run_flow(
@@ -84,6 +98,9 @@ async def _run_flow(
     for effect in outcome.effects:
         messages.extend(await _apply(rt, uow, citizen, outcome.conversation, effect, result))
     messages.extend(outcome.followup)
+    # effect results (a status view, "my complaints" with its buttons) are menus too: a typed "1"
+    # must mean the last menu the citizen actually saw
+    choices.remember(outcome.conversation, messages)
     now = rt.clock()
     for message in messages:
         await uow.outbox.enqueue(citizen.channel, citizen.channel_user_id, message, now=now)

@@ -26,6 +26,7 @@ HISTORY_LIMIT = 20
 async def build_view(uow: UnitOfWork, complaint: Complaint) -> ComplaintView:
     """The core's read-only picture of a complaint, with its history and the reporter's alias."""
     history = await uow.audit.history(complaint.id)
+    citizen = await uow.citizens.get(complaint.citizen_id)
     return ComplaintView(
         id=complaint.id,
         number=complaint.number,
@@ -43,6 +44,8 @@ async def build_view(uow: UnitOfWork, complaint: Complaint) -> ComplaintView:
         address=complaint.address,
         reporter_alias=reporter_alias(complaint.citizen_id),
         reporter_name=complaint.reporter_name,  # set only when the citizen agreed, on this complaint
+        channel=citizen.channel if citizen is not None else "telegram",
+        notice_error=complaint.citizen_notice_error,
         history=tuple(
             HistoryEntry(
                 at=e.at,

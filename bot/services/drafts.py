@@ -73,7 +73,12 @@ async def _one(rt: Runtime, citizen_id: int, *, discard: bool) -> int:
         else:
             if row.reminded_at is not None:
                 return 0
-            messages = flow.reminder(conversation, rt.ctx)  # nothing when no draft waits
+            reminded = flow.remind(conversation, rt.ctx)  # no messages when no draft waits
+            messages = reminded.messages
+            if messages:
+                # the reminder's continue/cancel menu is what a typed "1" now means; the idle clock
+                # (updated_at) keeps running: this is our message, not the citizen's action
+                row.state = reminded.conversation.to_dict()
             await uow.conversations.mark_reminded(row, now)
         for message in messages:
             await uow.outbox.enqueue(citizen.channel, citizen.channel_user_id, message, now=now)

@@ -118,8 +118,12 @@ class WhatsAppUser:
                    media: list[tuple[bytes, str]] | None = None, latitude: float | None = None,
                    longitude: float | None = None, address: str | None = None, label: str | None = None,
                    button_payload: str | None = None, button_text: str | None = None,
-                   to: str | None = None) -> InboundDelivery:
-        """POST an incoming message to the bot's webhook exactly like Twilio (signed form)."""
+                   to: str | None = None, reply_to: str | None = None) -> InboundDelivery:
+        """POST an incoming message to the bot's webhook exactly like Twilio (signed form).
+
+        ``reply_to``: the SID of a message the user replies to (WhatsApp's swipe-to-reply), sent as
+        ``OriginalRepliedMessageSid`` / ``OriginalRepliedMessageSender`` as Twilio does.
+        """
         sid = new_sid("MM" if media else "SM")
         params: dict[str, str] = {
             "SmsMessageSid": sid, "MessageSid": sid, "SmsSid": sid, "AccountSid": self.server.account_sid,
@@ -139,6 +143,10 @@ class WhatsAppUser:
                 params["Address"] = address
             if label is not None:
                 params["Label"] = label
+        if reply_to is not None:
+            params["OriginalRepliedMessageSid"] = reply_to
+            original = self.server.messages.get(reply_to)
+            params["OriginalRepliedMessageSender"] = str(original.resource["from"]) if original else ""
         if button_payload is not None or button_text is not None:
             params.update(ButtonPayload=button_payload or "", ButtonText=button_text or "", MessageType="button")
         self.server.last_inbound[self.number] = self.server.now()

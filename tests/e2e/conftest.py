@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,14 +16,18 @@ import pytest
 import pytest_asyncio
 
 from bot.app import SikesalApp
-from bot.config import AppConfig, load_config
+from bot.config import AppConfig, TwilioSettings, load_config
 from bot.delivery.ratelimit import RateLimits
 from bot.services.staff import create_link_code
 from localapi.telegram import TelegramServer
-from tests.e2e.harness import Person
+from localapi.twilio import TwilioServer
+from tests.e2e.harness import Person, WhatsAppPerson
 
 TOKEN = "123456:TEST-token-for-e2e-tests"
 ROOT = Path(__file__).resolve().parents[2]
+TWILIO_SID = "AC" + "e2e0" * 8
+TWILIO_TOKEN = "e2e-twilio-auth-token"
+TWILIO_FROM = "whatsapp:+14155238886"
 FAST = RateLimits(global_per_second=1000, private_per_second=1000, group_per_minute=100000)
 
 
@@ -38,15 +43,41 @@ async def server() -> AsyncIterator[TelegramServer]:
     assert srv.spec_violations == [], srv.spec_violations
 
 
+@pytest_asyncio.fixture
+async def twilio() -> AsyncIterator[TwilioServer]:
+    async with TwilioServer(TWILIO_SID, TWILIO_TOKEN, whatsapp_from=TWILIO_FROM) as srv:
+        yield srv
+    assert srv.spec_violations == [], srv.spec_violations
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @dataclass
 class World:
     server: TelegramServer
     app: SikesalApp
     config: AppConfig
     tmp: Path
+    twilio: TwilioServer | None = None
 
     def citizen(self, name: str = "Siti", language_code: str = "id") -> Person:
         return Person(self.server, self.server.create_user(name, language_code=language_code))
+
+    @property
+    def webhook_url(self) -> str:
+        return self.app.http_url + self.config.whatsapp.webhook_path
+
+    def whatsapp_citizen(self, name: str = "Siti", number: str | None = None) -> WhatsAppPerson:
+        assert self.twilio is not None, "this world has no WhatsApp: use the wa_world fixture"
+        number = number or f"+62812{len(self.twilio.users) + 1:07d}"
+        return WhatsAppPerson(self.twilio, self.twilio.create_whatsapp_user(number, name), self.webhook_url)
+
+    def citizen_on(self, channel: str, name: str = "Siti") -> Person | WhatsAppPerson:
+        return self.whatsapp_citizen(name) if channel == "whatsapp" else self.citizen(name)
 
     async def agency_group(self, agency: str, staff_names: tuple[str, ...] = ("Budi", "Rina")) -> list[Person]:
         """Create a group with staff, add the bot, link it with a one-time code (as an admin would)."""
@@ -92,8 +123,19 @@ async def start_app(
     config: AppConfig,
     database_url: str,
     clock: Callable[[], datetime] | None = None,
+    twilio: TwilioServer | None = None,
 ) -> SikesalApp:
-    """The real app against the local server, with Telegram's limits lifted for speed."""
+    """The real app against the local server(s), with Telegram's limits lifted for speed."""
+    settings = None
+    port = free_port()
+    if twilio is not None:
+        settings = TwilioSettings(
+            account_sid=twilio.account_sid,
+            auth_token=twilio.auth_token,
+            whatsapp_from=twilio.whatsapp_from,
+            api_base=twilio.base_url,
+            public_url=f"http://127.0.0.1:{port}",
+        )
     app = SikesalApp(
         config,
         database_url=database_url,
@@ -104,6 +146,9 @@ async def start_app(
         polling_timeout=1,
         rate_limits=FAST,
         sweep_interval=3600,
+        twilio=settings,
+        http_host="127.0.0.1",
+        http_port=port,
     )
     await app.start()
     return app
@@ -116,5 +161,17 @@ async def world(
     app = await start_app(tmp_path, server, config, database_url)
     try:
         yield World(server=server, app=app, config=config, tmp=tmp_path)
+    finally:
+        await app.stop()
+
+
+@pytest_asyncio.fixture
+async def wa_world(
+    server: TelegramServer, twilio: TwilioServer, config: AppConfig, database_url: str, tmp_path: Path
+) -> AsyncIterator[World]:
+    """The app with both channels: Telegram polling and the WhatsApp webhooks against the local Twilio."""
+    app = await start_app(tmp_path, server, config, database_url, twilio=twilio)
+    try:
+        yield World(server=server, app=app, config=config, tmp=tmp_path, twilio=twilio)
     finally:
         await app.stop()

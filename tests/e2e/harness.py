@@ -8,6 +8,7 @@ the test has already read, so nothing the bot says is skipped or read twice.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -104,3 +105,94 @@ async def eventually(check: Callable[[], Any], timeout: float = TIMEOUT, interva
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(interval)
+
+
+# -- channel-neutral driving (the same scenario for a Telegram and a WhatsApp citizen) ----------------
+
+MENU_LINE = re.compile(r"^\s*(\d{1,2})\.\s+(.+?)\s*$", re.MULTILINE)
+
+
+def text_of(message: Any) -> str:
+    """What the citizen reads: a Telegram message's text/caption or a WhatsApp message's body."""
+    if isinstance(message, StoredMessage):
+        return body(message)
+    return str(getattr(message, "body", "") or "")
+
+
+def options(message: Any) -> list[str]:
+    """The choices offered: inline button labels on Telegram, numbered lines on WhatsApp."""
+    if isinstance(message, StoredMessage):
+        return [str(b.get("text", "")) for b in message.buttons()]
+    return [label for _number, label in MENU_LINE.findall(text_of(message))]
+
+
+async def choose(person: Any, label: str) -> Any:
+    """Pick the option whose label contains ``label`` in the latest message offering it, the way a citizen
+    does on that channel (tap the button / reply with its number); returns the bot's answer."""
+    if isinstance(person, Person):
+        for message in reversed(person.server.bot_messages(person.chat_id)):
+            for button in message.buttons():
+                if label.casefold() in str(button.get("text", "")).casefold():
+                    return await person.tap_and_read(str(button["callback_data"]), message)
+        raise AssertionError(f"no button labelled {label!r} in chat {person.chat_id}")
+    return await person.choose(label)
+
+
+class WhatsAppPerson:
+    """A simulated WhatsApp citizen writing to the bot's Twilio number; reads what Twilio was asked to send."""
+
+    def __init__(self, server: Any, user: Any, webhook_url: str) -> None:
+        self.server = server
+        self.user = user
+        self.webhook_url = webhook_url
+        self.cursor = 0  # how many messages to this number the test has read
+
+    @property
+    def number(self) -> str:
+        return str(self.user.number)
+
+    async def next(self, timeout: float = TIMEOUT) -> Any:
+        seen = self.cursor
+        message = await self.server.wait_for_message(
+            self.number, lambda m: self.server.messages_to(self.number).index(m) >= seen, timeout=timeout,
+            new_only=False,
+        )
+        self.cursor = self.server.messages_to(self.number).index(message) + 1
+        return message
+
+    async def next_matching(self, needle: str, timeout: float = TIMEOUT) -> Any:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            message = await self.next(timeout=max(0.1, deadline - asyncio.get_running_loop().time()))
+            if needle in text_of(message):
+                return message
+
+    async def quiet(self, seconds: float = 0.5) -> list[Any]:
+        await asyncio.sleep(seconds)
+        new = self.server.messages_to(self.number)[self.cursor :]
+        self.cursor += len(new)
+        return list(new)
+
+    async def send(self, body: str | None = None, **kwargs: Any) -> Any:
+        delivery = await self.user.send(self.webhook_url, body, **kwargs)
+        assert delivery.status == 200, (delivery.status, delivery.text)
+        return delivery
+
+    async def say(self, text: str) -> Any:
+        await self.send(text)
+        return await self.next()
+
+    async def choose(self, label: str) -> Any:
+        for message in reversed(self.server.messages_to(self.number)):
+            for number, option in MENU_LINE.findall(text_of(message)):
+                if label.casefold() in option.casefold():
+                    return await self.say(number)
+        raise AssertionError(f"no option {label!r} offered to {self.number}")
+
+    async def photo(self, data: bytes, caption: str | None = None, content_type: str = "image/jpeg") -> Any:
+        await self.send(caption, media=[(data, content_type)])
+        return await self.next()
+
+    async def location(self, lat: float, lon: float, **kwargs: Any) -> Any:
+        await self.send(None, latitude=lat, longitude=lon, **kwargs)
+        return await self.next()

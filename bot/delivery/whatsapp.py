@@ -1,0 +1,346 @@
+"""The WhatsApp sender: delivers ``whatsapp`` outbox rows through the real ``twilio`` client (async).
+
+Same contract as the Telegram sender (:mod:`bot.delivery.telegram`): send outside transactions, record the
+outcome in a short one afterwards, per-chat FIFO from :class:`~bot.delivery.loop.FifoWorkLoop`, errors by
+kind. What WhatsApp adds:
+
+* **No inline buttons.** A message is rendered to plain WhatsApp text with a numbered menu
+  (:mod:`bot.whatsapp.render`); a long one goes out in several parts, each part's SID saved before the
+  next is sent, so a retry sends only what is missing. Where the operator registered a quick-reply
+  template for a menu (``whatsapp.menu_templates``), that template is sent instead.
+* **The 24-hour customer-service window.** Free text only reaches a citizen who wrote to us in the last
+  24 hours. Outside it, a status notification goes as the approved ``whatsapp.status_template``
+  (``ContentSid`` + ``ContentVariables``); without one the row fails at once with the reason recorded and
+  shown on the agency card, never pretending to be sent. Twilio's own verdict (63016 in a status callback
+  or in the API answer) is recorded the same way.
+* **Receipts.** Every SID is stored (``message_receipts``) and linked to the complaint, so status callbacks
+  and the citizen's swipe-replies (``OriginalRepliedMessageSid``) find their way back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Literal
+
+import aiohttp
+from twilio.base.exceptions import TwilioRestException
+from twilio.rest import Client
+
+from bot.config import TemplateConfig, TwilioSettings, WhatsAppConfig
+from bot.delivery.loop import FifoWorkLoop, Stopped
+from bot.delivery.ratelimit import RateLimiter, RateLimits
+from bot.services.receipts import (
+    FAILED_STATUSES,
+    REASON_WINDOW,
+    WATCHED_ROLES,
+    failure_reason,
+    note_notice_outcome,
+)
+from bot.whatsapp.render import render_whatsapp
+from handlers.lifecycle import status_label
+from handlers.messages import OutMessage
+from handlers.views import agency_display
+from storage.models import OutboxMessage, utcnow
+from storage.outbox import PENDING, OutboxRepo, as_utc
+from storage.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from bot.services.runtime import Runtime
+
+log = logging.getLogger("sikesal.delivery.whatsapp")
+
+CHANNEL = "whatsapp"
+#: WhatsApp's customer-service window, minus a minute so a message does not race its closing
+WINDOW = timedelta(hours=24)
+WINDOW_MARGIN = timedelta(minutes=1)
+
+#: Twilio error codes that no retry can fix for this recipient
+#: 63016 outside the window; 21610 the user replied STOP; 21211/21614/63024 not a valid WhatsApp user;
+#: 63003 the channel could not find the recipient; 63032 user's WhatsApp does not accept business messages
+BLOCKED_CODES = frozenset({21610})
+RETRYABLE_CODES = frozenset({20429, 20500, 20503, 63018, 63038})  # rate limits, Twilio's own trouble
+
+
+@dataclass(slots=True)
+class _Template:
+    content_sid: str
+    variables: dict[str, str]
+
+
+@dataclass(slots=True)
+class _Job:
+    row_id: int
+    chat_id: str
+    attempts: int
+    complaint_id: int | None
+    link_role: str | None
+    parts: list[str] = field(default_factory=list)
+    template: _Template | None = None
+    progress: list[str] = field(default_factory=list)
+
+
+Action = Literal["sent", "retry", "failed"]
+
+
+@dataclass(slots=True)
+class _Outcome:
+    action: Action
+    message_ids: list[str] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=list)
+    error: str = ""
+    #: what to show the agency when a watched notice failed (see bot.services.receipts.failure_reason)
+    reason: str | None = None
+    blocked: bool = False
+    delay: float | None = None
+
+
+def _menu_name(message: OutMessage) -> str | None:
+    """The payload prefix all of a message's buttons share (``sum`` for ``sum:send``...), if they do."""
+    prefixes = {button.payload.split(":", 1)[0] for row in message.buttons for button in row}
+    return prefixes.pop() if len(prefixes) == 1 else None
+
+
+class WhatsAppSender(FifoWorkLoop):
+    """Delivers pending ``whatsapp`` outbox rows. ``client`` is a twilio ``Client`` with an async http client."""
+
+    name = "whatsapp-delivery"
+
+    def __init__(
+        self,
+        rt: Runtime,
+        client: Client,
+        twilio: TwilioSettings,
+        config: WhatsAppConfig,
+        *,
+        status_callback: str | None = None,
+        max_attempts: int = 10,
+        poll_interval: float = 1.0,
+        concurrency: int = 8,
+        backoff_base: float = 1.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        super().__init__(
+            rt.sessionmaker,
+            max_attempts=max_attempts,
+            poll_interval=poll_interval,
+            concurrency=concurrency,
+            backoff_base=backoff_base,
+            clock=clock,
+        )
+        self.rt = rt
+        self.client = client
+        self.twilio = twilio
+        self.config = config
+        self.status_callback = status_callback
+        rate = config.messages_per_second
+        self.limiter = RateLimiter(
+            RateLimits(global_per_second=rate, global_burst=max(1, int(rate)), private_per_second=5, private_burst=5),
+            now=time.monotonic(),
+        )
+        self.sent = 0
+        self.failed = 0
+
+    # ------------------------------------------------------------------ the loop's queries
+
+    async def _due_heads(self, session: AsyncSession, now: datetime) -> list[tuple[int, str]]:
+        return await OutboxRepo(session).due_heads(now, limit=self.batch_size, channel=CHANNEL)
+
+    async def _next_due_at(self, session: AsyncSession) -> datetime | None:
+        return await OutboxRepo(session).next_due_at(channel=CHANNEL)
+
+    async def _next_due_for(self, session: AsyncSession, key: str, now: datetime) -> int | None:
+        head = await OutboxRepo(session).head_for_chat(key, channel=CHANNEL)
+        if head is None or as_utc(head.next_attempt_at) > now:
+            return None
+        return head.id
+
+    async def _pending_count(self, session: AsyncSession) -> int:
+        return await OutboxRepo(session).pending_count(channel=CHANNEL)
+
+    # ------------------------------------------------------------------ one row
+
+    async def _process(self, row_id: int) -> bool:
+        loaded = await self._load(row_id)
+        if loaded is None:
+            return True
+        job, outcome = loaded
+        if outcome is None:
+            outcome = await self._attempt(job)
+        await self._record(job, outcome)
+        return outcome.action != "retry"
+
+    async def _load(self, row_id: int) -> tuple[_Job, _Outcome | None] | None:
+        """Copy the row out and decide how it can go: free text, a template, or not at all (window)."""
+        now = self.clock()
+        async with self._db_sem, UnitOfWork(self.rt.sessionmaker) as uow:
+            row = await uow.session.get(OutboxMessage, row_id)
+            if row is None or row.status != PENDING:
+                return None
+            job = _Job(
+                row_id=row.id,
+                chat_id=row.chat_id,
+                attempts=row.attempts or 0,
+                complaint_id=row.complaint_id,
+                link_role=row.link_role,
+                progress=list(row.result_message_ids or []),
+            )
+            try:
+                message = OutMessage.from_dict(row.payload)
+            except (KeyError, TypeError, ValueError) as exc:
+                return job, _Outcome("failed", error=f"malformed payload: {exc!r}")
+            citizen = await uow.citizens.by_channel(CHANNEL, row.chat_id)
+            language = citizen.language if citizen else self.rt.ctx.catalog.default_language
+            last = citizen.last_inbound_at if citizen else None
+            in_window = last is not None and now - as_utc(last) < WINDOW - WINDOW_MARGIN
+            if not in_window:
+                template = await self._status_template(uow, job, language)
+                if template is None:
+                    return job, _Outcome(
+                        "failed",
+                        error="outside WhatsApp's 24-hour window and no approved template for this message",
+                        reason=REASON_WINDOW,
+                    )
+                job.template = template
+                return job, None
+            menu = _menu_name(message)
+            menu_template = self.config.menu_templates.get(menu) if menu else None
+            rendered = render_whatsapp(message, language=language, ctx=self.rt.ctx)
+            if menu_template is not None and (sid := menu_template.sid_for(language)):
+                job.template = _Template(sid, {"1": rendered.text_without_menu})
+            else:
+                job.parts = list(rendered.bodies)
+            return job, None
+
+    async def _status_template(self, uow: UnitOfWork, job: _Job, language: str) -> _Template | None:
+        """The approved status template, filled for this row's complaint (only status notifications use it)."""
+        config: TemplateConfig | None = self.config.status_template
+        if config is None or job.complaint_id is None or job.link_role not in WATCHED_ROLES:
+            return None
+        sid = config.sid_for(language)
+        complaint = await uow.complaints.get(job.complaint_id)
+        if sid is None or complaint is None:
+            return None
+        ctx = self.rt.ctx
+        return _Template(
+            sid,
+            {
+                "1": complaint.number,
+                "2": status_label(complaint.status, language, ctx),
+                "3": agency_display(complaint.agency, language, ctx),
+            },
+        )
+
+    async def _throttled_create(self, job: _Job, **params: object) -> object:
+        while True:
+            async with self._sem:
+                wait = self.limiter.acquire(job.chat_id, time.monotonic())
+                if wait <= 0:
+                    if self.status_callback:
+                        params["status_callback"] = self.status_callback
+                    return await self.client.messages.create_async(
+                        to=f"whatsapp:{job.chat_id}", from_=self.twilio.whatsapp_from, **params  # type: ignore[arg-type]
+                    )
+            await self._sleep(wait)
+
+    async def _attempt(self, job: _Job) -> _Outcome:
+        ids = list(job.progress)
+        statuses: list[str] = []
+        try:
+            if job.template is not None:
+                message = await self._throttled_create(
+                    job,
+                    content_sid=job.template.content_sid,
+                    content_variables=json.dumps(job.template.variables, ensure_ascii=False),
+                )
+                ids.append(str(message.sid))  # type: ignore[attr-defined]
+                statuses.append(str(message.status))  # type: ignore[attr-defined]
+            else:
+                for index, body in enumerate(job.parts):
+                    if index < len(job.progress):
+                        continue  # delivered by an earlier attempt
+                    message = await self._throttled_create(job, body=body)
+                    ids.append(str(message.sid))  # type: ignore[attr-defined]
+                    statuses.append(str(message.status))  # type: ignore[attr-defined]
+                    if index + 1 < len(job.parts):
+                        await self._save_progress(job.row_id, ids)
+            return _Outcome("sent", message_ids=ids, statuses=statuses)
+        except TwilioRestException as exc:
+            return self._classify(exc)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            return _Outcome("retry", error=f"{type(exc).__name__}: {exc}")
+        except Stopped:
+            raise
+        except Exception as exc:  # the per-row safety net: one bad row must not stop delivery
+            log.exception("unexpected error delivering whatsapp outbox row %s", job.row_id)
+            return _Outcome("retry", error=f"{type(exc).__name__}: {exc}")
+
+    @staticmethod
+    def _classify(exc: TwilioRestException) -> _Outcome:
+        code = int(exc.code) if exc.code is not None else None
+        detail = f"Twilio {code or exc.status}: {exc.msg}"
+        if exc.status == 429 or exc.status >= 500 or code in RETRYABLE_CODES:
+            return _Outcome("retry", error=detail)
+        if exc.status in (401, 403) and code not in BLOCKED_CODES:
+            log.error("twilio refused our credentials: %s", detail)  # configuration trouble: retry slowly
+            return _Outcome("retry", error=detail)
+        return _Outcome(
+            "failed", error=detail, reason=failure_reason(code, str(exc.msg)), blocked=code in BLOCKED_CODES
+        )
+
+    async def _save_progress(self, row_id: int, ids: list[str]) -> None:
+        async with self._db_sem, self.rt.sessionmaker() as session, session.begin():
+            row = await session.get(OutboxMessage, row_id)
+            if row is not None and row.status == PENDING:
+                OutboxRepo(session).save_progress(row, ids)
+
+    async def _record(self, job: _Job, outcome: _Outcome) -> None:
+        """Apply the outcome to the row (and receipts, links, the complaint's card) in one transaction."""
+        now = self.clock()
+        async with self._db_sem, UnitOfWork(self.rt.sessionmaker) as uow:
+            repo = uow.outbox
+            row = await uow.session.get(OutboxMessage, job.row_id)
+            if row is None or row.status != PENDING:
+                return
+            action = outcome.action
+            if action == "retry" and (row.attempts or 0) + 1 >= self.max_attempts:
+                action, outcome.error = "failed", f"gave up after {(row.attempts or 0) + 1} attempts: {outcome.error}"
+            if action == "sent":
+                repo.mark_sent(row, outcome.message_ids, now=now)
+                statuses = dict(zip(outcome.message_ids[-len(outcome.statuses):], outcome.statuses, strict=False))
+                for sid in outcome.message_ids:
+                    change = await uow.receipts.record(
+                        CHANNEL, sid, now=now, status=statuses.get(sid, "queued"), outbox_id=row.id,
+                        complaint_id=row.complaint_id, chat_id=row.chat_id,
+                    )
+                    # a "failed" callback that overtook this record could not know the complaint then
+                    if change.linked and change.status in FAILED_STATUSES and row.complaint_id is not None \
+                            and row.link_role in WATCHED_ROLES:
+                        reason = failure_reason(change.error_code, change.error_message)
+                        await note_notice_outcome(self.rt, uow, row.complaint_id, reason)
+                    if row.complaint_id is not None and row.link_role:
+                        await uow.links.add(CHANNEL, row.chat_id, sid, row.complaint_id, row.link_role)
+                self.sent += 1
+                self.processed += 1
+                log.info("delivered whatsapp outbox row %s (%s)", row.id, ",".join(outcome.message_ids))
+            elif action == "failed":
+                repo.mark_failed(row, error=outcome.error, now=now)
+                self.failed += 1
+                self.processed += 1
+                if outcome.blocked:
+                    await uow.citizens.set_blocked(CHANNEL, row.chat_id, True)
+                if row.complaint_id is not None and row.link_role in WATCHED_ROLES:
+                    await note_notice_outcome(self.rt, uow, row.complaint_id, outcome.reason or outcome.error)
+                log.warning("whatsapp outbox row %s failed for good: %s", row.id, outcome.error)
+            else:
+                delay = outcome.delay if outcome.delay is not None else self._backoff(row.attempts or 0)
+                repo.mark_retry(row, error=outcome.error, delay=delay, now=now)
+                log.warning("whatsapp outbox row %s: retry in %.1fs: %s", row.id, delay, outcome.error)
+            await uow.commit()
+        self.rt.on_enqueued()

@@ -1,0 +1,122 @@
+"""Works through the WhatsApp inbox: the webhook stored each message and answered Twilio at once; here the
+media is downloaded and the conversation core runs, one citizen's messages strictly in arrival order.
+
+Why an inbox rather than doing the work inside the webhook: Twilio gives a webhook 15 seconds, a photo
+download plus the flow can take longer on a slow day, and work done after answering Twilio but without a
+stored copy would be lost in a crash. Stored first, the message survives a restart and is processed once
+(:func:`bot.services.citizen.handle_citizen_event` claims its ``wa:<MessageSid>`` key).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from bot.delivery.loop import FifoWorkLoop
+from bot.services.citizen import handle_citizen_event
+from bot.whatsapp.translate import CHANNEL, MediaDownloadError, MediaFetcher, to_events
+from handlers.events import Incoming, Unsupported
+from storage.models import InboundMessage, utcnow
+from storage.repositories import InboxRepo
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from bot.services.runtime import Runtime
+
+log = logging.getLogger("sikesal.whatsapp.inbox")
+
+
+class InboxWorker(FifoWorkLoop):
+    """Processes pending ``inbound_messages`` rows, per sender in order, in parallel across senders."""
+
+    name = "whatsapp-inbox"
+
+    def __init__(
+        self,
+        rt: Runtime,
+        fetcher: MediaFetcher,
+        *,
+        max_attempts: int = 6,
+        poll_interval: float = 1.0,
+        concurrency: int = 8,
+        backoff_base: float = 2.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        super().__init__(
+            rt.sessionmaker,
+            max_attempts=max_attempts,
+            poll_interval=poll_interval,
+            concurrency=concurrency,
+            backoff_base=backoff_base,
+            clock=clock,
+        )
+        self.rt = rt
+        self.fetcher = fetcher
+
+    async def _due_heads(self, session: AsyncSession, now: datetime) -> list[tuple[int, str]]:
+        return await InboxRepo(session).due_heads(now, limit=self.batch_size)
+
+    async def _next_due_at(self, session: AsyncSession) -> datetime | None:
+        return await InboxRepo(session).next_due_at()
+
+    async def _next_due_for(self, session: AsyncSession, key: str, now: datetime) -> int | None:
+        head = await InboxRepo(session).head_for_sender(key)
+        if head is None or head.next_attempt_at > now:
+            return None
+        return head.id
+
+    async def _pending_count(self, session: AsyncSession) -> int:
+        return await InboxRepo(session).pending_count()
+
+    async def _process(self, row_id: int) -> bool:
+        async with self._db_sem, self.sessionmaker() as session:
+            row = await session.get(InboundMessage, row_id)
+            if row is None or row.status != "pending":
+                return True
+            form, sender, attempts = dict(row.payload), row.sender, row.attempts or 0
+        max_bytes = self.rt.ctx.limits.photo_max_bytes
+        try:
+            async with self._sem:
+                events = await to_events(form, self.fetcher, self.rt.media, max_bytes=max_bytes)
+        except MediaDownloadError as exc:
+            if attempts + 1 < self.max_attempts:
+                await self._finish(row_id, error=str(exc), retry_in=self._backoff(attempts))
+                return False  # later messages of this citizen wait: order matters in a conversation
+            log.warning("giving up downloading media of inbound %s: %s", row_id, exc)
+            events = [(f"wa:{form.get('MessageSid', row_id)}", Incoming(Unsupported("download_failed"),
+                                                                        typed_choices=True))]
+        try:
+            for key, incoming in events:
+                await handle_citizen_event(
+                    self.rt, channel=CHANNEL, channel_user_id=sender, incoming=incoming, update_key=key
+                )
+        except Exception as exc:  # a bug or a database outage must not drop the message or stop the inbox
+            log.exception("processing inbound %s from %s failed", row_id, sender)
+            give_up = attempts + 1 >= self.max_attempts
+            await self._finish(row_id, error=f"{type(exc).__name__}: {exc}", retry_in=self._backoff(attempts),
+                               give_up=give_up)
+            return give_up
+        await self._finish(row_id)
+        return True
+
+    async def _finish(
+        self, row_id: int, *, error: str | None = None, retry_in: float = 0.0, give_up: bool = False
+    ) -> None:
+        now = self.clock()
+        async with self._db_sem, self.sessionmaker() as session, session.begin():
+            repo = InboxRepo(session)
+            row = await repo.get(row_id)
+            if row is None:
+                return
+            if error is None:
+                repo.mark_done(row, now=now)
+                self.processed += 1
+            elif give_up:
+                repo.mark_failed(row, error=error, now=now)
+                self.processed += 1
+            else:
+                repo.mark_retry(row, error=error, delay=retry_in, now=now)
+                log.warning("inbound %s from %s: retry in %.0fs: %s", row_id, row.sender, retry_in, error)
