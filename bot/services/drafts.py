@@ -91,9 +91,11 @@ PROCESSED_KEYS_KEPT = timedelta(days=7)
 
 
 async def prune_processed_updates(rt: Runtime) -> int:
-    """Forget old idempotency keys so the table does not grow forever."""
+    """Forget old idempotency keys and handled inbox messages so the tables do not grow forever."""
     async with UnitOfWork(rt.sessionmaker) as uow:
         removed = await uow.idempotency.prune(rt.clock() - PROCESSED_KEYS_KEPT)
+        # handled inbox messages are only kept for inspection; their idempotency key lives above
+        removed += await uow.inbox.prune(rt.clock() - PROCESSED_KEYS_KEPT)
         await uow.commit()
     return removed
 

@@ -232,3 +232,36 @@ async def _age_the_citizen(world: World, citizen: WhatsAppPerson, *, hours: floa
 
 def _current(world: World, card: Any) -> Any:
     return next(m for m in world.server.messages(card.chat_id) if m.message_id == card.message_id)
+
+
+async def test_twilio_refusing_outside_its_window_is_recorded_and_shown(wa_world: World) -> None:
+    """Our clock and Twilio's may disagree about the window: Twilio's 63016 wins and reaches the card."""
+    assert wa_world.twilio is not None
+    staff = await wa_world.agency_group("pupr")
+    citizen = wa_world.whatsapp_citizen()
+    await file_on(citizen)
+    card = await staff[0].next_matching("JMB-")
+    await outbox_settled(wa_world)
+    wa_world.twilio.advance(25)  # only Twilio thinks the window has closed
+    await staff[0].tap(next(p for p in payloads(card) if p.startswith("st:accept:")), card)
+    refused = await wa_world.twilio.wait_for_message(citizen.number, lambda m: m.error_code == 63016, timeout=10)
+    await eventually(lambda: "24 jam" in body(_current(wa_world, card)))
+
+    async with UnitOfWork(wa_world.app.runtime.sessionmaker) as uow:  # type: ignore[union-attr]
+        found = await uow.receipts.by_message("whatsapp", refused.sid)
+        assert found is not None and (found.status, found.error_code) == ("failed", 63016)
+
+
+async def test_a_photo_over_the_limit_is_refused_kindly(wa_world: World) -> None:
+    citizen = wa_world.whatsapp_citizen()
+    await citizen.say("halo")
+    await choose(citizen, "Buat Pengaduan")
+    await choose(citizen, "Jalan rusak")
+    await citizen.say(DESCRIPTION)
+    too_big = b"\xff\xd8" + b"0" * (11 * 1024 * 1024)
+    answer = await citizen.photo(too_big)
+    assert "MB" in text_of(answer), text_of(answer)
+    async with UnitOfWork(wa_world.app.runtime.sessionmaker) as uow:  # type: ignore[union-attr]
+        assert (await uow.session.execute(select(MediaFile))).scalars().all() == [], "nothing stored"
+    accepted = await photo_of(citizen)
+    assert "MB" not in text_of(accepted), "a normal photo afterwards is taken"
