@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import aiohttp
 from aiogram import Bot
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 from twilio.http.async_http_client import AsyncTwilioHttpClient
@@ -61,6 +63,9 @@ class SikesalApp:
         twilio: TwilioSettings | None = None,
         http_host: str = "127.0.0.1",
         http_port: int = 8080,
+        telegram_webhook: bool = False,
+        public_url: str | None = None,
+        telegram_webhook_secret: str | None = None,
     ) -> None:
         self.config = config
         self.database_url = database_url
@@ -85,6 +90,14 @@ class SikesalApp:
         self.http_host = http_host
         #: the port the webhook server listens on (the real one once started, when 0 was asked for)
         self.http_port = http_port
+        #: Telegram posts updates to ``public_url + telegram.webhook_path`` instead of being polled
+        self.telegram_webhook = telegram_webhook
+        self.public_url = public_url.rstrip("/") if public_url else None
+        self.telegram_webhook_secret = telegram_webhook_secret or webhook_secret_for(token)
+        if telegram_webhook and not self.public_url:
+            raise ValueError("the Telegram webhook needs SIKESAL_PUBLIC_URL (the https address Telegram posts to)")
+        self.http_app = web.Application(client_max_size=256 * 1024)  # Twilio forms and Telegram updates are small
+        self.http_app.router.add_get("/healthz", _healthz)
         self.whatsapp_sender: WhatsAppSender | None = None
         self.inbox: InboxWorker | None = None
         self.webhooks: TwilioWebhooks | None = None
@@ -105,12 +118,11 @@ class SikesalApp:
         self.bot = bot
         me = await bot.get_me()
         log.info("connected as @%s", me.username)
-        await bot.delete_webhook(drop_pending_updates=False)
         await register_commands(bot, runtime)
         self.sender = TelegramSender(bot, sessionmaker, media, limits=self.rate_limits, clock=runtime.clock)
         loops: list[FifoWorkLoop] = [self.sender]
         if self.twilio is not None:
-            loops.extend(await self._start_whatsapp(runtime, self.twilio))
+            loops.extend(self._whatsapp(runtime, self.twilio))
 
         def wake_all() -> None:
             for loop in loops:
@@ -118,14 +130,49 @@ class SikesalApp:
 
         runtime.on_enqueued = wake_all
         self.dispatcher = build_dispatcher(runtime)
+        if self.telegram_webhook:
+            path = self.config.telegram.webhook_path
+            SimpleRequestHandler(
+                dispatcher=self.dispatcher, bot=bot, secret_token=self.telegram_webhook_secret,
+                handle_in_background=False,  # answer after the commit: Telegram redelivers what failed
+            ).register(self.http_app, path=path)
+        if self.telegram_webhook or self.twilio is not None:
+            await self._serve_http()
+        if self.telegram_webhook:
+            await bot.set_webhook(
+                f"{self.public_url}{self.config.telegram.webhook_path}",
+                secret_token=self.telegram_webhook_secret,
+                allowed_updates=self.dispatcher.resolve_used_update_types(),
+                drop_pending_updates=False,
+            )
+            log.info("Telegram updates by webhook at %s%s", self.public_url, self.config.telegram.webhook_path)
+            telegram_task = asyncio.create_task(self._until_stopped(), name="telegram-webhook")
+        else:
+            await bot.delete_webhook(drop_pending_updates=False)
+            telegram_task = asyncio.create_task(self._poll(bot), name="telegram-polling")
         self._tasks = [
-            asyncio.create_task(self._poll(bot), name="telegram-polling"),
+            telegram_task,
             *(asyncio.create_task(loop.run(self._stop), name=loop.name) for loop in loops),
             asyncio.create_task(run_draft_sweeper(runtime, self._stop, interval=self.sweep_interval), name="drafts"),
         ]
 
-    async def _start_whatsapp(self, runtime: Runtime, twilio: TwilioSettings) -> list[FifoWorkLoop]:
-        """The Twilio client, the webhook server, the inbox worker and the WhatsApp sender."""
+    async def _until_stopped(self) -> None:
+        """Webhook mode has no polling task: the web server works until the app stops."""
+        await self._stop.wait()
+
+    async def _serve_http(self) -> None:
+        """The one web server for every webhook (Telegram's, Twilio's) and /healthz."""
+        self._runner = web.AppRunner(self.http_app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.http_host, self.http_port)
+        await site.start()
+        sockets = self._runner.addresses
+        if sockets:
+            self.http_port = int(sockets[0][1])
+        log.info("web server on %s:%s", self.http_host, self.http_port)
+
+    def _whatsapp(self, runtime: Runtime, twilio: TwilioSettings) -> list[FifoWorkLoop]:
+        """The Twilio client, the webhook routes, the inbox worker and the WhatsApp sender."""
         settings = self.config.whatsapp
         self._twilio_http = AsyncTwilioHttpClient(timeout=15, logger=_TWILIO_HTTP_LOG)
         client = Client(twilio.account_sid, twilio.auth_token, http_client=self._twilio_http)
@@ -142,18 +189,8 @@ class SikesalApp:
             runtime, client, twilio, settings, status_callback=status_callback, clock=runtime.clock
         )
         self.webhooks = TwilioWebhooks(runtime, twilio, on_stored=self.inbox.wake)
-        web_app = web.Application(client_max_size=256 * 1024)  # a Twilio form is a few KB
-        web_app.add_routes(self.webhooks.routes(settings.webhook_path, settings.status_path))
-        web_app.router.add_get("/healthz", _healthz)
-        self._runner = web.AppRunner(web_app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.http_host, self.http_port)
-        await site.start()
-        sockets = self._runner.addresses
-        if sockets:
-            self.http_port = int(sockets[0][1])
-        log.info("WhatsApp webhooks on %s:%s%s (status %s)", self.http_host, self.http_port,
-                 settings.webhook_path, settings.status_path)
+        self.http_app.add_routes(self.webhooks.routes(settings.webhook_path, settings.status_path))
+        log.info("WhatsApp webhooks at %s (status callbacks at %s)", settings.webhook_path, settings.status_path)
         return [self.inbox, self.whatsapp_sender]
 
     @property
@@ -173,7 +210,7 @@ class SikesalApp:
     async def stop(self) -> None:
         """Stop everything that was started (safe after a failed ``start``)."""
         self._stop.set()
-        if self._tasks:
+        if self._tasks and not self.telegram_webhook:
             with contextlib.suppress(RuntimeError):  # polling not started yet
                 await self.dispatcher.stop_polling()
         for task in self._tasks:
@@ -203,6 +240,12 @@ class SikesalApp:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+def webhook_secret_for(token: str) -> str:
+    """A stable secret for Telegram's ``X-Telegram-Bot-Api-Secret-Token`` derived from the bot token, so a
+    restart keeps accepting updates already on their way, and nobody without the token can forge one."""
+    return hashlib.sha256(f"sikesal-webhook:{token}".encode()).hexdigest()
 
 
 async def _healthz(request: web.Request) -> web.Response:

@@ -48,6 +48,7 @@ async def _run(settings: Settings, config: AppConfig) -> None:
         twilio = settings.twilio()
     except ConfigError as exc:
         raise SystemExit(str(exc)) from None
+    _check_webhook(settings)
     app = SikesalApp(
         config,
         database_url=settings.resolved_database_url,
@@ -57,6 +58,9 @@ async def _run(settings: Settings, config: AppConfig) -> None:
         twilio=twilio,
         http_host=settings.http_host,
         http_port=settings.http_port,
+        telegram_webhook=settings.telegram_webhook,
+        public_url=settings.public_url,
+        telegram_webhook_secret=settings.telegram_webhook_secret,
     )
     try:
         await app.start()
@@ -72,7 +76,7 @@ async def _run(settings: Settings, config: AppConfig) -> None:
         where = settings.telegram_api_base or "api.telegram.org"
         detail = RedactSecrets([settings.telegram_bot_token]).redact(str(exc))  # may carry the request URL
         raise SystemExit(f"Cannot reach the Telegram Bot API at {where}: {detail}. Check the network or TELEGRAM_API_BASE.") from None
-    channels = "Telegram (long polling)"
+    channels = "Telegram (webhook)" if settings.telegram_webhook else "Telegram (long polling)"
     if twilio is not None:
         channels += f" and WhatsApp (webhooks on port {app.http_port})"
     print(f"SiKesal is running: {channels}. Press Ctrl+C to stop.", flush=True)
@@ -89,6 +93,12 @@ async def _run(settings: Settings, config: AppConfig) -> None:
     finally:
         waiter.cancel()
         await app.stop()
+
+
+def _check_webhook(settings: Settings) -> None:
+    if settings.telegram_webhook and not settings.public_url:
+        raise SystemExit("TELEGRAM_WEBHOOK is on but SIKESAL_PUBLIC_URL is not set: Telegram needs the https"
+                         " address to post updates to (or unset TELEGRAM_WEBHOOK to use long polling).")
 
 
 async def _with_runtime_db(settings: Settings, config: AppConfig, action: str, agency: str | None) -> int:

@@ -94,6 +94,13 @@ class TemplateConfig(_Strict):
         return self.content_sid.get(language) or next(iter(self.content_sid.values()), None)
 
 
+class TelegramConfig(_Strict):
+    """The Telegram channel. Long polling by default; with ``TELEGRAM_WEBHOOK=true`` Telegram posts updates
+    to ``SIKESAL_PUBLIC_URL + webhook_path`` on the same web server as the WhatsApp webhooks."""
+
+    webhook_path: str = Field(default="/telegram/webhook", pattern=r"^/[A-Za-z0-9/_.-]*$")
+
+
 class WhatsAppConfig(_Strict):
     """The WhatsApp channel (Twilio). Credentials come from the environment (TWILIO_*), not from here."""
 
@@ -144,6 +151,7 @@ class AppConfig(_Strict):
     drafts: DraftsConfig = Field(default_factory=DraftsConfig)
     link_codes: LinkCodesConfig = Field(default_factory=LinkCodesConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     whatsapp: WhatsAppConfig = Field(default_factory=WhatsAppConfig)
     agencies: dict[str, AgencyConfig]
     categories: dict[str, CategoryConfig]
@@ -228,6 +236,10 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", alias="SIKESAL_LOG_LEVEL")
     playground_host: str = Field(default="127.0.0.1", alias="SIKESAL_PLAYGROUND_HOST")
     playground_port: int = Field(default=8080, alias="SIKESAL_PLAYGROUND_PORT")
+    telegram_webhook: bool = Field(default=False, alias="TELEGRAM_WEBHOOK")
+    telegram_webhook_secret: str | None = Field(
+        default=None, alias="TELEGRAM_WEBHOOK_SECRET", repr=False, pattern=r"^[A-Za-z0-9_-]{1,256}$"
+    )
     twilio_account_sid: str | None = Field(default=None, alias="TWILIO_ACCOUNT_SID")
     twilio_auth_token: str | None = Field(default=None, alias="TWILIO_AUTH_TOKEN", repr=False)
     twilio_whatsapp_from: str | None = Field(default=None, alias="TWILIO_WHATSAPP_FROM")

@@ -124,6 +124,7 @@ async def start_app(
     database_url: str,
     clock: Callable[[], datetime] | None = None,
     twilio: TwilioServer | None = None,
+    telegram_webhook: bool = False,
 ) -> SikesalApp:
     """The real app against the local server(s), with Telegram's limits lifted for speed."""
     settings = None
@@ -149,6 +150,8 @@ async def start_app(
         twilio=settings,
         http_host="127.0.0.1",
         http_port=port,
+        telegram_webhook=telegram_webhook,
+        public_url=f"http://127.0.0.1:{port}",
     )
     await app.start()
     return app
