@@ -5,9 +5,10 @@ unknown ids, 409 while the world is being rebuilt).
 
 - ``GET  /`` -> the page; ``GET /static/...`` -> its scripts, styles and sample photos
 - ``GET  /api/world`` -> ``{bot, ready, citizens: [...], groups: [...], places: [...], samples: [...],
-  categories: [...]}``
+  categories: [...], whatsapp: {from}}``; a citizen has ``channel`` ``telegram`` (``user_id``, ``chat_id``: ints)
+  or ``whatsapp`` (``number``; ``chat_id`` is the string ``wa:<number>``)
 - ``GET  /api/chats/{chat_id}`` -> ``{chat_id, messages: [transcript entry], reply_keyboard}``
-- ``POST /api/citizens`` ``{name, language_code?}`` -> citizen
+- ``POST /api/citizens`` ``{name, language_code?, channel?: "telegram"|"whatsapp"}`` -> citizen
 - ``POST /api/send`` ``{user_id, chat_id, kind, reply_to?, ...}`` -> transcript entry; kinds: ``text {text}``,
   ``photo {sample | data_base64, caption?}``, ``location {lat, lon}``, ``share_location {lat, lon}`` (the reply
   keyboard's location button), ``reply_button {text}``, ``sticker {emoji?}``
@@ -15,14 +16,24 @@ unknown ids, 409 while the world is being rebuilt).
   (``answer``: the bot's answerCallbackQuery ``{text, show_alert, url}``, or null if it took too long)
 - ``POST /api/reset`` -> clears every chat and the database, rebuilds the world
 - ``GET  /api/files/{file_id}`` -> the file's bytes (photos in messages)
+- ``GET  /api/whatsapp/{number}`` -> ``{chat_id, number, name, messages: [WhatsApp entry], window}``
+- ``POST /api/whatsapp/send`` ``{number, kind, reply_to?: sid}`` -> WhatsApp entry; kinds: ``text {text}``,
+  ``photo {sample | data_base64, caption?}``, ``location {lat, lon, label?, address?}``, ``voice``, ``sticker``
+- ``POST /api/whatsapp/advance`` ``{hours?: 25, database?: true}`` -> a demo control: the local Twilio's clock
+  moves on (and, with ``database``, the bot's record of when each WhatsApp citizen last wrote moves back)
+- ``GET  /api/whatsapp/files/{key}`` -> a photo a WhatsApp citizen sent from the page
 - ``GET  /api/events`` -> ``text/event-stream``: ``{"type": "message"|"edit", chat_id, message: transcript
   entry, reply_keyboard}``, ``{"type": "delete", chat_id, message_id}``, ``{"type": "callback_answer",
-  chat_id, callback_query_id, answer}``, ``{"type": "reset"}`` (the world is being rebuilt) and
+  chat_id, callback_query_id, answer}``, ``{"type": "wa_message", chat_id, message: WhatsApp entry, window}``
+  (a new WhatsApp bubble or a new delivery status), ``{"type": "reset"}`` (the world is being rebuilt) and
   ``{"type": "world"}`` (citizens or groups changed: fetch ``/api/world``)
 
 A transcript entry is the Bot API ``Message`` plus ``from_bot``, ``html``, ``caption_html``,
 ``parse_mode``, ``edited``, ``reply_markup`` (also reply keyboards and force_reply) and
-``reply_to_message_id``, as in the local server's control API.
+``reply_to_message_id``, as in the local server's control API. A WhatsApp entry is a bubble of the
+playground's own WhatsApp transcript (:class:`bot.playground.whatsapp.WaEntry`): ``message_id``, ``from_bot``,
+``kind``, ``body``, ``sid``, ``status`` (Twilio's for the bot's messages), ``error_code``, ``media_url``,
+``location``, ...; ``window`` is ``{open, hours_left}`` as the Twilio server judges the 24-hour window.
 """
 
 from __future__ import annotations
@@ -32,6 +43,7 @@ import base64
 import binascii
 import contextlib
 import json
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +53,7 @@ from localapi.telegram import SimulationError, StoredMessage
 from localapi.telegram.control import transcript_entry
 from localapi.telegram.media import image_size
 
+from .whatsapp import STICKER, VOICE_NOTE, WaEntry, WhatsAppCitizen, next_entry_id
 from .world import PLACES, SAMPLE_PHOTOS, STATIC_DIR
 
 if TYPE_CHECKING:
@@ -119,12 +132,14 @@ def build_web_app(playground: Playground) -> web.Application:
             "bot": server.state.bot.to_dict(),
             "ready": playground.world.ready,
             "city": config.city.name,
-            "citizens": [c.to_dict() for c in playground.world.citizens],
+            "citizens": [c.to_dict() for c in playground.world.citizens]
+            + [c.to_dict() for c in playground.world.whatsapp],
             "groups": [g.to_dict() for g in playground.world.groups],
             "places": [p.to_dict() for p in PLACES],
             "samples": [s.to_dict() for s in SAMPLE_PHOTOS],
             "categories": [{"key": key, "emoji": c.emoji, "label": dict(c.label), "agency": c.agency}
                            for key, c in config.categories.items()],
+            "whatsapp": {"from": playground.twilio.whatsapp_from},
         }
 
     async def chat(request: web.Request) -> Any:
@@ -142,7 +157,82 @@ def build_web_app(playground: Playground) -> web.Application:
         language = str(data.get("language_code") or "id")
         if language not in ("id", "en"):
             raise ApiError("language_code must be id or en")
+        channel = str(data.get("channel") or "telegram")
+        if channel == "whatsapp":
+            return (await playground.add_whatsapp_citizen(name)).to_dict()
+        if channel != "telegram":
+            raise ApiError("channel must be telegram or whatsapp")
         return (await playground.add_citizen(name, language)).to_dict()
+
+    def wa_citizen(number: str) -> WhatsAppCitizen:
+        try:
+            return playground.world.whatsapp_citizen(number)
+        except KeyError:
+            raise ApiError(f"unknown WhatsApp citizen {number}", 404) from None
+
+    async def wa_chat(request: web.Request) -> Any:
+        citizen = wa_citizen(request.match_info["number"])
+        return {"chat_id": citizen.chat_id, "number": citizen.number, "name": citizen.name,
+                "messages": [e.to_dict() for e in citizen.entries], "window": playground.whatsapp_window(citizen)}
+
+    async def wa_send(request: web.Request) -> Any:
+        data = await body(request)
+        require_ready()
+        citizen = wa_citizen(str(data.get("number") or ""))
+        kind = str(data.get("kind") or "text")
+        reply_to = str(data["reply_to"]) if data.get("reply_to") else None
+        entry = WaEntry(id=next_entry_id(), from_bot=False, date=0.0, kind=kind, reply_to_sid=reply_to)
+        extra: dict[str, Any] = {"reply_to": reply_to}
+        text: str | None = None
+        if kind == "text":
+            text = str(data.get("text") or "").strip()[:4096]
+            if not text:
+                raise ApiError("text is empty")
+        elif kind == "photo":
+            photo = _photo_bytes(data)
+            content_type = _content_type(photo, None)
+            text = str(data.get("caption") or "").strip()[:1024] or None
+            extra["media"] = [(photo, content_type)]
+            sample = data.get("sample")
+            if sample:
+                entry.media_url = f"/static/samples/{sample}.jpg"
+            else:
+                key = secrets.token_urlsafe(12)
+                playground.whatsapp_files[key] = (photo, content_type)
+                entry.media_url = f"/api/whatsapp/files/{key}"
+            entry.media_type = content_type
+        elif kind == "location":
+            lat, lon = _coordinates(data)
+            label = str(data.get("label") or "").strip()[:200] or None
+            address = str(data.get("address") or "").strip()[:200] or None
+            extra.update(latitude=lat, longitude=lon, label=label, address=address)
+            entry.location = {"latitude": lat, "longitude": lon, "label": label, "address": address}
+        elif kind in ("voice", "sticker"):
+            media = VOICE_NOTE if kind == "voice" else STICKER
+            extra["media"] = [media]
+            entry.media_type = media[1]
+        else:
+            raise ApiError(f"unknown kind {kind!r}")
+        entry.body = text or ""
+        sent = await playground.send_whatsapp(citizen, entry, text, **extra)
+        return sent.to_dict()
+
+    async def wa_advance(request: web.Request) -> Any:
+        data = await body(request)
+        require_ready()
+        try:
+            hours = float(data.get("hours", 25))
+        except (TypeError, ValueError):
+            raise ApiError("hours must be a number") from None
+        if not 0 < hours <= 24 * 30:
+            raise ApiError("hours must be between 0 and 720")
+        return await playground.advance_whatsapp_clock(hours, database=bool(data.get("database", True)))
+
+    async def wa_file(request: web.Request) -> web.StreamResponse:
+        item = playground.whatsapp_files.get(request.match_info["key"])
+        if item is None:
+            raise ApiError("file not found", 404)
+        return web.Response(body=item[0], content_type=item[1], headers={"Cache-Control": "max-age=3600"})
 
     async def send(request: web.Request) -> Any:
         data = await body(request)
@@ -209,7 +299,7 @@ def build_web_app(playground: Playground) -> web.Application:
             if chat is None or stored is None:
                 return None
             return {"type": kind, "chat_id": chat.id, "message": entry(stored), "reply_keyboard": chat.reply_keyboard}
-        if kind in ("delete", "callback_answer", "reset", "world"):
+        if kind in ("delete", "callback_answer", "reset", "world", "wa_message"):
             return event
         return None
 
@@ -260,6 +350,10 @@ def build_web_app(playground: Playground) -> web.Application:
     app.router.add_post("/api/press", guarded(press))
     app.router.add_post("/api/reset", guarded(reset))
     app.router.add_get("/api/files/{file_id}", guarded(file))
+    app.router.add_get("/api/whatsapp/files/{key}", guarded(wa_file))
+    app.router.add_get("/api/whatsapp/{number}", guarded(wa_chat))
+    app.router.add_post("/api/whatsapp/send", guarded(wa_send))
+    app.router.add_post("/api/whatsapp/advance", guarded(wa_advance))
     app.router.add_get("/api/events", events)
     app.router.add_static("/static/", STATIC_DIR, append_version=False)
     return app

@@ -5,6 +5,9 @@ One process, one port:
 * ``/tg/...`` -- the local Telegram Bot API server (``localapi.telegram``); the real bot
   (:class:`bot.app.SikesalApp`) connects to it over HTTP exactly as to api.telegram.org
   (``api_base = <url>/tg``). Nothing inside the bot knows it is in a playground.
+* ``/twilio-api/...`` -- the local Twilio Messages API (``localapi.twilio``) for WhatsApp citizens; the bot's
+  twilio client uses it as api.twilio.com, and the bot's own webhook server (on a free port of 127.0.0.1,
+  chosen at every start) receives the simulated citizens' signed webhooks and the status callbacks.
 * ``/`` and ``/static/...`` -- the page (vanilla JS, no external assets).
 * ``/api/...`` -- the page's JSON API and a server-sent event stream (documented in :mod:`.api`).
 
@@ -22,20 +25,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
+import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from sqlalchemy.engine import make_url
 
 from bot.app import SikesalApp
-from bot.config import AppConfig
+from bot.config import AppConfig, TwilioSettings
 from bot.delivery.ratelimit import RateLimits
 from bot.services.staff import create_link_code
 from localapi.telegram import RateLimits as ServerRateLimits
 from localapi.telegram import SimUser, TelegramServer
+from localapi.twilio import TwilioServer
+from localapi.twilio.control import reset_server, wait_for_changes
 
+from .whatsapp import (
+    TWILIO_FROM,
+    TWILIO_SID,
+    TWILIO_TOKEN,
+    WaEntry,
+    WhatsAppCitizen,
+    next_entry_id,
+    number_for,
+)
 from .world import DEFAULT_CITIZEN, STAFF_NAMES, AgencyGroup, Citizen, World
 
 log = logging.getLogger("sikesal.playground")
@@ -43,6 +61,7 @@ log = logging.getLogger("sikesal.playground")
 #: the bot token of the simulated bot (only ever sent to the local server)
 TOKEN = "123456:PLAYGROUND-local-token"
 TELEGRAM_PREFIX = "/tg"
+TWILIO_PREFIX = "/twilio-api"
 LINK_TIMEOUT = 30.0
 
 
@@ -56,6 +75,8 @@ class Playground:
     ``rate_limits`` are the bot's own sending limits (default: ``config.delivery``, as in a real run);
     ``telegram_rate_limits`` makes the local server enforce Telegram's limits (default on).
     ``polling_timeout`` is the bot's getUpdates long-poll time (short values make reset faster).
+    ``whatsapp_status_delay`` is the local Twilio's pause between status callbacks (sent, delivered, read),
+    long enough by default to watch the ticks change; tests use 0.
     """
 
     def __init__(
@@ -69,6 +90,7 @@ class Playground:
         rate_limits: RateLimits | None = None,
         telegram_rate_limits: bool | ServerRateLimits = True,
         polling_timeout: int = 5,
+        whatsapp_status_delay: float = 0.4,
     ) -> None:
         self.config = config
         self.database_url = database_url
@@ -78,6 +100,10 @@ class Playground:
         self.rate_limits = rate_limits
         self.polling_timeout = polling_timeout
         self.server = TelegramServer(TOKEN, rate_limits=telegram_rate_limits)
+        self.twilio = TwilioServer(TWILIO_SID, TWILIO_TOKEN, whatsapp_from=TWILIO_FROM,
+                                   callback_delay=whatsapp_status_delay, read_receipts=True)
+        #: photos WhatsApp citizens uploaded from the page, served back to it by key
+        self.whatsapp_files: dict[str, tuple[bytes, str]] = {}
         self.app: SikesalApp | None = None
         self.world = World()
         self.url = ""
@@ -85,6 +111,7 @@ class Playground:
         self._lock = asyncio.Lock()
         self._failed: asyncio.Future[None] | None = None
         self._watchers: list[asyncio.Task[None]] = []
+        self._wa_watchers: list[asyncio.Task[None]] = []
         self._closing = asyncio.Event()
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
@@ -97,6 +124,7 @@ class Playground:
         self._closing.clear()
         web_app = build_web_app(self)
         web_app.add_subapp(f"{TELEGRAM_PREFIX}/", self.server.make_app())
+        web_app.add_subapp(f"{TWILIO_PREFIX}/", self.twilio.make_app())
         self._runner = web.AppRunner(web_app, shutdown_timeout=1.0, access_log=None)
         await self._runner.setup()
         try:
@@ -111,6 +139,7 @@ class Playground:
         port = self._runner.addresses[0][1] if self._runner.addresses else self.port
         self.url = f"http://{_client_host(self.host)}:{port}"
         self.server.base_url = f"{self.url}{TELEGRAM_PREFIX}"
+        self.twilio.base_url = f"{self.url}{TWILIO_PREFIX}"  # also the base of the media URLs it hands out
         try:
             async with self._lock:
                 await self._start_world()
@@ -125,7 +154,9 @@ class Playground:
         for task in self._watchers:
             task.cancel()
         self._watchers.clear()
+        self._stop_whatsapp_watchers()
         await self._stop_bot()
+        await self.twilio.stop()  # status callbacks in flight, its HTTP client
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -152,8 +183,11 @@ class Playground:
     async def reset(self) -> None:
         """Clear every chat and the database, then rebuild the world (fresh citizen, groups re-linked)."""
         async with self._lock:
+            self._stop_whatsapp_watchers()
             await self._stop_bot()
             self.server.reset()  # publishes {"type": "reset"}
+            reset_server(self.twilio)
+            self.whatsapp_files.clear()
             await self._start_world()
 
     async def add_citizen(self, name: str, language_code: str = "id") -> Citizen:
@@ -167,9 +201,120 @@ class Playground:
         self.server.state.publish({"type": "world"})
         return citizen
 
+    async def add_whatsapp_citizen(self, name: str) -> WhatsAppCitizen:
+        """A new WhatsApp user (the next free +62 812 number) who has not written to the bot yet.
+
+        WhatsApp has no language setting the bot could read, so the bot starts in its default language.
+        """
+        name = name.strip()[:64]
+        if not name:
+            raise ValueError("name is required")
+        async with self._lock:
+            index = len(self.world.whatsapp) + 1
+            while number_for(index) in self.twilio.users:
+                index += 1
+            citizen = WhatsAppCitizen(self.twilio.create_whatsapp_user(number_for(index), name))
+            self.world.whatsapp.append(citizen)
+            self._wa_watchers.append(asyncio.create_task(self._watch_whatsapp(citizen), name="playground-wa"))
+        self.server.state.publish({"type": "world"})
+        return citizen
+
+    @property
+    def webhook_url(self) -> str:
+        """Where simulated WhatsApp citizens post their messages: the bot's own webhook server."""
+        assert self.app is not None, "the bot is not running"
+        return self.app.http_url + self.config.whatsapp.webhook_path
+
+    async def send_whatsapp(self, citizen: WhatsAppCitizen, entry: WaEntry, body: str | None = None,
+                            **kwargs: Any) -> WaEntry:
+        """Post ``citizen``'s message to the bot's webhook, shown first as ``entry`` (status ``sending``).
+
+        The entry is in the transcript *before* the webhook is posted: the bot may answer before the
+        webhook's HTTP answer arrives, and the page must show the question above the answer.
+        """
+        entry.date = self.twilio.now()
+        citizen.add(entry)
+        self.publish_whatsapp(citizen, entry)
+        try:
+            delivery = await citizen.user.send(self.webhook_url, body, **kwargs)
+        except (OSError, aiohttp.ClientError) as exc:  # the bot's webhook server is down (a reset in progress)
+            entry.status, entry.error_message = "failed", str(exc)
+        else:
+            entry.sid = delivery.params.get("MessageSid")
+            if entry.sid:
+                citizen.by_sid[entry.sid] = entry
+            ok = 200 <= delivery.status < 300
+            entry.status = "sent" if ok else "failed"
+            if not ok:
+                entry.error_code, entry.error_message = delivery.status, delivery.text[:200]
+        self.publish_whatsapp(citizen, entry)
+        return entry
+
+    def publish_whatsapp(self, citizen: WhatsAppCitizen, entry: WaEntry) -> None:
+        """Tell the page's event streams about a new or changed WhatsApp bubble."""
+        self.server.state.publish({"type": "wa_message", "chat_id": citizen.chat_id, "message": entry.to_dict(),
+                                   "window": self.whatsapp_window(citizen)})
+
+    def whatsapp_window(self, citizen: WhatsAppCitizen) -> dict[str, Any]:
+        """The 24-hour customer-service window as the Twilio server judges it (hours left, None: never wrote)."""
+        last = self.twilio.last_inbound.get(citizen.number)
+        if last is None:
+            return {"open": False, "hours_left": None}
+        left = 24 - (self.twilio.now() - last) / 3600
+        return {"open": left > 0, "hours_left": round(max(0.0, left), 1)}
+
+    async def advance_whatsapp_clock(self, hours: float, *, database: bool = True) -> dict[str, Any]:
+        """Demo control: let ``hours`` pass for WhatsApp's 24-hour window.
+
+        The local Twilio's clock moves (it then refuses free-form messages with error 63016). The bot
+        judges the window by each citizen's ``last_inbound_at`` in its database and by the real clock; with
+        ``database`` those timestamps of every WhatsApp citizen move back by ``hours`` too, which to the bot
+        is the same as ``hours`` having passed (it then holds status news until the citizen writes again).
+        Without it the two disagree, which shows what Twilio does when a bot gets the window wrong.
+        """
+        from sqlalchemy import select
+
+        from storage.models import Citizen as CitizenRow
+        from storage.uow import UnitOfWork
+
+        self.twilio.advance(hours)
+        shifted = 0
+        if database and self.app is not None and self.app.runtime is not None:
+            async with UnitOfWork(self.app.runtime.sessionmaker) as uow:
+                rows = (await uow.session.execute(
+                    select(CitizenRow).where(CitizenRow.channel == "whatsapp",
+                                             CitizenRow.last_inbound_at.is_not(None)))).scalars().all()
+                for row in rows:
+                    assert row.last_inbound_at is not None
+                    row.last_inbound_at = row.last_inbound_at - timedelta(hours=hours)
+                    shifted += 1
+                await uow.commit()
+        for citizen in self.world.whatsapp:
+            note = WaEntry(id=next_entry_id(), from_bot=False, date=self.twilio.now(), kind="clock",
+                           body=f"{hours:g}", status="database" if database else "twilio")
+            citizen.add(note)
+            self.publish_whatsapp(citizen, note)
+        return {"hours": hours, "database": database, "citizens_shifted": shifted,
+                "twilio_offset_hours": round((self.twilio.now() - time.time()) / 3600, 2)}
+
+    async def _watch_whatsapp(self, citizen: WhatsAppCitizen) -> None:
+        """Follow the bot's messages to ``citizen`` on the Twilio server (new ones, status changes)."""
+        while not self._closing.is_set():
+            for record in await wait_for_changes(self.twilio, citizen.number, citizen.seen):
+                self.publish_whatsapp(citizen, citizen.apply(record))
+
+    def _stop_whatsapp_watchers(self) -> None:
+        for task in self._wa_watchers:
+            task.cancel()
+        self._wa_watchers.clear()
+
     async def _start_world(self) -> None:
         self.world = World()
         await wipe_database(self.database_url)
+        http_port = _free_port()
+        twilio = TwilioSettings(account_sid=self.twilio.account_sid, auth_token=self.twilio.auth_token,
+                                whatsapp_from=self.twilio.whatsapp_from, api_base=self.twilio.base_url,
+                                public_url=f"http://127.0.0.1:{http_port}")  # signatures are checked against it
         app = SikesalApp(
             self.config,
             database_url=self.database_url,
@@ -178,6 +323,9 @@ class Playground:
             api_base=self.server.base_url,
             polling_timeout=self.polling_timeout,
             rate_limits=self.rate_limits,
+            twilio=twilio,
+            http_host="127.0.0.1",
+            http_port=http_port,
         )
         self.app = app
         try:
@@ -258,6 +406,13 @@ def _delete_sqlite_files(database: str) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         with contextlib.suppress(FileNotFoundError):
             Path(f"{path}{suffix}").unlink()
+
+
+def _free_port() -> int:
+    """A free local port for the bot's webhook server (a tiny race with other programs is acceptable here)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _client_host(host: str) -> str:

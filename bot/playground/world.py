@@ -1,4 +1,5 @@
-"""What the playground's simulated Telegram contains: people, agency groups, sample places and photos.
+"""What the playground's simulated world contains: people (on Telegram and WhatsApp), agency groups,
+sample places and photos.
 
 Kept apart from the web layer so tests and the page agree on the same names.
 """
@@ -10,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from localapi.telegram import SimUser
+
+from .whatsapp import WhatsAppCitizen
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 SAMPLES_DIR = STATIC_DIR / "samples"
@@ -80,8 +83,8 @@ class Citizen:
     user: SimUser
 
     def to_dict(self) -> dict[str, Any]:
-        return {"user_id": self.user.id, "chat_id": self.user.id, "name": self.user.first_name,
-                "language_code": self.user.record.language_code}
+        return {"channel": "telegram", "user_id": self.user.id, "chat_id": self.user.id,
+                "name": self.user.first_name, "language_code": self.user.record.language_code}
 
 
 @dataclass(slots=True)
@@ -103,8 +106,17 @@ class AgencyGroup:
 @dataclass(slots=True)
 class World:
     citizens: list[Citizen] = field(default_factory=list)
+    #: citizens writing on WhatsApp (through the local Twilio server), in the order they were added
+    whatsapp: list[WhatsAppCitizen] = field(default_factory=list)
     groups: list[AgencyGroup] = field(default_factory=list)
     ready: bool = False
+
+    def whatsapp_citizen(self, number: str) -> WhatsAppCitizen:
+        wanted = number.strip().removeprefix("wa:").removeprefix("whatsapp:")
+        for citizen in self.whatsapp:
+            if citizen.number == wanted:
+                return citizen
+        raise KeyError(number)
 
     def group_for(self, agency: str) -> AgencyGroup:
         for group in self.groups:

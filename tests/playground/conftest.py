@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ async def playground(config: AppConfig, tmp_path: Path) -> AsyncIterator[Playgro
         rate_limits=FAST,
         telegram_rate_limits=False,
         polling_timeout=1,
+        whatsapp_status_delay=0,
     )
     await pg.start()
     try:
@@ -42,6 +44,7 @@ async def playground(config: AppConfig, tmp_path: Path) -> AsyncIterator[Playgro
     finally:
         await pg.stop()
     assert pg.server.spec_violations == [], pg.server.spec_violations
+    assert pg.twilio.spec_violations == [], pg.twilio.spec_violations
 
 
 class Client:
@@ -62,6 +65,21 @@ class Client:
             data = await response.json()
             assert response.status == status, data
             return data["result"] if data["ok"] else data
+
+    async def wa_messages(self, number: str) -> list[dict[str, Any]]:
+        return (await self.get(f"/api/whatsapp/{number}"))["messages"]
+
+    async def wa_wait_for(self, number: str, check: Callable[[dict[str, Any]], bool],
+                          timeout: float = TIMEOUT, after: int = 0) -> dict[str, Any]:
+        """The first WhatsApp bubble after entry id ``after`` satisfying ``check`` (polling the API)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            for message in await self.wa_messages(number):
+                if message["message_id"] > after and check(message):
+                    return message
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"no matching WhatsApp message to {number}: {await self.wa_messages(number)}")
+            await asyncio.sleep(0.05)
 
     async def messages(self, chat_id: int) -> list[dict[str, Any]]:
         return (await self.get(f"/api/chats/{chat_id}"))["messages"]
@@ -92,6 +110,21 @@ def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
 
 def has_button(payload: str) -> Callable[[dict[str, Any]], bool]:
     return lambda m: m["from_bot"] and any(b.get("callback_data") == payload for b in buttons(m))
+
+
+MENU_LINE = re.compile(r"^\s*(\d{1,2})\.\s+(.+?)\s*$", re.MULTILINE)
+
+
+def menu(message: dict[str, Any]) -> dict[str, str]:
+    """A WhatsApp message's numbered menu: label -> the number to type."""
+    return {label: number for number, label in MENU_LINE.findall(message.get("body") or "")}
+
+
+def number_of(message: dict[str, Any], label: str) -> str:
+    for option, number in menu(message).items():
+        if label.casefold() in option.casefold():
+            return number
+    raise AssertionError(f"no option {label!r} in {message.get('body')!r}")
 
 
 def body(message: dict[str, Any]) -> str:

@@ -268,3 +268,44 @@ async def test_reject_prompt_is_a_force_reply_answered_from_the_reply_bar(
     await expect(siti_pane.locator(".msg.bot", has_text="tidak dapat ditindaklanjuti")).to_have_count(1)
     await expect(siti_pane.locator(".msg.bot", has_text="kewenangan provinsi")).to_have_count(1)
     assert page.errors == []
+
+
+async def test_whatsapp_citizen_types_numbers_and_sees_delivery_ticks(
+    browser: Any, playground: Playground, tmp_path: Path
+) -> None:
+    from playwright.async_api import expect
+
+    expect.set_options(timeout=WAIT_MS)
+    page = await open_page(browser, playground)
+    await page.locator("#citizen-name").fill("Wulan")
+    await page.locator("#citizen-channel").select_option("whatsapp")
+    await page.locator("#add-citizen button").click()
+    wulan = page.locator('section.pane.whatsapp[data-title="Wulan"]')
+    await expect(wulan.locator(".wa-header")).to_contain_text("WhatsApp · +62812")
+    await expect(wulan.locator(".empty")).to_contain_text("halo")
+    await wulan.locator(".compose-input").fill("halo")
+    await wulan.locator(".compose-input").press("Enter")
+    menu = wulan.locator(".msg.bot").last
+    await expect(menu).to_contain_text("1. 📝 Buat Pengaduan")
+    await expect(menu.locator(".ticks.read")).to_be_visible()  # Twilio's read receipt: blue ticks
+    await expect(wulan.locator(".wa-window.open")).to_be_visible()
+    await wulan.locator(".compose-input").fill("1")
+    await wulan.locator(".compose-input").press("Enter")
+    await expect(wulan.locator(".msg.bot").last).to_contain_text("Jalan rusak")
+    await expect(wulan.locator(".msg.out .text")).to_have_text(["halo", "1"])
+    # the attach menu: a voice note gets a friendly refusal
+    await wulan.locator(".wa-attach").click()
+    await wulan.locator(".attach-voice").click()
+    await expect(wulan.locator(".msg.out .wa-voice")).to_have_count(1)
+    # the window demo: 25 hours later (Twilio's clock and the bot's database), shown as a note
+    await wulan.locator(".wa-advance").click()
+    await expect(wulan.locator(".wa-explain")).to_contain_text("63016")
+    await wulan.locator(".advance-both").click()
+    await expect(wulan.locator(".msg.wa-clock")).to_contain_text("25 jam kemudian")
+    await expect(wulan.locator(".wa-window")).to_have_text("jendela 24 jam tertutup")
+    # WhatsApp's markers become formatting; anything looking like HTML stays text
+    formatted = await page.evaluate("SikesalPlayground.waFormat('*Status* _baru_ ~lama~ <b>x</b>')")
+    assert formatted == "<b>Status</b> <i>baru</i> <s>lama</s> &lt;b&gt;x&lt;/b&gt;"
+    await page.mouse.move(0, 0)
+    save_screenshot(await wulan.screenshot(), tmp_path, "playground-whatsapp.png")
+    assert page.errors == []

@@ -1,4 +1,4 @@
-// SiKesal playground page: Telegram-like chats on top of the playground's JSON/event API (/api/...).
+// SiKesal playground page: Telegram-like and WhatsApp-like chats on top of the playground's JSON/event API (/api/...).
 // Vanilla JS, no build step, nothing loaded from outside this server. Bot and user content is never
 // inserted as HTML: formatted text is rebuilt element by element (see sanitizeHTML / renderEntities).
 "use strict";
@@ -201,7 +201,7 @@
     S.world = world;
     const ids = new Set();
     for (const c of world.citizens) {
-      ensureChat({ id: c.chat_id, kind: "citizen", title: c.name, actors: [{ user_id: c.user_id, name: c.name }] });
+      ensureChat({ id: c.chat_id, kind: "citizen", channel: c.channel || "telegram", number: c.number, title: c.name, actors: [{ user_id: c.user_id, name: c.name }] });
       ids.add(c.chat_id);
     }
     for (const g of world.groups) {
@@ -229,6 +229,7 @@
   }
 
   async function loadChat(chat) {
+    if (chat.channel === "whatsapp") return loadWaChat(chat);
     const state = await api(`/api/chats/${chat.id}`);
     if (S.chats.get(chat.id) !== chat) return;
     chat.messages = new Map(state.messages.map((m) => [m.message_id, m]));
@@ -271,6 +272,7 @@
       return;
     }
     if (event.type === "world") { scheduleWorldReload(); return; }
+    if (event.type === "wa_message") { onWaMessage(event); return; }
     if (event.type === "message" || event.type === "edit") {
       const chat = S.chats.get(event.chat_id);
       if (!chat) { if (S.world && !isKnownPrivateOfStaff(event.chat_id)) scheduleWorldReload(); return; }
@@ -314,8 +316,16 @@
 
   function avatar(chat) {
     const letters = chat.kind === "group" ? (chat.short || chat.title).slice(0, 4) : chat.title.slice(0, 1).toUpperCase();
-    const hue = (Math.abs(Number(chat.id)) * 47) % 360;
-    return el("span", { class: `avatar ${chat.kind}`, style: { "--hue": hue }, "aria-hidden": "true" }, letters);
+    const hue = (hashId(chat.id) * 47) % 360;
+    return el("span", { class: `avatar ${chat.kind}${chat.channel === "whatsapp" ? " whatsapp" : ""}`, style: { "--hue": hue }, "aria-hidden": "true" }, letters);
+  }
+
+  // a stable number for a chat id (Telegram ids are numbers, WhatsApp chats are "wa:+62...")
+  function hashId(id) {
+    if (typeof id === "number") return Math.abs(id);
+    let h = 0;
+    for (const ch of String(id)) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+    return h;
   }
 
   function preview(message) {
@@ -326,6 +336,7 @@
 
   function snippet(message) {
     if (!message) return "";
+    if (message.kind !== undefined && message.sid !== undefined) return waSnippet(message);
     if (message.text) return message.text.slice(0, 80);
     if (message.caption) return "🖼 " + message.caption.slice(0, 70);
     if (message.photo) return "🖼 " + t("kind.photo");
@@ -424,6 +435,7 @@
   }
 
   function buildPane(chat) {
+    if (chat.channel === "whatsapp") { buildWaPane(chat); return; }
     const root = el("section", { class: `pane ${chat.kind}`, dataset: { chatId: chatKey(chat), chatKind: chat.kind, title: chat.title }, "aria-label": chat.title });
     const header = el("header", { class: "pane-header" });
     const list = el("div", { class: "messages", role: "log", "aria-live": "polite" });
@@ -472,6 +484,7 @@
   }
 
   function refreshPaneHeader(chat) {
+    if (chat.channel === "whatsapp") { refreshWaHeader(chat); return; }
     const pane = chat.pane;
     const subtitle = chat.kind === "group"
       ? (chat.names?.[S.lang] || chat.names?.id || "")
@@ -505,7 +518,7 @@
     const list = chat.pane.list;
     list.replaceChildren();
     const messages = [...chat.messages.values()].sort((a, b) => a.message_id - b.message_id);
-    if (!messages.length) list.append(el("div", { class: "empty", text: t("chat.empty") }));
+    if (!messages.length) list.append(el("div", { class: "empty", text: t(chat.channel === "whatsapp" ? "wa.empty" : "chat.empty") }));
     for (const message of messages) list.append(renderMessage(chat, message));
     updateStartBar(chat);
     scrollToEnd(chat);
@@ -518,19 +531,19 @@
     const old = list.querySelector(`[data-msg-id="${message.message_id}"]`);
     if (old) {
       old.replaceWith(node);
-      node.classList.add("flash");
+      if (chat.channel !== "whatsapp") node.classList.add("flash"); // a status tick changing is no news
     } else {
       $(".empty", list)?.remove();
       const later = [...list.querySelectorAll("[data-msg-id]")].find((n) => Number(n.dataset.msgId) > message.message_id);
       list.insertBefore(node, later || null);
     }
     updateStartBar(chat);
-    const mine = !message.from_bot && message.from?.id === chat.actorId;
+    const mine = !message.from_bot && (chat.channel === "whatsapp" || message.from?.id === chat.actorId);
     if (chat.stick || (isNew && mine)) scrollToEnd(chat);
   }
 
   function updateStartBar(chat) {
-    if (!chat.pane) return;
+    if (!chat.pane || chat.channel === "whatsapp") return;
     const unstarted = chat.kind === "citizen" && chat.messages.size === 0 && !S.resetting;
     chat.pane.startBar.classList.toggle("hidden", !unstarted);
     chat.pane.composer.classList.toggle("hidden", unstarted);
@@ -568,6 +581,7 @@
   }
 
   function renderMessage(chat, message) {
+    if (chat.channel === "whatsapp") return renderWaMessage(chat, message);
     if (isService(message)) {
       return el("div", { class: "msg service", dataset: { msgId: String(message.message_id) } }, el("span", {}, serviceText(message)));
     }
@@ -726,7 +740,8 @@
     chat.panel = kind;
     chat.shareMode = Boolean(options.share);
     const stick = chat.stick;
-    host.append(kind === "photo" ? photoPanel(chat) : locationPanel(chat));
+    const panels = { photo: photoPanel, location: locationPanel, attach: waAttachPanel, window: waWindowPanel };
+    host.append(panels[kind](chat));
     if (stick) scrollToEnd(chat);
   }
 
@@ -748,7 +763,7 @@
       const payload = { kind: "photo", caption: caption.value.trim() || undefined, ...extra };
       if (chat.replyTo) payload.reply_to = chat.replyTo.message_id;
       closePanel(chat);
-      send(chat, payload);
+      if (chat.channel === "whatsapp") { delete payload.reply_to; waSend(chat, payload); } else send(chat, payload);
     };
     const samples = (S.world?.samples || []).map((sample) => el("button", {
       type: "button", class: "sample", dataset: { sample: sample.key }, title: sample.label[S.lang] || sample.label.id,
@@ -773,13 +788,18 @@
   function locationPanel(chat) {
     const lat = el("input", { type: "number", step: "any", min: "-90", max: "90", class: "lat-input", placeholder: "-1.6101", "aria-label": t("location.lat") });
     const lon = el("input", { type: "number", step: "any", min: "-180", max: "180", class: "lon-input", placeholder: "103.6131", "aria-label": t("location.lon") });
-    const share = (la, lo) => {
+    const share = (la, lo, place) => {
+      if (chat.channel === "whatsapp") {
+        closePanel(chat);
+        waSend(chat, { kind: "location", lat: la, lon: lo, label: place?.name });
+        return;
+      }
       const useShare = chat.shareMode && (chat.keyboard?.keyboard || []).some((row) => row.some((b) => typeof b === "object" && b.request_location));
       closePanel(chat);
       send(chat, { kind: useShare ? "share_location" : "location", lat: la, lon: lo });
     };
     const places = (S.world?.places || []).map((place) => el("button", {
-      type: "button", class: "place", dataset: { place: place.key }, onclick: () => share(place.lat, place.lon),
+      type: "button", class: "place", dataset: { place: place.key }, onclick: () => share(place.lat, place.lon, place),
     }, el("span", {}, "📍 " + place.name), el("small", {}, `${place.lat.toFixed(4)}, ${place.lon.toFixed(4)}`)));
     const form = el("form", { class: "coords-form" },
       el("label", {}, t("location.lat"), lat), el("label", {}, t("location.lon"), lon),
@@ -792,6 +812,203 @@
     });
     return panelFrame(chat, chat.shareMode ? t("location.share.title") : t("location.title"),
       el("div", { class: "panel-label" }, t("location.places")), el("div", { class: "places" }, places), form);
+  }
+
+  // -- WhatsApp chats ----------------------------------------------------------------------------------
+  // A WhatsApp citizen writes to the bot's Twilio number. The bot answers in plain text with *bold* markers
+  // and numbered menus (the citizen types the number or the words); each of the bot's messages carries the
+  // delivery status the local Twilio server reports (sent ✓, delivered ✓✓, read blue ✓✓, failed ⚠ + code).
+
+  async function loadWaChat(chat) {
+    const state = await api(`/api/whatsapp/${encodeURIComponent(chat.number)}`);
+    if (S.chats.get(chat.id) !== chat) return;
+    chat.messages = new Map(state.messages.map((m) => [m.message_id, m]));
+    chat.window = state.window;
+    renderMessages(chat);
+    refreshWaHeader(chat);
+    updateSidebarItem(chat);
+  }
+
+  function onWaMessage(event) {
+    const chat = S.chats.get(event.chat_id);
+    if (!chat) { scheduleWorldReload(); return; }
+    const isNew = !chat.messages.has(event.message.message_id);
+    chat.messages.set(event.message.message_id, event.message);
+    chat.window = event.window;
+    renderOne(chat, event.message, isNew);
+    refreshWaHeader(chat);
+    if (isNew && !isVisible(chat)) chat.unread += 1;
+    updateSidebarItem(chat);
+  }
+
+  function waSnippet(message) {
+    if (message.kind === "clock") return "⏩ " + t("wa.clock", { hours: message.body });
+    if (message.kind === "photo") return "📷 " + (message.body || t("kind.photo"));
+    if (message.kind === "location") return "📍 " + (message.location?.label || t("kind.location"));
+    if (message.kind === "voice") return "🎤 " + t("kind.voice");
+    if (message.kind === "sticker") return "💟 " + t("kind.sticker");
+    if (message.kind === "template") return "📋 " + t("wa.template");
+    return (message.body || "").replace(/[*_~]/g, "").slice(0, 80);
+  }
+
+  // WhatsApp's markers: *bold*, _italic_, ~strike~, ```mono```; everything else is plain text.
+  const WA_MARKERS = /(```[^`]+```|\*[^*\n]+\*|_[^_\n]+_|~[^~\n]+~)/g;
+
+  function waText(text) {
+    const fragment = document.createDocumentFragment();
+    for (const part of String(text || "").split(WA_MARKERS)) {
+      if (!part) continue;
+      const tag = part.startsWith("```") && part.length > 6 ? "code"
+        : part.length > 2 && part[0] === part[part.length - 1] ? { "*": "b", _: "i", "~": "s" }[part[0]] : null;
+      if (tag) {
+        const inner = tag === "code" ? part.slice(3, -3) : part.slice(1, -1);
+        fragment.append(el(tag, {}, inner));
+      } else {
+        fragment.append(document.createTextNode(part));
+      }
+    }
+    return fragment;
+  }
+
+  const WA_TICKS = { queued: "🕓", sending: "🕓", accepted: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓", failed: "⚠", undelivered: "⚠" };
+
+  function waTicks(message) {
+    const status = message.status || "sending";
+    const failed = status === "failed" || status === "undelivered";
+    let label = WA_TICKS[status] || status;
+    if (failed && message.error_code) label += " " + message.error_code;
+    const title = t("wa.status." + (WA_TICKS[status] ? status : "sent")) + (message.error_message ? " — " + message.error_message : "");
+    return el("span", { class: `ticks ${status}`, title, "aria-label": title, dataset: { status } }, label);
+  }
+
+  function renderWaMessage(chat, message) {
+    if (message.kind === "clock") {
+      const note = t(message.status === "database" ? "wa.clock.database" : "wa.clock.twilio");
+      return el("div", { class: "msg service wa-clock", dataset: { msgId: String(message.message_id) } },
+        el("span", {}, `⏩ ${t("wa.clock", { hours: message.body })} · ${note}`));
+    }
+    const outgoing = !message.from_bot;
+    const bubble = el("div", { class: "bubble" });
+    if (message.media_url && (message.kind === "photo" || (message.media_type || "").startsWith("image/jpeg") || (message.media_type || "").startsWith("image/png"))) {
+      bubble.append(el("a", { class: "photo-link", href: message.media_url, target: "_blank", rel: "noopener" },
+        el("img", { class: "photo", src: message.media_url, alt: t("kind.photo"), loading: "lazy" })));
+    }
+    if (message.location) {
+      const { latitude, longitude, label, address } = message.location;
+      bubble.append(el("div", { class: "pin" },
+        el("div", { class: "map", "aria-hidden": "true" }, el("span", { class: "pin-dot" }, "📍")),
+        el("div", { class: "pin-info" },
+          el("strong", {}, label || placeName(latitude, longitude, null)),
+          el("span", { class: "coords" }, `${latitude.toFixed(5)}, ${longitude.toFixed(5)}`),
+          address ? el("span", {}, address) : null)));
+    }
+    if (message.kind === "voice") {
+      bubble.append(el("div", { class: "wa-voice" }, el("span", { class: "play" }, "▶"), el("span", { class: "wave", "aria-hidden": "true" }), el("span", {}, "0:04")));
+    }
+    if (message.kind === "sticker") bubble.append(el("div", { class: "sticker", title: t("kind.sticker") }, "😺"));
+    if (message.kind === "template") {
+      bubble.append(el("div", { class: "wa-template" }, `📋 ${t("wa.template")} ${message.content_sid || ""}`,
+        message.content_variables ? el("code", {}, message.content_variables) : null));
+    }
+    if (message.body) bubble.append(el("div", { class: "text" }, waText(message.body)));
+    bubble.append(el("span", { class: "meta" }, formatTime(message.date), message.from_bot ? waTicks(message) : (message.status === "failed" ? waTicks(message) : null)));
+    return el("div", {
+      class: `msg ${outgoing ? "out" : "in"}${message.from_bot ? " bot" : ""}`,
+      dataset: { msgId: String(message.message_id), from: message.from_bot ? "bot" : "user", status: message.status || "" },
+    }, bubble);
+  }
+
+  function buildWaPane(chat) {
+    const root = el("section", { class: "pane citizen whatsapp", dataset: { chatId: chatKey(chat), chatKind: "citizen", channel: "whatsapp", title: chat.title }, "aria-label": chat.title });
+    const header = el("header", { class: "pane-header wa-header" });
+    const list = el("div", { class: "messages wa-messages", role: "log", "aria-live": "polite" });
+    const toasts = el("div", { class: "pane-toasts" });
+    const panelHost = el("div", { class: "panel-host" });
+    const input = el("textarea", { class: "compose-input", rows: "1", dataset: { i18nPlaceholder: "wa.placeholder" }, placeholder: t("wa.placeholder") });
+    const composer = el("form", { class: "composer wa-composer" },
+      el("button", { type: "button", class: "icon-btn wa-attach", dataset: { i18nTitle: "wa.attach" }, title: t("wa.attach"), "aria-label": t("wa.attach"), onclick: () => togglePanel(chat, "attach") }, "📎"),
+      input,
+      el("button", { type: "submit", class: "send-btn wa-send", dataset: { i18nTitle: "compose.send" }, title: t("compose.send"), "aria-label": t("compose.send") }, "➤"));
+    composer.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const text = input.value.trim();
+      if (!text) return;
+      input.value = "";
+      autosize(input);
+      waSend(chat, { kind: "text", text });
+    });
+    input.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); composer.requestSubmit(); }
+    });
+    input.addEventListener("input", () => autosize(input));
+    chat.stick = true;
+    list.addEventListener("scroll", () => { chat.stick = list.scrollHeight - list.scrollTop - list.clientHeight < 80; });
+    list.addEventListener("load", () => { if (chat.stick) scrollToEnd(chat); }, true);
+    // the Telegram-only parts stay detached so shared code (keyboards, reply bar) finds them and does nothing
+    const keyboard = el("div", { class: "reply-kb hidden" });
+    const replyBar = el("div", { class: "reply-bar hidden" });
+    const startBar = el("div", { class: "start-bar hidden" });
+    root.append(header, list, toasts, panelHost, composer);
+    chat.pane = { root, header, list, toasts, keyboard, replyBar, panelHost, input, composer, startBar };
+    refreshWaHeader(chat);
+  }
+
+  function waWindowText(chat) {
+    const w = chat.window;
+    if (!w || w.hours_left === null || w.hours_left === undefined) return t("wa.window.none");
+    return w.open ? t("wa.window.open", { hours: w.hours_left }) : t("wa.window.closed");
+  }
+
+  function refreshWaHeader(chat) {
+    const pane = chat.pane;
+    if (!pane) return;
+    const back = el("button", { type: "button", class: "icon-btn back-btn", title: t("chat.back"), "aria-label": t("chat.back"), onclick: closeMobile }, "←");
+    const close = el("button", { type: "button", class: "icon-btn close-btn", title: t("chat.close"), "aria-label": t("chat.close"), onclick: () => closeChat(chat.id) }, "✕");
+    const info = el("div", { class: "pane-title" }, el("strong", {}, chat.title),
+      el("span", {}, `WhatsApp · ${chat.number || ""}`),
+      el("span", { class: `wa-window${chat.window?.open ? " open" : ""}` }, waWindowText(chat)));
+    const advance = el("button", { type: "button", class: "wa-advance", title: t("wa.advance.title"), "aria-label": t("wa.advance.title"), onclick: () => togglePanel(chat, "window") }, t("wa.advance"));
+    pane.header.replaceChildren(back, avatar(chat), info, advance, close);
+  }
+
+  function waAttachPanel(chat) {
+    const item = (cls, icon, key, onclick) => el("button", { type: "button", class: `wa-attach-item ${cls}`, onclick },
+      el("span", { class: "wa-attach-icon", "aria-hidden": "true" }, icon), el("span", {}, t(key)));
+    return panelFrame(chat, t("wa.attach"),
+      el("div", { class: "wa-attach-grid" },
+        item("attach-photo", "🖼", "compose.photo", () => togglePanel(chat, "photo")),
+        item("attach-location", "📍", "compose.location", () => togglePanel(chat, "location")),
+        item("attach-voice", "🎤", "wa.voice", () => { closePanel(chat); waSend(chat, { kind: "voice" }); }),
+        item("attach-sticker", "💟", "wa.sticker", () => { closePanel(chat); waSend(chat, { kind: "sticker" }); })),
+      el("p", { class: "panel-label" }, t("wa.attach.hint")));
+  }
+
+  function waWindowPanel(chat) {
+    const advance = async (database) => {
+      closePanel(chat);
+      try {
+        await api("/api/whatsapp/advance", { hours: 25, database });
+        toast(t("wa.advance.done"), "info", chat.pane?.toasts);
+      } catch (error) { fail(error); }
+    };
+    return panelFrame(chat, t("wa.advance.title"),
+      el("p", { class: "wa-explain" }, t("wa.advance.explain")),
+      el("div", { class: "wa-advance-actions" },
+        el("button", { type: "button", class: "primary advance-both", onclick: () => advance(true) }, t("wa.advance.both")),
+        el("small", {}, t("wa.advance.both.hint")),
+        el("button", { type: "button", class: "ghost-btn advance-twilio", onclick: () => advance(false) }, t("wa.advance.twilio")),
+        el("small", {}, t("wa.advance.twilio.hint"))));
+  }
+
+  async function waSend(chat, payload) {
+    try {
+      const message = await api("/api/whatsapp/send", { number: chat.number, ...payload });
+      chat.messages.set(message.message_id, message);
+      renderOne(chat, message, true);
+      updateSidebarItem(chat);
+    } catch (error) {
+      fail(error);
+    }
   }
 
   // -- sending -----------------------------------------------------------------------------------------
@@ -826,7 +1043,7 @@
     for (const chat of S.chats.values()) {
       if (!chat.pane) continue;
       const { input } = chat.pane;
-      input.placeholder = t("compose.placeholder");
+      input.placeholder = t(chat.channel === "whatsapp" ? "wa.placeholder" : "compose.placeholder");
       chat.pane.root.querySelectorAll("[data-i18n]").forEach((n) => { n.textContent = t(n.dataset.i18n); });
       chat.pane.root.querySelectorAll("[data-i18n-title]").forEach((n) => { n.title = t(n.dataset.i18nTitle); n.setAttribute("aria-label", n.title); });
       refreshPaneHeader(chat);
@@ -852,7 +1069,8 @@
       const name = input.value.trim();
       if (!name) { input.focus(); return; }
       try {
-        const citizen = await api("/api/citizens", { name, language_code: S.lang });
+        const channel = document.getElementById("citizen-channel").value === "whatsapp" ? "whatsapp" : "telegram";
+        const citizen = await api("/api/citizens", { name, language_code: S.lang, channel });
         input.value = "";
         await loadWorld();
         openChat(citizen.chat_id, { focus: true });
@@ -879,6 +1097,11 @@
       return box.innerHTML;
     },
     showAnswer(chatId, answer) { showAnswer(S.chats.get(chatId), answer); },
+    waFormat(text) {
+      const box = document.createElement("div");
+      box.append(waText(text));
+      return box.innerHTML;
+    },
   };
 
   init();
