@@ -1,6 +1,6 @@
 """What the conversation core gets from a Twilio WhatsApp form: text, commands, pins, button taps, photos
 downloaded from the (local) Twilio server with the account's credentials, and a clear verdict for
-everything else. No database is needed: the events are checked as the core would receive them."""
+everything else. The events are checked as the core would receive them; the last test runs them through the inbox."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ from contextlib import asynccontextmanager
 import aiohttp
 import pytest
 from aiohttp import web
+from sqlalchemy import func, select
 
+from bot.services.runtime import Runtime
+from bot.whatsapp.inbox import InboxWorker
 from bot.whatsapp.translate import MediaDownloadError, MediaFetcher, to_events
 from handlers.events import (
     ButtonPress,
@@ -26,6 +29,8 @@ from handlers.events import (
 from localapi.telegram import make_jpeg
 from localapi.twilio import TwilioServer
 from storage.media import MediaStore
+from storage.models import InboundMessage, MediaFile
+from storage.uow import UnitOfWork
 from tests.whatsapp.conftest import ACCOUNT_SID, AUTH_TOKEN, CITIZEN, WHATSAPP_FROM
 
 MAX_BYTES = 1024 * 1024
@@ -303,3 +308,34 @@ async def test_several_media_become_several_events_with_their_own_keys(
                                                      ("", "unknown")])
 async def test_an_empty_message_is_named_by_its_type(translate: Translate, message_type: str, kind: str) -> None:
     assert (await only_event(translate, form(MessageType=message_type))).event == Unsupported(kind)
+
+
+async def test_the_inbox_retries_a_photo_twilio_could_not_serve(
+    twilio: TwilioServer, fetcher: MediaFetcher, runtime: Runtime
+) -> None:
+    """Twilio's media host is down for a moment: the message waits in the inbox, is not lost, and the
+    photo is taken once the host is back (the citizen's later messages wait behind it)."""
+    fields = media_form(twilio, [(make_jpeg(), "image/jpeg")], body="lubang")
+    async with UnitOfWork(runtime.sessionmaker) as uow:
+        await uow.inbox.add(f"wa:{MEDIA_SID}", "whatsapp", CITIZEN, fields, now=runtime.clock())
+        await uow.inbox.add(f"wa:{SID}", "whatsapp", CITIZEN, form(Body="halo"), now=runtime.clock())
+        await uow.commit()
+    port = int(twilio.base_url.rsplit(":", 1)[1])
+    await twilio.stop()
+    worker = InboxWorker(runtime, fetcher, backoff_base=0.05, clock=runtime.clock)
+    async with runtime.sessionmaker() as session:
+        rows = list((await session.scalars(select(InboundMessage).order_by(InboundMessage.id))).all())
+    assert await worker._process(rows[0].id) is False, "later messages of this citizen wait"
+    async with runtime.sessionmaker() as session:
+        first = await session.get(InboundMessage, rows[0].id)
+        assert first is not None
+        assert (first.status, first.attempts) == ("pending", 1)
+        assert "media download" in (first.last_error or "")
+        assert await session.scalar(select(func.count()).select_from(MediaFile)) == 0
+
+    await twilio.start(port=port)  # back, with the same media
+    await worker.drain(10)
+    async with runtime.sessionmaker() as session:
+        done = list((await session.scalars(select(InboundMessage).order_by(InboundMessage.id))).all())
+        assert [(r.status, r.attempts) for r in done] == [("done", 2), ("done", 1)]
+        assert await session.scalar(select(func.count()).select_from(MediaFile)) == 1
