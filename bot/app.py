@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from bot.delivery.ratelimit import RateLimits
 from bot.delivery.telegram import TelegramSender
 from bot.delivery.whatsapp import WhatsAppSender
 from bot.services.drafts import run_draft_sweeper
+from bot.services.receipts import record_notice_outcome
 from bot.services.runtime import Runtime
 from bot.telegram.client import create_bot
 from bot.telegram.dispatcher import build_dispatcher, register_commands
@@ -119,7 +121,10 @@ class SikesalApp:
         me = await bot.get_me()
         log.info("connected as @%s", me.username)
         await register_commands(bot, runtime)
-        self.sender = TelegramSender(bot, sessionmaker, media, limits=self.rate_limits, clock=runtime.clock)
+        self.sender = TelegramSender(
+            bot, sessionmaker, media, limits=self.rate_limits, clock=runtime.clock,
+            on_notice_outcome=functools.partial(record_notice_outcome, runtime),
+        )
         loops: list[FifoWorkLoop] = [self.sender]
         if self.twilio is not None:
             loops.extend(self._whatsapp(runtime, self.twilio))

@@ -171,8 +171,9 @@ def _card_lines(
 
 def _notice_error_line(error: str, language: str, ctx: FlowContext) -> str:
     """Staff must know when the citizen was not told: a status change they think was announced was not."""
-    if error == "window":
-        return ctx.t(language, "card.notice_failed_window")
+    known = {"window": "card.notice_failed_window", "blocked": "card.notice_failed_blocked"}
+    if error in known:
+        return ctx.t(language, known[error])
     return ctx.t(language, "card.notice_failed", reason=esc(truncate(error, 160)))
 
 

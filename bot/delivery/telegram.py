@@ -48,6 +48,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.delivery import render
 from bot.delivery.loop import FifoWorkLoop, Stopped
 from bot.delivery.ratelimit import RateLimiter, RateLimits, is_group_chat
+from bot.services.receipts import REASON_BLOCKED
 from handlers.messages import OutMessage
 from storage.models import Card, MediaFile, OutboxMessage, utcnow
 from storage.outbox import KIND_EDIT_CARD, PENDING, OutboxRepo, as_utc
@@ -165,6 +166,7 @@ class TelegramSender(FifoWorkLoop):
         defer_delay: float = 2.0,
         shutdown_timeout: float = 10.0,
         clock: Callable[[], datetime] = utcnow,
+        on_notice_outcome: Callable[[int, str | None], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__(
             sessionmaker,
@@ -182,6 +184,9 @@ class TelegramSender(FifoWorkLoop):
         self.limits = limits or RateLimits()
         self.limiter = RateLimiter(self.limits, now=time.monotonic())
         self.defer_delay = defer_delay
+        #: told (complaint id, reason or None) when a notice to a citizen failed for good or arrived, so
+        #: the agency's card can say that the citizen was not told (see bot.services.receipts)
+        self.on_notice_outcome = on_notice_outcome
         self._floods: dict[str, float] = {}
         self.sent = 0
         self.failed = 0
@@ -220,9 +225,10 @@ class TelegramSender(FifoWorkLoop):
         else:
             job = loaded
             outcome = await self._attempt(job, attempt)
+        notice: tuple[int, str | None] | None = None
         for pause in RECORD_RETRIES:
             try:
-                await self._record(row_id, job, outcome, attempt)
+                notice = await self._record(row_id, job, outcome, attempt)
                 break
             except SQLAlchemyError:
                 # the message may already be out: losing this commit means sending it again later,
@@ -231,6 +237,11 @@ class TelegramSender(FifoWorkLoop):
                     raise
                 log.warning("could not record outbox row %s; retrying in %.1fs", row_id, pause, exc_info=True)
                 await asyncio.sleep(pause)
+        if notice is not None and self.on_notice_outcome is not None:
+            try:
+                await self.on_notice_outcome(*notice)
+            except SQLAlchemyError:
+                log.exception("could not record the notice outcome on complaint %s", notice[0])
         return outcome.action in ("sent", "failed", "skip")
 
     async def _attempt(self, job: _Job, attempt: _Attempt) -> _Outcome:
@@ -534,17 +545,21 @@ class TelegramSender(FifoWorkLoop):
         for sha256, file_id in attempt.file_ids.items():
             await media.set_telegram_file_id(sha256, file_id)
 
-    async def _record(self, row_id: int, job: _Job | None, outcome: _Outcome, attempt: _Attempt) -> None:
-        """Apply ``outcome`` to the row (and card, links, citizen, agency) in one short transaction."""
+    async def _record(
+        self, row_id: int, job: _Job | None, outcome: _Outcome, attempt: _Attempt
+    ) -> tuple[int, str | None] | None:
+        """Apply ``outcome`` to the row (and card, links, citizen, agency) in one short transaction.
+
+        For a notice to a citizen that is finished, returns (complaint id, why it failed or None)."""
         now = self.clock()
         async with self._db_sem, self.sessionmaker() as session, session.begin():
             repo = OutboxRepo(session)
             row = await session.get(OutboxMessage, row_id)
             await self._save_file_ids(session, attempt)
             if row is None:
-                return
+                return None
             if row.status != PENDING and outcome.action != "sent":
-                return  # superseded (or finished) meanwhile: nothing left to decide
+                return None  # superseded (or finished) meanwhile: nothing left to decide
             chat_id = row.chat_id
             if outcome.action == "sent":
                 repo.mark_sent(row, outcome.message_ids, now=now)
@@ -557,6 +572,8 @@ class TelegramSender(FifoWorkLoop):
                     row_id, chat_id, ",".join(outcome.message_ids),
                     extra={"outbox_id": row_id, "chat_id": chat_id, "message_ids": outcome.message_ids},
                 )
+                if row.complaint_id is not None and row.link_role == "notification":
+                    return row.complaint_id, None  # it arrived: an earlier warning on the card can go
             elif outcome.action == "failed":
                 repo.mark_failed(row, error=outcome.error, now=now)
                 self.failed += 1
@@ -567,6 +584,8 @@ class TelegramSender(FifoWorkLoop):
                     "outbox row %s to chat %s failed for good: %s", row_id, chat_id, outcome.error,
                     extra={"outbox_id": row_id, "chat_id": chat_id},
                 )
+                if row.complaint_id is not None and row.link_role == "notification":
+                    return row.complaint_id, REASON_BLOCKED if outcome.blocked else outcome.error
             elif outcome.action == "skip":
                 self.processed += 1
             elif outcome.action == "flood":
@@ -596,6 +615,8 @@ class TelegramSender(FifoWorkLoop):
                     self.processed += 1
                     log.error("outbox row %s to chat %s: giving up: %s", row_id, chat_id, outcome.error,
                               extra={"outbox_id": row_id, "chat_id": chat_id})
+                    if row.complaint_id is not None and row.link_role == "notification":
+                        return row.complaint_id, outcome.error
                 else:
                     delay = self._backoff(row.attempts or 0) if outcome.count_attempt else outcome.delay
                     repo.mark_retry(
@@ -606,6 +627,7 @@ class TelegramSender(FifoWorkLoop):
                             "outbox row %s to chat %s: retry in %.1fs: %s", row_id, chat_id, delay, outcome.error,
                             extra={"outbox_id": row_id, "chat_id": chat_id},
                         )
+        return None
 
     @staticmethod
     async def _record_links(session: AsyncSession, row: OutboxMessage, outcome: _Outcome) -> None:

@@ -27,12 +27,16 @@ WATCHED_ROLES = frozenset({"notification"})
 
 #: a notice that could not be sent because WhatsApp's 24-hour window is closed and no template is set
 REASON_WINDOW = "window"
+#: the citizen blocked the Telegram bot (or stopped WhatsApp messages)
+REASON_BLOCKED = "blocked"
 
 
 def failure_reason(error_code: int | None, error_message: str | None) -> str:
     """The stored form of a delivery failure: ``window``, or ``<code>: <message>`` (the card renders it)."""
     if error_code == 63016:
         return REASON_WINDOW
+    if error_code == 21610:  # the citizen replied STOP: Twilio will not message them until they write START
+        return REASON_BLOCKED
     if error_code is None:
         return error_message or "unknown"
     return f"{error_code}: {error_message}" if error_message else str(error_code)
@@ -48,6 +52,15 @@ async def note_notice_outcome(rt: Runtime, uow: UnitOfWork, complaint_id: int, e
     if error is not None:
         log.warning("notice about %s did not reach the citizen: %s", complaint.number, error)
     await refresh_card(rt, uow, complaint, await build_view(uow, complaint))
+
+
+@retry_transient()
+async def record_notice_outcome(rt: Runtime, complaint_id: int, error: str | None) -> None:
+    """A sender's verdict on a notice (failed for good with ``error``, or arrived: None), in its own transaction."""
+    async with UnitOfWork(rt.sessionmaker) as uow:
+        await note_notice_outcome(rt, uow, complaint_id, error)
+        await uow.commit()
+    rt.on_enqueued()
 
 
 @retry_transient()

@@ -154,6 +154,13 @@ async def test_blocked_citizen_is_recorded_not_retried_forever(world: World) -> 
 
         await asyncio.sleep(0.05)
     assert await failed()
+    # staff see that the citizen was not told
+    await eventually(lambda: "memblokir" in body(current(world, card)))
+    # the citizen comes back: the next notice arrives and the warning goes away
+    await citizen.say("/start")
+    await staff[0].tap(button(current(world, card), "process"), current(world, card))
+    await citizen.next_matching("JMB-")
+    await eventually(lambda: "memblokir" not in body(current(world, card)))
 
 
 async def test_group_migrated_to_supergroup_keeps_working(world: World) -> None:
