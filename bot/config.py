@@ -7,6 +7,7 @@ A wrong key or type stops the start with a message naming it (``ConfigError``), 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -75,6 +76,9 @@ class DeliveryConfig(_Strict):
     group_per_minute: float = Field(default=20, gt=0)
 
 
+_CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
+
+
 class TemplateConfig(_Strict):
     """An approved WhatsApp template (Twilio Content API), one content SID per language."""
 
@@ -86,7 +90,7 @@ class TemplateConfig(_Strict):
         for language, sid in value.items():
             if language not in ("id", "en"):
                 raise ValueError(f"language {language!r} must be id or en")
-            if not sid.startswith("HX") or len(sid) != 34:
+            if not _CONTENT_SID.fullmatch(sid):
                 raise ValueError(f"{language}: {sid!r} is not a content SID (HX followed by 32 characters)")
         return value
 

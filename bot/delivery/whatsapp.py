@@ -300,6 +300,23 @@ class WhatsAppSender(FifoWorkLoop):
             if row is not None and row.status == PENDING:
                 OutboxRepo(session).save_progress(row, ids)
 
+    async def _record_sent_parts(
+        self, uow: UnitOfWork, row: OutboxMessage, sids: list[str], statuses: dict[str, str], now: datetime
+    ) -> None:
+        """Receipts for every SID Twilio accepted, and links so a swipe-reply finds its complaint."""
+        for sid in sids:
+            change = await uow.receipts.record(
+                CHANNEL, sid, now=now, status=statuses.get(sid, "queued"), outbox_id=row.id,
+                complaint_id=row.complaint_id, chat_id=row.chat_id,
+            )
+            # a "failed" callback that overtook this record could not know the complaint then
+            if change.linked and change.status in FAILED_STATUSES and row.complaint_id is not None \
+                    and row.link_role in WATCHED_ROLES:
+                reason = failure_reason(change.error_code, change.error_message)
+                await note_notice_outcome(self.rt, uow, row.complaint_id, reason)
+            if row.complaint_id is not None and row.link_role:
+                await uow.links.add(CHANNEL, row.chat_id, sid, row.complaint_id, row.link_role)
+
     async def _record(self, job: _Job, outcome: _Outcome) -> None:
         """Apply the outcome to the row (and receipts, links, the complaint's card) in one transaction."""
         now = self.clock()
@@ -313,23 +330,16 @@ class WhatsAppSender(FifoWorkLoop):
                 action, outcome.error = "failed", f"gave up after {(row.attempts or 0) + 1} attempts: {outcome.error}"
             if action == "sent":
                 repo.mark_sent(row, outcome.message_ids, now=now)
-                statuses = dict(zip(outcome.message_ids[-len(outcome.statuses):], outcome.statuses, strict=False))
-                for sid in outcome.message_ids:
-                    change = await uow.receipts.record(
-                        CHANNEL, sid, now=now, status=statuses.get(sid, "queued"), outbox_id=row.id,
-                        complaint_id=row.complaint_id, chat_id=row.chat_id,
-                    )
-                    # a "failed" callback that overtook this record could not know the complaint then
-                    if change.linked and change.status in FAILED_STATUSES and row.complaint_id is not None \
-                            and row.link_role in WATCHED_ROLES:
-                        reason = failure_reason(change.error_code, change.error_message)
-                        await note_notice_outcome(self.rt, uow, row.complaint_id, reason)
-                    if row.complaint_id is not None and row.link_role:
-                        await uow.links.add(CHANNEL, row.chat_id, sid, row.complaint_id, row.link_role)
+                fresh = outcome.message_ids[len(outcome.message_ids) - len(outcome.statuses):]
+                await self._record_sent_parts(
+                    uow, row, outcome.message_ids, dict(zip(fresh, outcome.statuses, strict=False)), now
+                )
                 self.sent += 1
                 self.processed += 1
                 log.info("delivered whatsapp outbox row %s (%s)", row.id, ",".join(outcome.message_ids))
             elif action == "failed":
+                # parts of a long message that did go out still get receipts and reply links
+                await self._record_sent_parts(uow, row, list(row.result_message_ids or []), {}, now)
                 repo.mark_failed(row, error=outcome.error, now=now)
                 self.failed += 1
                 self.processed += 1

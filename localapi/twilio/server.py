@@ -404,7 +404,7 @@ class TwilioServer:
             self._record_problems(problems)
             invalid = [p for p in problems if "unknown parameter" not in p and "To is missing" not in p]
             if invalid:
-                raise TwilioError(400, 21610 if "ContentSid" in invalid[0] else 20001,
+                raise TwilioError(400, 21655 if "ContentSid" in invalid[0] else 20001,
                                   f"Invalid parameter: {invalid[0].split(': ', 1)[1]}")
 
         def one(name: str) -> str | None:
