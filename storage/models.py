@@ -117,6 +117,9 @@ class ConversationRow(Base):
 
 class Complaint(Base):
     __tablename__ = "complaints"
+    #: the nearby-duplicates lookup: one category, a latitude range, then longitude (see
+    #: ComplaintRepo.nearby_open); a million rows stay a short index range scan
+    __table_args__ = (Index("ix_complaints_nearby", "category", "latitude", "longitude"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)  # e.g. JMB-2026-000042
@@ -140,6 +143,12 @@ class Complaint(Base):
     #: (``window`` or ``<code>: <message>``, see bot.services.receipts); None once a later one got
     #: through. Shown on the agency's card, so staff know the citizen did not hear from them.
     citizen_notice_error: Mapped[str | None] = mapped_column(Text, default=None)
+    #: the district the location falls in (from the city's GeoJSON, found offline)
+    kecamatan: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    kelurahan: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: staff marked this complaint as a report of the same problem as another one
+    #: (a plain id, no FOREIGN KEY: see migration 0004)
+    duplicate_of: Mapped[int | None] = mapped_column(Integer, default=None)
 
     photos: Mapped[list[ComplaintPhoto]] = relationship(
         back_populates="complaint", order_by="ComplaintPhoto.position", lazy="selectin"
@@ -357,3 +366,16 @@ class MessageReceipt(Base):
     error_code: Mapped[int | None] = mapped_column(Integer)
     error_message: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ComplaintFollower(Base):
+    """A citizen who reported the same problem as an existing complaint ("same problem") and follows its
+    updates. The agency card shows how many did; staff never see who."""
+
+    __tablename__ = "complaint_followers"
+    __table_args__ = (UniqueConstraint("complaint_id", "citizen_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -25,12 +25,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
+from routing.geo import bounding_box, haversine_m
 from storage.models import (
     AgencyGroup,
     AuditEntry,
     Card,
     Citizen,
     Complaint,
+    ComplaintFollower,
     ComplaintPhoto,
     ConversationRow,
     Counter,
@@ -254,6 +256,8 @@ class ComplaintRepo(_Repo):
         latitude: float | None = None,
         longitude: float | None = None,
         address: str | None = None,
+        kecamatan: str | None = None,
+        kelurahan: str | None = None,
         status: str = "baru",
         due_at: datetime | None = None,
         now: datetime | None = None,
@@ -271,6 +275,8 @@ class ComplaintRepo(_Repo):
             latitude=latitude,
             longitude=longitude,
             address=address,
+            kecamatan=kecamatan,
+            kelurahan=kelurahan,
             status=status,
             created_at=at,
             updated_at=at,
@@ -327,6 +333,42 @@ class ComplaintRepo(_Repo):
         )
         return list(result.scalars())
 
+    async def nearby_open(
+        self,
+        category: str,
+        latitude: float,
+        longitude: float,
+        radius_m: float,
+        *,
+        limit: int = 3,
+        exclude_citizen_id: int | None = None,
+    ) -> list[tuple[Complaint, float]]:
+        """Open complaints of ``category`` within ``radius_m`` of the point, nearest first, with their
+        distance in metres.
+
+        Why two stages: the bounding box is an index range scan on ``ix_complaints_nearby`` (category,
+        latitude, longitude), fast at a million rows on SQLite and PostgreSQL alike with no spatial
+        extension; the exact great-circle distance then drops the box's corners.
+        """
+        min_lat, min_lon, max_lat, max_lon = bounding_box(latitude, longitude, radius_m)
+        stmt = select(Complaint).where(
+            Complaint.category == category,
+            Complaint.latitude.between(min_lat, max_lat),
+            Complaint.longitude.between(min_lon, max_lon),
+            Complaint.status.in_(OPEN_STATUSES),
+            Complaint.duplicate_of.is_(None),
+        )
+        if exclude_citizen_id is not None:
+            stmt = stmt.where(Complaint.citizen_id != exclude_citizen_id)
+        found: list[tuple[Complaint, float]] = []
+        for complaint in (await self.session.scalars(stmt.limit(200))).all():
+            assert complaint.latitude is not None and complaint.longitude is not None
+            distance = haversine_m(latitude, longitude, complaint.latitude, complaint.longitude)
+            if distance <= radius_m:
+                found.append((complaint, distance))
+        found.sort(key=lambda pair: pair[1])
+        return found[:limit]
+
     async def set_notice_error(self, complaint_id: int, error: str | None) -> bool:
         """Record (or clear, with None) why the citizen's latest notice about the complaint did not
         arrive; True if the stored value changed (the caller then re-renders the agency's card).
@@ -368,6 +410,33 @@ class ComplaintRepo(_Repo):
         complaint.updated_at = now
         await self.session.flush()
         return previous
+
+
+class FollowerRepo(_Repo):
+    """Citizens who reported the same problem as an existing complaint and follow its updates."""
+
+    async def add(self, complaint_id: int, citizen_id: int, *, now: datetime | None = None) -> bool:
+        """Follow; False if the citizen already follows it."""
+        follower = ComplaintFollower(complaint_id=complaint_id, citizen_id=citizen_id, created_at=now or utcnow())
+        return await self._insert_or_none(follower) is not None
+
+    async def count(self, complaint_id: int) -> int:
+        stmt = select(func.count()).select_from(ComplaintFollower).where(ComplaintFollower.complaint_id == complaint_id)
+        return int(await self.session.scalar(stmt) or 0)
+
+    async def citizen_ids(self, complaint_id: int) -> list[int]:
+        stmt = (
+            select(ComplaintFollower.citizen_id)
+            .where(ComplaintFollower.complaint_id == complaint_id)
+            .order_by(ComplaintFollower.id)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def follows(self, complaint_id: int, citizen_id: int) -> bool:
+        stmt = select(ComplaintFollower.id).where(
+            ComplaintFollower.complaint_id == complaint_id, ComplaintFollower.citizen_id == citizen_id
+        )
+        return (await self.session.scalar(stmt)) is not None
 
 
 class AuditRepo(_Repo):

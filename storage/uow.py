@@ -27,6 +27,7 @@ from storage.repositories import (
     CitizenRepo,
     ComplaintRepo,
     ConversationRepo,
+    FollowerRepo,
     IdempotencyRepo,
     InboxRepo,
     MediaRepo,
@@ -76,6 +77,7 @@ class UnitOfWork:
         self.links = MessageLinkRepo(session)
         self.media = MediaRepo(session)
         self.idempotency = IdempotencyRepo(session)
+        self.followers = FollowerRepo(session)
         self.inbox = InboxRepo(session)
         self.receipts = ReceiptRepo(session)
         return self
