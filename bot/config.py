@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from handlers.context import AgencyInfo, CategoryInfo, FlowContext, Limits
 from handlers.i18n import Catalog
+from routing.geo import SAMPLE_GEOJSON, GeoDataError, ServiceArea
 from routing.router import Router, Rule
 
 
@@ -140,8 +141,38 @@ class CategoryConfig(_Strict):
 
 
 class RoutingRule(_Strict):
-    category: str
+    """``category``, ``kecamatan`` or both -> ``agency``; the first matching rule wins."""
+
     agency: str
+    category: str | None = None
+    kecamatan: str | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> RoutingRule:
+        if self.category is None and self.kecamatan is None:
+            raise ValueError("a rule needs a category, a kecamatan or both")
+        return self
+
+
+class GeocoderConfig(_Strict):
+    """Nominatim (OpenStreetMap) for turning pins into street names; a city may run its own.
+    ``NOMINATIM_URL`` in the environment overrides ``scheme`` and ``domain``."""
+
+    enabled: bool = True
+    domain: str = "nominatim.openstreetmap.org"
+    scheme: str = Field(default="https", pattern=r"^https?$")
+    #: Nominatim's usage policy asks for an identifying user agent (with a contact)
+    user_agent: str = Field(default="SiKesal Kota Jambi complaint service", min_length=8)
+    timeout_seconds: float = Field(default=3.0, gt=0, le=10)
+
+
+class GeographyConfig(_Strict):
+    #: GeoJSON with the city boundary and its kecamatan (and kelurahan); None = the bundled approximate
+    #: sample for Kota Jambi (routing/data/kota_jambi.geojson). A relative path is relative to config.yaml.
+    areas: Path | None = None
+    geocoder: GeocoderConfig = Field(default_factory=GeocoderConfig)
+    #: open complaints of the same category closer than this are offered as "the same problem?"
+    duplicate_radius_m: float = Field(default=50, gt=0, le=1000)
 
 
 class RoutingConfig(_Strict):
@@ -155,6 +186,7 @@ class AppConfig(_Strict):
     drafts: DraftsConfig = Field(default_factory=DraftsConfig)
     link_codes: LinkCodesConfig = Field(default_factory=LinkCodesConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    geography: GeographyConfig = Field(default_factory=GeographyConfig)
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     whatsapp: WhatsAppConfig = Field(default_factory=WhatsAppConfig)
     agencies: dict[str, AgencyConfig]
@@ -180,7 +212,7 @@ class AppConfig(_Strict):
         if self.routing.fallback_agency not in self.agencies:
             problems.append(f"routing.fallback_agency: unknown agency {self.routing.fallback_agency!r}")
         for i, rule in enumerate(self.routing.rules):
-            if rule.category not in self.categories:
+            if rule.category is not None and rule.category not in self.categories:
                 problems.append(f"routing.rules.{i}.category: unknown category {rule.category!r}")
             if rule.agency not in self.agencies:
                 problems.append(f"routing.rules.{i}.agency: unknown agency {rule.agency!r}")
@@ -244,6 +276,7 @@ class Settings(BaseSettings):
     telegram_webhook_secret: str | None = Field(
         default=None, alias="TELEGRAM_WEBHOOK_SECRET", repr=False, pattern=r"^[A-Za-z0-9_-]{1,256}$"
     )
+    nominatim_url: str | None = Field(default=None, alias="NOMINATIM_URL")
     twilio_account_sid: str | None = Field(default=None, alias="TWILIO_ACCOUNT_SID")
     twilio_auth_token: str | None = Field(default=None, alias="TWILIO_AUTH_TOKEN", repr=False)
     twilio_whatsapp_from: str | None = Field(default=None, alias="TWILIO_WHATSAPP_FROM")
@@ -345,15 +378,44 @@ def load_config(path: Path) -> AppConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     try:
-        return AppConfig.model_validate(raw)
+        config = AppConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_format_validation_error(path, exc)) from exc
+    areas = config.geography.areas
+    if areas is not None and not areas.is_absolute():
+        geography = config.geography.model_copy(update={"areas": (path.parent / areas).resolve()})
+        config = config.model_copy(update={"geography": geography})
+    check_areas(config, path)
+    return config
+
+
+def load_service_area(config: AppConfig) -> ServiceArea:
+    """The city's districts from ``geography.areas`` (or the bundled sample)."""
+    return ServiceArea.load(config.geography.areas or SAMPLE_GEOJSON)
+
+
+def check_areas(config: AppConfig, path: Path | str = "config.yaml") -> ServiceArea:
+    """Load the GeoJSON and check that every kecamatan a routing rule names exists in it."""
+    try:
+        area = load_service_area(config)
+    except GeoDataError as exc:
+        raise ConfigError(f"{path}: geography.areas: {exc}") from exc
+    known = {name.casefold() for name in area.district_names()}
+    problems = [
+        f"{path}: routing.rules.{i}.kecamatan: unknown kecamatan {rule.kecamatan!r}"
+        f" (known: {', '.join(area.district_names())})"
+        for i, rule in enumerate(config.routing.rules)
+        if rule.kecamatan is not None and rule.kecamatan.casefold() not in known
+    ]
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return area
 
 
 def build_router(config: AppConfig) -> Router:
     """The routing table for this configuration (validated names only)."""
     return Router(
-        rules=tuple(Rule(category=r.category, agency=r.agency) for r in config.routing.rules),
+        rules=tuple(Rule(agency=r.agency, category=r.category, kecamatan=r.kecamatan) for r in config.routing.rules),
         category_agency={key: c.agency for key, c in config.categories.items()},
         fallback_agency=config.routing.fallback_agency,
     )

@@ -152,7 +152,13 @@ def _card_lines(
         lines.append(_map_links(view, language, ctx))
     if view.address:
         lines.append(t(language, "card.address", address=esc(truncate(view.address, detail.address_max))))
+    area = ", ".join(p for p in (f"Kel. {view.kelurahan}" if view.kelurahan else "",
+                                 f"Kec. {view.kecamatan}" if view.kecamatan else "") if p)
+    if area:
+        lines.append(t(language, "card.area", area=esc(area)))
     lines.append(t(language, "card.reporter", reporter=esc(_reporter(view))))
+    if view.followers:
+        lines.append(t(language, "card.also_reported", count=view.followers))
     if view.channel == "whatsapp":
         lines.append(t(language, "card.via_whatsapp"))
     if view.notice_error:

@@ -68,12 +68,27 @@ class TooLarge:
 
 
 @dataclass(frozen=True, slots=True)
+class PlaceInfo:
+    """What the service found out about a pin before the core sees it (the core does no I/O).
+
+    ``inside`` is from the city's own boundaries (offline, always known when a service area is
+    configured); ``street``/``display`` come from the geocoder and are None when it did not answer.
+    """
+
+    inside: bool | None = None
+    kecamatan: str | None = None
+    kelurahan: str | None = None
+    display: str | None = None  # "Jl. Sultan Thaha, Kel. Beringin, Kec. Pasar Jambi"
+
+
+@dataclass(frozen=True, slots=True)
 class Location:
     """A shared map pin (not a typed address)."""
 
     latitude: float
     longitude: float
     address: str | None = None  # a venue's address or a WhatsApp Address/Label, when given
+    place: PlaceInfo | None = None
 
 
 @dataclass(frozen=True, slots=True)

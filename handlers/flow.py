@@ -276,12 +276,37 @@ def _valid_pin(loc: Location) -> bool:
     )
 
 
+def _outside(loc: Location) -> bool:
+    """The city's boundaries say the pin is not in the area served (unknown counts as inside)."""
+    return loc.place is not None and loc.place.inside is False
+
+
 def _store_pin(draft: Draft, loc: Location, ctx: FlowContext) -> None:
-    """A pin replaces any earlier location; the place name that came with it (if any) is kept."""
+    """A pin replaces any earlier location; the place name that came with it (if any) is kept, and
+    what the service found out about it (district, street) replaces the earlier pin's."""
     draft.latitude = float(loc.latitude)
     draft.longitude = float(loc.longitude)
     address = (loc.address or "").strip()
     draft.address = truncate(address, ctx.limits.address_max) if address else None
+    place = loc.place
+    draft.kecamatan = place.kecamatan if place else None
+    draft.kelurahan = place.kelurahan if place else None
+    draft.place = place.display if place and place.display else _district_line(draft, ctx)
+
+
+def _district_line(draft: Draft, ctx: FlowContext) -> str | None:
+    """"Kel. X, Kec. Y" from the boundaries alone, for when the geocoder did not answer."""
+    parts = []
+    if draft.kelurahan:
+        parts.append(f"Kel. {draft.kelurahan}")
+    if draft.kecamatan:
+        parts.append(f"Kec. {draft.kecamatan}")
+    return ", ".join(parts) or None
+
+
+def _refuse_outside(turn: Turn) -> Reply:
+    """A pin outside the area served: say which area is served; the draft keeps its earlier location."""
+    return _reprompt(turn, turn.t("location.outside", city=esc(turn.ctx.city_name)))
 
 
 def normalise_number(text: str) -> str:
@@ -354,6 +379,8 @@ def _prompt_location(conv: Conversation, ctx: FlowContext) -> list[OutMessage]:
 
 def _location_lines(draft: Draft, language: str, ctx: FlowContext) -> list[str]:
     lines = []
+    if draft.place:
+        lines.append(ctx.t(language, "summary.place", place=esc(draft.place)))
     if draft.latitude is not None and draft.longitude is not None:
         lines.append(ctx.t(language, "summary.pin", lat=f"{draft.latitude:.5f}", lon=f"{draft.longitude:.5f}"))
     if draft.address:
@@ -605,6 +632,8 @@ def on_idle_location(turn: Turn) -> Reply:
     assert isinstance(turn.event, Location)
     if not _valid_pin(turn.event):
         return on_unexpected(turn)
+    if _outside(turn.event):
+        return _refuse_outside(turn)
     turn.conv.draft = Draft()
     _store_pin(turn.draft, turn.event, turn.ctx)
     return _advance(turn, turn.t("filing.location_kept"))
@@ -676,6 +705,8 @@ def on_keep_location(turn: Turn) -> Reply:
     assert isinstance(turn.event, Location)
     if not _valid_pin(turn.event):
         return on_unexpected(turn)
+    if _outside(turn.event):
+        return _refuse_outside(turn)
     _store_pin(turn.draft, turn.event, turn.ctx)
     return _reprompt(turn, turn.t("filing.location_kept"))
 
@@ -742,6 +773,8 @@ def on_location_pin(turn: Turn) -> Reply:
     assert isinstance(turn.event, Location)
     if not _valid_pin(turn.event):
         return on_unexpected(turn)
+    if _outside(turn.event):
+        return _refuse_outside(turn)
     _store_pin(turn.draft, turn.event, turn.ctx)
     return _advance(turn, turn.t("filing.location_received"))
 
@@ -756,6 +789,7 @@ def on_location_text(turn: Turn) -> Reply:
         return Reply(messages=[OutMessage(message)])
     draft = turn.draft
     draft.address, draft.latitude, draft.longitude = text, None, None
+    draft.kecamatan = draft.kelurahan = draft.place = None
     return _advance(turn, turn.t("filing.address_received"))
 
 

@@ -52,6 +52,10 @@ class Draft:
     #: the photos set aside while the citizen sends replacements ("edit photos"); restored if they
     #: press "done" without sending any new photo
     previous_photos: list[MediaRef] = field(default_factory=list)
+    #: where the pin is, as far as the city's boundaries and the geocoder could tell
+    kecamatan: str | None = None
+    kelurahan: str | None = None
+    place: str | None = None
 
     @property
     def has_location(self) -> bool:
@@ -69,6 +73,9 @@ class Draft:
             "editing": self.editing,
             "share_name": self.share_name,
             "previous_photos": [p.to_dict() for p in self.previous_photos],
+            "kecamatan": self.kecamatan,
+            "kelurahan": self.kelurahan,
+            "place": self.place,
         }
 
     @classmethod
@@ -85,6 +92,9 @@ class Draft:
             editing=data.get("editing"),
             share_name=bool(data.get("share_name")),
             previous_photos=[MediaRef.from_dict(p) for p in data.get("previous_photos") or []],
+            kecamatan=data.get("kecamatan"),
+            kelurahan=data.get("kelurahan"),
+            place=data.get("place"),
         )
 
 

@@ -82,6 +82,10 @@ class ComplaintView:
     #: why the latest notice to the citizen did not arrive (``window``: WhatsApp's 24-hour window is
     #: closed and no template is configured; else ``<code>: <message>``); None when it did
     notice_error: str | None = None
+    kecamatan: str | None = None
+    kelurahan: str | None = None
+    #: citizens who reported the same problem and follow this complaint ("also reported by")
+    followers: int = 0
 
     @property
     def has_pin(self) -> bool:

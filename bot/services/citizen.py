@@ -13,6 +13,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from bot.services.complaints import GROUP_CHANNEL, build_view, notify_status, post_card
+from bot.services.places import enrich
 from bot.services.receipts import REASON_WINDOW, note_notice_outcome
 from bot.services.runtime import Runtime
 from handlers import cards, choices, flow
@@ -49,6 +50,7 @@ async def handle_citizen_event(
 ) -> CitizenResult:
     """Process one citizen event exactly once (``update_key`` guards redelivery)."""
     result = CitizenResult()
+    incoming = await enrich(rt, incoming)  # geocoding happens before the transaction, never inside it
     async with UnitOfWork(rt.sessionmaker) as uow:
         if update_key is not None and not await uow.idempotency.claim(update_key):
             log.info("skipping redelivered update %s", update_key)
@@ -202,7 +204,7 @@ async def _file(rt: Runtime, uow: UnitOfWork, citizen: Citizen, draft: Draft) ->
     """Create the complaint, its audit entry and its agency card, all in this transaction."""
     now = rt.clock()
     category = rt.ctx.category(draft.category)
-    agency = rt.router.route(draft.category or "")
+    agency = rt.router.route(draft.category or "", draft.kecamatan)
     local_year = now.astimezone(ZoneInfo(rt.ctx.timezone)).year
     number = await uow.complaints.next_number(rt.ctx.tracking_prefix, local_year)
     complaint = await uow.complaints.create(
@@ -212,7 +214,9 @@ async def _file(rt: Runtime, uow: UnitOfWork, citizen: Citizen, draft: Draft) ->
         description=draft.description or "",
         latitude=draft.latitude,
         longitude=draft.longitude,
-        address=draft.address,
+        address=draft.address or draft.place,
+        kecamatan=draft.kecamatan,
+        kelurahan=draft.kelurahan,
         agency=agency,
         status="baru",
         now=now,

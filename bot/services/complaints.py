@@ -46,6 +46,9 @@ async def build_view(uow: UnitOfWork, complaint: Complaint) -> ComplaintView:
         reporter_name=complaint.reporter_name,  # set only when the citizen agreed, on this complaint
         channel=citizen.channel if citizen is not None else "telegram",
         notice_error=complaint.citizen_notice_error,
+        kecamatan=complaint.kecamatan,
+        kelurahan=complaint.kelurahan,
+        followers=await uow.followers.count(complaint.id),
         history=tuple(
             HistoryEntry(
                 at=e.at,

@@ -253,7 +253,7 @@ def test_the_token_is_not_in_the_settings_repr(monkeypatch: pytest.MonkeyPatch) 
 def test_check_config_ok(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["check-config"]) == 0
     out = capsys.readouterr().out
-    assert "OK" in out and "8 categories" in out and "5 agencies" in out
+    assert "OK" in out and "8 categories" in out and "7 agencies" in out
 
 
 def test_check_config_names_the_bad_key_and_exits_2(
@@ -326,7 +326,7 @@ def test_migrate_creates_the_database(db_env: str, capsys: pytest.CaptureFixture
 def test_agency_list_shows_every_agency_not_linked(db_env: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["agency", "list"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines] == ["pupr", "dishub", "dlh", "pdam", "jcoc"]
+    assert [line.split()[0] for line in lines] == ["pupr", "dishub", "dlh", "pdam", "jcoc", "camat_telanaipura", "camat_kotabaru"]
     assert all("NOT LINKED" in line for line in lines)
 
 

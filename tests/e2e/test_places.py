@@ -1,0 +1,46 @@
+"""Pins become places: outside the city is refused kindly, districts decide the agency (both channels)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from storage.models import Complaint
+from storage.uow import UnitOfWork
+from tests.e2e.conftest import World
+from tests.e2e.harness import body, choose, options, text_of
+from tests.e2e.test_channels import DESCRIPTION, photo_of
+
+pytestmark = pytest.mark.e2e
+
+PALEMBANG = (-2.9909, 104.7566)
+TELANAIPURA = (-1.595, 103.575)
+
+
+@pytest.fixture(params=["telegram", "whatsapp"])
+def channel(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+async def test_outside_pin_refused_then_district_routes_the_complaint(wa_world: World, channel: str) -> None:
+    staff = await wa_world.agency_group("camat_telanaipura")
+    citizen = wa_world.citizen_on(channel)
+    await citizen.say("halo")
+    await choose(citizen, "Buat Pengaduan")
+    await choose(citizen, "Pelayanan publik")
+    await citizen.say(DESCRIPTION)
+    after_photo = await photo_of(citizen)
+    if any("Selesai" in o for o in options(after_photo)):
+        await choose(citizen, "Selesai")
+    refused = await citizen.location(*PALEMBANG)
+    assert "luar wilayah" in text_of(refused) and "Kota Jambi" in text_of(refused)
+    accepted = await citizen.location(*TELANAIPURA)
+    summary = accepted if any("Kirim" in o for o in options(accepted)) else await citizen.next()
+    assert "Kec. Telanaipura" in text_of(summary)
+    confirmation = await choose(citizen, "Kirim")
+    assert "Telanaipura" in text_of(confirmation), "the district office is named as the handling agency"
+    card = await staff[0].next_matching("JMB-")
+    assert "Kec. Telanaipura" in body(card)
+    async with UnitOfWork(wa_world.app.runtime.sessionmaker) as uow:  # type: ignore[union-attr]
+        complaint = (await uow.session.execute(select(Complaint))).scalars().one()
+        assert (complaint.kecamatan, complaint.agency) == ("Telanaipura", "camat_telanaipura")
