@@ -37,6 +37,7 @@ from bot.telegram.dispatcher import build_dispatcher, register_commands
 from bot.whatsapp.inbox import InboxWorker
 from bot.whatsapp.translate import MediaFetcher
 from bot.whatsapp.webhook import TwilioWebhooks
+from routing.geocode import Geocoder, GeocoderSettings
 from storage.db import make_engine, make_sessionmaker, upgrade_database
 from storage.media import MediaStore
 
@@ -68,6 +69,7 @@ class SikesalApp:
         telegram_webhook: bool = False,
         public_url: str | None = None,
         telegram_webhook_secret: str | None = None,
+        geocoder: GeocoderSettings | None = None,
     ) -> None:
         self.config = config
         self.database_url = database_url
@@ -100,6 +102,8 @@ class SikesalApp:
             raise ValueError("the Telegram webhook needs SIKESAL_PUBLIC_URL (the https address Telegram posts to)")
         self.http_app = web.Application(client_max_size=256 * 1024)  # Twilio forms and Telegram updates are small
         self.http_app.router.add_get("/healthz", _healthz)
+        self.geocoder_settings = geocoder
+        self.geocoder: Geocoder | None = None
         self.whatsapp_sender: WhatsAppSender | None = None
         self.inbox: InboxWorker | None = None
         self.webhooks: TwilioWebhooks | None = None
@@ -115,6 +119,8 @@ class SikesalApp:
         runtime = Runtime(config=self.config, sessionmaker=sessionmaker, media=media)
         if self.clock is not None:
             runtime.clock = self.clock
+        if self.geocoder_settings is not None:
+            self.geocoder = runtime.geocoder = Geocoder(self.geocoder_settings)
         self.runtime = runtime
         bot = create_bot(self.token, self.api_base)
         self.bot = bot
@@ -225,6 +231,8 @@ class SikesalApp:
             await self._runner.cleanup()
         if self._twilio_http is not None:
             await self._twilio_http.close()
+        if self.geocoder is not None:
+            await self.geocoder.close()
         if self._http_session is not None:
             await self._http_session.close()
         if self.bot is not None:

@@ -18,7 +18,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from bot.config import AppConfig, ConfigError, Settings, load_config
+from bot.config import AppConfig, ConfigError, Settings, geocoder_settings, load_config, load_service_area
 from bot.logs import RedactSecrets, setup_logging
 
 EXIT_CONFIG = 2
@@ -49,6 +49,10 @@ async def _run(settings: Settings, config: AppConfig) -> None:
     except ConfigError as exc:
         raise SystemExit(str(exc)) from None
     _check_webhook(settings)
+    try:
+        geocoder = geocoder_settings(config, settings.nominatim_url, load_service_area(config))
+    except ConfigError as exc:
+        raise SystemExit(str(exc)) from None
     app = SikesalApp(
         config,
         database_url=settings.resolved_database_url,
@@ -61,6 +65,7 @@ async def _run(settings: Settings, config: AppConfig) -> None:
         telegram_webhook=settings.telegram_webhook,
         public_url=settings.public_url,
         telegram_webhook_secret=settings.telegram_webhook_secret,
+        geocoder=geocoder,
     )
     try:
         await app.start()

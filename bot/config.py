@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from handlers.context import AgencyInfo, CategoryInfo, FlowContext, Limits
 from handlers.i18n import Catalog
 from routing.geo import SAMPLE_GEOJSON, GeoDataError, ServiceArea
+from routing.geocode import GeocoderSettings
 from routing.router import Router, Rule
 
 
@@ -387,6 +388,27 @@ def load_config(path: Path) -> AppConfig:
         config = config.model_copy(update={"geography": geography})
     check_areas(config, path)
     return config
+
+
+def geocoder_settings(config: AppConfig, nominatim_url: str | None, area: ServiceArea) -> GeocoderSettings | None:
+    """Nominatim settings from ``geography.geocoder``; ``NOMINATIM_URL`` overrides scheme and domain the
+    way ``TELEGRAM_API_BASE`` does. Searches are bounded to the city's own bounds. None = switched off."""
+    conf = config.geography.geocoder
+    if not conf.enabled:
+        return None
+    min_lat, min_lon, max_lat, max_lon = area.bounds
+    common: dict[str, Any] = {
+        "user_agent": conf.user_agent,
+        "timeout": conf.timeout_seconds,
+        "viewbox": ((min_lat, min_lon), (max_lat, max_lon)),
+    }
+    try:
+        if nominatim_url:
+            return GeocoderSettings.from_url(nominatim_url, **common)
+        return GeocoderSettings(domain=conf.domain, scheme=conf.scheme, **common)
+    except ValueError as exc:
+        source = "NOMINATIM_URL" if nominatim_url else "geography.geocoder"
+        raise ConfigError(f"{source}: {exc}") from exc
 
 
 def load_service_area(config: AppConfig) -> ServiceArea:

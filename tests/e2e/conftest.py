@@ -19,8 +19,10 @@ from bot.app import SikesalApp
 from bot.config import AppConfig, TwilioSettings, load_config
 from bot.delivery.ratelimit import RateLimits
 from bot.services.staff import create_link_code
+from localapi.nominatim import NominatimServer
 from localapi.telegram import TelegramServer
 from localapi.twilio import TwilioServer
+from routing.geocode import GeocoderSettings
 from tests.e2e.harness import Person, WhatsAppPerson
 
 TOKEN = "123456:TEST-token-for-e2e-tests"
@@ -125,6 +127,7 @@ async def start_app(
     clock: Callable[[], datetime] | None = None,
     twilio: TwilioServer | None = None,
     telegram_webhook: bool = False,
+    nominatim: NominatimServer | None = None,
 ) -> SikesalApp:
     """The real app against the local server(s), with Telegram's limits lifted for speed."""
     settings = None
@@ -152,6 +155,11 @@ async def start_app(
         http_port=port,
         telegram_webhook=telegram_webhook,
         public_url=f"http://127.0.0.1:{port}",
+        geocoder=(
+            GeocoderSettings.from_url(nominatim.base_url, user_agent="SiKesal end-to-end tests", timeout=2.0,
+                                      min_delay_seconds=0.05)
+            if nominatim is not None else None
+        ),
     )
     await app.start()
     return app
@@ -174,6 +182,25 @@ async def wa_world(
 ) -> AsyncIterator[World]:
     """The app with both channels: Telegram polling and the WhatsApp webhooks against the local Twilio."""
     app = await start_app(tmp_path, server, config, database_url, twilio=twilio)
+    try:
+        yield World(server=server, app=app, config=config, tmp=tmp_path, twilio=twilio)
+    finally:
+        await app.stop()
+
+
+@pytest_asyncio.fixture
+async def nominatim() -> AsyncIterator[NominatimServer]:
+    async with NominatimServer() as srv:
+        yield srv
+
+
+@pytest_asyncio.fixture
+async def geo_world(
+    server: TelegramServer, twilio: TwilioServer, nominatim: NominatimServer, config: AppConfig,
+    database_url: str, tmp_path: Path,
+) -> AsyncIterator[World]:
+    """Both channels plus geopy's real Nominatim client against the local Nominatim server."""
+    app = await start_app(tmp_path, server, config, database_url, twilio=twilio, nominatim=nominatim)
     try:
         yield World(server=server, app=app, config=config, tmp=tmp_path, twilio=twilio)
     finally:

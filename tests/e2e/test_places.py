@@ -44,3 +44,33 @@ async def test_outside_pin_refused_then_district_routes_the_complaint(wa_world: 
     async with UnitOfWork(wa_world.app.runtime.sessionmaker) as uow:  # type: ignore[union-attr]
         complaint = (await uow.session.execute(select(Complaint))).scalars().one()
         assert (complaint.kecamatan, complaint.agency) == ("Telanaipura", "camat_telanaipura")
+
+
+async def test_the_geocoder_names_the_street_and_stays_out_of_the_way(geo_world: World, channel: str) -> None:
+    citizen = geo_world.citizen_on(channel)
+    await citizen.say("halo")
+    await choose(citizen, "Buat Pengaduan")
+    await choose(citizen, "Sampah")
+    await citizen.say(DESCRIPTION)
+    after_photo = await photo_of(citizen)
+    if any("Selesai" in o for o in options(after_photo)):
+        await choose(citizen, "Selesai")
+    summary = await citizen.location(-1.5895, 103.6150)  # on Jl. Sultan Thaha
+    summary = summary if any("Kirim" in o for o in options(summary)) else await citizen.next()
+    assert "Jl. Sultan Thaha" in text_of(summary) and "Kec. Pasar Jambi" in text_of(summary)
+
+
+async def test_a_geocoder_timeout_never_blocks_filing(geo_world: World, nominatim, channel: str) -> None:  # type: ignore[no-untyped-def]
+    nominatim.set_delay(5)  # far beyond the geocoder's timeout
+    citizen = geo_world.citizen_on(channel)
+    await citizen.say("halo")
+    await choose(citizen, "Buat Pengaduan")
+    await choose(citizen, "Sampah")
+    await citizen.say(DESCRIPTION)
+    after_photo = await photo_of(citizen)
+    if any("Selesai" in o for o in options(after_photo)):
+        await choose(citizen, "Selesai")
+    summary = await citizen.location(-1.5895, 103.6150)
+    summary = summary if any("Kirim" in o for o in options(summary)) else await citizen.next()
+    assert "Kec. Pasar Jambi" in text_of(summary), "the district comes from the city's own boundaries"
+    assert "Sultan Thaha" not in text_of(summary)
