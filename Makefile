@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench migrate clean diagram
+.PHONY: run test lint typecheck bench bench-duplicates migrate clean diagram
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# both benchmarks (about 3 minutes with PostgreSQL reachable); DUPLICATES_ARGS e.g. "--rows 200000"
 bench: $(STAMP)
 	$(BIN)/python -m bench.filings $(BENCH_ARGS)
+	$(BIN)/python -m bench.duplicates $(DUPLICATES_ARGS)
+
+bench-duplicates: $(STAMP)
+	$(BIN)/python -m bench.duplicates $(DUPLICATES_ARGS)
 
 migrate: $(STAMP)
 	$(BIN)/sikesal migrate
