@@ -19,6 +19,15 @@ class SubmitDraft:
 
 
 @dataclass(frozen=True, slots=True)
+class FollowComplaint:
+    """The citizen says their draft is the same problem as complaint ``number``: follow its updates
+    (and count as "also reported by") instead of filing a new one."""
+
+    number: str
+    draft: Draft
+
+
+@dataclass(frozen=True, slots=True)
 class ShowStatus:
     """Show the citizen the status of their complaint ``number`` (checked against the owner)."""
 
@@ -30,4 +39,4 @@ class ListComplaints:
     """Show the citizen their own recent complaints."""
 
 
-Effect = SubmitDraft | ShowStatus | ListComplaints
+Effect = SubmitDraft | FollowComplaint | ShowStatus | ListComplaints

@@ -110,6 +110,41 @@ Event = Text | Command | Photo | TooLarge | Location | ButtonPress | Unsupported
 
 
 @dataclass(frozen=True, slots=True)
+class AddressMatch:
+    """A place the geocoder found for a typed address, inside the area served."""
+
+    latitude: float
+    longitude: float
+    place: PlaceInfo
+
+    def to_dict(self) -> dict[str, object]:
+        p = self.place
+        return {"lat": self.latitude, "lon": self.longitude, "inside": p.inside, "kecamatan": p.kecamatan,
+                "kelurahan": p.kelurahan, "display": p.display}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> AddressMatch:
+        place = PlaceInfo(
+            inside=bool(data.get("inside", True)),
+            kecamatan=str(data["kecamatan"]) if data.get("kecamatan") else None,
+            kelurahan=str(data["kelurahan"]) if data.get("kelurahan") else None,
+            display=str(data["display"]) if data.get("display") else None,
+        )
+        return cls(float(data["lat"]), float(data["lon"]), place)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Nearby:
+    """An open complaint close to the draft's pin, in the same category (the duplicate check)."""
+
+    number: str
+    description: str
+    status: str
+    distance_m: float
+    photo: MediaRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Incoming:
     """An event with the facts about who sent it that the core may need."""
 
@@ -119,6 +154,12 @@ class Incoming:
     #: the channel id of the message this one replies to (reply relay is decided before the flow)
     reply_to_message_id: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    #: set by the service while the citizen is at the summary: open complaints of the same category
+    #: near the pin (nearest first, at most three), so "send" can ask "is it the same problem?"
+    nearby: tuple[Nearby, ...] = ()
+    #: set by the service for a typed address at the location step: where the geocoder places it
+    #: (inside the area served, best first, at most three); empty when it found nothing or is off
+    matches: tuple[AddressMatch, ...] = ()
     #: the channel shows menus as numbered lists (WhatsApp), so a typed "2" means the second item
     #: of the last menu (see :mod:`handlers.choices`); False where menus are real buttons (Telegram)
     typed_choices: bool = False

@@ -23,18 +23,21 @@ from dataclasses import dataclass, field, replace
 
 from handlers import choices
 from handlers.context import CategoryInfo, FlowContext
-from handlers.effects import Effect, ListComplaints, ShowStatus, SubmitDraft
+from handlers.effects import Effect, FollowComplaint, ListComplaints, ShowStatus, SubmitDraft
 from handlers.events import (
+    AddressMatch,
     ButtonPress,
     Command,
     Event,
     Incoming,
     Location,
+    Nearby,
     Photo,
     Text,
     TooLarge,
     Unsupported,
 )
+from handlers.lifecycle import status_label
 from handlers.messages import Alert, Button, KeyboardButton, OutMessage
 from handlers.state import FILING_STEPS, Conversation, Draft, Step
 from handlers.views import (
@@ -53,6 +56,7 @@ from handlers.views import (
     language_row,
     menu_rows,
     render_citizen_reply_sent,
+    render_following,
     render_my_complaints,
     render_staff_reply,
     render_status,
@@ -99,6 +103,7 @@ __all__ = [
     "remind",
     "reminder",
     "render_citizen_reply_sent",
+    "render_following",
     "render_my_complaints",
     "render_staff_reply",
     "render_status",
@@ -119,6 +124,12 @@ SUM_SEND = "sum:send"
 SUM_EDIT = "sum:edit"
 SUM_CANCEL = "sum:cancel"
 SUM_NAME = "sum:name"  # toggles whether staff may see the citizen's name
+DUP_PREFIX = "dup:"  # dup:<number>: the same problem as that complaint
+DUP_NEW = "dup:new"  # a different problem: file it
+DUP_BACK = "dup:back"  # back to the summary
+ADDR_PREFIX = "addr:"  # addr:<index>: the geocoder's candidate is the place
+ADDR_TYPED = "addr:typed"  # keep the address as typed, without a pin
+ADDR_PIN = "addr:pin"  # share a pin instead
 EDIT_CATEGORY = "edit:category"
 EDIT_DESCRIPTION = "edit:description"
 EDIT_PHOTOS = "edit:photos"
@@ -422,6 +433,31 @@ def _prompt_edit_menu(conv: Conversation, ctx: FlowContext) -> list[OutMessage]:
     return [OutMessage(ctx.t(lang, "edit.ask"), buttons=buttons)]
 
 
+def _prompt_duplicates(conv: Conversation, ctx: FlowContext) -> list[OutMessage]:
+    lang = conv.language
+    rows = [(Button(ctx.t(lang, "dup.same", number=number), f"{DUP_PREFIX}{number}"),)
+            for number in conv.draft.nearby_offered]
+    rows.append((Button(ctx.t(lang, "dup.different"), DUP_NEW),))
+    rows.append((Button(ctx.t(lang, "dup.back"), DUP_BACK),))
+    return [OutMessage(ctx.t(lang, "dup.ask"), buttons=tuple(rows))]
+
+
+def _prompt_address_pick(conv: Conversation, ctx: FlowContext) -> list[OutMessage]:
+    lang, draft = conv.language, conv.draft
+    rows: list[tuple[Button, ...]] = []
+    for index, raw in enumerate(draft.address_matches[:3]):
+        try:
+            match = AddressMatch.from_dict(raw)
+        except (KeyError, TypeError, ValueError):
+            continue
+        label = match.place.display or f"{match.latitude:.5f}, {match.longitude:.5f}"
+        rows.append((Button(truncate(f"📍 {label}", 60), f"{ADDR_PREFIX}{index}"),))
+    rows.append((Button(ctx.t(lang, "addr.as_typed"), ADDR_TYPED),))
+    rows.append((Button(ctx.t(lang, "addr.pin_instead"), ADDR_PIN),))
+    text = ctx.t(lang, "addr.ask", address=esc(draft.address or ""))
+    return [OutMessage(text, buttons=tuple(rows))]
+
+
 def _example_number(language: str, ctx: FlowContext) -> str:
     return ctx.t(language, "status.example_number", prefix=esc(ctx.tracking_prefix))
 
@@ -440,6 +476,8 @@ PROMPTS: dict[Step, Callable[[Conversation, FlowContext], list[OutMessage]]] = {
     Step.SUMMARY: _prompt_summary,
     Step.EDIT_MENU: _prompt_edit_menu,
     Step.STATUS_NUMBER: _prompt_status_number,
+    Step.DUPLICATES: _prompt_duplicates,
+    Step.ADDRESS_PICK: _prompt_address_pick,
 }
 
 
@@ -790,18 +828,100 @@ def on_location_text(turn: Turn) -> Reply:
     draft = turn.draft
     draft.address, draft.latitude, draft.longitude = text, None, None
     draft.kecamatan = draft.kelurahan = draft.place = None
+    matches = turn.incoming.matches[:3]
+    if matches:
+        draft.address_matches = [m.to_dict() for m in matches]
+        turn.conv.step = Step.ADDRESS_PICK
+        return _reprompt(turn)
     return _advance(turn, turn.t("filing.address_received"))
 
 
-def on_send(turn: Turn) -> Reply:
-    """File the draft: one SubmitDraft, the conversation back to the menu (the service confirms)."""
-    if next_step(turn.draft, turn.ctx) != Step.SUMMARY:
-        return _advance(turn)
+def _finished_draft(turn: Turn) -> Draft:
     submitted = copy.deepcopy(turn.draft)
     submitted.editing = None
     submitted.previous_photos = []
+    submitted.nearby_offered = []
     _reset(turn.conv)
-    return Reply(effects=[SubmitDraft(submitted)])
+    return submitted
+
+
+def on_address_match(turn: Turn) -> Reply:
+    """"Yes, this place": the typed address gets the candidate's pin and district."""
+    draft = turn.draft
+    try:
+        match = AddressMatch.from_dict(draft.address_matches[int(turn.arg)])
+    except (ValueError, IndexError, KeyError, TypeError):
+        return _stale(turn)
+    typed = draft.address
+    _store_pin(draft, Location(match.latitude, match.longitude, place=match.place), turn.ctx)
+    draft.address = typed
+    draft.address_matches = []
+    return _advance(turn, turn.t("filing.location_received"))
+
+
+def on_address_as_typed(turn: Turn) -> Reply:
+    turn.draft.address_matches = []
+    return _advance(turn, turn.t("filing.address_received"))
+
+
+def on_address_pin_instead(turn: Turn) -> Reply:
+    turn.draft.address_matches = []
+    turn.draft.address = None
+    turn.conv.step = Step.LOCATION
+    return _reprompt(turn)
+
+
+def on_send(turn: Turn) -> Reply:
+    """File the draft: one SubmitDraft, the conversation back to the menu (the service confirms).
+    With open complaints of the same kind close by, first ask whether it is one of those."""
+    if next_step(turn.draft, turn.ctx) != Step.SUMMARY:
+        return _advance(turn)
+    nearby = turn.incoming.nearby[:3]
+    if nearby and not turn.draft.nearby_offered:
+        return _offer_nearby(turn, nearby)
+    return Reply(effects=[SubmitDraft(_finished_draft(turn))])
+
+
+def _offer_nearby(turn: Turn, nearby: tuple[Nearby, ...]) -> Reply:
+    """Short cards of the nearby complaints (photo, number, status, distance, description), then one
+    menu: the same as one of them, or a different problem."""
+    lang, ctx = turn.conv.language, turn.ctx
+    turn.draft.nearby_offered = [n.number for n in nearby]
+    turn.conv.step = Step.DUPLICATES
+    cards = [
+        OutMessage(
+            ctx.t(
+                lang,
+                "dup.card",
+                number=esc(n.number),
+                status=status_label(n.status, lang, ctx),
+                distance=round(n.distance_m),
+                description=esc(truncate(n.description, 300)),
+            ),
+            photos=(n.photo,) if n.photo else (),
+        )
+        for n in nearby
+    ]
+    intro = OutMessage(ctx.t(lang, "dup.intro", count=len(nearby)))
+    return Reply(messages=[intro, *cards, *_prompt_duplicates(turn.conv, ctx)])
+
+
+def on_same_problem(turn: Turn) -> Reply:
+    """"Same as JMB-...": follow that complaint instead of filing a new one."""
+    number = turn.arg
+    if number not in turn.draft.nearby_offered:
+        return _stale(turn)
+    return Reply(effects=[FollowComplaint(number, _finished_draft(turn))])
+
+
+def on_different_problem(turn: Turn) -> Reply:
+    return Reply(effects=[SubmitDraft(_finished_draft(turn))])
+
+
+def on_back_to_summary(turn: Turn) -> Reply:
+    turn.draft.nearby_offered = []
+    turn.conv.step = Step.SUMMARY
+    return _reprompt(turn)
 
 
 def on_edit(turn: Turn) -> Reply:
@@ -925,9 +1045,9 @@ FLOW: dict[tuple[Step, str], Transition] = {
     (Step.PHOTOS, "text"): Transition(on_photos_text, (Step.LOCATION, Step.SUMMARY)),
     (Step.PHOTOS, "location"): _KEEP_PIN,
     (Step.LOCATION, "location"): Transition(on_location_pin, (Step.SUMMARY,)),
-    (Step.LOCATION, "text"): Transition(on_location_text, (Step.SUMMARY,)),
+    (Step.LOCATION, "text"): Transition(on_location_text, (Step.SUMMARY, Step.ADDRESS_PICK)),
     (Step.LOCATION, "photo"): _KEEP_PHOTO,
-    (Step.SUMMARY, SUM_SEND): Transition(on_send, (Step.IDLE,)),
+    (Step.SUMMARY, SUM_SEND): Transition(on_send, (Step.IDLE, Step.DUPLICATES)),
     (Step.SUMMARY, SUM_EDIT): Transition(on_edit, (Step.EDIT_MENU,)),
     (Step.SUMMARY, SUM_CANCEL): Transition(on_cancel, (Step.IDLE,)),
     (Step.SUMMARY, SUM_NAME): Transition(on_toggle_name),
@@ -941,6 +1061,16 @@ FLOW: dict[tuple[Step, str], Transition] = {
     (Step.EDIT_MENU, "photo"): _KEEP_PHOTO,
     (Step.EDIT_MENU, "location"): _KEEP_PIN,
     (Step.STATUS_NUMBER, "text"): Transition(on_status_number_text, (Step.IDLE,)),
+    (Step.DUPLICATES, DUP_NEW): Transition(on_different_problem, (Step.IDLE,)),
+    (Step.DUPLICATES, DUP_BACK): Transition(on_back_to_summary, (Step.SUMMARY,)),
+    (Step.DUPLICATES, f"{DUP_PREFIX}*"): Transition(on_same_problem, (Step.IDLE,)),
+    (Step.DUPLICATES, "photo"): _KEEP_PHOTO,
+    (Step.ADDRESS_PICK, ADDR_TYPED): Transition(on_address_as_typed, (Step.SUMMARY,)),
+    (Step.ADDRESS_PICK, ADDR_PIN): Transition(on_address_pin_instead, (Step.LOCATION,)),
+    (Step.ADDRESS_PICK, f"{ADDR_PREFIX}*"): Transition(on_address_match, (Step.SUMMARY,)),
+    (Step.ADDRESS_PICK, "location"): Transition(on_location_pin, (Step.SUMMARY,)),
+    (Step.ADDRESS_PICK, "text"): Transition(on_location_text, (Step.ADDRESS_PICK, Step.SUMMARY)),
+    (Step.ADDRESS_PICK, "photo"): _KEEP_PHOTO,
 }
 
 

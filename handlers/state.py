@@ -26,11 +26,14 @@ class Step(StrEnum):
     SUMMARY = "summary"
     EDIT_MENU = "edit_menu"  # choosing which field to change
     STATUS_NUMBER = "status_number"  # "check status" asked for a tracking number
+    DUPLICATES = "duplicates"  # "is this the same problem as one of these?" before filing
+    ADDRESS_PICK = "address_pick"  # "is this the place you typed?" (geocoder candidates)
 
 
 #: steps in which a draft exists (reminders and discarding apply to these)
 FILING_STEPS = frozenset(
-    {Step.CATEGORY, Step.DESCRIPTION, Step.PHOTOS, Step.LOCATION, Step.SUMMARY, Step.EDIT_MENU}
+    {Step.CATEGORY, Step.DESCRIPTION, Step.PHOTOS, Step.LOCATION, Step.SUMMARY, Step.EDIT_MENU, Step.DUPLICATES,
+     Step.ADDRESS_PICK}
 )
 
 
@@ -56,6 +59,10 @@ class Draft:
     kecamatan: str | None = None
     kelurahan: str | None = None
     place: str | None = None
+    #: the nearby complaints offered as "the same problem?" (their numbers); empty = not asked yet
+    nearby_offered: list[str] = field(default_factory=list)
+    #: places the geocoder found for the typed address, while the citizen picks one
+    address_matches: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def has_location(self) -> bool:
@@ -76,6 +83,8 @@ class Draft:
             "kecamatan": self.kecamatan,
             "kelurahan": self.kelurahan,
             "place": self.place,
+            "nearby_offered": list(self.nearby_offered),
+            "address_matches": [dict(m) for m in self.address_matches],
         }
 
     @classmethod
@@ -95,6 +104,8 @@ class Draft:
             kecamatan=data.get("kecamatan"),
             kelurahan=data.get("kelurahan"),
             place=data.get("place"),
+            nearby_offered=[str(n) for n in data.get("nearby_offered") or []],
+            address_matches=[dict(m) for m in data.get("address_matches") or [] if isinstance(m, dict)],
         )
 
 

@@ -281,6 +281,14 @@ def render_submitted(
     return OutMessage(text=text, buttons=menu_rows(language, ctx))
 
 
+def render_following(language: str, number: str, agency_name: str, ctx: FlowContext) -> OutMessage:
+    """After "the same problem": the citizen now follows complaint ``number`` and hears its news."""
+    text = ctx.t(
+        language, "dup.following", number=esc(number), agency=esc(agency_display(agency_name, language, ctx))
+    )
+    return OutMessage(text=text, buttons=menu_rows(language, ctx))
+
+
 def render_status(language: str, view: ComplaintView, ctx: FlowContext) -> OutMessage:
     """A citizen's own complaint: status with a plain-words explanation, agency, times, history."""
     lines = [

@@ -7,20 +7,21 @@ outbox -> save state -> commit. The sender delivers after the commit.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from bot.services.complaints import GROUP_CHANNEL, build_view, notify_status, post_card
+from bot.services.complaints import GROUP_CHANNEL, build_view, notify_status, post_card, refresh_card
 from bot.services.places import enrich
 from bot.services.receipts import REASON_WINDOW, note_notice_outcome
 from bot.services.runtime import Runtime
 from handlers import cards, choices, flow
-from handlers.effects import Effect, ListComplaints, ShowStatus, SubmitDraft
-from handlers.events import Incoming, Photo, Text
+from handlers.effects import Effect, FollowComplaint, ListComplaints, ShowStatus, SubmitDraft
+from handlers.events import Incoming, MediaRef, Nearby, Photo, Text
 from handlers.messages import Alert, OutMessage
-from handlers.state import Conversation, Draft
+from handlers.state import Conversation, Draft, Step
 from storage.models import Citizen, Complaint, ConversationRow
 from storage.retry import retry_transient
 from storage.uow import UnitOfWork
@@ -50,7 +51,8 @@ async def handle_citizen_event(
 ) -> CitizenResult:
     """Process one citizen event exactly once (``update_key`` guards redelivery)."""
     result = CitizenResult()
-    incoming = await enrich(rt, incoming)  # geocoding happens before the transaction, never inside it
+    # geocoding happens before the transaction, never inside it (a slow geocoder must not hold a lock)
+    incoming = await enrich(rt, incoming, channel=channel, channel_user_id=channel_user_id)
     async with UnitOfWork(rt.sessionmaker) as uow:
         if update_key is not None and not await uow.idempotency.claim(update_key):
             log.info("skipping redelivered update %s", update_key)
@@ -67,12 +69,61 @@ async def handle_citizen_event(
             await _remember_media(rt, uow, incoming.event)
         row = await uow.conversations.load(citizen.id)
         conversation = Conversation.from_dict(row.state) if row.state else Conversation(language=citizen.language)
+        incoming = await _with_nearby(rt, uow, citizen, conversation, incoming)
 
         if not await _relay_reply(rt, uow, citizen, conversation, incoming):
             result.alert = await _run_flow(rt, uow, citizen, row, conversation, incoming, result)
         await uow.commit()
     rt.on_enqueued()
     return result
+
+
+async def _with_nearby(
+    rt: Runtime, uow: UnitOfWork, citizen: Citizen, conversation: Conversation, incoming: Incoming
+) -> Incoming:
+    """At the summary, the open complaints of the same category near the pin travel with the event, so
+    the core can ask "the same problem?" when the citizen sends. One indexed query (see
+    ComplaintRepo.nearby_open); the citizen's own complaints are not offered."""
+    draft = conversation.draft
+    if conversation.step != Step.SUMMARY or draft.latitude is None or draft.longitude is None or not draft.category:
+        return incoming
+    found = await uow.complaints.nearby_open(
+        draft.category, draft.latitude, draft.longitude, rt.config.geography.duplicate_radius_m,
+        limit=3, exclude_citizen_id=citizen.id,
+    )
+    nearby = tuple(
+        Nearby(
+            number=complaint.number,
+            description=complaint.description,
+            status=complaint.status,
+            distance_m=distance,
+            photo=(
+                MediaRef(sha256=complaint.photos[0].sha256, telegram_file_id=complaint.photos[0].telegram_file_id)
+                if complaint.photos else None
+            ),
+        )
+        for complaint, distance in found
+    )
+    return dataclasses.replace(incoming, nearby=nearby) if nearby else incoming
+
+
+async def _follow(rt: Runtime, uow: UnitOfWork, citizen: Citizen, effect: FollowComplaint) -> Complaint | None:
+    """The citizen reported the same problem as ``effect.number``: they follow it; its card counts them."""
+    complaint = await uow.complaints.by_number(effect.number)
+    if complaint is None:
+        return None
+    if complaint.citizen_id != citizen.id and await uow.followers.add(complaint.id, citizen.id, now=rt.clock()):
+        await uow.audit.add(
+            complaint.id,
+            actor_kind="citizen",
+            actor_id=str(citizen.id),
+            actor_name=None,
+            action="also_reported",
+            note=effect.draft.description,
+            at=rt.clock(),
+        )
+        await refresh_card(rt, uow, complaint, await build_view(uow, complaint))
+    return complaint
 
 
 async def _catch_up_missed_notices(rt: Runtime, uow: UnitOfWork, citizen: Citizen) -> None:
@@ -135,7 +186,9 @@ async def _relay_reply(
     if link is None or link.role not in RELAYABLE_ROLES:
         return False
     complaint = await uow.complaints.get(link.complaint_id)
-    if complaint is None or complaint.citizen_id != citizen.id:
+    if complaint is None:
+        return False
+    if complaint.citizen_id != citizen.id and not await uow.followers.follows(complaint.id, citizen.id):
         return False
     language = conversation.language
     view = await build_view(uow, complaint)
@@ -187,6 +240,14 @@ async def _apply(
                 category.target_hours if category else 72,
                 rt.ctx,
             )
+        ]
+    if isinstance(effect, FollowComplaint):
+        followed = await _follow(rt, uow, citizen, effect)
+        if followed is None:  # gone meanwhile (cannot happen short of a deleted row): file it after all
+            return await _apply(rt, uow, citizen, conversation, SubmitDraft(effect.draft), result)
+        agency = rt.ctx.agency(followed.agency)
+        return [
+            flow.render_following(language, followed.number, agency.name(language) if agency else followed.agency, rt.ctx)
         ]
     if isinstance(effect, ShowStatus):
         found = await uow.complaints.by_number(effect.number.strip().upper())

@@ -109,8 +109,13 @@ async def notify_citizen(
 
 
 async def notify_status(rt: Runtime, uow: UnitOfWork, complaint: Complaint, view: ComplaintView, note: str | None) -> None:
-    citizen = await uow.citizens.get(complaint.citizen_id)
-    if citizen is None:
-        return
-    message = flow.render_status_notification(citizen.language, view, note=note, ctx=rt.ctx)
-    await notify_citizen(rt, uow, complaint, message)
+    """Tell the reporter, and every citizen who reported the same problem, in their own language."""
+    for citizen_id in (complaint.citizen_id, *await uow.followers.citizen_ids(complaint.id)):
+        citizen = await uow.citizens.get(citizen_id)
+        if citizen is None:
+            continue
+        message = flow.render_status_notification(citizen.language, view, note=note, ctx=rt.ctx)
+        await uow.outbox.enqueue(
+            citizen.channel, citizen.channel_user_id, message, complaint_id=complaint.id,
+            link_role="notification", now=rt.clock(),
+        )

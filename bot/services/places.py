@@ -11,7 +11,10 @@ import math
 from typing import Any
 
 from bot.services.runtime import Runtime
-from handlers.events import Incoming, Location, PlaceInfo
+from handlers.events import AddressMatch, Incoming, Location, PlaceInfo, Text
+from handlers.state import Step
+from storage.models import ConversationRow
+from storage.repositories import CitizenRepo
 
 log = logging.getLogger("sikesal.places")
 
@@ -41,12 +44,56 @@ async def describe_pin(rt: Runtime, latitude: float, longitude: float) -> PlaceI
     )
 
 
-async def enrich(rt: Runtime, incoming: Incoming) -> Incoming:
+#: steps where a typed text is an address (the only text ever sent to the geocoder: privacy)
+ADDRESS_STEPS = frozenset({Step.LOCATION, Step.ADDRESS_PICK})
+
+
+async def find_address(rt: Runtime, text: str) -> tuple[AddressMatch, ...]:
+    """Where the geocoder places a typed address, inside the area served, best first (at most three)."""
+    if rt.geocoder is None:
+        return ()
+    matches: list[AddressMatch] = []
+    for candidate in await rt.geocoder.search(text, limit=3):
+        lat, lon = float(candidate.lat), float(candidate.lon)
+        found = rt.area.place_at(lat, lon)
+        if not found.inside:
+            continue
+        address = candidate.address
+        kelurahan = found.kelurahan or getattr(address, "kelurahan", None)
+        street = getattr(address, "street", None) or getattr(address, "road", None)
+        display = place_line(street, kelurahan, found.kecamatan)
+        matches.append(AddressMatch(lat, lon, PlaceInfo(True, found.kecamatan, kelurahan, display)))
+    return tuple(matches)
+
+
+async def current_step(rt: Runtime, channel: str, channel_user_id: str) -> Step | None:
+    """A quick read of where the citizen is, before their transaction opens (None: new citizen)."""
+    async with rt.sessionmaker() as session:
+        citizen = await CitizenRepo(session).by_channel(channel, channel_user_id)
+        if citizen is None:
+            return None
+        row = await session.get(ConversationRow, citizen.id)
+    try:
+        return Step(row.step) if row is not None else None
+    except ValueError:
+        return None
+
+
+async def enrich(rt: Runtime, incoming: Incoming, *, channel: str, channel_user_id: str) -> Incoming:
     """Add what the core cannot look up itself; other events pass through unchanged."""
     event = incoming.event
     if isinstance(event, Location) and _finite(event.latitude) and _finite(event.longitude):
         place = await describe_pin(rt, event.latitude, event.longitude)
         return dataclasses.replace(incoming, event=dataclasses.replace(event, place=place))
+    limits = rt.ctx.limits
+    if (
+        isinstance(event, Text)
+        and rt.geocoder is not None
+        and limits.address_min <= len(event.text.strip()) <= limits.address_max
+        and await current_step(rt, channel, channel_user_id) in ADDRESS_STEPS
+    ):
+        matches = await find_address(rt, event.text.strip())
+        return dataclasses.replace(incoming, matches=matches) if matches else incoming
     return incoming
 
 

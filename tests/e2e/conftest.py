@@ -22,7 +22,7 @@ from bot.services.staff import create_link_code
 from localapi.nominatim import NominatimServer
 from localapi.telegram import TelegramServer
 from localapi.twilio import TwilioServer
-from routing.geocode import GeocoderSettings
+from routing.geocode import KOTA_JAMBI_VIEWBOX, GeocoderSettings
 from tests.e2e.harness import Person, WhatsAppPerson
 
 TOKEN = "123456:TEST-token-for-e2e-tests"
@@ -157,7 +157,7 @@ async def start_app(
         public_url=f"http://127.0.0.1:{port}",
         geocoder=(
             GeocoderSettings.from_url(nominatim.base_url, user_agent="SiKesal end-to-end tests", timeout=2.0,
-                                      min_delay_seconds=0.05)
+                                      min_delay_seconds=0.05, viewbox=KOTA_JAMBI_VIEWBOX)
             if nominatim is not None else None
         ),
     )

@@ -74,3 +74,27 @@ async def test_a_geocoder_timeout_never_blocks_filing(geo_world: World, nominati
     summary = summary if any("Kirim" in o for o in options(summary)) else await citizen.next()
     assert "Kec. Pasar Jambi" in text_of(summary), "the district comes from the city's own boundaries"
     assert "Sultan Thaha" not in text_of(summary)
+
+
+async def test_a_typed_address_is_placed_and_confirmed(geo_world: World, nominatim, channel: str) -> None:  # type: ignore[no-untyped-def]
+    staff = await geo_world.agency_group("dlh")
+    citizen = geo_world.citizen_on(channel)
+    await citizen.say("halo")
+    await choose(citizen, "Buat Pengaduan")
+    await choose(citizen, "Sampah")
+    await citizen.say(DESCRIPTION)
+    after_photo = await photo_of(citizen)
+    if any("Selesai" in o for o in options(after_photo)):
+        await choose(citizen, "Selesai")
+    asked = await citizen.say("Jalan Sultan Thaha")
+    asked = asked if options(asked) else await citizen.next()
+    assert any("Jl. Sultan Thaha" in o and "Kec. Pasar Jambi" in o for o in options(asked)), options(asked)
+    summary = await choose(citizen, "Jl. Sultan Thaha")
+    summary = summary if any("Kirim" in o for o in options(summary)) else await citizen.next()
+    assert "Kec. Pasar Jambi" in text_of(summary) and "Alamat: Jalan Sultan Thaha" in text_of(summary)
+    await choose(citizen, "Kirim")
+    card = await staff[0].next_matching("JMB-")
+    assert "Kec. Pasar Jambi" in body(card)
+    searched = [r for r in nominatim.requests if r.path.startswith("/search")]
+    assert searched and all(r.params.get("q", "").casefold() == "jalan sultan thaha" for r in searched), \
+        "only the typed address is ever sent to the geocoder"

@@ -10,12 +10,15 @@ from html.parser import HTMLParser
 
 from handlers.context import AgencyInfo, CategoryInfo, FlowContext, Limits
 from handlers.events import (
+    AddressMatch,
     ButtonPress,
     Command,
     Incoming,
     Location,
     MediaRef,
+    Nearby,
     Photo,
+    PlaceInfo,
     Text,
     TooLarge,
     Unsupported,
@@ -83,6 +86,24 @@ def photo(n: int = 1, caption: str | None = None) -> Incoming:
 
 def pin(lat: float = -1.6101, lon: float = 103.6131, address: str | None = None) -> Incoming:
     return Incoming(Location(lat, lon, address))
+
+
+def typed_address(value: str = "Jl. Sultan Thaha dekat pasar") -> Incoming:
+    """A typed address at the location step that the geocoder placed (two candidates)."""
+    matches = (
+        AddressMatch(-1.5895, 103.6150, PlaceInfo(True, "Pasar Jambi", "Beringin", "Jl. Sultan Thaha, Kel. Beringin, Kec. Pasar Jambi")),
+        AddressMatch(-1.6200, 103.6200, PlaceInfo(True, "Jelutung", None, "Jl. Sultan Thaha II, Kec. Jelutung")),
+    )
+    return Incoming(Text(value), matches=matches)
+
+
+def send_near(*numbers: str) -> Incoming:
+    """"Send" at the summary while open complaints of the same category are close by."""
+    found = tuple(
+        Nearby(number, "Sampah menumpuk di pinggir jalan", "diterima", 12.0 + i) for i, number in enumerate(
+            numbers or ("JMB-2026-000007",))
+    )
+    return Incoming(ButtonPress("sum:send"), nearby=found)
 
 
 def unsupported(kind: str) -> Incoming:
@@ -202,6 +223,12 @@ def at_step(target: Step, ctx: FlowContext, language: str = "id") -> Conversatio
             btn("menu:new"), btn("cat:sampah"), text(DESCRIPTION), photo(1), btn("photo:done"), pin(), btn("sum:edit"),
         ],
         Step.STATUS_NUMBER: [btn("menu:status")],
+        Step.ADDRESS_PICK: [
+            btn("menu:new"), btn("cat:sampah"), text(DESCRIPTION), photo(1), btn("photo:done"), typed_address(),
+        ],
+        Step.DUPLICATES: [
+            btn("menu:new"), btn("cat:sampah"), text(DESCRIPTION), photo(1), btn("photo:done"), pin(), send_near(),
+        ],
     }
     conv, _ = run(conv, ctx, *path[target])
     assert conv.step == target

@@ -59,3 +59,31 @@ def test_a_typed_address_replaces_the_pin_and_its_place(ctx: FlowContext) -> Non
     typed = step(asked, text("Jl. Gatot Subroto no. 12, depan toko"), ctx)
     assert typed.conversation.draft.kecamatan is None and typed.conversation.draft.place is None
     assert "Jl. Sultan Thaha" not in all_text(typed)
+
+
+def test_a_typed_address_the_geocoder_places_is_confirmed_by_the_citizen(ctx: FlowContext) -> None:
+    from handlers_testkit import payloads, typed_address
+
+    asked = step(at_step(Step.LOCATION, ctx), typed_address(), ctx)
+    assert asked.conversation.step == Step.ADDRESS_PICK
+    assert payloads(asked) == ["addr:0", "addr:1", "addr:typed", "addr:pin"]
+    labels = [b.label for m in asked.messages for row in m.buttons for b in row]
+    assert "📍 Jl. Sultan Thaha, Kel. Beringin, Kec. Pasar Jambi" in labels
+    picked = step(asked.conversation, btn("addr:0"), ctx)
+    draft = picked.conversation.draft
+    assert picked.conversation.step == Step.SUMMARY
+    assert (draft.latitude, draft.kecamatan) == (-1.5895, "Pasar Jambi")
+    assert draft.address == "Jl. Sultan Thaha dekat pasar", "what the citizen typed is kept for staff"
+
+
+def test_the_citizen_may_keep_the_typed_address_or_share_a_pin(ctx: FlowContext) -> None:
+    from handlers_testkit import typed_address
+
+    asked = step(at_step(Step.LOCATION, ctx), typed_address(), ctx).conversation
+    typed = step(asked, btn("addr:typed"), ctx)
+    assert typed.conversation.step == Step.SUMMARY and typed.conversation.draft.latitude is None
+    pin_instead = step(asked, btn("addr:pin"), ctx)
+    assert pin_instead.conversation.step == Step.LOCATION
+    assert any(b.request_location for m in pin_instead.messages for row in m.keyboard for b in row)
+    pinned = step(asked, located(INSIDE), ctx)
+    assert pinned.conversation.step == Step.SUMMARY and pinned.conversation.draft.kecamatan == "Pasar Jambi"

@@ -1,0 +1,94 @@
+"""A second report of the same pothole is offered as "the same problem" (both channels)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from storage.models import Complaint
+from storage.uow import UnitOfWork
+from tests.e2e.conftest import World, outbox_settled
+from tests.e2e.harness import body, choose, eventually, options, payloads, text_of
+from tests.e2e.test_channels import DESCRIPTION, JAMBI, file_on, photo_of
+
+pytestmark = pytest.mark.e2e
+
+#: about 20 m from JAMBI
+CLOSE_BY = (JAMBI[0] + 0.00018, JAMBI[1])
+
+
+@pytest.fixture(params=["telegram", "whatsapp"])
+def channel(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+async def _to_send(citizen: Any, point: tuple[float, float]) -> Any:
+    await citizen.say("halo")
+    await choose(citizen, "Buat Pengaduan")
+    await choose(citizen, "Jalan rusak")
+    await citizen.say("Lubang besar lagi di jalan depan pasar, motor hampir jatuh tadi pagi")
+    after_photo = await photo_of(citizen)
+    if any("Selesai" in o for o in options(after_photo)):
+        await choose(citizen, "Selesai")
+    summary = await citizen.location(*point)
+    return summary if any("Kirim" in o for o in options(summary)) else await citizen.next()
+
+
+async def _count(world: World) -> int:
+    async with UnitOfWork(world.app.runtime.sessionmaker) as uow:  # type: ignore[union-attr]
+        return int(await uow.session.scalar(select(func.count()).select_from(Complaint)) or 0)
+
+
+def _current(world: World, card: Any) -> Any:
+    return next(m for m in world.server.messages(card.chat_id) if m.message_id == card.message_id)
+
+
+async def test_same_problem_follows_the_first_report(wa_world: World, channel: str) -> None:
+    staff = await wa_world.agency_group("pupr")
+    first = wa_world.citizen("Ani")
+    await file_on(first)
+    card = await staff[0].next_matching("JMB-")
+    await outbox_settled(wa_world)
+
+    second = wa_world.citizen_on(channel, "Budi")
+    await _to_send(second, CLOSE_BY)
+    offer = await choose(second, "Kirim")
+    assert "1 laporan serupa" in text_of(offer)
+    nearby_card = await second.next()
+    assert "JMB-" in text_of(nearby_card) and "m dari lokasi" in text_of(nearby_card) and DESCRIPTION[:20] in text_of(nearby_card)
+    question = await second.next()
+    assert any("Sama dengan JMB-" in o for o in options(question)) and any("Masalah lain" in o for o in options(question))
+    joined = await choose(second, "Sama dengan")
+    assert "gabungkan" in text_of(joined)
+    assert await _count(wa_world) == 1, "no second complaint was filed"
+    await eventually(lambda: "Juga dilaporkan oleh 1 warga" in body(_current(wa_world, card)))
+    assert "Budi" not in body(_current(wa_world, card))
+
+    accept = next(p for p in payloads(_current(wa_world, card)) if p.startswith("st:accept:"))
+    await staff[0].tap(accept, _current(wa_world, card))
+    assert "diterima" in text_of(await first.next_matching("JMB-")).lower()
+    assert "diterima" in text_of(await second.next_matching("JMB-")).lower(), "followers hear about it too"
+
+
+async def test_a_different_problem_is_filed_as_new(wa_world: World, channel: str) -> None:
+    await wa_world.agency_group("pupr")
+    await file_on(wa_world.citizen("Ani"))
+    second = wa_world.citizen_on(channel, "Budi")
+    await _to_send(second, CLOSE_BY)
+    assert "serupa" in text_of(await choose(second, "Kirim"))
+    await second.next_matching("Apakah masalah")
+    filed = await choose(second, "Masalah lain")
+    assert "JMB-" in text_of(filed)
+    assert await _count(wa_world) == 2
+
+
+async def test_far_away_or_own_reports_are_not_offered(wa_world: World) -> None:
+    await wa_world.agency_group("pupr")
+    citizen = wa_world.citizen("Ani")
+    await file_on(citizen)
+    await _to_send(citizen, CLOSE_BY)  # the same citizen again: their own report is not "someone else's"
+    confirmation = await choose(citizen, "Kirim")
+    assert "JMB-" in text_of(confirmation) and "serupa" not in text_of(confirmation)
+    assert await _count(wa_world) == 2
