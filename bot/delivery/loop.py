@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sikesal.loop")
 
+#: pauses between attempts to commit a delivery outcome (None: give up, the row stays pending): the
+#: message may already be out, and losing that commit means sending it again later
+RECORD_RETRIES: tuple[float | None, ...] = (0.2, 1.0, 3.0, None)
+
 #: the poller looks at the table at most this often, however many workers finish (they wake it)
 MIN_TICK_INTERVAL = 0.02
 

@@ -46,9 +46,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.delivery import render
-from bot.delivery.loop import FifoWorkLoop, Stopped
+from bot.delivery.loop import RECORD_RETRIES, FifoWorkLoop, Stopped
 from bot.delivery.ratelimit import RateLimiter, RateLimits, is_group_chat
-from bot.services.receipts import REASON_BLOCKED
+from bot.services.receipts import REASON_BLOCKED, WATCHED_ROLES
 from handlers.messages import OutMessage
 from storage.models import Card, MediaFile, OutboxMessage, utcnow
 from storage.outbox import KIND_EDIT_CARD, PENDING, OutboxRepo, as_utc
@@ -70,8 +70,6 @@ REPLY_NOT_FOUND = "message to be replied not found"
 WRONG_FILE_ID = "wrong file identifier"
 FILE_REFERENCE = "file reference"
 
-#: pauses between attempts to commit a delivery outcome (None: give up, the row stays pending)
-RECORD_RETRIES: tuple[float | None, ...] = (0.2, 1.0, 3.0, None)
 #: two chats hit by 429 within this many seconds -> the flood is bot-wide, pause everything
 GLOBAL_FLOOD_WINDOW = 1.0
 
@@ -166,7 +164,7 @@ class TelegramSender(FifoWorkLoop):
         defer_delay: float = 2.0,
         shutdown_timeout: float = 10.0,
         clock: Callable[[], datetime] = utcnow,
-        on_notice_outcome: Callable[[int, str | None], Awaitable[None]] | None = None,
+        on_notice_outcome: Callable[[int, str | None, tuple[str, str]], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__(
             sessionmaker,
@@ -225,7 +223,7 @@ class TelegramSender(FifoWorkLoop):
         else:
             job = loaded
             outcome = await self._attempt(job, attempt)
-        notice: tuple[int, str | None] | None = None
+        notice: tuple[int, str | None, tuple[str, str]] | None = None
         for pause in RECORD_RETRIES:
             try:
                 notice = await self._record(row_id, job, outcome, attempt)
@@ -547,7 +545,7 @@ class TelegramSender(FifoWorkLoop):
 
     async def _record(
         self, row_id: int, job: _Job | None, outcome: _Outcome, attempt: _Attempt
-    ) -> tuple[int, str | None] | None:
+    ) -> tuple[int, str | None, tuple[str, str]] | None:
         """Apply ``outcome`` to the row (and card, links, citizen, agency) in one short transaction.
 
         For a notice to a citizen that is finished, returns (complaint id, why it failed or None)."""
@@ -572,8 +570,8 @@ class TelegramSender(FifoWorkLoop):
                     row_id, chat_id, ",".join(outcome.message_ids),
                     extra={"outbox_id": row_id, "chat_id": chat_id, "message_ids": outcome.message_ids},
                 )
-                if row.complaint_id is not None and row.link_role == "notification":
-                    return row.complaint_id, None  # it arrived: an earlier warning on the card can go
+                if row.complaint_id is not None and row.link_role in WATCHED_ROLES:
+                    return row.complaint_id, None, (CHANNEL, chat_id)  # arrived: an earlier warning can go
             elif outcome.action == "failed":
                 repo.mark_failed(row, error=outcome.error, now=now)
                 self.failed += 1
@@ -584,8 +582,9 @@ class TelegramSender(FifoWorkLoop):
                     "outbox row %s to chat %s failed for good: %s", row_id, chat_id, outcome.error,
                     extra={"outbox_id": row_id, "chat_id": chat_id},
                 )
-                if row.complaint_id is not None and row.link_role == "notification":
-                    return row.complaint_id, REASON_BLOCKED if outcome.blocked else outcome.error
+                if row.complaint_id is not None and row.link_role in WATCHED_ROLES:
+                    reason = REASON_BLOCKED if outcome.blocked else "Telegram: " + outcome.error[:120]
+                    return row.complaint_id, reason, (CHANNEL, chat_id)
             elif outcome.action == "skip":
                 self.processed += 1
             elif outcome.action == "flood":
@@ -615,8 +614,8 @@ class TelegramSender(FifoWorkLoop):
                     self.processed += 1
                     log.error("outbox row %s to chat %s: giving up: %s", row_id, chat_id, outcome.error,
                               extra={"outbox_id": row_id, "chat_id": chat_id})
-                    if row.complaint_id is not None and row.link_role == "notification":
-                        return row.complaint_id, outcome.error
+                    if row.complaint_id is not None and row.link_role in WATCHED_ROLES:
+                        return row.complaint_id, "Telegram: " + outcome.error[:120], (CHANNEL, chat_id)
                 else:
                     delay = self._backoff(row.attempts or 0) if outcome.count_attempt else outcome.delay
                     repo.mark_retry(

@@ -19,6 +19,7 @@ kind. What WhatsApp adds:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -28,15 +29,17 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 import aiohttp
-from twilio.base.exceptions import TwilioRestException
+from sqlalchemy.exc import SQLAlchemyError
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.rest import Client
 
 from bot.config import TemplateConfig, TwilioSettings, WhatsAppConfig
-from bot.delivery.loop import FifoWorkLoop, Stopped
+from bot.delivery.loop import RECORD_RETRIES, FifoWorkLoop, Stopped
 from bot.delivery.ratelimit import RateLimiter, RateLimits
 from bot.services.receipts import (
     FAILED_STATUSES,
     REASON_WINDOW,
+    TEMPLATE_ROLES,
     WATCHED_ROLES,
     failure_reason,
     note_notice_outcome,
@@ -99,6 +102,12 @@ class _Outcome:
     reason: str | None = None
     blocked: bool = False
     delay: float | None = None
+
+
+def _fits_template_variable(text: str) -> bool:
+    """WhatsApp refuses template variables that are empty, over 1024 characters, or contain newlines,
+    tabs or more than four spaces in a row; such a menu goes out as a numbered list instead."""
+    return 0 < len(text) <= 1024 and "\n" not in text and "\t" not in text and "     " not in text
 
 
 def _menu_name(message: OutMessage) -> str | None:
@@ -173,7 +182,17 @@ class WhatsAppSender(FifoWorkLoop):
         job, outcome = loaded
         if outcome is None:
             outcome = await self._attempt(job)
-        await self._record(job, outcome)
+        for pause in RECORD_RETRIES:
+            try:
+                await self._record(job, outcome)
+                break
+            except SQLAlchemyError:
+                # Twilio may already have the message: losing this commit would send it again later
+                if pause is None:
+                    raise
+                log.warning("could not record whatsapp outbox row %s; retrying in %.1fs", job.row_id, pause,
+                            exc_info=True)
+                await asyncio.sleep(pause)
         return outcome.action != "retry"
 
     async def _load(self, row_id: int) -> tuple[_Job, _Outcome | None] | None:
@@ -212,7 +231,11 @@ class WhatsAppSender(FifoWorkLoop):
             menu = _menu_name(message)
             menu_template = self.config.menu_templates.get(menu) if menu else None
             rendered = render_whatsapp(message, language=language, ctx=self.rt.ctx)
-            if menu_template is not None and (sid := menu_template.sid_for(language)):
+            if (
+                menu_template is not None
+                and (sid := menu_template.sid_for(language))
+                and _fits_template_variable(rendered.text_without_menu)
+            ):
                 job.template = _Template(sid, {"1": rendered.text_without_menu})
             else:
                 job.parts = list(rendered.bodies)
@@ -221,7 +244,7 @@ class WhatsAppSender(FifoWorkLoop):
     async def _status_template(self, uow: UnitOfWork, job: _Job, language: str) -> _Template | None:
         """The approved status template, filled for this row's complaint (only status notifications use it)."""
         config: TemplateConfig | None = self.config.status_template
-        if config is None or job.complaint_id is None or job.link_role not in WATCHED_ROLES:
+        if config is None or job.complaint_id is None or job.link_role not in TEMPLATE_ROLES:
             return None
         sid = config.sid_for(language)
         complaint = await uow.complaints.get(job.complaint_id)
@@ -271,7 +294,7 @@ class WhatsAppSender(FifoWorkLoop):
                     if index + 1 < len(job.parts):
                         await self._save_progress(job.row_id, ids)
             return _Outcome("sent", message_ids=ids, statuses=statuses)
-        except TwilioRestException as exc:
+        except (TwilioRestException, TwilioServiceException) as exc:
             return self._classify(exc)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             return _Outcome("retry", error=f"{type(exc).__name__}: {exc}")
@@ -282,17 +305,17 @@ class WhatsAppSender(FifoWorkLoop):
             return _Outcome("retry", error=f"{type(exc).__name__}: {exc}")
 
     @staticmethod
-    def _classify(exc: TwilioRestException) -> _Outcome:
+    def _classify(exc: TwilioRestException | TwilioServiceException) -> _Outcome:
         code = int(exc.code) if exc.code is not None else None
-        detail = f"Twilio {code or exc.status}: {exc.msg}"
-        if exc.status == 429 or exc.status >= 500 or code in RETRYABLE_CODES:
+        status = int(exc.status)
+        text = exc.msg if isinstance(exc, TwilioRestException) else (exc.detail or exc.title)
+        detail = f"Twilio {code or status}: {text}"
+        if status == 429 or status >= 500 or code in RETRYABLE_CODES:
             return _Outcome("retry", error=detail)
-        if exc.status in (401, 403) and code not in BLOCKED_CODES:
+        if status in (401, 403) and code not in BLOCKED_CODES:
             log.error("twilio refused our credentials: %s", detail)  # configuration trouble: retry slowly
             return _Outcome("retry", error=detail)
-        return _Outcome(
-            "failed", error=detail, reason=failure_reason(code, str(exc.msg)), blocked=code in BLOCKED_CODES
-        )
+        return _Outcome("failed", error=detail, reason=failure_reason(code), blocked=code in BLOCKED_CODES)
 
     async def _save_progress(self, row_id: int, ids: list[str]) -> None:
         async with self._db_sem, self.rt.sessionmaker() as session, session.begin():
@@ -312,8 +335,8 @@ class WhatsAppSender(FifoWorkLoop):
             # a "failed" callback that overtook this record could not know the complaint then
             if change.linked and change.status in FAILED_STATUSES and row.complaint_id is not None \
                     and row.link_role in WATCHED_ROLES:
-                reason = failure_reason(change.error_code, change.error_message)
-                await note_notice_outcome(self.rt, uow, row.complaint_id, reason)
+                reason = failure_reason(change.error_code)
+                await note_notice_outcome(self.rt, uow, row.complaint_id, reason, recipient=(CHANNEL, row.chat_id))
             if row.complaint_id is not None and row.link_role:
                 await uow.links.add(CHANNEL, row.chat_id, sid, row.complaint_id, row.link_role)
 
@@ -346,7 +369,8 @@ class WhatsAppSender(FifoWorkLoop):
                 if outcome.blocked:
                     await uow.citizens.set_blocked(CHANNEL, row.chat_id, True)
                 if row.complaint_id is not None and row.link_role in WATCHED_ROLES:
-                    await note_notice_outcome(self.rt, uow, row.complaint_id, outcome.reason or outcome.error)
+                    reason = outcome.reason or "unknown"
+                    await note_notice_outcome(self.rt, uow, row.complaint_id, reason, recipient=(CHANNEL, row.chat_id))
                 log.warning("whatsapp outbox row %s failed for good: %s", row.id, outcome.error)
             else:
                 delay = outcome.delay if outcome.delay is not None else self._backoff(row.attempts or 0)

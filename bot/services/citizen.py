@@ -10,10 +10,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.services.complaints import GROUP_CHANNEL, build_view, notify_status, post_card, refresh_card
+from bot.services.complaints import GROUP_CHANNEL, build_view, notify_citizen, post_card, refresh_card
 from bot.services.places import enrich
 from bot.services.receipts import REASON_WINDOW, note_notice_outcome
 from bot.services.runtime import Runtime
@@ -29,7 +29,7 @@ from storage.uow import UnitOfWork
 log = logging.getLogger("sikesal.citizen")
 
 #: roles of messages whose reply by the citizen is relayed to the agency group
-RELAYABLE_ROLES = frozenset({"notification"})
+RELAYABLE_ROLES = frozenset({"notification", "staff_reply"})
 
 
 
@@ -48,6 +48,7 @@ async def handle_citizen_event(
     channel_user_id: str,
     incoming: Incoming,
     update_key: str | None,
+    received_at: datetime | None = None,
 ) -> CitizenResult:
     """Process one citizen event exactly once (``update_key`` guards redelivery)."""
     result = CitizenResult()
@@ -63,7 +64,8 @@ async def handle_citizen_event(
         if citizen.blocked_bot:
             await uow.citizens.set_blocked(channel, channel_user_id, False)
         # WhatsApp's 24-hour customer-service window opens again with every message the citizen sends
-        await uow.citizens.touch_inbound(citizen, rt.clock())
+        # (from when the channel received the message, not when a backlog let us process it)
+        await uow.citizens.touch_inbound(citizen, received_at or rt.clock())
         await _catch_up_missed_notices(rt, uow, citizen)
         if isinstance(incoming.event, Photo):
             await _remember_media(rt, uow, incoming.event)
@@ -132,7 +134,8 @@ async def _catch_up_missed_notices(rt: Runtime, uow: UnitOfWork, citizen: Citize
     missed = await uow.complaints.with_notice_error(citizen.id, REASON_WINDOW)
     for complaint in missed:
         view = await build_view(uow, complaint)
-        await notify_status(rt, uow, complaint, view, note=None)
+        message = flow.render_status_notification(citizen.language, view, note=None, ctx=rt.ctx)
+        await notify_citizen(rt, uow, complaint, message)  # to this citizen only, not to followers again
         await note_notice_outcome(rt, uow, complaint.id, None)
 
 

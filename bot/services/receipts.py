@@ -23,7 +23,10 @@ FAILED_STATUSES = frozenset({"failed", "undelivered"})
 #: statuses that prove it did
 ARRIVED_STATUSES = frozenset({"delivered", "read"})
 #: outbox roles whose failure the agency must see (status changes and staff replies)
-WATCHED_ROLES = frozenset({"notification"})
+WATCHED_ROLES = frozenset({"notification", "staff_reply"})
+#: only these may go out as the approved status template outside WhatsApp's window (a staff question
+#: squeezed into "number / status / agency" would silently lose what staff asked)
+TEMPLATE_ROLES = frozenset({"notification"})
 
 #: a notice that could not be sent because WhatsApp's 24-hour window is closed and no template is set
 REASON_WINDOW = "window"
@@ -31,23 +34,34 @@ REASON_WINDOW = "window"
 REASON_BLOCKED = "blocked"
 
 
-def failure_reason(error_code: int | None, error_message: str | None) -> str:
-    """The stored form of a delivery failure: ``window``, or ``<code>: <message>`` (the card renders it)."""
+def failure_reason(error_code: int | None, error_message: str | None = None) -> str:
+    """The stored form of a delivery failure, shown on the agency card: ``window``, ``blocked`` or the
+    channel's error code. Never the channel's error text: Twilio's can contain the citizen's number."""
     if error_code == 63016:
         return REASON_WINDOW
     if error_code == 21610:  # the citizen replied STOP: Twilio will not message them until they write START
         return REASON_BLOCKED
-    if error_code is None:
-        return error_message or "unknown"
-    return f"{error_code}: {error_message}" if error_message else str(error_code)
+    return f"Twilio {error_code}" if error_code is not None else "unknown"
 
 
-async def note_notice_outcome(rt: Runtime, uow: UnitOfWork, complaint_id: int, error: str | None) -> None:
-    """Record (``error``) or clear (None) the complaint's undelivered-notice reason; refresh its card if it changed."""
-    if not await uow.complaints.set_notice_error(complaint_id, error):
-        return
+async def note_notice_outcome(
+    rt: Runtime,
+    uow: UnitOfWork,
+    complaint_id: int,
+    error: str | None,
+    *,
+    recipient: tuple[str, str] | None = None,
+) -> None:
+    """Record (``error``) or clear (None) the complaint's undelivered-notice reason; refresh its card if it
+    changed. ``recipient`` (channel, chat id): only the reporter's notices count, not followers'."""
     complaint = await uow.complaints.get(complaint_id)
     if complaint is None:
+        return
+    if recipient is not None:
+        reporter = await uow.citizens.get(complaint.citizen_id)
+        if reporter is None or (reporter.channel, reporter.channel_user_id) != recipient:
+            return
+    if not await uow.complaints.set_notice_error(complaint_id, error):
         return
     if error is not None:
         log.warning("notice about %s did not reach the citizen: %s", complaint.number, error)
@@ -55,10 +69,12 @@ async def note_notice_outcome(rt: Runtime, uow: UnitOfWork, complaint_id: int, e
 
 
 @retry_transient()
-async def record_notice_outcome(rt: Runtime, complaint_id: int, error: str | None) -> None:
+async def record_notice_outcome(
+    rt: Runtime, complaint_id: int, error: str | None, recipient: tuple[str, str] | None = None
+) -> None:
     """A sender's verdict on a notice (failed for good with ``error``, or arrived: None), in its own transaction."""
     async with UnitOfWork(rt.sessionmaker) as uow:
-        await note_notice_outcome(rt, uow, complaint_id, error)
+        await note_notice_outcome(rt, uow, complaint_id, error, recipient=recipient)
         await uow.commit()
     rt.on_enqueued()
 
@@ -81,11 +97,12 @@ async def record_delivery_status(
         if change.changed and change.complaint_id is not None and change.outbox_id is not None:
             row = await uow.session.get(OutboxMessage, change.outbox_id)
             if row is not None and row.link_role in WATCHED_ROLES:
+                recipient = (channel, row.chat_id)
                 if change.status in FAILED_STATUSES:
                     await note_notice_outcome(
-                        rt, uow, change.complaint_id, failure_reason(change.error_code, change.error_message)
+                        rt, uow, change.complaint_id, failure_reason(change.error_code), recipient=recipient
                     )
                 elif change.status in ARRIVED_STATUSES:
-                    await note_notice_outcome(rt, uow, change.complaint_id, None)
+                    await note_notice_outcome(rt, uow, change.complaint_id, None, recipient=recipient)
         await uow.commit()
     rt.on_enqueued()

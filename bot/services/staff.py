@@ -292,7 +292,7 @@ async def _relay_to_citizen(rt: Runtime, uow: UnitOfWork, complaint: Complaint, 
         text,
         rt.ctx,
     )
-    await notify_citizen(rt, uow, complaint, message)
+    await notify_citizen(rt, uow, complaint, message, role="staff_reply")
     await uow.audit.add(
         complaint.id,
         actor_kind="staff",

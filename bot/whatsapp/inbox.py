@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING
 
 from bot.delivery.loop import FifoWorkLoop
 from bot.services.citizen import handle_citizen_event
-from bot.whatsapp.translate import CHANNEL, MediaDownloadError, MediaFetcher, to_events
-from handlers.events import Incoming, Unsupported
+from bot.whatsapp.translate import CHANNEL, MediaDownloadError, MediaFetcher, download_failed, to_events
 from storage.models import InboundMessage, utcnow
 from storage.repositories import InboxRepo
 
@@ -39,7 +38,7 @@ class InboxWorker(FifoWorkLoop):
         rt: Runtime,
         fetcher: MediaFetcher,
         *,
-        max_attempts: int = 6,
+        max_attempts: int = 12,
         poll_interval: float = 1.0,
         concurrency: int = 8,
         backoff_base: float = 2.0,
@@ -77,24 +76,31 @@ class InboxWorker(FifoWorkLoop):
             if row is None or row.status != "pending":
                 return True
             form, sender, attempts = dict(row.payload), row.sender, row.attempts or 0
+            received_at = row.received_at
         max_bytes = self.rt.ctx.limits.photo_max_bytes
         try:
             async with self._sem:
                 events = await to_events(form, self.fetcher, self.rt.media, max_bytes=max_bytes)
-        except MediaDownloadError as exc:
+        except (MediaDownloadError, OSError) as exc:  # network trouble, or our media disk
             if attempts + 1 < self.max_attempts:
-                await self._finish(row_id, error=str(exc), retry_in=self._backoff(attempts))
+                await self._finish(row_id, error=f"{type(exc).__name__}: {exc}", retry_in=self._backoff(attempts))
                 return False  # later messages of this citizen wait: order matters in a conversation
             log.warning("giving up downloading media of inbound %s: %s", row_id, exc)
-            events = [(f"wa:{form.get('MessageSid', row_id)}", Incoming(Unsupported("download_failed"),
-                                                                        typed_choices=True))]
+            events = download_failed(form)
+        except Exception as exc:  # a bug must not spin: back off like any other failure
+            log.exception("translating inbound %s failed", row_id)
+            give_up = attempts + 1 >= self.max_attempts
+            await self._finish(row_id, error=f"{type(exc).__name__}: {exc}", retry_in=self._backoff(attempts),
+                               give_up=give_up)
+            return give_up
         try:
             for key, incoming in events:
                 await handle_citizen_event(
-                    self.rt, channel=CHANNEL, channel_user_id=sender, incoming=incoming, update_key=key
+                    self.rt, channel=CHANNEL, channel_user_id=sender, incoming=incoming, update_key=key,
+                    received_at=received_at,
                 )
         except Exception as exc:  # a bug or a database outage must not drop the message or stop the inbox
-            log.exception("processing inbound %s from %s failed", row_id, sender)
+            log.exception("processing inbound %s failed", row_id)
             give_up = attempts + 1 >= self.max_attempts
             await self._finish(row_id, error=f"{type(exc).__name__}: {exc}", retry_in=self._backoff(attempts),
                                give_up=give_up)
@@ -119,4 +125,4 @@ class InboxWorker(FifoWorkLoop):
                 self.processed += 1
             else:
                 repo.mark_retry(row, error=error, delay=retry_in, now=now)
-                log.warning("inbound %s from %s: retry in %.0fs: %s", row_id, row.sender, retry_in, error)
+                log.warning("inbound %s: retry in %.0fs: %s", row_id, retry_in, error)

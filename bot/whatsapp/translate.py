@@ -102,6 +102,9 @@ class MediaFetcher:
             async with self.session.get(self.url_for(url), headers=headers, timeout=timeout) as response:
                 if response.status >= 500 or response.status == 429:
                     raise MediaDownloadError(f"media download: HTTP {response.status}")
+                if response.status in (401, 403):  # e.g. a rotated auth token: worth retrying, loudly
+                    log.error("twilio refused our credentials for a media download (HTTP %s)", response.status)
+                    raise MediaDownloadError(f"media download: HTTP {response.status}")
                 if response.status >= 400:
                     raise PermissionError(f"media download refused: HTTP {response.status}")
                 declared = response.content_length
@@ -168,6 +171,8 @@ async def to_events(
     if count:
         for index in range(count):
             events.append(await _media_event(form, index, fetcher, media, max_bytes))
+        if body.strip() and not isinstance(events[0], Photo):
+            events.append(_text_event(body))  # text sent with a voice note or video is not lost
     elif latitude is not None and longitude is not None:
         place = ", ".join(p for p in (form.get("Label"), form.get("Address")) if p) or None
         events.append(Location(latitude, longitude, place))
@@ -193,6 +198,15 @@ async def to_events(
         )
         for index, event in enumerate(events)
     ]
+
+
+def download_failed(form: Mapping[str, str]) -> list[tuple[str, Incoming]]:
+    """What is left of a message whose media could not be fetched: the refusal, plus its text if any."""
+    sid = form.get("MessageSid") or form.get("SmsMessageSid") or ""
+    events: list[Event] = [Unsupported("download_failed")]
+    if (form.get("Body") or "").strip():
+        events.append(_text_event(form["Body"]))
+    return [(update_key(sid, index), Incoming(event, typed_choices=True)) for index, event in enumerate(events)]
 
 
 def _empty_kind(message_type: str) -> str:

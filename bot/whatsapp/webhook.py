@@ -85,7 +85,7 @@ class TwilioWebhooks:
         sid = params.get("MessageSid") or params.get("SmsMessageSid") or ""
         sender = params.get("From", "")
         if not sid or not sender.startswith(WHATSAPP_PREFIX):
-            log.info("ignoring a non-WhatsApp message %s from %s", sid or "(no sid)", sender or "(nobody)")
+            log.info("ignoring a non-WhatsApp message %s", sid or "(no sid)")
             return empty_twiml()
         stored = await self._store(update_key(sid), chat_id_for(sender), params)
         if stored:

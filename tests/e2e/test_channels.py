@@ -211,6 +211,12 @@ async def test_window_closed_with_template_sends_the_template(
         assert '"1": "JMB-' in (sent.content_variables or "")
         await eventually(lambda: sent.status == "delivered")
         assert "24 jam" not in body(_current(world, card))
+        # a staff question is never squeezed into the status template: it waits, and the card says so
+        await outbox_settled(world)
+        before = len(twilio.messages_to(citizen.number))
+        staff[0].user.send_text("Di sisi mana lubangnya?", chat=card.chat_id, reply_to=card.message_id)
+        await eventually(lambda: "24 jam" in body(_current(world, card)))
+        assert len(twilio.messages_to(citizen.number)) == before
     finally:
         await app.stop()
 
