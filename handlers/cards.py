@@ -210,15 +210,15 @@ def _fit_text(
 
 
 def _action_rows(view: ComplaintView, language: str, ctx: FlowContext) -> tuple[tuple[Button, ...], ...]:
-    """The allowed actions, two per row (reassign on its own row: it is the odd one out)."""
-    buttons = [
-        Button(action_label(a, language, ctx), status_payload(a, view.id))
-        for a in allowed_actions(view.status)
-        if a != Action.REASSIGN
-    ]
+    """The allowed actions, two per row; reassign and duplicate (the ones that send the complaint
+    elsewhere) share the last row."""
+    allowed = allowed_actions(view.status)
+    aside = (Action.REASSIGN, Action.DUPLICATE)
+    buttons = [Button(action_label(a, language, ctx), status_payload(a, view.id)) for a in allowed if a not in aside]
     rows = [tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2)]
-    if Action.REASSIGN in allowed_actions(view.status):
-        rows.append((Button(action_label(Action.REASSIGN, language, ctx), status_payload(Action.REASSIGN, view.id)),))
+    last = tuple(Button(action_label(a, language, ctx), status_payload(a, view.id)) for a in aside if a in allowed)
+    if last:
+        rows.append(last)
     return tuple(rows)
 
 
@@ -263,6 +263,20 @@ def render_reject_prompt(view: ComplaintView, ctx: FlowContext, *, staff_name: s
         "staff.reject_prompt",
         staff=esc(truncate(staff_name or "", 40)),
         number=esc(view.number),
+    )
+    return OutMessage(text=text, force_reply=True, reply_to=card_ref(view.id))
+
+
+def render_duplicate_prompt(
+    view: ComplaintView, ctx: FlowContext, *, staff_name: str, language: str = "id"
+) -> OutMessage:
+    """Ask the officer who pressed "duplicate" for the original's number, as a reply (force_reply)."""
+    text = ctx.t(
+        language,
+        "staff.duplicate_prompt",
+        staff=esc(truncate(staff_name or "", 40)),
+        number=esc(view.number),
+        example=esc(f"{view.number.rsplit('-', 1)[0]}-000012"),
     )
     return OutMessage(text=text, force_reply=True, reply_to=card_ref(view.id))
 
@@ -390,6 +404,7 @@ __all__ = [
     "render_link_usage",
     "render_reason_required",
     "render_reassign_picker",
+    "render_duplicate_prompt",
     "render_reject_prompt",
     "render_reply_relayed",
     "status_payload",

@@ -23,6 +23,7 @@ class Status(StrEnum):
     DIPROSES = "diproses"
     SELESAI = "selesai"
     DITOLAK = "ditolak"
+    DUPLIKAT = "duplikat"  # the same problem as another complaint; its reporters follow that one
 
 
 class Action(StrEnum):
@@ -33,6 +34,7 @@ class Action(StrEnum):
     RESOLVE = "resolve"
     REJECT = "reject"
     REASSIGN = "reassign"
+    DUPLICATE = "duplicate"
 
 
 #: (current status, action) -> new status. Anything not listed is refused.
@@ -46,13 +48,16 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
     (Status.BARU, Action.REASSIGN): Status.BARU,
     (Status.DITERIMA, Action.REASSIGN): Status.BARU,
     (Status.DIPROSES, Action.REASSIGN): Status.BARU,
+    (Status.BARU, Action.DUPLICATE): Status.DUPLIKAT,
+    (Status.DITERIMA, Action.DUPLICATE): Status.DUPLIKAT,
+    (Status.DIPROSES, Action.DUPLICATE): Status.DUPLIKAT,
 }
 
 #: actions that need a written note (the citizen must be told why a complaint is rejected)
-NEEDS_NOTE: frozenset[Action] = frozenset({Action.REJECT})
+NEEDS_NOTE: frozenset[Action] = frozenset({Action.REJECT, Action.DUPLICATE})
 
 #: statuses with no way out: their cards carry no buttons
-TERMINAL: frozenset[Status] = frozenset({Status.SELESAI, Status.DITOLAK})
+TERMINAL: frozenset[Status] = frozenset({Status.SELESAI, Status.DITOLAK, Status.DUPLIKAT})
 
 #: emoji shown next to each status label (the label itself is the catalog entry ``status.<value>``)
 STATUS_EMOJI: dict[Status, str] = {
@@ -61,6 +66,7 @@ STATUS_EMOJI: dict[Status, str] = {
     Status.DIPROSES: "🔧",
     Status.SELESAI: "✅",
     Status.DITOLAK: "❌",
+    Status.DUPLIKAT: "🔁",
 }
 
 #: why a specific refused pair is refused (catalog keys); other refusals use the generic keys below
@@ -76,6 +82,7 @@ REFUSALS: dict[tuple[Status, Action], str] = {
 TERMINAL_REFUSALS: dict[Status, str] = {
     Status.SELESAI: "staff.refuse.already_resolved",
     Status.DITOLAK: "staff.refuse.already_rejected",
+    Status.DUPLIKAT: "staff.refuse.already_duplicate",
 }
 REFUSE_UNKNOWN_STATUS = "staff.refuse.unknown_status"
 REFUSE_UNKNOWN_ACTION = "staff.unknown_action"

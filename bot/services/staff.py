@@ -70,6 +70,8 @@ async def handle_staff_button(
             alert = await _show_reassign_picker(rt, uow, complaint)
         elif parsed.action == lifecycle.Action.REJECT:
             alert = await _ask_reject_reason(rt, uow, complaint, actor)
+        elif parsed.action == lifecycle.Action.DUPLICATE:
+            alert = await _ask_original(rt, uow, complaint, actor)
         else:
             alert = await _transition(rt, uow, complaint, actor, parsed.action, note=None)
         await uow.commit()
@@ -176,6 +178,61 @@ async def _ask_reject_reason(rt: Runtime, uow: UnitOfWork, complaint: Complaint,
     return Alert(text=rt.ctx.t("id", "staff.reason_prompted"))
 
 
+async def _ask_original(rt: Runtime, uow: UnitOfWork, complaint: Complaint, actor: StaffActor) -> Alert:
+    """"Duplicate": ask (as a reply) which complaint this one repeats."""
+    decision = lifecycle.decide(complaint.status, lifecycle.Action.DUPLICATE)
+    if not decision.allowed:
+        alert = cards.alert_refused(decision, rt.ctx, status=complaint.status)
+        await _refuse(rt, uow, complaint, actor, "duplicate", alert.text, None)
+        return alert
+    card = await uow.cards.active_for(complaint.id)
+    assert card is not None  # _check_owner guaranteed it
+    view = await build_view(uow, complaint)
+    await uow.outbox.enqueue(
+        GROUP_CHANNEL,
+        card.chat_id,
+        cards.render_duplicate_prompt(view, rt.ctx, staff_name=actor.name),
+        complaint_id=complaint.id,
+        link_role="dup_prompt",
+        link_staff_user_id=actor.user_id,
+        now=rt.clock(),
+    )
+    return Alert(text=rt.ctx.t("id", "staff.reason_prompted"))
+
+
+async def _mark_duplicate(
+    rt: Runtime, uow: UnitOfWork, complaint: Complaint, actor: StaffActor, typed: str
+) -> str | None:
+    """Close ``complaint`` as a duplicate of the complaint whose number staff typed; its reporter and
+    followers follow the original from now on. Returns a refusal to tell the group, or None."""
+    number = flow.normalise_number(typed)
+    original = await uow.complaints.by_number(number)
+    if original is None:
+        return rt.ctx.t("id", "staff.duplicate_unknown", number=number)
+    if original.id == complaint.id:
+        return rt.ctx.t("id", "staff.duplicate_self")
+    if lifecycle.is_terminal(original.status):
+        return rt.ctx.t("id", "staff.duplicate_closed", number=original.number)
+    alert = await _transition(rt, uow, complaint, actor, lifecycle.Action.DUPLICATE, note=original.number)
+    if alert.show_alert:
+        return alert.text
+    complaint.duplicate_of = original.id
+    for citizen_id in (complaint.citizen_id, *await uow.followers.citizen_ids(complaint.id)):
+        if citizen_id != original.citizen_id:
+            await uow.followers.add(original.id, citizen_id, now=rt.clock())
+    await uow.audit.add(
+        original.id,
+        actor_kind="staff",
+        actor_id=actor.user_id,
+        actor_name=actor.name,
+        action="duplicate_joined",
+        note=complaint.number,
+        at=rt.clock(),
+    )
+    await refresh_card(rt, uow, original, await build_view(uow, original))
+    return None
+
+
 async def _show_reassign_picker(rt: Runtime, uow: UnitOfWork, complaint: Complaint) -> Alert:
     decision = lifecycle.decide(complaint.status, lifecycle.Action.REASSIGN)
     if not decision.allowed:
@@ -265,6 +322,13 @@ async def handle_staff_reply(
                 alert = await _transition(rt, uow, complaint, actor, lifecycle.Action.REJECT, note=text.strip())
                 if alert.show_alert:  # refused: tell the group, since a reply has no toast
                     await _tell_group(rt, uow, chat_id, alert.text, reply_to_message_id)
+        elif link.role == "dup_prompt":
+            problem = (
+                await _mark_duplicate(rt, uow, complaint, actor, text)
+                if text.strip() else rt.ctx.t("id", "staff.duplicate_unknown", number="—")
+            )
+            if problem is not None:  # a reply has no toast: say it in the group (escaped there)
+                await _tell_group(rt, uow, chat_id, problem, reply_to_message_id)
         elif text.strip():
             await _relay_to_citizen(rt, uow, complaint, actor, text)
         else:  # a photo or sticker under a card: only text reaches the citizen

@@ -92,3 +92,36 @@ async def test_far_away_or_own_reports_are_not_offered(wa_world: World) -> None:
     confirmation = await choose(citizen, "Kirim")
     assert "JMB-" in text_of(confirmation) and "serupa" not in text_of(confirmation)
     assert await _count(wa_world) == 2
+
+
+async def test_staff_mark_a_duplicate_and_its_reporter_follows_the_original(wa_world: World) -> None:
+    staff = await wa_world.agency_group("pupr")
+    ani, budi = wa_world.citizen("Ani"), wa_world.whatsapp_citizen("Budi")
+    await file_on(ani)
+    first = await staff[0].next_matching("JMB-2026-000001")
+    await _to_send(budi, (JAMBI[0] - 0.01, JAMBI[1]))  # a kilometre away: not offered as nearby
+    await choose(budi, "Kirim")
+    second = await staff[0].next_matching("JMB-2026-000002")
+    await outbox_settled(wa_world)
+
+    duplicate = next(p for p in payloads(second) if p.startswith("st:duplicate:"))
+    await staff[0].tap(duplicate, second)
+    prompt = await staff[0].next_matching("nomor pengaduan asli")
+    await outbox_settled(wa_world)
+    staff[0].user.send_text("JMB-2026-000999", chat=prompt.chat_id, reply_to=prompt.message_id)
+    assert "tidak ditemukan" in body(await staff[0].next_matching("JMB-2026-000999"))
+    staff[0].user.send_text("jmb 2026 000001", chat=prompt.chat_id, reply_to=prompt.message_id)
+
+    told = await budi.next_matching("JMB-2026-000002")
+    assert "ternyata sama" in text_of(told) and "JMB-2026-000001" in text_of(told)
+    await eventually(lambda: "Duplikat" in body(_current(wa_world, second)) and not payloads(_current(wa_world, second)))
+    await eventually(lambda: "Juga dilaporkan oleh 1 warga" in body(_current(wa_world, first)))
+    async with UnitOfWork(wa_world.app.runtime.sessionmaker) as uow:  # type: ignore[union-attr]
+        marked = await uow.complaints.by_number("JMB-2026-000002")
+        original = await uow.complaints.by_number("JMB-2026-000001")
+        assert marked is not None and original is not None and marked.duplicate_of == original.id
+
+    fresh = _current(wa_world, first)
+    await staff[0].tap(next(p for p in payloads(fresh) if p.startswith("st:accept:")), fresh)
+    assert "diterima" in text_of(await ani.next_matching("JMB-2026-000001")).lower()
+    assert "diterima" in text_of(await budi.next_matching("JMB-2026-000001")).lower()

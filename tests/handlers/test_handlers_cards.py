@@ -53,9 +53,9 @@ def test_card_contents() -> None:
     assert "Warga #0042" in card.text
     assert "28 Nov 2026 15:04 WIB" in card.text  # 08:04 UTC shown in WIB
     assert card.photos == (media(1),)
-    assert _payloads(card) == ["st:accept:42", "st:reject:42", "st:reassign:42"]
+    assert _payloads(card) == ["st:accept:42", "st:reject:42", "st:reassign:42", "st:duplicate:42"]
     labels = [b.label for row in card.buttons for b in row]
-    assert labels == ["✅ Terima", "❌ Tolak", "↪️ Alihkan"]
+    assert labels == ["✅ Terima", "❌ Tolak", "↪️ Alihkan", "🔁 Duplikat"]
 
 
 def test_caption_fits_with_long_description_and_html_specials() -> None:
@@ -118,10 +118,11 @@ def test_history_shows_last_three() -> None:
 @pytest.mark.parametrize(
     ("status", "expected"),
     [
-        ("baru", ["st:accept:42", "st:reject:42", "st:reassign:42"]),
-        ("diterima", ["st:process:42", "st:reject:42", "st:reassign:42"]),
-        ("diproses", ["st:resolve:42", "st:reassign:42"]),
+        ("baru", ["st:accept:42", "st:reject:42", "st:reassign:42", "st:duplicate:42"]),
+        ("diterima", ["st:process:42", "st:reject:42", "st:reassign:42", "st:duplicate:42"]),
+        ("diproses", ["st:resolve:42", "st:reassign:42", "st:duplicate:42"]),
         ("selesai", []),
+        ("duplikat", []),
         ("ditolak", []),
     ],
 )

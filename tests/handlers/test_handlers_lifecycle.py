@@ -29,6 +29,9 @@ EXPECTED: dict[tuple[Status, Action], Status] = {
     (Status.BARU, Action.REASSIGN): Status.BARU,
     (Status.DITERIMA, Action.REASSIGN): Status.BARU,
     (Status.DIPROSES, Action.REASSIGN): Status.BARU,
+    (Status.BARU, Action.DUPLICATE): Status.DUPLIKAT,
+    (Status.DITERIMA, Action.DUPLICATE): Status.DUPLIKAT,
+    (Status.DIPROSES, Action.DUPLICATE): Status.DUPLIKAT,
 }
 
 
@@ -37,7 +40,7 @@ def test_every_pair(status: Status, action: Action) -> None:
     decision = decide(status.value, action.value)
     if (status, action) in EXPECTED:
         assert decision.allowed and decision.to_status == EXPECTED[(status, action)]
-        assert decision.needs_note == (action == Action.REJECT)
+        assert decision.needs_note == (action in (Action.REJECT, Action.DUPLICATE))
         assert decision.refusal_key is None
         assert action in allowed_actions(status)
     else:
@@ -59,9 +62,10 @@ def test_terminal_statuses_have_no_buttons() -> None:
 
 
 def test_button_order_is_stable() -> None:
-    assert allowed_actions("baru") == (Action.ACCEPT, Action.REJECT, Action.REASSIGN)
-    assert allowed_actions("diterima") == (Action.PROCESS, Action.REJECT, Action.REASSIGN)
-    assert allowed_actions("diproses") == (Action.RESOLVE, Action.REASSIGN)
+    assert allowed_actions("baru") == (Action.ACCEPT, Action.REJECT, Action.REASSIGN, Action.DUPLICATE)
+    assert allowed_actions("diterima") == (Action.PROCESS, Action.REJECT, Action.REASSIGN, Action.DUPLICATE)
+    assert allowed_actions("diproses") == (Action.RESOLVE, Action.REASSIGN, Action.DUPLICATE)
+    assert allowed_actions("duplikat") == () and is_terminal("duplikat")
 
 
 @pytest.mark.parametrize(("status", "action"), [("baru", "fly"), ("??", "accept"), ("", ""), ("BARU ", "Accept")])
