@@ -447,10 +447,11 @@ async def test_switching_to_english_mid_draft_and_later_notifications(world: Wor
 
 
 async def test_double_tap_while_the_first_is_processed_does_not_cross_chats(world: World) -> None:
-    """Two citizens sending at the same moment each get their own single complaint."""
+    """Two citizens sending at the same moment each get their own single complaint (two different
+    problems at the same spot: the same category would be offered as "the same problem?")."""
     await world.agency_group("pupr")
     siti, andi = world.citizen("Siti"), world.citizen("Andi")
-    summaries = [await draft_to_summary(siti), await draft_to_summary(andi)]
+    summaries = [await draft_to_summary(siti), await draft_to_summary(andi, category="drainase")]
     queries = [p.user.press_button(s.message_id, "sum:send") for p, s in zip((siti, andi), summaries, strict=True)]
     await asyncio.gather(*(world.server.wait_callback_answer(q, timeout=10) for q in queries))
     numbers = {NUMBER_RE.search(body(await p.next())).group(0) for p in (siti, andi)}  # type: ignore[union-attr]
