@@ -6,7 +6,8 @@ unknown ids, 409 while the world is being rebuilt).
 - ``GET  /`` -> the page; ``GET /static/...`` -> its scripts, styles and sample photos
 - ``GET  /api/world`` -> ``{bot, ready, citizens: [...], groups: [...], places: [...], samples: [...],
   categories: [...], whatsapp: {from}}``; a citizen has ``channel`` ``telegram`` (``user_id``, ``chat_id``: ints)
-  or ``whatsapp`` (``number``; ``chat_id`` is the string ``wa:<number>``)
+  or ``whatsapp`` (``number``; ``chat_id`` is the string ``wa:<number>``); a place is ``{key, name, lat, lon,
+  outside}`` (``outside``: beyond the city, for the bot's refusal)
 - ``GET  /api/chats/{chat_id}`` -> ``{chat_id, messages: [transcript entry], reply_keyboard}``
 - ``POST /api/citizens`` ``{name, language_code?, channel?: "telegram"|"whatsapp"}`` -> citizen
 - ``POST /api/send`` ``{user_id, chat_id, kind, reply_to?, ...}`` -> transcript entry; kinds: ``text {text}``,

@@ -8,6 +8,10 @@ One process, one port:
 * ``/twilio-api/...`` -- the local Twilio Messages API (``localapi.twilio``) for WhatsApp citizens; the bot's
   twilio client uses it as api.twilio.com, and the bot's own webhook server (on a free port of 127.0.0.1,
   chosen at every start) receives the simulated citizens' signed webhooks and the status callbacks.
+* ``/nominatim/...`` -- the local Nominatim (``localapi.nominatim``, approximate sample streets of Kota
+  Jambi); the bot's geocoder (geopy's real client) uses it as nominatim.openstreetmap.org, so shared pins
+  get street names and typed addresses at the location step are matched. Its control API is under
+  ``/nominatim/_control/...``.
 * ``/`` and ``/static/...`` -- the page (vanilla JS, no external assets).
 * ``/api/...`` -- the page's JSON API and a server-sent event stream (documented in :mod:`.api`).
 
@@ -40,10 +44,12 @@ from bot.app import SikesalApp
 from bot.config import AppConfig, TwilioSettings
 from bot.delivery.ratelimit import RateLimits
 from bot.services.staff import create_link_code
+from localapi.nominatim import NominatimServer
 from localapi.telegram import RateLimits as ServerRateLimits
 from localapi.telegram import SimUser, TelegramServer
 from localapi.twilio import TwilioServer
 from localapi.twilio.control import reset_server, wait_for_changes
+from routing.geocode import KOTA_JAMBI_VIEWBOX, GeocoderSettings
 
 from .whatsapp import (
     TWILIO_FROM,
@@ -62,6 +68,9 @@ log = logging.getLogger("sikesal.playground")
 TOKEN = "123456:PLAYGROUND-local-token"
 TELEGRAM_PREFIX = "/tg"
 TWILIO_PREFIX = "/twilio-api"
+NOMINATIM_PREFIX = "/nominatim"
+#: the identifying User-Agent the bot's geocoder sends to the local Nominatim
+GEOCODER_USER_AGENT = "SiKesal playground"
 LINK_TIMEOUT = 30.0
 
 
@@ -70,7 +79,7 @@ class PlaygroundError(Exception):
 
 
 class Playground:
-    """The local Telegram, the real bot and the page, started and stopped together.
+    """The local Telegram, Twilio and Nominatim, the real bot and the page, started and stopped together.
 
     ``rate_limits`` are the bot's own sending limits (default: ``config.delivery``, as in a real run);
     ``telegram_rate_limits`` makes the local server enforce Telegram's limits (default on).
@@ -102,6 +111,8 @@ class Playground:
         self.server = TelegramServer(TOKEN, rate_limits=telegram_rate_limits)
         self.twilio = TwilioServer(TWILIO_SID, TWILIO_TOKEN, whatsapp_from=TWILIO_FROM,
                                    callback_delay=whatsapp_status_delay, read_receipts=True)
+        #: the local Nominatim the bot's geocoder asks (street names for pins, matches for typed addresses)
+        self.nominatim = NominatimServer()
         #: photos WhatsApp citizens uploaded from the page, served back to it by key
         self.whatsapp_files: dict[str, tuple[bytes, str]] = {}
         self.app: SikesalApp | None = None
@@ -125,6 +136,7 @@ class Playground:
         web_app = build_web_app(self)
         web_app.add_subapp(f"{TELEGRAM_PREFIX}/", self.server.make_app())
         web_app.add_subapp(f"{TWILIO_PREFIX}/", self.twilio.make_app())
+        web_app.add_subapp(f"{NOMINATIM_PREFIX}/", self.nominatim.make_app())
         self._runner = web.AppRunner(web_app, shutdown_timeout=1.0, access_log=None)
         await self._runner.setup()
         try:
@@ -140,6 +152,7 @@ class Playground:
         self.url = f"http://{_client_host(self.host)}:{port}"
         self.server.base_url = f"{self.url}{TELEGRAM_PREFIX}"
         self.twilio.base_url = f"{self.url}{TWILIO_PREFIX}"  # also the base of the media URLs it hands out
+        self.nominatim.base_url = f"{self.url}{NOMINATIM_PREFIX}"
         try:
             async with self._lock:
                 await self._start_world()
@@ -157,6 +170,7 @@ class Playground:
         self._stop_whatsapp_watchers()
         await self._stop_bot()
         await self.twilio.stop()  # status callbacks in flight, its HTTP client
+        await self.nominatim.stop()  # wakes answers held back by an injected delay (it has no runner of its own)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -187,6 +201,7 @@ class Playground:
             await self._stop_bot()
             self.server.reset()  # publishes {"type": "reset"}
             reset_server(self.twilio)
+            self.nominatim.reset()  # recorded requests and injected faults; the streets stay
             self.whatsapp_files.clear()
             await self._start_world()
 
@@ -326,6 +341,7 @@ class Playground:
             twilio=twilio,
             http_host="127.0.0.1",
             http_port=http_port,
+            geocoder=self.geocoder_settings(),
         )
         self.app = app
         try:
@@ -348,6 +364,11 @@ class Playground:
         await asyncio.gather(*(self._link(group) for group in self.world.groups))
         self.world.ready = True
         self.server.state.publish({"type": "world"})
+
+    def geocoder_settings(self) -> GeocoderSettings:
+        """The bot's geocoder: the local Nominatim, politely paced, searches bounded to Kota Jambi."""
+        return GeocoderSettings.from_url(self.nominatim.base_url, user_agent=GEOCODER_USER_AGENT,
+                                         min_delay_seconds=0.2, timeout=2.0, viewbox=KOTA_JAMBI_VIEWBOX)
 
     async def _link(self, group: AgencyGroup) -> None:
         """What an agency admin does: get a one-time code, send ``/link CODE`` in the group."""

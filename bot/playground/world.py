@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from localapi.nominatim.data import STREETS
 from localapi.telegram import SimUser
 
 from .whatsapp import WhatsAppCitizen
@@ -33,16 +34,32 @@ STAFF_NAMES: tuple[tuple[str, str], ...] = (
 
 @dataclass(frozen=True, slots=True)
 class Place:
-    """A named sample place in Kota Jambi for the location chooser."""
+    """A named sample place for the location chooser.
+
+    ``outside``: the place lies outside Kota Jambi (the page marks it; the bot refuses it kindly).
+    """
 
     key: str
     name: str
     lat: float
     lon: float
+    outside: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "name": self.name, "lat": self.lat, "lon": self.lon}
+        return {"key": self.key, "name": self.name, "lat": self.lat, "lon": self.lon, "outside": self.outside}
 
+
+def street_place(name: str) -> Place:
+    """A place on one of the local Nominatim's sample streets (``localapi/nominatim/data.py``): its centre,
+    so the bot's summary names the street ("Jl. Sultan Thaha, Kel. Beringin, Kec. Pasar Jambi")."""
+    street = next(s for s in STREETS if s.name == name)
+    short = "Jl. " + name.removeprefix("Jalan ")
+    lat, lon = street.center
+    return Place("jl-" + "-".join(short.removeprefix("Jl. ").casefold().replace(".", "").split()), short, lat, lon)
+
+
+#: the spot outside Kota Jambi (Palembang, South Sumatra): the bot answers that it only serves Kota Jambi
+OUTSIDE_PLACE = Place("palembang", "Palembang", -2.9909, 104.7566, outside=True)
 
 PLACES: tuple[Place, ...] = (
     Place("masjid-agung", "Masjid Agung Al-Falah", -1.6164, 103.6149),
@@ -50,6 +67,10 @@ PLACES: tuple[Place, ...] = (
     Place("pasar-angso-duo", "Pasar Angso Duo", -1.6034, 103.6213),
     Place("simpang-rimbo", "Simpang Rimbo", -1.6531, 103.5636),
     Place("kantor-walikota", "Kantor Walikota Jambi", -1.6101, 103.6131),
+    street_place("Jalan Sultan Thaha"),
+    street_place("Jalan Jenderal Sudirman"),
+    street_place("Jalan Kapten Pattimura"),
+    OUTSIDE_PLACE,
 )
 
 

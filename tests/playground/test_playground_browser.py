@@ -96,10 +96,13 @@ async def test_citizen_files_a_complaint_and_staff_handle_it(
     await bot_button(siti, "✅ Selesai").click()
     location_button = siti.locator(".reply-kb .request-location")
     await location_button.click()  # the bot's "send location" keyboard button opens the chooser
+    await expect(siti.locator('.place[data-place="palembang"] .place-outside')).to_have_text("di luar Kota Jambi")
     await siti.locator('.place[data-place="masjid-agung"]').click()
     await expect(siti.locator(".msg.out .pin")).to_contain_text("Masjid Agung Al-Falah")
     await expect(siti.locator(".msg.out .pin .coords")).to_contain_text("-1.61640, 103.61490")
     await expect(location_button).to_have_count(0)  # the keyboard went away
+    # the local Nominatim names the nearest sample street in the summary
+    await expect(siti.locator(".msg.bot", has_text="Jl. Hayam Wuruk")).to_have_count(1)
     await bot_button(siti, "Kirim").click()
     await expect(siti.locator(".msg.bot", has_text="JMB-").last).to_be_visible()
 

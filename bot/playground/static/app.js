@@ -800,7 +800,9 @@
     };
     const places = (S.world?.places || []).map((place) => el("button", {
       type: "button", class: "place", dataset: { place: place.key }, onclick: () => share(place.lat, place.lon, place),
-    }, el("span", {}, "📍 " + place.name), el("small", {}, `${place.lat.toFixed(4)}, ${place.lon.toFixed(4)}`)));
+    }, el("span", {}, "📍 " + place.name,
+      place.outside ? el("em", { class: "place-outside" }, t("location.outside", { city: S.world?.city || "" })) : null),
+    el("small", {}, `${place.lat.toFixed(4)}, ${place.lon.toFixed(4)}`)));
     const form = el("form", { class: "coords-form" },
       el("label", {}, t("location.lat"), lat), el("label", {}, t("location.lon"), lon),
       el("button", { type: "submit", class: "primary" }, t("location.send")));
