@@ -34,8 +34,9 @@ async def hook_world(
 async def test_both_channels_file_through_one_web_server(hook_world: World) -> None:
     assert hook_world.server.state.webhook.url == hook_world.app.http_url + "/telegram/webhook"
     staff = await hook_world.agency_group("pupr")
-    for citizen in (hook_world.citizen("Siti"), hook_world.whatsapp_citizen("Ani")):
-        assert "JMB-" in await file_on(citizen)
+    people = ((hook_world.citizen("Siti"), "Jalan rusak"), (hook_world.whatsapp_citizen("Ani"), "Drainase"))
+    for citizen, category in people:  # two different problems (the same one would be offered as such)
+        assert "JMB-" in await file_on(citizen, category=category)
         card = await staff[0].next_matching("JMB-")
         assert card.photo
 
