@@ -22,6 +22,7 @@ from handlers.effects import Effect, FollowComplaint, ListComplaints, ShowStatus
 from handlers.events import Incoming, MediaRef, Nearby, Photo, Text
 from handlers.messages import Alert, OutMessage
 from handlers.state import Conversation, Draft, Step
+from handlers.views import reporter_alias
 from storage.models import Citizen, Complaint, ConversationRow
 from storage.retry import retry_transient
 from storage.uow import UnitOfWork
@@ -195,6 +196,8 @@ async def _relay_reply(
         return False
     language = conversation.language
     view = await build_view(uow, complaint)
+    if complaint.citizen_id != citizen.id:  # a follower writes: staff see their own alias, never a name
+        view = dataclasses.replace(view, reporter_alias=reporter_alias(citizen.id), reporter_name=None)
     card = await uow.cards.active_for(complaint.id)
     if card is not None:  # without a card (group not linked yet) the message waits in the audit trail
         await uow.outbox.enqueue(

@@ -7,10 +7,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from handlers.views import reporter_alias
 from storage.models import Complaint
 from storage.uow import UnitOfWork
 from tests.e2e.conftest import World, outbox_settled
-from tests.e2e.harness import body, choose, eventually, options, payloads, text_of
+from tests.e2e.harness import WhatsAppPerson, body, choose, eventually, options, payloads, text_of
 from tests.e2e.test_channels import DESCRIPTION, JAMBI, file_on, photo_of
 
 pytestmark = pytest.mark.e2e
@@ -69,7 +70,21 @@ async def test_same_problem_follows_the_first_report(wa_world: World, channel: s
     accept = next(p for p in payloads(_current(wa_world, card)) if p.startswith("st:accept:"))
     await staff[0].tap(accept, _current(wa_world, card))
     assert "diterima" in text_of(await first.next_matching("JMB-")).lower()
-    assert "diterima" in text_of(await second.next_matching("JMB-")).lower(), "followers hear about it too"
+    notice = await second.next_matching("JMB-")
+    assert "diterima" in text_of(notice).lower(), "followers hear about it too"
+    await outbox_settled(wa_world)
+    # the follower answers the notice: it reaches the group under the follower's own alias
+    if isinstance(second, WhatsAppPerson):
+        await second.send("Lubangnya makin besar", reply_to=notice.sid)
+    else:
+        second.user.send_text("Lubangnya makin besar", reply_to=notice.message_id)
+    relayed = await staff[0].next_matching("makin besar")
+    async with UnitOfWork(wa_world.app.runtime.sessionmaker) as uow:  # type: ignore[union-attr]
+        original = await uow.complaints.by_number("JMB-2026-000001")
+        assert original is not None
+        first_alias = reporter_alias(original.citizen_id)
+    assert first_alias not in body(relayed), "not signed as the first reporter"
+    assert "Budi" not in body(relayed)
 
 
 async def test_a_different_problem_is_filed_as_new(wa_world: World, channel: str) -> None:
