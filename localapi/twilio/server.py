@@ -153,6 +153,13 @@ class WhatsAppUser:
         self.last_params = params
         return await self.server.post_signed(webhook_url, params)
 
+    def opt_out(self) -> None:
+        """The user replied STOP: Twilio refuses to message them (error 21610) until they opt in again."""
+        self.server.opted_out.add(self.number)
+
+    def opt_in(self) -> None:
+        self.server.opted_out.discard(self.number)
+
     async def redeliver(self, webhook_url: str | None = None) -> InboundDelivery:
         """Send the last message again with the same ``MessageSid`` (Twilio's retry after a timeout/5xx)."""
         if self.last_params is None:
@@ -186,6 +193,7 @@ class TwilioServer:
         self.messages: dict[str, MessageRecord] = {}
         self.users: dict[str, WhatsAppUser] = {}
         self.last_inbound: dict[str, float] = {}  # bare number -> clock time of its last inbound message
+        self.opted_out: set[str] = set()  # bare numbers that replied STOP
         self.media: dict[str, tuple[bytes, str]] = {}
         self.inbound: list[InboundDelivery] = []
         self.callback_results: list[InboundDelivery] = []
@@ -423,6 +431,8 @@ class TwilioServer:
             raise TwilioError(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
         if to.startswith(WHATSAPP) != (sender or WHATSAPP).startswith(WHATSAPP):
             raise TwilioError(400, 21910, "Invalid From and To pair. From and To should be of the same channel")
+        if bare_number(to) in self.opted_out:
+            raise TwilioError(400, 21610, "Attempt to send to unsubscribed recipient")
         sid = new_sid("SM")
         created = email.utils.formatdate(self.now(), usegmt=False).replace("-0000", "+0000")
         uri = f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json"

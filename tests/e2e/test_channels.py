@@ -271,3 +271,21 @@ async def test_a_photo_over_the_limit_is_refused_kindly(wa_world: World) -> None
         assert (await uow.session.execute(select(MediaFile))).scalars().all() == [], "nothing stored"
     accepted = await photo_of(citizen)
     assert "MB" not in text_of(accepted), "a normal photo afterwards is taken"
+
+
+async def test_a_citizen_who_replied_stop_is_recorded_and_the_card_says_so(wa_world: World) -> None:
+    assert wa_world.twilio is not None
+    staff = await wa_world.agency_group("pupr")
+    citizen = wa_world.whatsapp_citizen()
+    await file_on(citizen)
+    card = await staff[0].next_matching("JMB-")
+    await outbox_settled(wa_world)
+    citizen.user.opt_out()  # Twilio now answers 21610 for this number
+    await staff[0].tap(next(p for p in payloads(card) if p.startswith("st:accept:")), card)
+    await eventually(lambda: "memblokir" in body(_current(wa_world, card)))
+    from storage.models import Citizen
+
+    async with UnitOfWork(wa_world.app.runtime.sessionmaker) as uow:  # type: ignore[union-attr]
+        row = (await uow.session.execute(select(Citizen).where(Citizen.channel == "whatsapp"))).scalars().one()
+        assert row.blocked_bot
+    assert citizen.number not in body(_current(wa_world, card))
