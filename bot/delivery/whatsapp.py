@@ -7,7 +7,8 @@ kind. What WhatsApp adds:
 * **No inline buttons.** A message is rendered to plain WhatsApp text with a numbered menu
   (:mod:`bot.whatsapp.render`); a long one goes out in several parts, each part's SID saved before the
   next is sent, so a retry sends only what is missing. Where the operator registered a quick-reply
-  template for a menu (``whatsapp.menu_templates``), that template is sent instead.
+  template for a menu (``whatsapp.menu_templates``), the text goes first and the template's buttons
+  (with a short prompt as its one variable) replace the numbered list.
 * **The 24-hour customer-service window.** Free text only reaches a citizen who wrote to us in the last
   24 hours. Outside it, a status notification goes as the approved ``whatsapp.status_template``
   (``ContentSid`` + ``ContentVariables``); without one the row fails at once with the reason recorded and
@@ -44,7 +45,7 @@ from bot.services.receipts import (
     failure_reason,
     note_notice_outcome,
 )
-from bot.whatsapp.render import render_whatsapp
+from bot.whatsapp.render import render_whatsapp, split_bodies
 from handlers.lifecycle import status_label
 from handlers.messages import OutMessage
 from handlers.views import agency_display
@@ -102,12 +103,6 @@ class _Outcome:
     reason: str | None = None
     blocked: bool = False
     delay: float | None = None
-
-
-def _fits_template_variable(text: str) -> bool:
-    """WhatsApp refuses template variables that are empty, over 1024 characters, or contain newlines,
-    tabs or more than four spaces in a row; such a menu goes out as a numbered list instead."""
-    return 0 < len(text) <= 1024 and "\n" not in text and "\t" not in text and "     " not in text
 
 
 def _menu_name(message: OutMessage) -> str | None:
@@ -231,12 +226,11 @@ class WhatsAppSender(FifoWorkLoop):
             menu = _menu_name(message)
             menu_template = self.config.menu_templates.get(menu) if menu else None
             rendered = render_whatsapp(message, language=language, ctx=self.rt.ctx)
-            if (
-                menu_template is not None
-                and (sid := menu_template.sid_for(language))
-                and _fits_template_variable(rendered.text_without_menu)
-            ):
-                job.template = _Template(sid, {"1": rendered.text_without_menu})
+            if menu_template is not None and (sid := menu_template.sid_for(language)):
+                # the text as free-form parts, then the quick-reply template with a short prompt: template
+                # variables cannot hold our multi-line texts (no newlines, at most 1024 characters)
+                job.parts = list(split_bodies(rendered.text_without_menu)) if rendered.text_without_menu else []
+                job.template = _Template(sid, {"1": self.rt.ctx.t(language, "whatsapp.template_prompt")})
             else:
                 job.parts = list(rendered.bodies)
             return job, None
@@ -276,23 +270,21 @@ class WhatsAppSender(FifoWorkLoop):
         ids = list(job.progress)
         statuses: list[str] = []
         try:
+            # text parts first, then the template (a menu's quick replies, or a status notice)
+            steps: list[dict[str, object]] = [{"body": body} for body in job.parts]
             if job.template is not None:
-                message = await self._throttled_create(
-                    job,
-                    content_sid=job.template.content_sid,
-                    content_variables=json.dumps(job.template.variables, ensure_ascii=False),
-                )
+                steps.append({
+                    "content_sid": job.template.content_sid,
+                    "content_variables": json.dumps(job.template.variables, ensure_ascii=False),
+                })
+            for index, params in enumerate(steps):
+                if index < len(job.progress):
+                    continue  # delivered by an earlier attempt
+                message = await self._throttled_create(job, **params)
                 ids.append(str(message.sid))  # type: ignore[attr-defined]
                 statuses.append(str(message.status))  # type: ignore[attr-defined]
-            else:
-                for index, body in enumerate(job.parts):
-                    if index < len(job.progress):
-                        continue  # delivered by an earlier attempt
-                    message = await self._throttled_create(job, body=body)
-                    ids.append(str(message.sid))  # type: ignore[attr-defined]
-                    statuses.append(str(message.status))  # type: ignore[attr-defined]
-                    if index + 1 < len(job.parts):
-                        await self._save_progress(job.row_id, ids)
+                if index + 1 < len(steps):
+                    await self._save_progress(job.row_id, ids)
             return _Outcome("sent", message_ids=ids, statuses=statuses)
         except (TwilioRestException, TwilioServiceException) as exc:
             return self._classify(exc)

@@ -289,3 +289,36 @@ async def test_a_citizen_who_replied_stop_is_recorded_and_the_card_says_so(wa_wo
         row = (await uow.session.execute(select(Citizen).where(Citizen.channel == "whatsapp"))).scalars().one()
         assert row.blocked_bot
     assert citizen.number not in body(_current(wa_world, card))
+
+
+async def test_a_menu_template_replaces_the_numbered_list_and_its_taps_work(
+    server: Any, twilio: Any, config: Any, database_url: str, tmp_path: Any
+) -> None:
+    from bot.config import TemplateConfig
+    from tests.e2e.conftest import start_app
+
+    sid = "HX" + "5" * 32
+    whatsapp = config.whatsapp.model_copy(update={"menu_templates": {"sum": TemplateConfig(content_sid={"id": sid})}})
+    config = config.model_copy(update={"whatsapp": whatsapp})
+    app = await start_app(tmp_path, server, config, database_url, twilio=twilio)
+    try:
+        world = World(server=server, app=app, config=config, tmp=tmp_path, twilio=twilio)
+        await world.agency_group("pupr")
+        citizen = world.whatsapp_citizen()
+        await citizen.say("halo")
+        await choose(citizen, "Buat Pengaduan")
+        await choose(citizen, "Jalan rusak")
+        await citizen.say(DESCRIPTION)
+        after_photo = await photo_of(citizen)
+        if any("Selesai" in o for o in options(after_photo)):
+            await choose(citizen, "Selesai")
+        await citizen.location(*JAMBI)
+        summary_text = await citizen.next_matching("Periksa pengaduan")
+        assert "Balas dengan angka" not in text_of(summary_text), "no numbered list: the template has the choices"
+        template = await citizen.next()
+        assert template.content_sid == sid and "Silakan pilih" in (template.content_variables or "")
+        await citizen.send(None, button_payload="sum:send", button_text="📨 Kirim")  # the citizen taps "Kirim"
+        confirmation = await citizen.next_matching("JMB-")
+        assert "JMB-2026-000001" in text_of(confirmation)
+    finally:
+        await app.stop()
