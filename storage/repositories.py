@@ -342,16 +342,21 @@ class ComplaintRepo(_Repo):
         *,
         limit: int = 3,
         exclude_citizen_id: int | None = None,
-    ) -> list[tuple[Complaint, float]]:
+    ) -> list[tuple[NearbyComplaint, float]]:
         """Open complaints of ``category`` within ``radius_m`` of the point, nearest first, with their
         distance in metres.
 
         Why two stages: the bounding box is an index range scan on ``ix_complaints_nearby`` (category,
         latitude, longitude), fast at a million rows on SQLite and PostgreSQL alike with no spatial
-        extension; the exact great-circle distance then drops the box's corners.
+        extension; the exact great-circle distance then drops the box's corners. Plain columns, not ORM
+        objects: no photo loading, and nothing half-loaded left in the session's identity map (use
+        :meth:`first_photos` for the few that are shown).
         """
         min_lat, min_lon, max_lat, max_lon = bounding_box(latitude, longitude, radius_m)
-        stmt = select(Complaint).where(
+        stmt = select(
+            Complaint.id, Complaint.number, Complaint.description, Complaint.status, Complaint.latitude,
+            Complaint.longitude, Complaint.citizen_id,
+        ).where(
             Complaint.category == category,
             Complaint.latitude.between(min_lat, max_lat),
             Complaint.longitude.between(min_lon, max_lon),
@@ -360,14 +365,25 @@ class ComplaintRepo(_Repo):
         )
         if exclude_citizen_id is not None:
             stmt = stmt.where(Complaint.citizen_id != exclude_citizen_id)
-        found: list[tuple[Complaint, float]] = []
-        for complaint in (await self.session.scalars(stmt.limit(200))).all():
-            assert complaint.latitude is not None and complaint.longitude is not None
+        found: list[tuple[NearbyComplaint, float]] = []
+        for cid, number, description, status, lat, lon, citizen_id in (await self.session.execute(stmt.limit(200))).all():
+            if lat is None or lon is None:  # the box excludes them; this is for the type checker
+                continue
+            complaint = NearbyComplaint(cid, number, description, status, lat, lon, citizen_id)
             distance = haversine_m(latitude, longitude, complaint.latitude, complaint.longitude)
             if distance <= radius_m:
                 found.append((complaint, distance))
         found.sort(key=lambda pair: pair[1])
         return found[:limit]
+
+    async def first_photos(self, complaint_ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
+        """The first photo (sha256, Telegram file id) of each complaint that has one."""
+        if not complaint_ids:
+            return {}
+        stmt = select(ComplaintPhoto.complaint_id, ComplaintPhoto.sha256, ComplaintPhoto.telegram_file_id).where(
+            ComplaintPhoto.complaint_id.in_(list(complaint_ids)), ComplaintPhoto.position == 0
+        )
+        return {cid: (sha, file_id) for cid, sha, file_id in (await self.session.execute(stmt)).all()}
 
     async def set_notice_error(self, complaint_id: int, error: str | None) -> bool:
         """Record (or clear, with None) why the citizen's latest notice about the complaint did not
@@ -410,6 +426,19 @@ class ComplaintRepo(_Repo):
         complaint.updated_at = now
         await self.session.flush()
         return previous
+
+
+@dataclass(frozen=True, slots=True)
+class NearbyComplaint:
+    """What the duplicate check needs of an open complaint near a pin."""
+
+    id: int
+    number: str
+    description: str
+    status: str
+    latitude: float
+    longitude: float
+    citizen_id: int
 
 
 class FollowerRepo(_Repo):

@@ -94,6 +94,7 @@ async def _with_nearby(
         draft.category, draft.latitude, draft.longitude, rt.config.geography.duplicate_radius_m,
         limit=3, exclude_citizen_id=citizen.id,
     )
+    photos = await uow.complaints.first_photos([complaint.id for complaint, _ in found])
     nearby = tuple(
         Nearby(
             number=complaint.number,
@@ -101,8 +102,8 @@ async def _with_nearby(
             status=complaint.status,
             distance_m=distance,
             photo=(
-                MediaRef(sha256=complaint.photos[0].sha256, telegram_file_id=complaint.photos[0].telegram_file_id)
-                if complaint.photos else None
+                MediaRef(sha256=photos[complaint.id][0], telegram_file_id=photos[complaint.id][1])
+                if complaint.id in photos else None
             ),
         )
         for complaint, distance in found
