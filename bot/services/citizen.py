@@ -123,7 +123,7 @@ async def _follow(rt: Runtime, uow: UnitOfWork, citizen: Citizen, effect: Follow
             actor_id=str(citizen.id),
             actor_name=None,
             action="also_reported",
-            note=effect.draft.description,
+            note=None,  # the reporter can read the history: another citizen's words stay with that citizen
             at=rt.clock(),
         )
         await refresh_card(rt, uow, complaint, await build_view(uow, complaint))
