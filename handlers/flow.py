@@ -435,9 +435,11 @@ def _prompt_edit_menu(conv: Conversation, ctx: FlowContext) -> list[OutMessage]:
 
 def _prompt_duplicates(conv: Conversation, ctx: FlowContext) -> list[OutMessage]:
     lang = conv.language
-    rows = [(Button(ctx.t(lang, "dup.same", number=number), f"{DUP_PREFIX}{number}"),)
-            for number in conv.draft.nearby_offered]
-    rows.append((Button(ctx.t(lang, "dup.different"), DUP_NEW),))
+    # "a different problem, send it" first: on WhatsApp a citizen who typed "1" (send) at the summary and
+    # types "1" again must not end up following someone else's complaint instead of filing their own
+    rows = [(Button(ctx.t(lang, "dup.different"), DUP_NEW),)]
+    rows += [(Button(ctx.t(lang, "dup.same", number=number), f"{DUP_PREFIX}{number}"),)
+             for number in conv.draft.nearby_offered]
     rows.append((Button(ctx.t(lang, "dup.back"), DUP_BACK),))
     return [OutMessage(ctx.t(lang, "dup.ask"), buttons=tuple(rows))]
 
@@ -896,7 +898,7 @@ def _offer_nearby(turn: Turn, nearby: tuple[Nearby, ...]) -> Reply:
                 number=esc(n.number),
                 status=status_label(n.status, lang, ctx),
                 distance=round(n.distance_m),
-                description=esc(truncate(n.description, 300)),
+                description=esc(truncate(n.description, 160)),
             ),
             photos=(n.photo,) if n.photo else (),
         )

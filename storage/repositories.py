@@ -366,7 +366,7 @@ class ComplaintRepo(_Repo):
         if exclude_citizen_id is not None:
             stmt = stmt.where(Complaint.citizen_id != exclude_citizen_id)
         found: list[tuple[NearbyComplaint, float]] = []
-        for cid, number, description, status, lat, lon, citizen_id in (await self.session.execute(stmt.limit(200))).all():
+        for cid, number, description, status, lat, lon, citizen_id in (await self.session.execute(stmt.limit(2000))).all():
             if lat is None or lon is None:  # the box excludes them; this is for the type checker
                 continue
             complaint = NearbyComplaint(cid, number, description, status, lat, lon, citizen_id)

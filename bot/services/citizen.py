@@ -17,7 +17,7 @@ from bot.services.complaints import GROUP_CHANNEL, build_view, notify_citizen, p
 from bot.services.places import enrich
 from bot.services.receipts import REASON_WINDOW, note_notice_outcome
 from bot.services.runtime import Runtime
-from handlers import cards, choices, flow
+from handlers import cards, choices, flow, lifecycle
 from handlers.effects import Effect, FollowComplaint, ListComplaints, ShowStatus, SubmitDraft
 from handlers.events import Incoming, MediaRef, Nearby, Photo, Text
 from handlers.messages import Alert, OutMessage
@@ -113,9 +113,12 @@ async def _with_nearby(
 
 async def _follow(rt: Runtime, uow: UnitOfWork, citizen: Citizen, effect: FollowComplaint) -> Complaint | None:
     """The citizen reported the same problem as ``effect.number``: they follow it; its card counts them."""
-    complaint = await uow.complaints.by_number(effect.number)
-    if complaint is None:
-        return None
+    found = await uow.complaints.by_number(effect.number)
+    complaint = await uow.complaints.get_for_update(found.id) if found is not None else None
+    if complaint is not None and complaint.duplicate_of is not None:  # staff merged it meanwhile
+        complaint = await uow.complaints.get_for_update(complaint.duplicate_of)
+    if complaint is None or lifecycle.is_terminal(complaint.status):
+        return None  # closed meanwhile: the citizen's own report is filed after all
     if complaint.citizen_id != citizen.id and await uow.followers.add(complaint.id, citizen.id, now=rt.clock()):
         await uow.audit.add(
             complaint.id,
@@ -197,7 +200,8 @@ async def _relay_reply(
         return False
     language = conversation.language
     view = await build_view(uow, complaint)
-    if complaint.citizen_id != citizen.id:  # a follower writes: staff see their own alias, never a name
+    is_reporter = complaint.citizen_id == citizen.id
+    if not is_reporter:  # a follower writes: staff see their own alias, never a name
         view = dataclasses.replace(view, reporter_alias=reporter_alias(citizen.id), reporter_name=None)
     card = await uow.cards.active_for(complaint.id)
     if card is not None:  # without a card (group not linked yet) the message waits in the audit trail
@@ -207,6 +211,8 @@ async def _relay_reply(
             cards.render_citizen_reply_to_group(view, incoming.event.text, rt.ctx),
             complaint_id=complaint.id,
             link_role="relay",
+            # a follower wrote: staff answering this message answer that citizen, not the reporter
+            link_staff_user_id=None if is_reporter else f"citizen:{citizen.id}",
             now=rt.clock(),
         )
     await uow.audit.add(
@@ -215,7 +221,8 @@ async def _relay_reply(
         actor_id=str(citizen.id),
         actor_name=view.reporter_alias,
         action="citizen_reply",
-        note=incoming.event.text,
+        # the reporter can read the history: a follower's words are not kept there (they are in the group)
+        note=incoming.event.text if is_reporter else None,
         at=rt.clock(),
     )
     agency = rt.ctx.agency(complaint.agency)
@@ -250,7 +257,7 @@ async def _apply(
         ]
     if isinstance(effect, FollowComplaint):
         followed = await _follow(rt, uow, citizen, effect)
-        if followed is None:  # gone meanwhile (cannot happen short of a deleted row): file it after all
+        if followed is None:  # closed or gone meanwhile: file the citizen's report after all
             return await _apply(rt, uow, citizen, conversation, SubmitDraft(effect.draft), result)
         agency = rt.ctx.agency(followed.agency)
         return [
@@ -258,7 +265,7 @@ async def _apply(
         ]
     if isinstance(effect, ShowStatus):
         found = await uow.complaints.by_number(effect.number.strip().upper())
-        if found is None or found.citizen_id != citizen.id:
+        if found is None or (found.citizen_id != citizen.id and not await uow.followers.follows(found.id, citizen.id)):
             return [flow.render_status_not_found(language, effect.number, rt.ctx)]
         return [flow.render_status(language, await build_view(uow, found), rt.ctx)]
     if isinstance(effect, ListComplaints):

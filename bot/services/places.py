@@ -35,7 +35,7 @@ async def describe_pin(rt: Runtime, latitude: float, longitude: float) -> PlaceI
         if address is not None:
             street = getattr(address, "street", None) or getattr(address, "road", None)
             kelurahan = getattr(address, "kelurahan", None)
-    kelurahan = found.kelurahan or kelurahan
+    kelurahan = _clip(found.kelurahan or kelurahan)
     return PlaceInfo(
         inside=found.inside,
         kecamatan=found.kecamatan,
@@ -59,7 +59,7 @@ async def find_address(rt: Runtime, text: str) -> tuple[AddressMatch, ...]:
         if not found.inside:
             continue
         address = candidate.address
-        kelurahan = found.kelurahan or getattr(address, "kelurahan", None)
+        kelurahan = _clip(found.kelurahan or getattr(address, "kelurahan", None))
         street = getattr(address, "street", None) or getattr(address, "road", None)
         display = place_line(street, kelurahan, found.kecamatan)
         matches.append(AddressMatch(lat, lon, PlaceInfo(True, found.kecamatan, kelurahan, display)))
@@ -80,16 +80,36 @@ async def current_step(rt: Runtime, channel: str, channel_user_id: str) -> Step 
 
 
 async def enrich(rt: Runtime, incoming: Incoming, *, channel: str, channel_user_id: str) -> Incoming:
-    """Add what the core cannot look up itself; other events pass through unchanged."""
+    """Add what the core cannot look up itself; other events pass through unchanged. A failure here only
+    costs the extra facts, never the citizen's message."""
+    try:
+        return await _enrich(rt, incoming, channel=channel, channel_user_id=channel_user_id)
+    except Exception:  # a bug in a lookup must not lose the event; the core copes without place facts
+        log.exception("place lookup failed; handling the event without it")
+        return incoming
+
+
+def _may_be_an_address(rt: Runtime, incoming: Incoming, text: str) -> bool:
+    """Only what is plausibly a typed address leaves for the geocoder: not a reply to one of our
+    messages, not a command word, not a menu answer (privacy: Nominatim is a third party)."""
+    if incoming.reply_to_message_id is not None:
+        return False
+    limits = rt.ctx.limits
+    words = text.split()
+    if not limits.address_min <= len(text) <= limits.address_max or len(words) < 2 or text.isdigit():
+        return False
+    return True
+
+
+async def _enrich(rt: Runtime, incoming: Incoming, *, channel: str, channel_user_id: str) -> Incoming:
     event = incoming.event
     if isinstance(event, Location) and _finite(event.latitude) and _finite(event.longitude):
         place = await describe_pin(rt, event.latitude, event.longitude)
         return dataclasses.replace(incoming, event=dataclasses.replace(event, place=place))
-    limits = rt.ctx.limits
     if (
         isinstance(event, Text)
         and rt.geocoder is not None
-        and limits.address_min <= len(event.text.strip()) <= limits.address_max
+        and _may_be_an_address(rt, incoming, event.text.strip())
         and await current_step(rt, channel, channel_user_id) in ADDRESS_STEPS
     ):
         matches = await find_address(rt, event.text.strip())
@@ -99,3 +119,8 @@ async def enrich(rt: Runtime, incoming: Incoming, *, channel: str, channel_user_
 
 def _finite(value: object) -> bool:
     return isinstance(value, int | float) and math.isfinite(value)
+
+
+def _clip(name: str | None, limit: int = 64) -> str | None:
+    """Names from OpenStreetMap can be long; the complaint's column holds 64 characters."""
+    return name[:limit] if name else name

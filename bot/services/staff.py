@@ -16,7 +16,6 @@ from datetime import timedelta
 from bot.services.complaints import (
     GROUP_CHANNEL,
     build_view,
-    notify_citizen,
     notify_status,
     post_card,
     post_missing_cards,
@@ -330,7 +329,9 @@ async def handle_staff_reply(
             if problem is not None:  # a reply has no toast: say it in the group (escaped there)
                 await _tell_group(rt, uow, chat_id, problem, reply_to_message_id)
         elif text.strip():
-            await _relay_to_citizen(rt, uow, complaint, actor, text)
+            addressed = link.staff_user_id or ""
+            follower = int(addressed.split(":", 1)[1]) if addressed.startswith("citizen:") else None
+            await _relay_to_citizen(rt, uow, complaint, actor, text, citizen_id=follower)
         else:  # a photo or sticker under a card: only text reaches the citizen
             return False
         await uow.commit()
@@ -344,8 +345,11 @@ async def _tell_group(rt: Runtime, uow: UnitOfWork, chat_id: int, text: str, rep
     await uow.outbox.enqueue(GROUP_CHANNEL, chat_id, message, now=rt.clock())
 
 
-async def _relay_to_citizen(rt: Runtime, uow: UnitOfWork, complaint: Complaint, actor: StaffActor, text: str) -> None:
-    citizen = await uow.citizens.get(complaint.citizen_id)
+async def _relay_to_citizen(
+    rt: Runtime, uow: UnitOfWork, complaint: Complaint, actor: StaffActor, text: str, *, citizen_id: int | None = None
+) -> None:
+    """A staff reply goes to the reporter, or to the follower whose relayed message staff answered."""
+    citizen = await uow.citizens.get(citizen_id or complaint.citizen_id)
     if citizen is None:
         return
     agency = rt.ctx.agency(complaint.agency)
@@ -356,7 +360,10 @@ async def _relay_to_citizen(rt: Runtime, uow: UnitOfWork, complaint: Complaint, 
         text,
         rt.ctx,
     )
-    await notify_citizen(rt, uow, complaint, message, role="staff_reply")
+    await uow.outbox.enqueue(
+        citizen.channel, citizen.channel_user_id, message, complaint_id=complaint.id, link_role="staff_reply",
+        now=rt.clock(),
+    )
     await uow.audit.add(
         complaint.id,
         actor_kind="staff",

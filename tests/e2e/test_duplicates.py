@@ -85,6 +85,11 @@ async def test_same_problem_follows_the_first_report(wa_world: World, channel: s
         first_alias = reporter_alias(original.citizen_id)
     assert first_alias not in body(relayed), "not signed as the first reporter"
     assert "Budi" not in body(relayed)
+    # staff answer the follower's message: the answer goes to the follower, not to the reporter
+    await outbox_settled(wa_world)
+    staff[0].user.send_text("Terima kasih, tim sudah dijadwalkan", chat=relayed.chat_id, reply_to=relayed.message_id)
+    assert "dijadwalkan" in text_of(await second.next_matching("dijadwalkan"))
+    assert not [m for m in await first.quiet(0.5) if "dijadwalkan" in text_of(m)]
 
 
 async def test_a_different_problem_is_filed_as_new(wa_world: World, channel: str) -> None:

@@ -21,7 +21,7 @@ def test_nearby_complaints_are_offered_with_one_menu(ctx: FlowContext) -> None:
     assert "2 laporan serupa" in said and "JMB-2026-000007" in said and "±12 m" in said
     menus = [m for m in offered.messages if m.buttons]
     assert len(menus) == 1, "one menu, so a typed number on WhatsApp means one thing"
-    assert payloads(offered) == ["dup:JMB-2026-000007", "dup:JMB-2026-000009", "dup:new", "dup:back"]
+    assert payloads(offered) == ["dup:new", "dup:JMB-2026-000007", "dup:JMB-2026-000009", "dup:back"]
 
 
 def test_same_problem_follows_instead_of_filing(ctx: FlowContext) -> None:
@@ -54,5 +54,7 @@ def test_typed_number_on_whatsapp_picks_from_the_offer(ctx: FlowContext) -> None
     from handlers_testkit import text
 
     conv = step(at_step(Step.SUMMARY, ctx), send_near("JMB-2026-000007"), ctx).conversation
-    picked = step(conv, replace(text("1"), typed_choices=True), ctx)
+    picked = step(conv, replace(text("2"), typed_choices=True), ctx)
     assert isinstance(picked.effects[0], FollowComplaint)
+    again = step(conv, replace(text("1"), typed_choices=True), ctx)
+    assert isinstance(again.effects[0], SubmitDraft), "a second '1' (send) files the citizen's own complaint"
