@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import SQLAlchemyError
 
 from storage.models import utcnow
+from storage.outbox import OutboxRepo, as_utc
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -239,3 +240,25 @@ class FifoWorkLoop(ABC):
         """1, 2, 4 ... seconds (times ``backoff_base``), capped, with +-20% jitter against thundering herds."""
         delay = min(self.backoff_cap, self.backoff_base * (2 ** max(0, attempts)))
         return float(delay * random.uniform(0.8, 1.2))
+
+
+class OutboxLoop(FifoWorkLoop):
+    """A channel sender's loop: the keys are chats, the rows are that channel's pending outbox rows."""
+
+    #: the outbox ``channel`` this sender delivers
+    channel = ""
+
+    async def _due_heads(self, session: AsyncSession, now: datetime) -> list[tuple[int, str]]:
+        return await OutboxRepo(session).due_heads(now, limit=self.batch_size, channel=self.channel)
+
+    async def _next_due_at(self, session: AsyncSession) -> datetime | None:
+        return await OutboxRepo(session).next_due_at(channel=self.channel)
+
+    async def _next_due_for(self, session: AsyncSession, key: str, now: datetime) -> int | None:
+        head = await OutboxRepo(session).head_for_chat(key, channel=self.channel)
+        if head is None or as_utc(head.next_attempt_at) > now:
+            return None
+        return head.id
+
+    async def _pending_count(self, session: AsyncSession) -> int:
+        return await OutboxRepo(session).pending_count(channel=self.channel)

@@ -46,12 +46,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.delivery import render
-from bot.delivery.loop import RECORD_RETRIES, FifoWorkLoop, Stopped
+from bot.delivery.loop import RECORD_RETRIES, OutboxLoop, Stopped
 from bot.delivery.ratelimit import RateLimiter, RateLimits, is_group_chat
 from bot.services.receipts import REASON_BLOCKED, WATCHED_ROLES
 from handlers.messages import OutMessage
 from storage.models import Card, MediaFile, OutboxMessage, utcnow
-from storage.outbox import KIND_EDIT_CARD, PENDING, OutboxRepo, as_utc
+from storage.outbox import KIND_EDIT_CARD, PENDING, OutboxRepo
 from storage.repositories import AgencyRepo, CardRepo, CitizenRepo, MediaRepo, MessageLinkRepo
 
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ def _description(exc: TelegramAPIError) -> str:
     return str(exc.message)
 
 
-class TelegramSender(FifoWorkLoop):
+class TelegramSender(OutboxLoop):
     """Delivers pending ``telegram`` outbox rows. One instance per process; see :meth:`run`.
 
     ``wake()`` after committing a transaction that enqueued something makes delivery prompt; without it
@@ -147,6 +147,7 @@ class TelegramSender(FifoWorkLoop):
     """
 
     name = "telegram-delivery"
+    channel = CHANNEL
 
     def __init__(
         self,
@@ -188,23 +189,6 @@ class TelegramSender(FifoWorkLoop):
         self._floods: dict[str, float] = {}
         self.sent = 0
         self.failed = 0
-
-    # ------------------------------------------------------------------ the loop's queries
-
-    async def _due_heads(self, session: AsyncSession, now: datetime) -> list[tuple[int, str]]:
-        return await OutboxRepo(session).due_heads(now, limit=self.batch_size, channel=CHANNEL)
-
-    async def _next_due_at(self, session: AsyncSession) -> datetime | None:
-        return await OutboxRepo(session).next_due_at(channel=CHANNEL)
-
-    async def _next_due_for(self, session: AsyncSession, key: str, now: datetime) -> int | None:
-        head = await OutboxRepo(session).head_for_chat(key, channel=CHANNEL)
-        if head is None or as_utc(head.next_attempt_at) > now:
-            return None
-        return head.id
-
-    async def _pending_count(self, session: AsyncSession) -> int:
-        return await OutboxRepo(session).pending_count(channel=CHANNEL)
 
     # ------------------------------------------------------------------ one row
 

@@ -35,7 +35,7 @@ from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.rest import Client
 
 from bot.config import TemplateConfig, TwilioSettings, WhatsAppConfig
-from bot.delivery.loop import RECORD_RETRIES, FifoWorkLoop, Stopped
+from bot.delivery.loop import RECORD_RETRIES, OutboxLoop, Stopped
 from bot.delivery.ratelimit import RateLimiter, RateLimits
 from bot.services.receipts import (
     FAILED_STATUSES,
@@ -54,7 +54,6 @@ from storage.outbox import PENDING, OutboxRepo, as_utc
 from storage.uow import UnitOfWork
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
 
     from bot.services.runtime import Runtime
 
@@ -111,10 +110,11 @@ def _menu_name(message: OutMessage) -> str | None:
     return prefixes.pop() if len(prefixes) == 1 else None
 
 
-class WhatsAppSender(FifoWorkLoop):
+class WhatsAppSender(OutboxLoop):
     """Delivers pending ``whatsapp`` outbox rows. ``client`` is a twilio ``Client`` with an async http client."""
 
     name = "whatsapp-delivery"
+    channel = CHANNEL
 
     def __init__(
         self,
@@ -150,23 +150,6 @@ class WhatsAppSender(FifoWorkLoop):
         )
         self.sent = 0
         self.failed = 0
-
-    # ------------------------------------------------------------------ the loop's queries
-
-    async def _due_heads(self, session: AsyncSession, now: datetime) -> list[tuple[int, str]]:
-        return await OutboxRepo(session).due_heads(now, limit=self.batch_size, channel=CHANNEL)
-
-    async def _next_due_at(self, session: AsyncSession) -> datetime | None:
-        return await OutboxRepo(session).next_due_at(channel=CHANNEL)
-
-    async def _next_due_for(self, session: AsyncSession, key: str, now: datetime) -> int | None:
-        head = await OutboxRepo(session).head_for_chat(key, channel=CHANNEL)
-        if head is None or as_utc(head.next_attempt_at) > now:
-            return None
-        return head.id
-
-    async def _pending_count(self, session: AsyncSession) -> int:
-        return await OutboxRepo(session).pending_count(channel=CHANNEL)
 
     # ------------------------------------------------------------------ one row
 
