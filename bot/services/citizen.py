@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.services.complaints import GROUP_CHANNEL, build_view, notify_citizen, post_card, refresh_card
+from bot.services.complaints import GROUP_CHANNEL, build_view, post_card, refresh_card, send_to_citizen
 from bot.services.places import enrich
 from bot.services.receipts import REASON_WINDOW, note_notice_outcome
 from bot.services.runtime import Runtime
@@ -28,6 +28,8 @@ from storage.retry import retry_transient
 from storage.uow import UnitOfWork
 
 log = logging.getLogger("sikesal.citizen")
+
+WHATSAPP = "whatsapp"
 
 #: roles of messages whose reply by the citizen is relayed to the agency group
 RELAYABLE_ROLES = frozenset({"notification", "staff_reply"})
@@ -136,11 +138,13 @@ async def _follow(rt: Runtime, uow: UnitOfWork, citizen: Citizen, effect: Follow
 async def _catch_up_missed_notices(rt: Runtime, uow: UnitOfWork, citizen: Citizen) -> None:
     """A citizen who writes again after WhatsApp's 24-hour window had closed on a status notice gets the
     current status of those complaints now (the window is open again), and the cards stop warning."""
+    if citizen.channel != WHATSAPP:  # only WhatsApp has a window; no query on every Telegram update
+        return
     missed = await uow.complaints.with_notice_error(citizen.id, REASON_WINDOW)
     for complaint in missed:
         view = await build_view(uow, complaint)
         message = flow.render_status_notification(citizen.language, view, note=None, ctx=rt.ctx)
-        await notify_citizen(rt, uow, complaint, message)  # to this citizen only, not to followers again
+        await send_to_citizen(rt, uow, citizen, complaint, message)  # this citizen only, not followers again
         await note_notice_outcome(rt, uow, complaint.id, None)
 
 

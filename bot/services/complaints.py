@@ -11,7 +11,7 @@ from handlers import cards, flow
 from handlers.events import MediaRef
 from handlers.messages import OutMessage
 from handlers.views import ComplaintView, HistoryEntry, reporter_alias
-from storage.models import Card, Complaint
+from storage.models import Card, Citizen, Complaint
 from storage.uow import UnitOfWork
 
 log = logging.getLogger("sikesal.complaints")
@@ -96,26 +96,30 @@ async def post_missing_cards(rt: Runtime, uow: UnitOfWork, agency: str) -> int:
     return posted
 
 
-async def notify_citizen(
-    rt: Runtime, uow: UnitOfWork, complaint: Complaint, message: OutMessage, *, role: str = "notification"
+async def send_to_citizen(
+    rt: Runtime, uow: UnitOfWork, citizen: Citizen, complaint: Complaint, message: OutMessage, *,
+    role: str = "notification",
 ) -> None:
-    """Queue a message to the complaint's citizen, linked to the complaint so their reply is relayed."""
-    citizen = await uow.citizens.get(complaint.citizen_id)
-    if citizen is None:
-        return
+    """Queue a message about ``complaint`` to ``citizen`` (its reporter or a follower), linked to the
+    complaint so their reply is relayed to the agency."""
     await uow.outbox.enqueue(
         citizen.channel, citizen.channel_user_id, message, complaint_id=complaint.id, link_role=role, now=rt.clock()
     )
+
+
+async def notify_citizen(
+    rt: Runtime, uow: UnitOfWork, complaint: Complaint, message: OutMessage, *, role: str = "notification"
+) -> None:
+    """Queue a message to the complaint's reporter."""
+    citizen = await uow.citizens.get(complaint.citizen_id)
+    if citizen is not None:
+        await send_to_citizen(rt, uow, citizen, complaint, message, role=role)
 
 
 async def notify_status(rt: Runtime, uow: UnitOfWork, complaint: Complaint, view: ComplaintView, note: str | None) -> None:
     """Tell the reporter, and every citizen who reported the same problem, in their own language."""
     for citizen_id in (complaint.citizen_id, *await uow.followers.citizen_ids(complaint.id)):
         citizen = await uow.citizens.get(citizen_id)
-        if citizen is None:
-            continue
-        message = flow.render_status_notification(citizen.language, view, note=note, ctx=rt.ctx)
-        await uow.outbox.enqueue(
-            citizen.channel, citizen.channel_user_id, message, complaint_id=complaint.id,
-            link_role="notification", now=rt.clock(),
-        )
+        if citizen is not None:
+            message = flow.render_status_notification(citizen.language, view, note=note, ctx=rt.ctx)
+            await send_to_citizen(rt, uow, citizen, complaint, message)

@@ -20,6 +20,7 @@ from bot.services.complaints import (
     post_card,
     post_missing_cards,
     refresh_card,
+    send_to_citizen,
 )
 from bot.services.runtime import Runtime
 from handlers import cards, flow, lifecycle
@@ -360,10 +361,7 @@ async def _relay_to_citizen(
         text,
         rt.ctx,
     )
-    await uow.outbox.enqueue(
-        citizen.channel, citizen.channel_user_id, message, complaint_id=complaint.id, link_role="staff_reply",
-        now=rt.clock(),
-    )
+    await send_to_citizen(rt, uow, citizen, complaint, message, role="staff_reply")
     await uow.audit.add(
         complaint.id,
         actor_kind="staff",
