@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -96,6 +97,17 @@ class World:
         for person in staff[1:]:
             person.cursor = staff[0].cursor
         return staff
+
+
+@pytest.fixture(params=["telegram", "whatsapp"])
+def channel(request: pytest.FixtureRequest) -> str:
+    """Run a citizen scenario once per channel (staff always work in Telegram groups)."""
+    return str(request.param)
+
+
+def current(world: World, message: Any) -> Any:
+    """A group message as it is now (cards are edited in place)."""
+    return next(m for m in world.server.messages(message.chat_id) if m.message_id == message.message_id)
 
 
 async def outbox_settled(world: World, timeout: float = 10.0) -> None:

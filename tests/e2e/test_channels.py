@@ -11,7 +11,7 @@ from sqlalchemy import select
 from localapi.telegram import make_jpeg
 from storage.models import Complaint, MediaFile
 from storage.uow import UnitOfWork
-from tests.e2e.conftest import World, outbox_settled
+from tests.e2e.conftest import World, current, outbox_settled
 from tests.e2e.harness import Person, WhatsAppPerson, body, choose, eventually, options, payloads, text_of
 
 pytestmark = pytest.mark.e2e
@@ -20,28 +20,35 @@ JAMBI = (-1.6101, 103.6131)
 DESCRIPTION = "Jalan berlubang besar di depan pasar, sangat berbahaya bagi motor"
 
 
-@pytest.fixture(params=["telegram", "whatsapp"])
-def channel(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
 
 async def photo_of(citizen: Person | WhatsAppPerson) -> Any:
     return await citizen.photo(make_jpeg())
 
 
-async def file_on(citizen: Person | WhatsAppPerson, *, category: str = "Jalan rusak") -> str:
-    """Walk the whole flow the way a citizen does on their channel; returns the confirmation text."""
+async def to_location_step(
+    citizen: Person | WhatsAppPerson, *, category: str = "Jalan rusak", description: str = DESCRIPTION
+) -> None:
+    """halo -> new complaint -> category -> description -> one photo (-> done): the bot now asks where."""
     greeting = await citizen.say("halo")
     assert any("Buat Pengaduan" in o for o in options(greeting)), text_of(greeting)
     category_prompt = await choose(citizen, "Buat Pengaduan")
     assert any(category in o for o in options(category_prompt))
     await choose(citizen, category)
-    await citizen.say(DESCRIPTION)
+    await citizen.say(description)
     after_photo = await photo_of(citizen)
     if any("Selesai" in o for o in options(after_photo)):  # asked for more photos: we are done
-        after_photo = await choose(citizen, "Selesai")
-    location_ack = await citizen.location(*JAMBI)
-    summary = location_ack if any("Kirim" in o for o in options(location_ack)) else await citizen.next()
+        await choose(citizen, "Selesai")
+
+
+async def summary_from(citizen: Person | WhatsAppPerson, answer: Any) -> Any:
+    """The summary: the answer to a location itself, or the message after its short acknowledgement."""
+    return answer if any("Kirim" in o for o in options(answer)) else await citizen.next()
+
+
+async def file_on(citizen: Person | WhatsAppPerson, *, category: str = "Jalan rusak") -> str:
+    """Walk the whole flow the way a citizen does on their channel; returns the confirmation text."""
+    await to_location_step(citizen, category=category)
+    summary = await summary_from(citizen, await citizen.location(*JAMBI))
     assert DESCRIPTION in text_of(summary)
     confirmation = await choose(citizen, "Kirim")
     return text_of(confirmation)
@@ -178,13 +185,13 @@ async def test_window_closed_without_template_is_shown_on_the_card(wa_world: Wor
     before = len(wa_world.twilio.messages_to(citizen.number))
     accept = next(p for p in payloads(card) if p.startswith("st:accept:"))
     await staff[0].tap(accept, card)
-    await eventually(lambda: "24 jam" in body(_current(wa_world, card)))
+    await eventually(lambda: "24 jam" in body(current(wa_world, card)))
     assert len(wa_world.twilio.messages_to(citizen.number)) == before, "nothing is sent as free text outside the window"
     # the citizen writes again: the window is open, they get the status they missed, the warning goes
     await citizen.send("halo")
     caught_up = await citizen.next_matching("JMB-")
     assert "diterima" in text_of(caught_up).lower()
-    await eventually(lambda: "24 jam" not in body(_current(wa_world, card)))
+    await eventually(lambda: "24 jam" not in body(current(wa_world, card)))
 
 
 async def test_window_closed_with_template_sends_the_template(
@@ -210,12 +217,12 @@ async def test_window_closed_with_template_sends_the_template(
         sent = await twilio.wait_for_message(citizen.number, lambda m: m.content_sid == sid, timeout=10)
         assert '"1": "JMB-' in (sent.content_variables or "")
         await eventually(lambda: sent.status == "delivered")
-        assert "24 jam" not in body(_current(world, card))
+        assert "24 jam" not in body(current(world, card))
         # a staff question is never squeezed into the status template: it waits, and the card says so
         await outbox_settled(world)
         before = len(twilio.messages_to(citizen.number))
         staff[0].user.send_text("Di sisi mana lubangnya?", chat=card.chat_id, reply_to=card.message_id)
-        await eventually(lambda: "24 jam" in body(_current(world, card)))
+        await eventually(lambda: "24 jam" in body(current(world, card)))
         assert len(twilio.messages_to(citizen.number)) == before
     finally:
         await app.stop()
@@ -236,9 +243,6 @@ async def _age_the_citizen(world: World, citizen: WhatsAppPerson, *, hours: floa
         await uow.commit()
 
 
-def _current(world: World, card: Any) -> Any:
-    return next(m for m in world.server.messages(card.chat_id) if m.message_id == card.message_id)
-
 
 async def test_twilio_refusing_outside_its_window_is_recorded_and_shown(wa_world: World) -> None:
     """Our clock and Twilio's may disagree about the window: Twilio's 63016 wins and reaches the card."""
@@ -251,7 +255,7 @@ async def test_twilio_refusing_outside_its_window_is_recorded_and_shown(wa_world
     wa_world.twilio.advance(25)  # only Twilio thinks the window has closed
     await staff[0].tap(next(p for p in payloads(card) if p.startswith("st:accept:")), card)
     refused = await wa_world.twilio.wait_for_message(citizen.number, lambda m: m.error_code == 63016, timeout=10)
-    await eventually(lambda: "24 jam" in body(_current(wa_world, card)))
+    await eventually(lambda: "24 jam" in body(current(wa_world, card)))
 
     async with UnitOfWork(wa_world.app.runtime.sessionmaker) as uow:  # type: ignore[union-attr]
         found = await uow.receipts.by_message("whatsapp", refused.sid)
@@ -282,13 +286,13 @@ async def test_a_citizen_who_replied_stop_is_recorded_and_the_card_says_so(wa_wo
     await outbox_settled(wa_world)
     citizen.user.opt_out()  # Twilio now answers 21610 for this number
     await staff[0].tap(next(p for p in payloads(card) if p.startswith("st:accept:")), card)
-    await eventually(lambda: "memblokir" in body(_current(wa_world, card)))
+    await eventually(lambda: "memblokir" in body(current(wa_world, card)))
     from storage.models import Citizen
 
     async with UnitOfWork(wa_world.app.runtime.sessionmaker) as uow:  # type: ignore[union-attr]
         row = (await uow.session.execute(select(Citizen).where(Citizen.channel == "whatsapp"))).scalars().one()
         assert row.blocked_bot
-    assert citizen.number not in body(_current(wa_world, card))
+    assert citizen.number not in body(current(wa_world, card))
 
 
 async def test_a_menu_template_replaces_the_numbered_list_and_its_taps_work(
@@ -305,13 +309,7 @@ async def test_a_menu_template_replaces_the_numbered_list_and_its_taps_work(
         world = World(server=server, app=app, config=config, tmp=tmp_path, twilio=twilio)
         await world.agency_group("pupr")
         citizen = world.whatsapp_citizen()
-        await citizen.say("halo")
-        await choose(citizen, "Buat Pengaduan")
-        await choose(citizen, "Jalan rusak")
-        await citizen.say(DESCRIPTION)
-        after_photo = await photo_of(citizen)
-        if any("Selesai" in o for o in options(after_photo)):
-            await choose(citizen, "Selesai")
+        await to_location_step(citizen)
         await citizen.location(*JAMBI)
         summary_text = await citizen.next_matching("Periksa pengaduan")
         assert "Balas dengan angka" not in text_of(summary_text), "no numbered list: the template has the choices"

@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 from handlers.views import reporter_alias
 from storage.models import Complaint
 from storage.uow import UnitOfWork
-from tests.e2e.conftest import World, outbox_settled
+from tests.e2e.conftest import World, current, outbox_settled
 from tests.e2e.harness import WhatsAppPerson, body, choose, eventually, options, payloads, text_of
-from tests.e2e.test_channels import DESCRIPTION, JAMBI, file_on, photo_of
+from tests.e2e.test_channels import DESCRIPTION, JAMBI, file_on, summary_from, to_location_step
 
 pytestmark = pytest.mark.e2e
 
@@ -20,30 +20,16 @@ pytestmark = pytest.mark.e2e
 CLOSE_BY = (JAMBI[0] + 0.00018, JAMBI[1])
 
 
-@pytest.fixture(params=["telegram", "whatsapp"])
-def channel(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
 
 async def _to_send(citizen: Any, point: tuple[float, float]) -> Any:
-    await citizen.say("halo")
-    await choose(citizen, "Buat Pengaduan")
-    await choose(citizen, "Jalan rusak")
-    await citizen.say("Lubang besar lagi di jalan depan pasar, motor hampir jatuh tadi pagi")
-    after_photo = await photo_of(citizen)
-    if any("Selesai" in o for o in options(after_photo)):
-        await choose(citizen, "Selesai")
-    summary = await citizen.location(*point)
-    return summary if any("Kirim" in o for o in options(summary)) else await citizen.next()
+    await to_location_step(citizen, description="Lubang besar lagi di jalan depan pasar, motor hampir jatuh tadi pagi")
+    return await summary_from(citizen, await citizen.location(*point))
 
 
 async def _count(world: World) -> int:
     async with UnitOfWork(world.app.runtime.sessionmaker) as uow:  # type: ignore[union-attr]
         return int(await uow.session.scalar(select(func.count()).select_from(Complaint)) or 0)
 
-
-def _current(world: World, card: Any) -> Any:
-    return next(m for m in world.server.messages(card.chat_id) if m.message_id == card.message_id)
 
 
 async def test_same_problem_follows_the_first_report(wa_world: World, channel: str) -> None:
@@ -64,11 +50,11 @@ async def test_same_problem_follows_the_first_report(wa_world: World, channel: s
     joined = await choose(second, "Sama dengan")
     assert "gabungkan" in text_of(joined)
     assert await _count(wa_world) == 1, "no second complaint was filed"
-    await eventually(lambda: "Juga dilaporkan oleh 1 warga" in body(_current(wa_world, card)))
-    assert "Budi" not in body(_current(wa_world, card))
+    await eventually(lambda: "Juga dilaporkan oleh 1 warga" in body(current(wa_world, card)))
+    assert "Budi" not in body(current(wa_world, card))
 
-    accept = next(p for p in payloads(_current(wa_world, card)) if p.startswith("st:accept:"))
-    await staff[0].tap(accept, _current(wa_world, card))
+    accept = next(p for p in payloads(current(wa_world, card)) if p.startswith("st:accept:"))
+    await staff[0].tap(accept, current(wa_world, card))
     assert "diterima" in text_of(await first.next_matching("JMB-")).lower()
     notice = await second.next_matching("JMB-")
     assert "diterima" in text_of(notice).lower(), "followers hear about it too"
@@ -134,14 +120,14 @@ async def test_staff_mark_a_duplicate_and_its_reporter_follows_the_original(wa_w
 
     told = await budi.next_matching("JMB-2026-000002")
     assert "ternyata sama" in text_of(told) and "JMB-2026-000001" in text_of(told)
-    await eventually(lambda: "Duplikat" in body(_current(wa_world, second)) and not payloads(_current(wa_world, second)))
-    await eventually(lambda: "Juga dilaporkan oleh 1 warga" in body(_current(wa_world, first)))
+    await eventually(lambda: "Duplikat" in body(current(wa_world, second)) and not payloads(current(wa_world, second)))
+    await eventually(lambda: "Juga dilaporkan oleh 1 warga" in body(current(wa_world, first)))
     async with UnitOfWork(wa_world.app.runtime.sessionmaker) as uow:  # type: ignore[union-attr]
         marked = await uow.complaints.by_number("JMB-2026-000002")
         original = await uow.complaints.by_number("JMB-2026-000001")
         assert marked is not None and original is not None and marked.duplicate_of == original.id
 
-    fresh = _current(wa_world, first)
+    fresh = current(wa_world, first)
     await staff[0].tap(next(p for p in payloads(fresh) if p.startswith("st:accept:")), fresh)
     assert "diterima" in text_of(await ani.next_matching("JMB-2026-000001")).lower()
     assert "diterima" in text_of(await budi.next_matching("JMB-2026-000001")).lower()

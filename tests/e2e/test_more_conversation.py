@@ -20,7 +20,7 @@ from localapi.telegram import TelegramServer, make_jpeg
 from localapi.telegram.state import StoredMessage
 from storage.models import Complaint, ConversationRow
 from storage.uow import UnitOfWork
-from tests.e2e.conftest import World, outbox_settled, start_app
+from tests.e2e.conftest import World, current, outbox_settled, start_app
 from tests.e2e.harness import Person, body, eventually, payloads
 
 pytestmark = pytest.mark.e2e
@@ -113,9 +113,6 @@ async def conversation_step(world: World, citizen: Person) -> str:
         ).scalar_one()
         return row.step
 
-
-def current(world: World, message: StoredMessage) -> StoredMessage:
-    return next(m for m in world.server.messages(message.chat_id) if m.message_id == message.message_id)
 
 
 # --- commands in the middle of a draft ------------------------------------------------------------

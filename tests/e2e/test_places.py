@@ -9,7 +9,7 @@ from storage.models import Complaint
 from storage.uow import UnitOfWork
 from tests.e2e.conftest import World
 from tests.e2e.harness import body, choose, options, text_of
-from tests.e2e.test_channels import DESCRIPTION, photo_of
+from tests.e2e.test_channels import summary_from, to_location_step
 
 pytestmark = pytest.mark.e2e
 
@@ -17,25 +17,15 @@ PALEMBANG = (-2.9909, 104.7566)
 TELANAIPURA = (-1.595, 103.575)
 
 
-@pytest.fixture(params=["telegram", "whatsapp"])
-def channel(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
 
 async def test_outside_pin_refused_then_district_routes_the_complaint(wa_world: World, channel: str) -> None:
     staff = await wa_world.agency_group("camat_telanaipura")
     citizen = wa_world.citizen_on(channel)
-    await citizen.say("halo")
-    await choose(citizen, "Buat Pengaduan")
-    await choose(citizen, "Pelayanan publik")
-    await citizen.say(DESCRIPTION)
-    after_photo = await photo_of(citizen)
-    if any("Selesai" in o for o in options(after_photo)):
-        await choose(citizen, "Selesai")
+    await to_location_step(citizen, category="Pelayanan publik")
     refused = await citizen.location(*PALEMBANG)
     assert "luar wilayah" in text_of(refused) and "Kota Jambi" in text_of(refused)
     accepted = await citizen.location(*TELANAIPURA)
-    summary = accepted if any("Kirim" in o for o in options(accepted)) else await citizen.next()
+    summary = await summary_from(citizen, accepted)
     assert "Kec. Telanaipura" in text_of(summary)
     confirmation = await choose(citizen, "Kirim")
     assert "Telanaipura" in text_of(confirmation), "the district office is named as the handling agency"
@@ -48,30 +38,18 @@ async def test_outside_pin_refused_then_district_routes_the_complaint(wa_world: 
 
 async def test_the_geocoder_names_the_street_and_stays_out_of_the_way(geo_world: World, channel: str) -> None:
     citizen = geo_world.citizen_on(channel)
-    await citizen.say("halo")
-    await choose(citizen, "Buat Pengaduan")
-    await choose(citizen, "Sampah")
-    await citizen.say(DESCRIPTION)
-    after_photo = await photo_of(citizen)
-    if any("Selesai" in o for o in options(after_photo)):
-        await choose(citizen, "Selesai")
+    await to_location_step(citizen, category="Sampah")
     summary = await citizen.location(-1.5895, 103.6150)  # on Jl. Sultan Thaha
-    summary = summary if any("Kirim" in o for o in options(summary)) else await citizen.next()
+    summary = await summary_from(citizen, summary)
     assert "Jl. Sultan Thaha" in text_of(summary) and "Kec. Pasar Jambi" in text_of(summary)
 
 
 async def test_a_geocoder_timeout_never_blocks_filing(geo_world: World, nominatim, channel: str) -> None:  # type: ignore[no-untyped-def]
     nominatim.set_delay(5)  # far beyond the geocoder's timeout
     citizen = geo_world.citizen_on(channel)
-    await citizen.say("halo")
-    await choose(citizen, "Buat Pengaduan")
-    await choose(citizen, "Sampah")
-    await citizen.say(DESCRIPTION)
-    after_photo = await photo_of(citizen)
-    if any("Selesai" in o for o in options(after_photo)):
-        await choose(citizen, "Selesai")
+    await to_location_step(citizen, category="Sampah")
     summary = await citizen.location(-1.5895, 103.6150)
-    summary = summary if any("Kirim" in o for o in options(summary)) else await citizen.next()
+    summary = await summary_from(citizen, summary)
     assert "Kec. Pasar Jambi" in text_of(summary), "the district comes from the city's own boundaries"
     assert "Sultan Thaha" not in text_of(summary)
 
@@ -79,18 +57,12 @@ async def test_a_geocoder_timeout_never_blocks_filing(geo_world: World, nominati
 async def test_a_typed_address_is_placed_and_confirmed(geo_world: World, nominatim, channel: str) -> None:  # type: ignore[no-untyped-def]
     staff = await geo_world.agency_group("dlh")
     citizen = geo_world.citizen_on(channel)
-    await citizen.say("halo")
-    await choose(citizen, "Buat Pengaduan")
-    await choose(citizen, "Sampah")
-    await citizen.say(DESCRIPTION)
-    after_photo = await photo_of(citizen)
-    if any("Selesai" in o for o in options(after_photo)):
-        await choose(citizen, "Selesai")
+    await to_location_step(citizen, category="Sampah")
     asked = await citizen.say("Jalan Sultan Thaha")
     asked = asked if options(asked) else await citizen.next()
     assert any("Jl. Sultan Thaha" in o and "Kec. Pasar Jambi" in o for o in options(asked)), options(asked)
     summary = await choose(citizen, "Jl. Sultan Thaha")
-    summary = summary if any("Kirim" in o for o in options(summary)) else await citizen.next()
+    summary = await summary_from(citizen, summary)
     assert "Kec. Pasar Jambi" in text_of(summary) and "Alamat: Jalan Sultan Thaha" in text_of(summary)
     await choose(citizen, "Kirim")
     card = await staff[0].next_matching("JMB-")

@@ -9,7 +9,7 @@ from bot.services.staff import StaffActor, handle_staff_button
 from localapi.telegram.state import StoredMessage
 from storage.models import AuditEntry, Complaint
 from storage.uow import UnitOfWork
-from tests.e2e.conftest import World, outbox_settled
+from tests.e2e.conftest import World, current, outbox_settled
 from tests.e2e.harness import Person, body, eventually, payloads
 from tests.e2e.test_filing import file_complaint
 
@@ -28,9 +28,6 @@ async def filed(world: World, agency: str = "pupr", category: str = "jalan") -> 
 def button(card: StoredMessage, action: str) -> str:
     return next(p for p in payloads(card) if p.startswith(f"st:{action}:"))
 
-
-def current(world: World, card: StoredMessage) -> StoredMessage:
-    return next(m for m in world.server.messages(card.chat_id) if m.message_id == card.message_id)
 
 
 async def test_accept_process_resolve_edits_the_card_and_tells_the_citizen(world: World) -> None:
