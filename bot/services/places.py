@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from typing import Any
 
 from bot.services.runtime import Runtime
 from handlers.events import AddressMatch, Incoming, Location, PlaceInfo, Text
@@ -31,10 +30,9 @@ async def describe_pin(rt: Runtime, latitude: float, longitude: float) -> PlaceI
     found = rt.area.place_at(latitude, longitude)
     street = kelurahan = None
     if found.inside and rt.geocoder is not None:
-        address: Any = await rt.geocoder.reverse(latitude, longitude)
+        address = await rt.geocoder.reverse(latitude, longitude)
         if address is not None:
-            street = getattr(address, "street", None) or getattr(address, "road", None)
-            kelurahan = getattr(address, "kelurahan", None)
+            street, kelurahan = address.street, address.kelurahan
     kelurahan = _clip(found.kelurahan or kelurahan)
     return PlaceInfo(
         inside=found.inside,
@@ -59,8 +57,8 @@ async def find_address(rt: Runtime, text: str) -> tuple[AddressMatch, ...]:
         if not found.inside:
             continue
         address = candidate.address
-        kelurahan = _clip(found.kelurahan or getattr(address, "kelurahan", None))
-        street = getattr(address, "street", None) or getattr(address, "road", None)
+        kelurahan = _clip(found.kelurahan or address.kelurahan)
+        street = address.street
         display = place_line(street, kelurahan, found.kecamatan)
         matches.append(AddressMatch(lat, lon, PlaceInfo(True, found.kecamatan, kelurahan, display)))
     return tuple(matches)

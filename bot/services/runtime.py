@@ -5,24 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import AppConfig, build_router, load_service_area
 from handlers.context import FlowContext
 from routing.geo import ServiceArea
+from routing.geocode import Geocoder
 from routing.router import Router
 from storage.media import MediaStore
-
-
-class Geocoding(Protocol):
-    """What the services need from a geocoder (routing.geocode.Geocoder): it never raises, it answers
-    None / [] when it cannot help in time."""
-
-    async def reverse(self, latitude: float, longitude: float) -> Any: ...
-
-    async def search(self, text: str, limit: int = 3) -> list[Any]: ...
 
 
 def _utcnow() -> datetime:
@@ -43,7 +34,7 @@ class Runtime:
     #: the city's boundary and districts (offline point-in-polygon)
     area: ServiceArea = field(init=False)
     #: turns pins into street names (``reverse``) and typed addresses into pins (``search``); None = off
-    geocoder: Geocoding | None = None
+    geocoder: Geocoder | None = None
     clock: Callable[[], datetime] = _utcnow
     #: called after a commit that put messages in the outbox, so the sender wakes up at once
     on_enqueued: Callable[[], None] = _nothing
