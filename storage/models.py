@@ -211,6 +211,14 @@ class AgencyGroup(Base):
     title: Mapped[str | None] = mapped_column(String(255))
     linked_at: Mapped[datetime] = mapped_column(default=utcnow)
     linked_by: Mapped[str | None] = mapped_column(String(64))
+    #: the bot's own status in the group, from my_chat_member updates and getChatMember at /link:
+    #: member | administrator | left | kicked (None: not known yet). Telegram sends chat_member
+    #: updates (staff joining and leaving) only to an administrator.
+    bot_status: Mapped[str | None] = mapped_column(String(16), default=None)
+    #: why cards cannot reach this group (the bot was removed, the chat is gone); None while it works.
+    #: Cards for the agency then go to the command centre's group (see bot.services.reroute).
+    broken_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    broken_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class LinkCode(Base):
@@ -243,6 +251,9 @@ class Card(Base):
     kind: Mapped[str] = mapped_column(String(8), default="text")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: set when this card stands in the command centre's group because the agency's own group could
+    #: not be reached (the reason); the command centre may act on it and reassign the complaint
+    reroute_reason: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class MessageLink(Base):
@@ -293,6 +304,10 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
     #: the channel's ids of what was sent, JSON list of str
     result_message_ids: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    #: which process is delivering the row, and until when (see storage.leases): with several
+    #: processes on one database, each row is sent by exactly one of them; a dead process's lease expires
+    lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class ProcessedUpdate(Base):
@@ -324,7 +339,10 @@ class InboundMessage(Base):
     """
 
     __tablename__ = "inbound_messages"
-    __table_args__ = (Index("ix_inbound_messages_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_inbound_messages_due", "status", "next_attempt_at"),
+        Index("ix_inbound_messages_sender_seq", "sender", "seq"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(96), unique=True)
@@ -340,6 +358,11 @@ class InboundMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(default=None)
     last_error: Mapped[str | None] = mapped_column(Text)
+    #: the order within a sender: Telegram's update_id (webhooks of one chat may reach different
+    #: processes out of order), the arrival time in microseconds for WhatsApp
+    seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class MessageReceipt(Base):
@@ -379,3 +402,30 @@ class ComplaintFollower(Base):
     complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
     citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Lease(Base):
+    """A named lease held by one process at a time (the Telegram long-poller, a scheduler), renewed
+    while the holder lives and free once it expires (see storage.leases)."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime]
+    acquired_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GroupMember(Base):
+    """What the bot knows of a user's membership in an agency group: from ``chat_member`` updates
+    (``source='update'``, authoritative and immediate, sent only to an administrator bot) or from a
+    ``getChatMember`` answer (``source='api'``, trusted for a short while). Shared by every process."""
+
+    __tablename__ = "group_members"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    #: Telegram's ChatMember status: creator | administrator | member | restricted | left | kicked
+    status: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
