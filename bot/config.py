@@ -285,6 +285,17 @@ class Settings(BaseSettings):
     http_host: str = Field(default="0.0.0.0", alias="SIKESAL_HTTP_HOST")
     http_port: int = Field(default=8080, alias="SIKESAL_HTTP_PORT")
     public_url: str | None = Field(default=None, alias="SIKESAL_PUBLIC_URL")
+    #: Prometheus /metrics, one server per process on its own address (never the public webhook server):
+    #: a port number, 0 = any free port (logged), ``off`` (or empty) = no metrics server
+    metrics_host: str = Field(default="127.0.0.1", alias="SIKESAL_METRICS_HOST")
+    metrics_port: int | None = Field(default=9464, alias="SIKESAL_METRICS_PORT", ge=0, le=65535)
+
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _metrics_off(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("", "off", "no", "false", "none")):
+            return None
+        return value
 
     def twilio(self) -> TwilioSettings | None:
         """The WhatsApp channel's credentials, or None when it is not configured.
