@@ -251,6 +251,7 @@ class OutboxRepo:
     def mark_sent(self, row: OutboxMessage, message_ids: list[str], *, now: datetime) -> None:
         """The channel accepted the message; ``message_ids`` are its ids (album items, then the text)."""
         row.status = SENT
+        row.lease_owner = row.lease_until = None
         row.sent_at = now
         row.attempts = (row.attempts or 0) + 1
         row.result_message_ids = [str(m) for m in message_ids]
@@ -262,12 +263,14 @@ class OutboxRepo:
         (flood control, waiting for the card a reply points to)."""
         if count_attempt:
             row.attempts = (row.attempts or 0) + 1
+        row.lease_owner = row.lease_until = None
         row.last_error = _clip(error)
         row.next_attempt_at = now + timedelta(seconds=max(0.0, delay))
 
     def mark_failed(self, row: OutboxMessage, *, error: str, now: datetime) -> None:
         """Give up for good (blocked by the user, chat gone, malformed message, too many attempts)."""
         row.status = FAILED
+        row.lease_owner = row.lease_until = None
         row.attempts = (row.attempts or 0) + 1
         row.last_error = _clip(error)
         row.next_attempt_at = now

@@ -799,20 +799,25 @@ class InboxRepo(_Repo):
     """
 
     async def add(
-        self, key: str, channel: str, sender: str, payload: Mapping[str, str], *, now: datetime
+        self, key: str, channel: str, sender: str, payload: Mapping[str, Any], *, now: datetime,
+        seq: int | None = None,
     ) -> bool:
-        """Store a message once: True when stored, False when ``key`` is already there (Twilio
-        redelivered it). One ``INSERT ... ON CONFLICT DO NOTHING``, so the webhook's hot path needs
-        no SAVEPOINT and two concurrent deliveries store exactly one row."""
+        """Store a message once: True when stored, False when ``key`` is already there (redelivered).
+        One ``INSERT ... ON CONFLICT DO NOTHING``, so the webhook's hot path needs no SAVEPOINT and two
+        concurrent deliveries store exactly one row.
+
+        ``seq`` orders a sender's rows: Telegram's ``update_id`` (webhooks of one chat may reach several
+        processes and commit out of order); by default the arrival time in microseconds."""
         values: dict[str, Any] = {
             "key": key,
             "channel": channel,
             "sender": str(sender),
-            "payload": {str(k): str(v) for k, v in payload.items()},
+            "payload": dict(payload),
             "status": INBOX_PENDING,
             "attempts": 0,
             "received_at": now,
             "next_attempt_at": now,
+            "seq": seq if seq is not None else int(now.timestamp() * 1_000_000),
         }
         dialect = self.session.bind.dialect.name if self.session.bind is not None else ""
         if dialect in ("sqlite", "postgresql"):
@@ -822,22 +827,30 @@ class InboxRepo(_Repo):
             return int(getattr(result, "rowcount", 0) or 0) == 1
         return await self._insert_or_none(InboundMessage(**values)) is not None
 
-    def _heads(self) -> Subquery:
-        """Subquery: the id of every sender's oldest pending row (the only one allowed to run)."""
+    def _heads(self, channel: str | None) -> Subquery:
+        """Subquery: the id of every sender's first pending row (lowest ``seq``, then lowest id):
+        the only row of that sender allowed to run."""
+        first_seq = select(InboundMessage.sender.label("sender"), func.min(InboundMessage.seq).label("seq")).where(
+            InboundMessage.status == INBOX_PENDING
+        )
+        if channel is not None:
+            first_seq = first_seq.where(InboundMessage.channel == channel)
+        seqs = first_seq.group_by(InboundMessage.sender).subquery()
         return (
             select(func.min(InboundMessage.id).label("id"))
+            .join(seqs, (InboundMessage.sender == seqs.c.sender) & (InboundMessage.seq == seqs.c.seq))
             .where(InboundMessage.status == INBOX_PENDING)
             .group_by(InboundMessage.sender)
             .subquery()
         )
 
-    async def due_heads(self, now: datetime, *, limit: int = 100) -> list[tuple[int, str]]:
-        """``(id, sender)`` of every sender's oldest pending row, if it is due; ordered by id.
+    async def due_heads(self, now: datetime, *, limit: int = 100, channel: str | None = None) -> list[tuple[int, str]]:
+        """``(id, sender)`` of every sender's first pending row, if it is due; ordered by id.
 
         A sender whose head waits for a retry is skipped entirely (its later rows are not offered).
         The grouping touches pending rows only, found through the ``(status, next_attempt_at)``
         index without scanning the processed history."""
-        heads = self._heads()
+        heads = self._heads(channel)
         stmt = (
             select(InboundMessage.id, InboundMessage.sender)
             .join(heads, InboundMessage.id == heads.c.id)
@@ -847,10 +860,10 @@ class InboxRepo(_Repo):
         )
         return [(row_id, sender) for row_id, sender in (await self.session.execute(stmt)).all()]
 
-    async def next_due_at(self) -> datetime | None:
+    async def next_due_at(self, *, channel: str | None = None) -> datetime | None:
         """When the earliest sender head becomes due (None: nothing pending). Heads only: a fresh
         row queued behind a deferred one cannot run, and waking up for it would spin."""
-        heads = self._heads()
+        heads = self._heads(channel)
         stmt = select(func.min(InboundMessage.next_attempt_at)).join(heads, InboundMessage.id == heads.c.id)
         value = await self.session.scalar(stmt)
         if value is None:
@@ -858,11 +871,11 @@ class InboxRepo(_Repo):
         return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
     async def head_for_sender(self, sender: str) -> InboundMessage | None:
-        """The sender's oldest pending row (due or not), so a per-sender worker keeps going in order."""
+        """The sender's first pending row (due or not), so a per-sender worker keeps going in order."""
         stmt = (
             select(InboundMessage)
             .where(InboundMessage.sender == str(sender), InboundMessage.status == INBOX_PENDING)
-            .order_by(InboundMessage.id)
+            .order_by(InboundMessage.seq, InboundMessage.id)
             .limit(1)
         )
         return (await self.session.scalars(stmt)).first()
@@ -872,26 +885,31 @@ class InboxRepo(_Repo):
 
     def mark_done(self, row: InboundMessage, *, now: datetime) -> None:
         """Processed; ``attempts`` counts every processing attempt, this one included."""
+        row.lease_owner = row.lease_until = None
         row.status = INBOX_DONE
         row.attempts = (row.attempts or 0) + 1
         row.processed_at = now
 
     def mark_retry(self, row: InboundMessage, *, error: str, delay: float, now: datetime) -> None:
         """Try again after ``delay`` seconds (the sender's later messages wait behind this one)."""
+        row.lease_owner = row.lease_until = None
         row.attempts = (row.attempts or 0) + 1
         row.last_error = _clip(error)
         row.next_attempt_at = now + timedelta(seconds=max(0.0, delay))
 
     def mark_failed(self, row: InboundMessage, *, error: str, now: datetime) -> None:
         """Give up for good (malformed form, too many attempts): unblocks the sender's next rows."""
+        row.lease_owner = row.lease_until = None
         row.status = INBOX_FAILED
         row.attempts = (row.attempts or 0) + 1
         row.last_error = _clip(error)
         row.processed_at = now
 
-    async def pending_count(self) -> int:
+    async def pending_count(self, *, channel: str | None = None) -> int:
         """How many rows wait (due or deferred): the backlog for health checks."""
         stmt = select(func.count()).select_from(InboundMessage).where(InboundMessage.status == INBOX_PENDING)
+        if channel is not None:
+            stmt = stmt.where(InboundMessage.channel == channel)
         return int(await self.session.scalar(stmt) or 0)
 
     async def prune(self, older_than: datetime) -> int:

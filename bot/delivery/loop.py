@@ -9,6 +9,12 @@ next poll.
 
 Subclasses say where the heads are (:meth:`_due_heads`, :meth:`_next_due_at`, :meth:`_next_due_for`)
 and what to do with one row (:meth:`_process`).
+
+Several processes on one (PostgreSQL) database: with ``lease_owner`` set, a worker first *claims* the row
+(:func:`storage.leases.claim_row`), renews the lease while it works and the outcome clears it, so every
+row is handled by exactly one process and a killed process's rows are taken over once its lease expires.
+A single process (SQLite, where a second process is refused) needs no claims: the in-memory worker per key
+is already exclusive.
 """
 
 from __future__ import annotations
@@ -23,8 +29,10 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from storage.models import utcnow
+from storage.leases import claim_row, renew_rows
+from storage.models import InboundMessage, OutboxMessage, utcnow
 from storage.outbox import OutboxRepo, as_utc
+from storage.repositories import InboxRepo
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -48,6 +56,8 @@ class FifoWorkLoop(ABC):
 
     #: what the loop is called in logs and task names
     name = "work"
+    #: the table whose rows this loop works on (for leases)
+    model: type = OutboxMessage
 
     def __init__(
         self,
@@ -61,8 +71,17 @@ class FifoWorkLoop(ABC):
         backoff_cap: float = 60.0,
         shutdown_timeout: float = 10.0,
         clock: Callable[[], datetime] = utcnow,
+        lease_owner: str | None = None,
+        lease_ttl: float = 30.0,
     ) -> None:
         self.sessionmaker = sessionmaker
+        #: this process's name when several processes share the database (rows are claimed), else None
+        self.lease_owner = lease_owner
+        self.lease_ttl = lease_ttl
+        #: rows this process has claimed and is working on (their leases are renewed)
+        self._held: set[int] = set()
+        #: ``time.monotonic()`` of the last look at the table: /readyz calls a loop that stopped looking stalled
+        self.last_tick = 0.0
         self.max_attempts = max_attempts
         self.poll_interval = poll_interval
         self.batch_size = batch_size
@@ -119,12 +138,16 @@ class FifoWorkLoop(ABC):
         self._stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
         last_tick = 0.0
+        heartbeat = (
+            asyncio.create_task(self._renew_leases(), name=f"sikesal-{self.name}-leases")
+            if self.lease_owner is not None else None
+        )
         try:
             while not self._stop.is_set():
                 since = loop.time() - last_tick
                 if since < MIN_TICK_INTERVAL:
                     await asyncio.sleep(MIN_TICK_INTERVAL - since)
-                last_tick = loop.time()
+                last_tick = self.last_tick = loop.time()
                 self._wake.clear()
                 try:
                     delay = await self._tick()
@@ -135,7 +158,38 @@ class FifoWorkLoop(ABC):
         except asyncio.CancelledError:
             await self._shutdown(graceful=False)  # being killed: do not wait for anything
             raise
+        finally:
+            if heartbeat is not None:
+                heartbeat.cancel()
+                await asyncio.gather(heartbeat, return_exceptions=True)
         await self._shutdown()
+
+    async def _renew_leases(self) -> None:
+        """Keep the leases of rows in hand alive (a slow send, a rate-limit wait) until their outcome."""
+        assert self.lease_owner is not None
+        while True:
+            await asyncio.sleep(self.lease_ttl / 3)
+            if not self._held:
+                continue
+            try:
+                async with self._db_sem, self.sessionmaker() as session, session.begin():
+                    await renew_rows(
+                        session, self.model, list(self._held), self.lease_owner, now=self.clock(), ttl=self.lease_ttl
+                    )
+            except (SQLAlchemyError, OSError):
+                log.warning("%s: could not renew leases", self.name, exc_info=True)
+
+    async def _claim(self, row_id: int) -> bool:
+        """Take the row for this process (always True without leases). False: another process has it."""
+        if self.lease_owner is None:
+            return True
+        async with self._db_sem, self.sessionmaker() as session, session.begin():
+            claimed = await claim_row(
+                session, self.model, row_id, self.lease_owner, now=self.clock(), ttl=self.lease_ttl
+            )
+        if claimed:
+            self._held.add(row_id)
+        return claimed
 
     async def drain(self, timeout: float = 10.0) -> int:  # noqa: ASYNC109 - a budget, not a per-call timeout
         """Work until nothing is pending (deferred rows are waited for). For tests and the CLI.
@@ -221,8 +275,13 @@ class FifoWorkLoop(ABC):
         next_id: int | None = row_id
         try:
             while next_id is not None and not self._stop.is_set():
-                if not await self._process(next_id):
-                    break
+                if not await self._claim(next_id):
+                    break  # another process is on this key: it keeps the order
+                try:
+                    if not await self._process(next_id):
+                        break
+                finally:
+                    self._held.discard(next_id)
                 next_id = await self._next_due_in(key)
         except Stopped:
             pass
@@ -262,3 +321,48 @@ class OutboxLoop(FifoWorkLoop):
 
     async def _pending_count(self, session: AsyncSession) -> int:
         return await OutboxRepo(session).pending_count(channel=self.channel)
+
+
+class InboxLoop(FifoWorkLoop):
+    """A channel's inbox worker: the keys are senders (a chat), the rows that channel's pending inbound
+    messages, taken in ``seq`` order (see :class:`storage.repositories.InboxRepo`)."""
+
+    model = InboundMessage
+    #: the ``inbound_messages.channel`` this worker processes
+    channel = ""
+
+    async def _due_heads(self, session: AsyncSession, now: datetime) -> list[tuple[int, str]]:
+        return await InboxRepo(session).due_heads(now, limit=self.batch_size, channel=self.channel)
+
+    async def _next_due_at(self, session: AsyncSession) -> datetime | None:
+        return await InboxRepo(session).next_due_at(channel=self.channel)
+
+    async def _next_due_for(self, session: AsyncSession, key: str, now: datetime) -> int | None:
+        head = await InboxRepo(session).head_for_sender(key)
+        if head is None or as_utc(head.next_attempt_at) > now:
+            return None
+        return head.id
+
+    async def _pending_count(self, session: AsyncSession) -> int:
+        return await InboxRepo(session).pending_count(channel=self.channel)
+
+    async def _finish(
+        self, row_id: int, *, error: str | None = None, retry_in: float = 0.0, give_up: bool = False
+    ) -> None:
+        """Record a row's outcome: done, failed for good, or a retry after ``retry_in`` seconds."""
+        now = self.clock()
+        async with self._db_sem, self.sessionmaker() as session, session.begin():
+            repo = InboxRepo(session)
+            row = await repo.get(row_id)
+            if row is None:
+                return
+            if error is None:
+                repo.mark_done(row, now=now)
+                self.processed += 1
+            elif give_up:
+                repo.mark_failed(row, error=error, now=now)
+                self.processed += 1
+                log.error("%s: row %s failed for good: %s", self.name, row_id, error)
+            else:
+                repo.mark_retry(row, error=error, delay=retry_in, now=now)
+                log.warning("%s: row %s: retry in %.0fs: %s", self.name, row_id, retry_in, error)

@@ -14,24 +14,23 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from bot.delivery.loop import FifoWorkLoop
+from bot.delivery.loop import InboxLoop
 from bot.services.citizen import handle_citizen_event
 from bot.whatsapp.translate import CHANNEL, MediaDownloadError, MediaFetcher, download_failed, to_events
 from storage.models import InboundMessage, utcnow
-from storage.repositories import InboxRepo
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
 
     from bot.services.runtime import Runtime
 
 log = logging.getLogger("sikesal.whatsapp.inbox")
 
 
-class InboxWorker(FifoWorkLoop):
+class InboxWorker(InboxLoop):
     """Processes pending ``inbound_messages`` rows, per sender in order, in parallel across senders."""
 
     name = "whatsapp-inbox"
+    channel = CHANNEL
 
     def __init__(
         self,
@@ -43,6 +42,7 @@ class InboxWorker(FifoWorkLoop):
         concurrency: int = 8,
         backoff_base: float = 2.0,
         clock: Callable[[], datetime] = utcnow,
+        lease_owner: str | None = None,
     ) -> None:
         super().__init__(
             rt.sessionmaker,
@@ -51,24 +51,10 @@ class InboxWorker(FifoWorkLoop):
             concurrency=concurrency,
             backoff_base=backoff_base,
             clock=clock,
+            lease_owner=lease_owner,
         )
         self.rt = rt
         self.fetcher = fetcher
-
-    async def _due_heads(self, session: AsyncSession, now: datetime) -> list[tuple[int, str]]:
-        return await InboxRepo(session).due_heads(now, limit=self.batch_size)
-
-    async def _next_due_at(self, session: AsyncSession) -> datetime | None:
-        return await InboxRepo(session).next_due_at()
-
-    async def _next_due_for(self, session: AsyncSession, key: str, now: datetime) -> int | None:
-        head = await InboxRepo(session).head_for_sender(key)
-        if head is None or head.next_attempt_at > now:
-            return None
-        return head.id
-
-    async def _pending_count(self, session: AsyncSession) -> int:
-        return await InboxRepo(session).pending_count()
 
     async def _process(self, row_id: int) -> bool:
         async with self._db_sem, self.sessionmaker() as session:
@@ -107,22 +93,3 @@ class InboxWorker(FifoWorkLoop):
             return give_up
         await self._finish(row_id)
         return True
-
-    async def _finish(
-        self, row_id: int, *, error: str | None = None, retry_in: float = 0.0, give_up: bool = False
-    ) -> None:
-        now = self.clock()
-        async with self._db_sem, self.sessionmaker() as session, session.begin():
-            repo = InboxRepo(session)
-            row = await repo.get(row_id)
-            if row is None:
-                return
-            if error is None:
-                repo.mark_done(row, now=now)
-                self.processed += 1
-            elif give_up:
-                repo.mark_failed(row, error=error, now=now)
-                self.processed += 1
-            else:
-                repo.mark_retry(row, error=error, delay=retry_in, now=now)
-                log.warning("inbound %s: retry in %.0fs: %s", row_id, retry_in, error)
