@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from handlers.context import FlowContext
 from handlers.lifecycle import Action, Decision, action_label, allowed_actions, status_label
 from handlers.messages import Alert, Button, OutMessage
+from handlers.text import parse_id
 from handlers.views import (
     ComplaintView,
     HistoryEntry,
@@ -69,12 +70,14 @@ def reassign_payload(complaint_id: int, agency_key: str) -> str:
 
 
 def _complaint_id(text: str) -> int | None:
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= 20 else None
+    """An id the database can hold (ASCII digits, 1..2**31-1): a forged ``st:accept:99999999999999999999``
+    is an unknown button, not an integer overflow in the query."""
+    return parse_id(text)
 
 
 def parse_staff_payload(payload: str) -> StaffPayload | None:
     """Read ``st:<action>:<id>`` or ``ra:<id>:<agency|->``; None for anything else (never raises)."""
-    parts = payload.split(":") if isinstance(payload, str) else []
+    parts = payload.split(":") if isinstance(payload, str) and len(payload) <= 256 else []
     if len(parts) != 3:
         return None
     kind, first, second = parts
@@ -89,7 +92,7 @@ def parse_staff_payload(payload: str) -> StaffPayload | None:
             return None
         if second == REASSIGN_CANCEL:
             return StaffPayload(kind, Action.REASSIGN, complaint_id, cancelled=True)
-        if _AGENCY_KEY_RE.match(second):
+        if _AGENCY_KEY_RE.fullmatch(second):  # match() would let "dishub\n" through
             return StaffPayload(kind, Action.REASSIGN, complaint_id, agency=second)
     return None
 

@@ -27,6 +27,7 @@ from dataclasses import replace
 from handlers.events import ButtonPress, Command, Incoming, Text
 from handlers.messages import Button, OutMessage
 from handlers.state import Choice, Conversation
+from handlers.text import parse_int
 
 __all__ = ["Choice", "flatten", "label_key", "remember", "resolve"]
 
@@ -102,8 +103,8 @@ def _chosen_payload(choices: Sequence[Choice], text: str, *, numbered: bool) -> 
         return None
     number = _NUMBER.match(text)
     if number is not None and numbered:
-        index = int(number.group(1))
-        return choices[index - 1][1] if 1 <= index <= len(choices) else None
+        index = parse_int(number.group(1), 1, len(choices))  # "0" and "99" are no item
+        return choices[index - 1][1] if index is not None else None
     wanted = label_key(text)
     if not wanted:
         return None

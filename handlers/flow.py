@@ -40,6 +40,7 @@ from handlers.events import (
 from handlers.lifecycle import status_label
 from handlers.messages import Alert, Button, KeyboardButton, OutMessage
 from handlers.state import FILING_STEPS, Conversation, Draft, Step
+from handlers.text import clean_text, parse_int, visible_length
 from handlers.views import (
     LANG_PREFIX,
     MENU_HELP,
@@ -259,8 +260,27 @@ def _leave_detour(conv: Conversation) -> None:
         conv.step = back
 
 
+def _plain(text: str | None) -> str:
+    """Typed text as the flow keeps it: cleaned (the channel adapters already did; cleaning is
+    idempotent, so a NUL or a bidi override never reaches a draft whatever the adapter) and stripped."""
+    return clean_text(text or "").strip()
+
+
+def _too_short(text: str, minimum: int) -> bool:
+    """Minimum lengths count what a person sees (:func:`handlers.text.visible_length`): a text of
+    zero-width or bidi characters, or an emoji family, is not mistaken for ten characters."""
+    return visible_length(text) < minimum
+
+
+def _too_long(text: str, maximum: int) -> bool:
+    """Maximum lengths count code points (``len``): a few visible characters loaded with combining
+    marks must not make a summary or card longer than Telegram accepts."""
+    return len(text) > maximum
+
+
 def _description_fits(text: str, ctx: FlowContext) -> bool:
-    return ctx.limits.description_min <= len(text) <= ctx.limits.description_max
+    limits = ctx.limits
+    return not _too_short(text, limits.description_min) and not _too_long(text, limits.description_max)
 
 
 def _store_photo(draft: Draft, photo: Photo, ctx: FlowContext) -> bool:
@@ -268,7 +288,7 @@ def _store_photo(draft: Draft, photo: Photo, ctx: FlowContext) -> bool:
     Returns True when the caption filled the description."""
     draft.photos.append(photo.media)
     draft.photos_skipped = False
-    caption = (photo.caption or "").strip()
+    caption = _plain(photo.caption)
     if not draft.description and caption and _description_fits(caption, ctx):
         draft.description = caption
         return True
@@ -297,7 +317,7 @@ def _store_pin(draft: Draft, loc: Location, ctx: FlowContext) -> None:
     what the service found out about it (district, street) replaces the earlier pin's."""
     draft.latitude = float(loc.latitude)
     draft.longitude = float(loc.longitude)
-    address = (loc.address or "").strip()
+    address = _plain(loc.address)
     draft.address = truncate(address, ctx.limits.address_max) if address else None
     place = loc.place
     draft.kecamatan = place.kecamatan if place else None
@@ -323,12 +343,12 @@ def _refuse_outside(turn: Turn) -> Reply:
 def normalise_number(text: str) -> str:
     """``" jmb-2026- 000042 "`` or ``"jmb 2026 000042"`` -> ``"JMB-2026-000042"``: people type
     numbers loosely (spaces around dashes, or spaces instead of dashes)."""
-    cleaned = re.sub(r"\s*-\s*", "-", (text or "").strip().lstrip("#").strip())
+    cleaned = re.sub(r"\s*-\s*", "-", clean_text(text or "").strip().lstrip("#").strip())
     return re.sub(r"\s+", "-", cleaned).upper()
 
 
 def _valid_number(number: str) -> bool:
-    return bool(_NUMBER_RE.match(number))
+    return bool(_NUMBER_RE.fullmatch(number))
 
 
 def _fmt_mb(size: int, language: str, ctx: FlowContext) -> str:
@@ -526,7 +546,7 @@ def on_start(turn: Turn) -> Reply:
     conv, ctx = turn.conv, turn.ctx
     if conv.step == Step.STATUS_NUMBER:
         _leave_detour(conv)
-    name = (turn.incoming.display_name or "").strip()
+    name = _plain(turn.incoming.display_name)
     hello = turn.t("start.hello_named", name=esc(truncate(name, 40))) if name else turn.t("start.hello")
     lines = [hello, turn.t("start.intro", city=esc(ctx.city_name))]
     hint = (turn.incoming.language_hint or "").lower()
@@ -582,7 +602,7 @@ def _show_status(turn: Turn, number: str) -> Reply:
 def _bad_number(turn: Turn, raw: str) -> Reply:
     text = turn.t(
         "status.bad_number",
-        text=esc(truncate(raw.strip(), 40)),
+        text=esc(truncate(_plain(raw), 40)),
         example=_example_number(turn.conv.language, turn.ctx),
     )
     return Reply(messages=[OutMessage(text)])
@@ -649,7 +669,7 @@ def on_continue(turn: Turn) -> Reply:
 
 def on_unknown_command(turn: Turn) -> Reply:
     command = turn.event.name if isinstance(turn.event, Command) else ""
-    unknown = turn.t("command.unknown", command=esc(truncate("/" + command, 40)))
+    unknown = turn.t("command.unknown", command=esc(truncate("/" + clean_text(command or ""), 40)))
     return _reprompt(turn, unknown, turn.t("commands.list"))
 
 
@@ -692,9 +712,10 @@ def on_category_button(turn: Turn) -> Reply:
 
 def _match_category(text: str, ctx: FlowContext) -> CategoryInfo | None:
     """Typed category: its key, a label in any language (emoji optional) or its number in the list."""
-    wanted = text.strip().casefold()
-    if wanted.isdigit() and 1 <= int(wanted) <= len(ctx.categories):
-        return ctx.categories[int(wanted) - 1]
+    wanted = _plain(text).casefold()
+    number = parse_int(wanted, 1, len(ctx.categories))  # ASCII digits only: "²".isdigit() is True
+    if number is not None:
+        return ctx.categories[number - 1]
     for info in ctx.categories:
         names = {info.key.casefold()}
         for label in info.labels.values():
@@ -713,16 +734,16 @@ def on_category_text(turn: Turn) -> Reply:
 def on_description_text(turn: Turn) -> Reply:
     """Keep the description if it is within bounds; otherwise say the bounds and the count."""
     assert isinstance(turn.event, Text)
-    text = turn.event.text.strip()
+    text = _plain(turn.event.text)
     limits = turn.ctx.limits
-    if len(text) < limits.description_min:
-        key, bound = "filing.description_too_short", limits.description_min
-    elif len(text) > limits.description_max:
-        key, bound = "filing.description_too_long", limits.description_max
+    if _too_short(text, limits.description_min):
+        key, bound, count = "filing.description_too_short", limits.description_min, visible_length(text)
+    elif _too_long(text, limits.description_max):
+        key, bound, count = "filing.description_too_long", limits.description_max, len(text)
     else:
         turn.draft.description = text
         return _advance(turn, turn.t("filing.description_saved"))
-    return Reply(messages=[OutMessage(turn.t(key, count=len(text), bound=bound))])
+    return Reply(messages=[OutMessage(turn.t(key, count=count, bound=bound))])
 
 
 def on_keep_photo(turn: Turn) -> Reply:
@@ -801,7 +822,7 @@ def _keywords(turn: Turn, key: str) -> set[str]:
 
 def on_photos_text(turn: Turn) -> Reply:
     assert isinstance(turn.event, Text)
-    typed = turn.event.text.strip().strip(".!").casefold()
+    typed = _plain(turn.event.text).strip(".!").casefold()
     if typed in _keywords(turn, "keywords.done"):
         return on_photos_done(turn)
     if typed in _keywords(turn, "keywords.skip"):
@@ -822,10 +843,12 @@ def on_location_pin(turn: Turn) -> Reply:
 def on_location_text(turn: Turn) -> Reply:
     """A typed address instead of a pin (it replaces an earlier pin)."""
     assert isinstance(turn.event, Text)
-    text = turn.event.text.strip()
+    text = _plain(turn.event.text)
     limits = turn.ctx.limits
-    if not limits.address_min <= len(text) <= limits.address_max:
-        message = turn.t("filing.address_bounds", count=len(text), min=limits.address_min, max=limits.address_max)
+    short = _too_short(text, limits.address_min)
+    if short or _too_long(text, limits.address_max):
+        count = visible_length(text) if short else len(text)
+        message = turn.t("filing.address_bounds", count=count, min=limits.address_min, max=limits.address_max)
         return Reply(messages=[OutMessage(message)])
     draft = turn.draft
     draft.address, draft.latitude, draft.longitude = text, None, None
@@ -850,8 +873,11 @@ def _finished_draft(turn: Turn) -> Draft:
 def on_address_match(turn: Turn) -> Reply:
     """"Yes, this place": the typed address gets the candidate's pin and district."""
     draft = turn.draft
+    index = parse_int(turn.arg, 0, len(draft.address_matches) - 1)  # "addr:-1" is not the last one
+    if index is None:
+        return _stale(turn)
     try:
-        match = AddressMatch.from_dict(draft.address_matches[int(turn.arg)])
+        match = AddressMatch.from_dict(draft.address_matches[index])
     except (ValueError, IndexError, KeyError, TypeError):
         return _stale(turn)
     typed = draft.address
