@@ -6,8 +6,15 @@
                                      the whole system in a browser, no token, no internet
     sikesal migrate                  create or upgrade the database schema
     sikesal check-config             validate config.yaml and exit
-    sikesal agency list              agencies and the groups linked to them
+    sikesal agency list              agencies and the groups linked to them (warns about broken links and
+                                     a bot that is not an administrator of its group)
     sikesal agency link-code AGENCY  print a one-time code; send "/link CODE" in the agency's group
+    sikesal outbox list [--failed] [--channel C] [--limit N]
+                                     messages waiting or failed for good (no message text)
+    sikesal outbox retry ID... | --all-failed [--channel C]
+                                     put failed messages back in the queue
+    sikesal backup DIR               SQLite: a consistent copy of the database and the media files, safe
+                                     while the bot runs (PostgreSQL: prints the pg_dump commands)
 """
 
 from __future__ import annotations
@@ -17,11 +24,19 @@ import asyncio
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 from bot.config import AppConfig, ConfigError, Settings, geocoder_settings, load_config, load_service_area
 from bot.logs import RedactSecrets, setup_logging
 
+if TYPE_CHECKING:
+    from storage.outbox_admin import OutboxRow, QueueSummary
+
 EXIT_CONFIG = 2
+#: the command ran but did not do what was asked (a backup that could not be made, nothing retried)
+EXIT_FAILED = 1
 
 
 def _load(settings: Settings) -> AppConfig:
@@ -126,14 +141,173 @@ async def _with_runtime_db(settings: Settings, config: AppConfig, action: str, a
             print(f"The code works once and expires in {config.link_codes.ttl_minutes} minutes.")
             return 0
         async with UnitOfWork(rt.sessionmaker) as uow:  # read plain values: rows expire when it closes
-            groups = {g.agency: (g.chat_id, g.title) for g in await uow.agencies.all_groups()}
+            groups = {
+                g.agency: _Group(g.agency, g.chat_id, g.title, g.bot_status, g.broken_reason, g.broken_at)
+                for g in await uow.agencies.all_groups()
+            }
         for key, agency_config in config.agencies.items():
             group = groups.get(key)
-            where = f"linked to chat {group[0]} ({group[1] or 'untitled'})" if group else "NOT LINKED"
+            where = f"linked to chat {group.chat_id} ({group.title or 'untitled'})" if group else "NOT LINKED"
             print(f"{key:10} {agency_config.name.get('id', key)}: {where}")
+            if group is not None:
+                for warning in _group_warnings(config, group):
+                    print(f"{'':10} {warning}")
         return 0
     finally:
         await engine.dispose()
+
+
+#: the bot's statuses in a group that receive chat_member updates (staff joining and leaving)
+_ADMIN_STATUSES = ("administrator", "creator")
+
+
+class _Group(NamedTuple):
+    """What ``agency list`` shows of a linked group (plain values, read inside the transaction)."""
+
+    agency: str
+    chat_id: int
+    title: str | None
+    bot_status: str | None
+    broken_reason: str | None
+    broken_at: datetime | None
+
+
+def _group_warnings(config: AppConfig, group: _Group) -> list[str]:
+    """What an operator must fix about a linked group: a broken link first, else a bot that is no admin."""
+    from zoneinfo import ZoneInfo
+
+    if group.broken_reason:
+        since = ""
+        if group.broken_at is not None:
+            since = f" since {group.broken_at.astimezone(ZoneInfo(config.city.timezone)):%Y-%m-%d %H:%M %Z}"
+        fallback = config.routing.fallback_agency
+        if group.agency == fallback:
+            where = "this is the command centre's own group, so its cards cannot be delivered at all"
+        else:
+            where = f"cards go to the command centre ({fallback})"
+        return [f"✖ BROKEN{since}: {group.broken_reason} — {where};"
+                f" re-link with `sikesal agency link-code {group.agency}`"]
+    if group.bot_status in _ADMIN_STATUSES:
+        return []
+    if group.bot_status is None:
+        state = "the bot's status in the group is unknown (status unknown)"
+    else:
+        state = f"bot is not an administrator (it is {group.bot_status})"
+    return [f"⚠ {state}: make it an admin so staff who leave lose access at once"]
+
+
+def _ago(delta: timedelta) -> str:
+    """12s, 5m, 3h, 2d: short enough for a table column."""
+    seconds = max(0, int(delta.total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+async def _outbox(settings: Settings, args: argparse.Namespace) -> int:
+    from storage import outbox_admin
+    from storage.db import make_engine, make_sessionmaker, upgrade_database
+    from storage.models import utcnow
+
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        await upgrade_database(engine)
+        sessionmaker = make_sessionmaker(engine)
+        now = utcnow()
+        if args.outbox_command == "list":
+            async with sessionmaker() as session:
+                queues = await outbox_admin.summary(session)
+                rows = await outbox_admin.list_rows(
+                    session, failed_only=args.failed, limit=args.limit, channel=args.channel
+                )
+            _print_outbox(queues, rows, now, args)
+            return 0
+        async with sessionmaker() as session:
+            if args.all_failed:
+                count = await outbox_admin.retry_all_failed(session, now=now, channel=args.channel)
+                await session.commit()
+                if not count:
+                    print("No failed messages" + (f" on {args.channel}." if args.channel else "."))
+                    return 0
+                print(f"Put {count} failed message(s) back in the queue; a running bot sends them within a few seconds.")
+                return 0
+            result = await outbox_admin.retry(session, args.ids, now=now)
+            await session.commit()
+        for row_id, why in sorted(result.skipped.items()):
+            print(f"#{row_id} {why}", file=sys.stderr)
+        if result.retried:
+            ids = ", ".join(f"#{i}" for i in result.retried)
+            print(f"Put {ids} back in the queue; a running bot sends them within a few seconds.")
+            return 0
+        return EXIT_FAILED
+    finally:
+        await engine.dispose()
+
+
+def _print_outbox(queues: list[QueueSummary], rows: list[OutboxRow], now: datetime, args: argparse.Namespace) -> None:
+    if queues:
+        parts = []
+        for q in queues:
+            oldest = f" (the oldest for {_ago(now - q.oldest_pending_at)})" if q.oldest_pending_at else ""
+            parts.append(f"{q.channel}: {q.pending} pending{oldest}, {q.failed} failed")
+        print("Outbox: " + "; ".join(parts))
+    if not rows:
+        print("No failed messages." if args.failed else "Nothing waiting and nothing failed.")
+        return
+    print(f"{'id':>8}  {'channel':9} {'chat':16} {'kind':10} {'status':8} {'tries':>5}  {'age':>5}  {'next':8} last error")
+    for row in rows:
+        if row.status != "pending":
+            next_at = "-"
+        elif row.leased(now):
+            next_at = f"sending ({row.lease_owner})"
+        elif row.next_attempt_at <= now:
+            next_at = "due"
+        else:
+            next_at = f"in {_ago(row.next_attempt_at - now)}"
+        error = (row.last_error or "").splitlines()[0][:70] if row.last_error else ""
+        print(f"{row.id:>8}  {row.channel:9} {row.chat_id:16} {row.kind:10} {row.status:8} {row.attempts:>5}"
+              f"  {_ago(now - row.created_at):>5}  {next_at:8} {error}")
+    total = sum(q.failed + (0 if args.failed else q.pending) for q in queues
+                if args.channel is None or q.channel == args.channel)
+    if total > len(rows):
+        print(f"(the newest {len(rows)} of {total}; --limit N shows more)")
+
+
+def _backup(settings: Settings, target: Path) -> int:
+    from storage.backup import BackupError, postgres_instructions, run_backup, sqlite_database
+
+    url = settings.resolved_database_url
+    try:
+        database = sqlite_database(url)
+    except BackupError as exc:
+        print(f"sikesal backup: {exc}.", file=sys.stderr)
+        if "PostgreSQL" in str(exc):
+            print(postgres_instructions(url, target.resolve(), settings.media_dir.resolve()), file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        result = asyncio.run(run_backup(database, settings.media_dir, target))
+    except BackupError as exc:
+        print(f"sikesal backup: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"Backup of {database} written to {result.folder}")
+    revision = f"schema {result.revision}, " if result.revision else ""
+    print(f"  sikesal.db   {_size(result.database_bytes)} ({revision}PRAGMA integrity_check: ok)")
+    if result.media is not None:
+        print(f"  media/       {result.media_files} files, {_size(result.media_bytes)}")
+    else:
+        print(f"  media/       none yet ({settings.media_dir} does not exist)")
+    print("  RESTORE.txt  how to restore it")
+    return 0
+
+
+def _size(n: int) -> str:
+    size = float(n)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} bytes"
 
 
 async def _playground(settings: Settings, config: AppConfig, host: str, port: int) -> None:
@@ -187,16 +361,45 @@ def build_parser() -> argparse.ArgumentParser:
     agency_sub.add_parser("list", help="agencies and their linked groups")
     link = agency_sub.add_parser("link-code", help="print a one-time code to link a group")
     link.add_argument("agency", help="agency key from config.yaml, e.g. pupr")
+    outbox = sub.add_parser("outbox", help="messages waiting to be sent or failed for good")
+    outbox_sub = outbox.add_subparsers(dest="outbox_command", required=True)
+    listing = outbox_sub.add_parser("list", help="pending and failed messages, newest first (no message text)")
+    listing.add_argument("--failed", action="store_true", help="only messages that failed for good")
+    listing.add_argument("--channel", choices=("telegram", "whatsapp"), default=None)
+    listing.add_argument("--limit", type=_positive, default=50, help="at most this many rows (default 50)")
+    retry = outbox_sub.add_parser("retry", help="put failed messages back in the queue")
+    which = retry.add_mutually_exclusive_group(required=True)
+    which.add_argument("ids", nargs="*", type=int, default=[], metavar="ID", help="outbox ids (see outbox list)")
+    which.add_argument("--all-failed", action="store_true", help="every failed message")
+    retry.add_argument("--channel", choices=("telegram", "whatsapp"), default=None,
+                       help="with --all-failed: only this channel's")
+    backup = sub.add_parser("backup", help="back up the SQLite database and the media files (safe while running)")
+    backup.add_argument("dir", type=Path, help="a new folder sikesal-YYYYmmdd-HHMMSS is created in it")
     return parser
 
 
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return number
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     settings = Settings()
     setup_logging(
         settings.log_level,
         [settings.telegram_bot_token or "", settings.database_url or "", settings.twilio_auth_token or ""],
     )
+    # these need the database only: a broken config.yaml must not stop a backup or a retry
+    if args.command == "backup":
+        return _backup(settings, args.dir)
+    if args.command == "outbox":
+        if args.outbox_command == "retry" and args.channel and not args.all_failed:
+            parser.error("--channel goes with --all-failed")
+        return asyncio.run(_outbox(settings, args))
     try:
         config = _load(settings)
     except ConfigError as exc:
