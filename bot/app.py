@@ -1,5 +1,6 @@
-"""Composition root: database, runtime, Telegram bot, delivery loops, draft sweeper, and (when Twilio is
-configured) the WhatsApp webhooks, inbox and sender.
+"""Composition root: database, runtime, Telegram bot, the Telegram intake (long polling or webhook into
+the inbox), the inbox and delivery loops, draft sweeper, the web server (webhooks, /healthz, /readyz), the
+metrics server, and (when Twilio is configured) the WhatsApp webhooks, inbox and sender.
 
 ``SikesalApp`` is what ``sikesal run`` starts and what the end-to-end tests and the benchmark
 start in-process against the local Bot API server, so tests run the real wiring.
@@ -18,9 +19,8 @@ from pathlib import Path
 
 import aiohttp
 from aiogram import Bot
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
@@ -29,17 +29,22 @@ from bot.delivery.loop import FifoWorkLoop
 from bot.delivery.ratelimit import RateLimits
 from bot.delivery.telegram import TelegramSender
 from bot.delivery.whatsapp import WhatsAppSender
+from bot.ops.health import Health
+from bot.ops.metrics import Metrics, MetricsServer
 from bot.services.drafts import run_draft_sweeper
 from bot.services.receipts import record_notice_outcome
 from bot.services.runtime import Runtime
 from bot.telegram.client import create_bot
 from bot.telegram.dispatcher import build_dispatcher, register_commands
+from bot.telegram.intake import TelegramInbox, TelegramPoller, TelegramWebhook, allowed_updates
 from bot.whatsapp.inbox import InboxWorker
 from bot.whatsapp.translate import MediaFetcher
 from bot.whatsapp.webhook import TwilioWebhooks
 from routing.geocode import Geocoder, GeocoderSettings
-from storage.db import make_engine, make_sessionmaker, upgrade_database
+from storage import leases
+from storage.db import SingleProcessLock, make_engine, make_sessionmaker, upgrade_database
 from storage.media import MediaStore
+from storage.models import InboundMessage, OutboxMessage
 
 log = logging.getLogger("sikesal.app")
 
@@ -70,6 +75,9 @@ class SikesalApp:
         public_url: str | None = None,
         telegram_webhook_secret: str | None = None,
         geocoder: GeocoderSettings | None = None,
+        metrics_host: str = "127.0.0.1",
+        metrics_port: int | None = None,
+        lease_ttl: float = 30.0,
     ) -> None:
         self.config = config
         self.database_url = database_url
@@ -101,7 +109,18 @@ class SikesalApp:
         if telegram_webhook and not self.public_url:
             raise ValueError("the Telegram webhook needs SIKESAL_PUBLIC_URL (the https address Telegram posts to)")
         self.http_app = web.Application(client_max_size=256 * 1024)  # Twilio forms and Telegram updates are small
-        self.http_app.router.add_get("/healthz", _healthz)
+        #: Prometheus metrics of this process, served on their own address (None: no metrics server)
+        self.metrics = Metrics()
+        self.metrics_host = metrics_host
+        self.metrics_port = metrics_port
+        self.metrics_server: MetricsServer | None = None
+        #: several processes may share a PostgreSQL database: rows are then claimed under this name
+        self.lease_owner: str | None = None
+        self.lease_ttl = lease_ttl
+        self._single_process: SingleProcessLock | None = None
+        self.poller: TelegramPoller | None = None
+        self.telegram_inbox: TelegramInbox | None = None
+        self.telegram_webhook_handler: TelegramWebhook | None = None
         self.geocoder_settings = geocoder
         self.geocoder: Geocoder | None = None
         self.whatsapp_sender: WhatsAppSender | None = None
@@ -113,8 +132,11 @@ class SikesalApp:
 
     async def start(self) -> None:
         self.engine = engine = make_engine(self.database_url)
+        await self._claim_database(engine)
         await upgrade_database(engine)
         sessionmaker = make_sessionmaker(engine)
+        if self.lease_owner is None:
+            await _release_leases(sessionmaker)  # this process alone: rows a killed predecessor held are free
         media = MediaStore(self.media_dir)
         runtime = Runtime(config=self.config, sessionmaker=sessionmaker, media=media)
         if self.clock is not None:
@@ -129,9 +151,14 @@ class SikesalApp:
         await register_commands(bot, runtime)
         self.sender = TelegramSender(
             bot, sessionmaker, media, limits=self.rate_limits, clock=runtime.clock,
-            on_notice_outcome=functools.partial(record_notice_outcome, runtime),
+            on_notice_outcome=functools.partial(record_notice_outcome, runtime), lease_owner=self.lease_owner,
         )
-        loops: list[FifoWorkLoop] = [self.sender]
+        self.dispatcher = build_dispatcher(runtime)
+        self.telegram_inbox = TelegramInbox(
+            runtime, bot, self.dispatcher, clock=runtime.clock, lease_owner=self.lease_owner,
+            on_update=functools.partial(self.metrics.update_in, "telegram"),
+        )
+        loops: list[FifoWorkLoop] = [self.telegram_inbox, self.sender]
         if self.twilio is not None:
             loops.extend(self._whatsapp(runtime, self.twilio))
 
@@ -140,39 +167,62 @@ class SikesalApp:
                 loop.wake()
 
         runtime.on_enqueued = wake_all
-        self.dispatcher = build_dispatcher(runtime)
+        allowed = allowed_updates(self.dispatcher)
+        ticking: list[object] = list(loops)
         if self.telegram_webhook:
-            path = self.config.telegram.webhook_path
-            SimpleRequestHandler(
-                dispatcher=self.dispatcher, bot=bot, secret_token=self.telegram_webhook_secret,
-                handle_in_background=False,  # answer after the commit: Telegram redelivers what failed
-            ).register(self.http_app, path=path)
-        if self.telegram_webhook or self.twilio is not None:
-            await self._serve_http()
+            self.telegram_webhook_handler = TelegramWebhook(
+                runtime, self.telegram_webhook_secret, on_stored=self.telegram_inbox.wake
+            )
+            self.http_app.router.add_post(self.config.telegram.webhook_path, self.telegram_webhook_handler.handle)
+        else:
+            self.poller = TelegramPoller(
+                runtime, bot, allowed=allowed, timeout=self.polling_timeout, on_stored=self.telegram_inbox.wake,
+                lease_owner=self.lease_owner, lease_ttl=self.lease_ttl,
+            )
+        self.health = Health(sessionmaker, ticking)  # type: ignore[arg-type]
+        self.http_app.add_routes(self.health.routes())
+        await self._serve_http()
+        if self.metrics_port is not None:
+            self.metrics_server = MetricsServer(
+                self.metrics, host=self.metrics_host, port=self.metrics_port, sessionmaker=sessionmaker,
+            )
+            await self.metrics_server.start()
         if self.telegram_webhook:
             await bot.set_webhook(
                 f"{self.public_url}{self.config.telegram.webhook_path}",
                 secret_token=self.telegram_webhook_secret,
-                allowed_updates=self.dispatcher.resolve_used_update_types(),
+                allowed_updates=allowed,
                 drop_pending_updates=False,
             )
             log.info("Telegram updates by webhook at %s%s", self.public_url, self.config.telegram.webhook_path)
             telegram_task = asyncio.create_task(self._until_stopped(), name="telegram-webhook")
         else:
             await bot.delete_webhook(drop_pending_updates=False)
-            telegram_task = asyncio.create_task(self._poll(bot), name="telegram-polling")
+            assert self.poller is not None
+            telegram_task = asyncio.create_task(self.poller.run(self._stop), name="telegram-polling")
         self._tasks = [
             telegram_task,
             *(asyncio.create_task(loop.run(self._stop), name=loop.name) for loop in loops),
             asyncio.create_task(run_draft_sweeper(runtime, self._stop, interval=self.sweep_interval), name="drafts"),
         ]
 
+    async def _claim_database(self, engine: AsyncEngine) -> None:
+        """SQLite: this process alone (a second one is refused with a clear message). PostgreSQL: rows are
+        claimed under a name of this process, so several processes can share the database."""
+        if engine.dialect.name == "sqlite":
+            self._single_process = SingleProcessLock.for_url(self.database_url)
+            if self._single_process is not None:
+                self._single_process.acquire()
+            self.lease_owner = None
+        else:
+            self.lease_owner = leases.process_owner()
+
     async def _until_stopped(self) -> None:
         """Webhook mode has no polling task: the web server works until the app stops."""
         await self._stop.wait()
 
     async def _serve_http(self) -> None:
-        """The one web server for every webhook (Telegram's, Twilio's) and /healthz."""
+        """The one web server for every webhook (Telegram's, Twilio's), /healthz and /readyz."""
         self._runner = web.AppRunner(self.http_app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.http_host, self.http_port)
@@ -191,13 +241,14 @@ class SikesalApp:
             client.api.base_url = twilio.api_base
         self._http_session = aiohttp.ClientSession()
         fetcher = MediaFetcher(self._http_session, twilio.account_sid, twilio.auth_token, twilio.api_base)
-        self.inbox = InboxWorker(runtime, fetcher, clock=runtime.clock)
+        self.inbox = InboxWorker(runtime, fetcher, clock=runtime.clock, lease_owner=self.lease_owner)
         status_callback = f"{twilio.public_url}{settings.status_path}" if twilio.public_url else None
         if status_callback is None:
             log.warning("SIKESAL_PUBLIC_URL is not set: no delivery receipts from Twilio, and webhook signatures"
                         " are checked against the URL this process sees (wrong behind a reverse proxy)")
         self.whatsapp_sender = WhatsAppSender(
-            runtime, client, twilio, settings, status_callback=status_callback, clock=runtime.clock
+            runtime, client, twilio, settings, status_callback=status_callback, clock=runtime.clock,
+            lease_owner=self.lease_owner,
         )
         self.webhooks = TwilioWebhooks(runtime, twilio, on_stored=self.inbox.wake)
         self.http_app.add_routes(self.webhooks.routes(settings.webhook_path, settings.status_path))
@@ -209,24 +260,16 @@ class SikesalApp:
         """The webhook server's local base URL (what a local Twilio server posts to)."""
         return f"http://{self.http_host}:{self.http_port}"
 
-    async def _poll(self, bot: Bot) -> None:
-        await self.dispatcher.start_polling(
-            bot,
-            handle_signals=False,
-            close_bot_session=False,
-            polling_timeout=self.polling_timeout,
-            allowed_updates=self.dispatcher.resolve_used_update_types(),
-        )
-
     async def stop(self) -> None:
         """Stop everything that was started (safe after a failed ``start``)."""
         self._stop.set()
-        if self._tasks and not self.telegram_webhook:
-            with contextlib.suppress(RuntimeError):  # polling not started yet
-                await self.dispatcher.stop_polling()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(task, timeout=15)
+        if self.poller is not None:
+            await self.poller.release()
+        if self.metrics_server is not None:
+            await self.metrics_server.stop()
         if self._runner is not None:
             await self._runner.cleanup()
         if self._twilio_http is not None:
@@ -239,6 +282,8 @@ class SikesalApp:
             await self.bot.session.close()
         if self.engine is not None:
             await self.engine.dispose()
+        if self._single_process is not None:
+            self._single_process.release()
 
     async def wait(self) -> None:
         """Run until a task ends (a crash surfaces here) or ``stop()`` is called."""
@@ -261,5 +306,7 @@ def webhook_secret_for(token: str) -> str:
     return hashlib.sha256(f"sikesal-webhook:{token}".encode()).hexdigest()
 
 
-async def _healthz(request: web.Request) -> web.Response:
-    return web.json_response({"ok": True})
+async def _release_leases(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    async with sessionmaker() as session, session.begin():
+        for model in (OutboxMessage, InboundMessage):
+            await leases.release_all(session, model)

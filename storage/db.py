@@ -7,7 +7,9 @@ session) so tests and the bot can run several databases side by side.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,51 @@ def _sqlite_file(url: str) -> Path | None:
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
     return Path(database)
+
+
+class DatabaseInUse(RuntimeError):
+    """Another SiKesal process already runs on this SQLite database."""
+
+
+class SingleProcessLock:
+    """An exclusive ``flock`` on ``<database>.lock`` held for the life of the bot process.
+
+    Why: SQLite has one writer, and SiKesal's delivery on SQLite relies on being the only process (rows are
+    not leased). Two bots on one file would send messages twice. The operating system drops the lock when
+    the process dies, even on ``kill -9``, so a crashed bot never leaves a stale lock behind.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    @classmethod
+    def for_url(cls, url: str) -> SingleProcessLock | None:
+        """The lock for a SQLite file URL (None for ``:memory:`` and other backends)."""
+        path = _sqlite_file(url)
+        return cls(path.expanduser().with_name(path.name + ".lock")) if path is not None else None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise DatabaseInUse(
+                f"another SiKesal process is already running on the SQLite database next to {self.path}. "
+                "SQLite serves one process only: stop the other one, or use PostgreSQL (DATABASE_URL="
+                "postgresql+asyncpg://...) to run several processes."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:

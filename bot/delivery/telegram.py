@@ -166,6 +166,7 @@ class TelegramSender(OutboxLoop):
         shutdown_timeout: float = 10.0,
         clock: Callable[[], datetime] = utcnow,
         on_notice_outcome: Callable[[int, str | None, tuple[str, str]], Awaitable[None]] | None = None,
+        lease_owner: str | None = None,
     ) -> None:
         super().__init__(
             sessionmaker,
@@ -177,6 +178,7 @@ class TelegramSender(OutboxLoop):
             backoff_cap=backoff_cap,
             shutdown_timeout=shutdown_timeout,
             clock=clock,
+            lease_owner=lease_owner,
         )
         self.bot = bot
         self.media = media
@@ -197,7 +199,11 @@ class TelegramSender(OutboxLoop):
         attempt = _Attempt()
         loaded = await self._load(row_id)
         if isinstance(loaded, _Outcome) and loaded.prerequisite is not None and not nested:
-            await self._process(loaded.prerequisite, nested=True)
+            if await self._claim(loaded.prerequisite):
+                try:
+                    await self._process(loaded.prerequisite, nested=True)
+                finally:
+                    self._held.discard(loaded.prerequisite)
             loaded = await self._load(row_id)
         if loaded is None:
             return True

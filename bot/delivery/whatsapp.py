@@ -129,6 +129,7 @@ class WhatsAppSender(OutboxLoop):
         concurrency: int = 8,
         backoff_base: float = 1.0,
         clock: Callable[[], datetime] = utcnow,
+        lease_owner: str | None = None,
     ) -> None:
         super().__init__(
             rt.sessionmaker,
@@ -137,6 +138,7 @@ class WhatsAppSender(OutboxLoop):
             concurrency=concurrency,
             backoff_base=backoff_base,
             clock=clock,
+            lease_owner=lease_owner,
         )
         self.rt = rt
         self.client = client
