@@ -11,6 +11,8 @@ import asyncio
 import base64
 import contextlib
 import email.utils
+import hashlib
+import hmac
 import logging
 import secrets
 import time
@@ -175,11 +177,15 @@ class TwilioServer:
     ``$SIKESAL_TWILIO_SPEC``), a path = use that file, False = no spec validation.
     ``callback_delay``: seconds between status callbacks; ``out_of_order``: send them last-first;
     ``read_receipts``: WhatsApp recipients "read" delivered messages.
+    ``media_redirect``: like real Twilio, a media URL (Basic auth) answers 307 to a pre-signed URL on
+    ``/signed-media/`` that refuses any request carrying an ``Authorization`` header (as S3 does) and
+    records that as a spec violation; False serves the bytes from the media URL itself.
     """
 
     def __init__(self, account_sid: str = "AC" + "0" * 32, auth_token: str = "test-auth-token", *,
                  whatsapp_from: str = "whatsapp:+14155238886", spec_path: Path | str | bool | None = None,
-                 callback_delay: float = 0.0, out_of_order: bool = False, read_receipts: bool = False) -> None:
+                 callback_delay: float = 0.0, out_of_order: bool = False, read_receipts: bool = False,
+                 media_redirect: bool = True) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.whatsapp_from = whatsapp_from
@@ -189,6 +195,7 @@ class TwilioServer:
         self.callback_delay = callback_delay
         self.out_of_order = out_of_order
         self.read_receipts = read_receipts
+        self.media_redirect = media_redirect
         self.validator = RequestValidator(auth_token)
         self.messages: dict[str, MessageRecord] = {}
         self.users: dict[str, WhatsAppUser] = {}
@@ -217,6 +224,7 @@ class TwilioServer:
         app.router.add_get(MESSAGES_PATH, self._handle_list)
         app.router.add_get("/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json", self._handle_fetch)
         app.router.add_get("/media/{media_id:.+}", self._handle_media)
+        app.router.add_get("/signed-media/{signature}/{media_id:.+}", self._handle_signed_media)
         add_control_routes(app, self)
         return app
 
@@ -394,6 +402,26 @@ class TwilioServer:
         item = self.media.get(request.match_info["media_id"])
         if item is None:
             return web.json_response(TwilioError(404, 20404, "Not found").to_dict(), status=404)
+        if self.media_redirect:
+            media_id = request.match_info["media_id"]
+            location = f"{self.base_url}/signed-media/{self._media_signature(media_id)}/{media_id}"
+            return web.Response(status=307, headers={"Location": location})
+        data, content_type = item
+        return web.Response(body=data, content_type=content_type)
+
+    def _media_signature(self, media_id: str) -> str:
+        return hmac.new(self.auth_token.encode(), media_id.encode(), hashlib.sha256).hexdigest()
+
+    async def _handle_signed_media(self, request: web.Request) -> web.StreamResponse:
+        """The pre-signed URL a media URL redirects to: the signature is the credential; one sent along
+        with it is refused (S3 answers 400 "Only one auth mechanism allowed") and recorded."""
+        media_id = request.match_info["media_id"]
+        if "Authorization" in request.headers:
+            self._record_problems([f"credentials sent to the pre-signed media URL of {media_id}"])
+            return web.Response(status=400, text="Only one auth mechanism allowed")
+        item = self.media.get(media_id)
+        if item is None or not hmac.compare_digest(request.match_info["signature"], self._media_signature(media_id)):
+            return web.Response(status=403, text="Access Denied")
         data, content_type = item
         return web.Response(body=data, content_type=content_type)
 
