@@ -57,6 +57,7 @@ async def _run(settings: Settings, config: AppConfig) -> None:
     from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
 
     from bot.app import SikesalApp
+    from bot.ops.metrics import MetricsPortError
 
     assert settings.telegram_bot_token is not None
     try:
@@ -87,10 +88,13 @@ async def _run(settings: Settings, config: AppConfig) -> None:
     except TelegramUnauthorizedError:
         await app.stop()
         raise SystemExit("Telegram refused TELEGRAM_BOT_TOKEN (401 Unauthorized): check the token BotFather gave you.") from None
-    except OSError as exc:  # the webhook port is taken
+    except MetricsPortError as exc:  # SIKESAL_METRICS_PORT is taken
         await app.stop()
-        raise SystemExit(f"Cannot serve the WhatsApp webhooks on {settings.http_host}:{settings.http_port}: {exc}."
-                         " Set SIKESAL_HTTP_PORT to a free port.") from None
+        raise SystemExit(str(exc)) from None
+    except OSError as exc:  # the web server's port is taken
+        await app.stop()
+        raise SystemExit(f"Cannot serve the web server (webhooks, /healthz, /readyz) on {settings.http_host}:"
+                         f"{settings.http_port}: {exc}. Set SIKESAL_HTTP_PORT to a free port.") from None
     except TelegramNetworkError as exc:
         await app.stop()
         where = settings.telegram_api_base or "api.telegram.org"

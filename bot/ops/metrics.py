@@ -202,6 +202,10 @@ class Metrics:
         return encoder(self.registry), content_type
 
 
+class MetricsPortError(OSError):
+    """The metrics server cannot listen (the port is taken, the host is not ours); the message says what to set."""
+
+
 class MetricsServer:
     """``GET /metrics`` (and any extra routes, e.g. the health checks) on its own address.
 
@@ -237,12 +241,18 @@ class MetricsServer:
         return f"http://{host}:{self.port}"
 
     async def start(self) -> None:
-        """Listen; raises ``OSError`` when the address is taken (say SIKESAL_METRICS_PORT in the message)."""
+        """Listen; raises :class:`MetricsPortError` (an ``OSError``) when the address cannot be served."""
         runner = web.AppRunner(self.app, access_log=None)
         await runner.setup()
         try:
             site = web.TCPSite(runner, self.host, self.port)
             await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise MetricsPortError(
+                f"Cannot serve metrics on {self.host}:{self.port}: {exc.strerror or exc}."
+                " Set SIKESAL_METRICS_PORT to a free port (or off) and SIKESAL_METRICS_HOST to an address of this host."
+            ) from exc
         except BaseException:
             await runner.cleanup()
             raise

@@ -13,7 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.ops.metrics import Metrics, MetricsServer
+from bot.ops.metrics import Metrics, MetricsPortError, MetricsServer
 from storage.db import make_engine, make_sessionmaker
 from storage.models import InboundMessage, OutboxMessage
 
@@ -184,12 +184,13 @@ async def test_a_hung_database_does_not_hang_the_scrape(silent_port: int, client
         await engine.dispose()
 
 
-async def test_a_taken_port_is_an_oserror(client: aiohttp.ClientSession) -> None:
+async def test_a_taken_port_is_an_oserror_naming_the_setting(client: aiohttp.ClientSession) -> None:
     first = MetricsServer(Metrics(), port=0)
     await first.start()
     try:
-        with pytest.raises(OSError):
+        with pytest.raises(MetricsPortError, match=f"127.0.0.1:{first.port}.*SIKESAL_METRICS_PORT") as caught:
             await MetricsServer(Metrics(), port=first.port).start()
+        assert isinstance(caught.value, OSError)
     finally:
         await first.stop()
 
