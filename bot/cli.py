@@ -1,6 +1,7 @@
 """The ``sikesal`` command.
 
-    sikesal run                      start the bot (long polling) with delivery and reminders;
+    sikesal run                      start the bot (long polling or webhook) with delivery and reminders, the
+                                     web server (webhooks, /healthz, /readyz) and the metrics server;
                                      without TELEGRAM_BOT_TOKEN, start the playground instead
     sikesal playground [--host H] [--port P]
                                      the whole system in a browser, no token, no internet
@@ -58,6 +59,7 @@ async def _run(settings: Settings, config: AppConfig) -> None:
 
     from bot.app import SikesalApp
     from bot.ops.metrics import MetricsPortError
+    from storage.db import DatabaseInUse
 
     assert settings.telegram_bot_token is not None
     try:
@@ -82,9 +84,14 @@ async def _run(settings: Settings, config: AppConfig) -> None:
         public_url=settings.public_url,
         telegram_webhook_secret=settings.telegram_webhook_secret,
         geocoder=geocoder,
+        metrics_host=settings.metrics_host,
+        metrics_port=settings.metrics_port,
     )
     try:
         await app.start()
+    except DatabaseInUse as exc:  # a second process on one SQLite file
+        await app.stop()
+        raise SystemExit(str(exc)) from None
     except TelegramUnauthorizedError:
         await app.stop()
         raise SystemExit("Telegram refused TELEGRAM_BOT_TOKEN (401 Unauthorized): check the token BotFather gave you.") from None
@@ -102,8 +109,11 @@ async def _run(settings: Settings, config: AppConfig) -> None:
         raise SystemExit(f"Cannot reach the Telegram Bot API at {where}: {detail}. Check the network or TELEGRAM_API_BASE.") from None
     channels = "Telegram (webhook)" if settings.telegram_webhook else "Telegram (long polling)"
     if twilio is not None:
-        channels += f" and WhatsApp (webhooks on port {app.http_port})"
-    print(f"SiKesal is running: {channels}. Press Ctrl+C to stop.", flush=True)
+        channels += " and WhatsApp"
+    served = f"web server on {settings.http_host}:{app.http_port} (/healthz, /readyz)"
+    if app.metrics_server is not None:
+        served += f", metrics at {app.metrics_server.url}/metrics"
+    print(f"SiKesal is running: {channels}; {served}. Press Ctrl+C to stop.", flush=True)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):  # finish in-flight work, then stop (systemd sends SIGTERM)
