@@ -53,6 +53,12 @@ class HistoryEntry:
     from_agency: str | None = None
     to_agency: str | None = None
     note: str | None = None
+    #: who acted: ``citizen`` | ``staff`` | ``system``, and their id (a citizen id for citizens);
+    #: with ``addressee`` (the citizen a staff answer went to; None: the reporter) these decide which
+    #: citizens may read the entry (see :mod:`handlers.visibility`)
+    actor_kind: str | None = None
+    actor_id: str | None = None
+    addressee: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -142,7 +142,7 @@ async def _catch_up_missed_notices(rt: Runtime, uow: UnitOfWork, citizen: Citize
         return
     missed = await uow.complaints.with_notice_error(citizen.id, REASON_WINDOW)
     for complaint in missed:
-        view = await build_view(uow, complaint)
+        view = await build_view(uow, complaint, viewer=citizen.id)
         message = flow.render_status_notification(citizen.language, view, note=None, ctx=rt.ctx)
         await send_to_citizen(rt, uow, citizen, complaint, message)  # this citizen only, not followers again
         await note_notice_outcome(rt, uow, complaint.id, None)
@@ -271,10 +271,10 @@ async def _apply(
         found = await uow.complaints.by_number(effect.number.strip().upper())
         if found is None or (found.citizen_id != citizen.id and not await uow.followers.follows(found.id, citizen.id)):
             return [flow.render_status_not_found(language, effect.number, rt.ctx)]
-        return [flow.render_status(language, await build_view(uow, found), rt.ctx)]
+        return [flow.render_status(language, await build_view(uow, found, viewer=citizen.id), rt.ctx)]
     if isinstance(effect, ListComplaints):
         mine = await uow.complaints.for_citizen(citizen.id, limit=10)
-        views = [await build_view(uow, c) for c in mine]
+        views = [await build_view(uow, c, viewer=citizen.id) for c in mine]
         return [flow.render_my_complaints(language, views, rt.ctx)]
     raise TypeError(f"unknown effect {effect!r}")
 

@@ -4,14 +4,15 @@ notifying the citizen. Used by the citizen, staff and agency-link services insid
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from bot.services.runtime import Runtime
-from handlers import cards, flow
+from handlers import cards, flow, visibility
 from handlers.events import MediaRef
 from handlers.messages import OutMessage
 from handlers.views import ComplaintView, HistoryEntry, reporter_alias
-from storage.models import Card, Citizen, Complaint
+from storage.models import AuditEntry, Card, Citizen, Complaint
 from storage.uow import UnitOfWork
 
 log = logging.getLogger("sikesal.complaints")
@@ -23,9 +24,31 @@ GROUP_CHANNEL = "telegram"
 HISTORY_LIMIT = 20
 
 
-async def build_view(uow: UnitOfWork, complaint: Complaint) -> ComplaintView:
-    """The core's read-only picture of a complaint, with its history and the reporter's alias."""
-    history = await uow.audit.history(complaint.id)
+def _history_entry(e: AuditEntry) -> HistoryEntry:
+    addressee = visibility.addressee_of(e.to_agency)
+    return HistoryEntry(
+        at=e.at,
+        action=e.action,
+        actor_name=e.actor_name,
+        from_status=e.from_status,
+        to_status=e.to_status,
+        from_agency=e.from_agency,
+        to_agency=None if addressee is not None else e.to_agency,
+        note=e.note,
+        actor_kind=e.actor_kind,
+        actor_id=e.actor_id,
+        addressee=addressee,
+    )
+
+
+async def build_view(uow: UnitOfWork, complaint: Complaint, *, viewer: int | None = None) -> ComplaintView:
+    """The core's read-only picture of a complaint, with its history and the reporter's alias.
+
+    ``viewer``: the citizen (reporter or follower) the view is for; their history holds only what
+    :mod:`handlers.visibility` lets them read. Without it, the whole history (for staff)."""
+    history = [_history_entry(e) for e in await uow.audit.history(complaint.id) if not e.refused]
+    if viewer is not None:
+        history = list(visibility.citizen_history(history, viewer=viewer, reporter=complaint.citizen_id))
     citizen = await uow.citizens.get(complaint.citizen_id)
     return ComplaintView(
         id=complaint.id,
@@ -49,20 +72,7 @@ async def build_view(uow: UnitOfWork, complaint: Complaint) -> ComplaintView:
         kecamatan=complaint.kecamatan,
         kelurahan=complaint.kelurahan,
         followers=await uow.followers.count(complaint.id),
-        history=tuple(
-            HistoryEntry(
-                at=e.at,
-                action=e.action,
-                actor_name=e.actor_name,
-                from_status=e.from_status,
-                to_status=e.to_status,
-                from_agency=e.from_agency,
-                to_agency=e.to_agency,
-                note=e.note,
-            )
-            for e in history[-HISTORY_LIMIT:]
-            if not e.refused
-        ),
+        history=tuple(history[-HISTORY_LIMIT:]),
     )
 
 
@@ -117,9 +127,13 @@ async def notify_citizen(
 
 
 async def notify_status(rt: Runtime, uow: UnitOfWork, complaint: Complaint, view: ComplaintView, note: str | None) -> None:
-    """Tell the reporter, and every citizen who reported the same problem, in their own language."""
+    """Tell the reporter, and every citizen who reported the same problem, in their own language
+    (each reads the notice from the history they may see, see :mod:`handlers.visibility`)."""
     for citizen_id in (complaint.citizen_id, *await uow.followers.citizen_ids(complaint.id)):
         citizen = await uow.citizens.get(citizen_id)
         if citizen is not None:
-            message = flow.render_status_notification(citizen.language, view, note=note, ctx=rt.ctx)
+            theirs = dataclasses.replace(
+                view, history=visibility.citizen_history(view.history, viewer=citizen.id, reporter=complaint.citizen_id)
+            )
+            message = flow.render_status_notification(citizen.language, theirs, note=note, ctx=rt.ctx)
             await send_to_citizen(rt, uow, citizen, complaint, message)
