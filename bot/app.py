@@ -14,8 +14,9 @@ import functools
 import hashlib
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiogram import Bot
@@ -33,6 +34,7 @@ from bot.ops.health import Health
 from bot.ops.metrics import Metrics, MetricsServer
 from bot.services.drafts import run_draft_sweeper
 from bot.services.receipts import record_notice_outcome
+from bot.services.reroute import group_unreachable, render_card_now
 from bot.services.runtime import Runtime
 from bot.telegram.client import create_bot
 from bot.telegram.dispatcher import build_dispatcher, register_commands
@@ -152,6 +154,9 @@ class SikesalApp:
         self.sender = TelegramSender(
             bot, sessionmaker, media, limits=self.rate_limits, clock=runtime.clock,
             on_notice_outcome=functools.partial(record_notice_outcome, runtime), lease_owner=self.lease_owner,
+            render_card=functools.partial(render_card_now, runtime),
+            on_group_unreachable=functools.partial(_group_unreachable, runtime),
+            **self._retry_settings(),
         )
         self.dispatcher = build_dispatcher(runtime)
         self.telegram_inbox = TelegramInbox(
@@ -206,6 +211,15 @@ class SikesalApp:
             asyncio.create_task(run_draft_sweeper(runtime, self._stop, interval=self.sweep_interval), name="drafts"),
         ]
 
+    def _retry_settings(self) -> dict[str, Any]:
+        """How long and how often the senders retry transient failures (``delivery`` in config.yaml)."""
+        delivery = self.config.delivery
+        return {
+            "retry_for": timedelta(hours=delivery.retry_hours),
+            "backoff_base": delivery.backoff_base_seconds,
+            "backoff_cap": delivery.backoff_cap_seconds,
+        }
+
     async def _claim_database(self, engine: AsyncEngine) -> None:
         """SQLite: this process alone (a second one is refused with a clear message). PostgreSQL: rows are
         claimed under a name of this process, so several processes can share the database."""
@@ -248,7 +262,7 @@ class SikesalApp:
                         " are checked against the URL this process sees (wrong behind a reverse proxy)")
         self.whatsapp_sender = WhatsAppSender(
             runtime, client, twilio, settings, status_callback=status_callback, clock=runtime.clock,
-            lease_owner=self.lease_owner,
+            lease_owner=self.lease_owner, **self._retry_settings(),
         )
         self.webhooks = TwilioWebhooks(runtime, twilio, on_stored=self.inbox.wake)
         self.http_app.add_routes(self.webhooks.routes(settings.webhook_path, settings.status_path))
@@ -304,6 +318,10 @@ def webhook_secret_for(token: str) -> str:
     """A stable secret for Telegram's ``X-Telegram-Bot-Api-Secret-Token`` derived from the bot token, so a
     restart keeps accepting updates already on their way, and nobody without the token can forge one."""
     return hashlib.sha256(f"sikesal-webhook:{token}".encode()).hexdigest()
+
+
+async def _group_unreachable(rt: Runtime, chat_id: int, reason: str, card_id: int | None) -> None:
+    await group_unreachable(rt, chat_id=chat_id, reason=reason, card_id=card_id)
 
 
 async def _release_leases(sessionmaker: async_sessionmaker[AsyncSession]) -> None:

@@ -76,6 +76,12 @@ class DeliveryConfig(_Strict):
     global_per_second: float = Field(default=30, gt=0)
     private_per_second: float = Field(default=1, gt=0)
     group_per_minute: float = Field(default=20, gt=0)
+    #: a transient failure (network, Telegram or Twilio down, 5xx) is retried for at least this long
+    #: before the message is given up; a card must reach its agency after a long outage
+    retry_hours: float = Field(default=48, gt=0)
+    #: the first retry waits this long, doubling up to ``backoff_cap_seconds`` (tests scale both down)
+    backoff_base_seconds: float = Field(default=1, gt=0)
+    backoff_cap_seconds: float = Field(default=120, gt=0)
 
 
 _CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")

@@ -259,6 +259,22 @@ def render_reassign_picker(
     return OutMessage(text=text, buttons=tuple(rows), photos=view.photos)
 
 
+def render_rerouted_card(
+    view: ComplaintView, ctx: FlowContext, *, reason: str, language: str = "id"
+) -> OutMessage:
+    """The card, in the command centre's group, of a complaint whose agency group cannot be reached
+    (the bot was removed, the group is gone): why, and the agencies to reassign it to."""
+    agency = ctx.agency(view.agency)
+    note = ctx.t(
+        language, "card.rerouted", agency=esc(agency.name(language) if agency else view.agency),
+        reason=esc(truncate(reason, 120)),
+    )
+    picker = render_reassign_picker(view, ctx, current_agency=view.agency, language=language)
+    text = _fit_text(view, ctx, language, moved_to=None, tail=("", note, ctx.t(language, "card.reassign_pick")))
+    rows = tuple(row for row in picker.buttons if not any(b.payload.endswith(f":{REASSIGN_CANCEL}") for b in row))
+    return OutMessage(text=text, buttons=rows, photos=view.photos)
+
+
 def render_reject_prompt(view: ComplaintView, ctx: FlowContext, *, staff_name: str, language: str = "id") -> OutMessage:
     """Ask the officer who pressed "reject" for the reason, as a reply (force_reply)."""
     text = ctx.t(

@@ -562,6 +562,7 @@ class AgencyRepo(_Repo):
         group.title = title
         group.linked_by = None if linked_by is None else str(linked_by)
         group.linked_at = now
+        group.broken_reason = group.broken_at = None  # a fresh link works until Telegram says otherwise
         await self.session.flush()
         return group
 

@@ -24,8 +24,8 @@ import logging
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from datetime import datetime
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -73,8 +73,12 @@ class FifoWorkLoop(ABC):
         clock: Callable[[], datetime] = utcnow,
         lease_owner: str | None = None,
         lease_ttl: float = 30.0,
+        retry_for: timedelta | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
+        #: transient failures are retried at least this long after the row was created (None: only
+        #: ``max_attempts`` counts); an outage of hours must not make a card give up
+        self.retry_for = retry_for
         #: this process's name when several processes share the database (rows are claimed), else None
         self.lease_owner = lease_owner
         self.lease_ttl = lease_ttl
@@ -294,6 +298,15 @@ class FifoWorkLoop(ABC):
     async def _next_due_in(self, key: str) -> int | None:
         async with self._db_sem, self.sessionmaker() as session:
             return await self._next_due_for(session, key, self.clock())
+
+    def _exhausted(self, row: Any) -> bool:
+        """A row whose next transient failure is the last: ``max_attempts`` reached *and* (when set)
+        ``retry_for`` passed since it was queued."""
+        if (row.attempts or 0) + 1 < self.max_attempts:
+            return False
+        if self.retry_for is None:
+            return True
+        return bool(self.clock() - as_utc(row.created_at) >= self.retry_for)
 
     def _backoff(self, attempts: int) -> float:
         """1, 2, 4 ... seconds (times ``backoff_base``), capped, with +-20% jitter against thundering herds."""

@@ -50,8 +50,9 @@ from bot.delivery.loop import RECORD_RETRIES, OutboxLoop, Stopped
 from bot.delivery.ratelimit import RateLimiter, RateLimits, is_group_chat
 from bot.services.receipts import REASON_BLOCKED, WATCHED_ROLES
 from handlers.messages import OutMessage
+from storage.images import reencode_jpeg
 from storage.models import Card, MediaFile, OutboxMessage, utcnow
-from storage.outbox import KIND_EDIT_CARD, PENDING, OutboxRepo
+from storage.outbox import KIND_EDIT_CARD, PENDING, SUPERSEDED, OutboxRepo
 from storage.repositories import AgencyRepo, CardRepo, CitizenRepo, MediaRepo, MessageLinkRepo
 
 if TYPE_CHECKING:
@@ -69,6 +70,12 @@ NOT_MODIFIED = "message is not modified"
 REPLY_NOT_FOUND = "message to be replied not found"
 WRONG_FILE_ID = "wrong file identifier"
 FILE_REFERENCE = "file reference"
+#: a document's file id sent as a photo (an image the citizen sent "as a file")
+FILE_TYPE_MISMATCH = "type of file mismatch"
+#: descriptions meaning the chat itself cannot be written to (not the message's fault)
+CHAT_PROBLEMS = ("chat not found", "not enough rights", "have no rights", "chat_write_forbidden",
+                 "bot is not a member", "bot was kicked", "group chat was deactivated", "chat was deleted",
+                 "need administrator rights")
 
 #: two chats hit by 429 within this many seconds -> the flood is bot-wide, pause everything
 GLOBAL_FLOOD_WINDOW = 1.0
@@ -101,7 +108,17 @@ class _Job:
     progress: list[str] = field(default_factory=list)
 
 
-Action = Literal["sent", "retry", "failed", "flood", "migrated", "skip"]
+Action = Literal["sent", "retry", "failed", "flood", "migrated", "skip", "superseded"]
+
+
+class UnusablePhoto(Exception):
+    """A photo Telegram will not take (or we cannot decode): a card goes without it rather than not at all."""
+
+
+def is_chat_problem(description: str) -> bool:
+    """Telegram refused the chat, not the message (removed bot, deleted group, no rights to write)."""
+    text = description.lower()
+    return any(problem in text for problem in CHAT_PROBLEMS)
 
 
 @dataclass(slots=True)
@@ -116,6 +133,8 @@ class _Outcome:
     count_attempt: bool = True
     migrate_to: int | None = None
     blocked: bool = False
+    #: the group itself refused us (bot removed, chat gone): re-route, and say so on ``agency list``
+    unreachable: bool = False
     #: a row of the same chat that must be delivered first (the card this row replies to or edits)
     prerequisite: int | None = None
 
@@ -167,6 +186,9 @@ class TelegramSender(OutboxLoop):
         clock: Callable[[], datetime] = utcnow,
         on_notice_outcome: Callable[[int, str | None, tuple[str, str]], Awaitable[None]] | None = None,
         lease_owner: str | None = None,
+        retry_for: timedelta | None = None,
+        render_card: Callable[[int], Awaitable[OutMessage | None]] | None = None,
+        on_group_unreachable: Callable[[int, str, int | None], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__(
             sessionmaker,
@@ -179,6 +201,7 @@ class TelegramSender(OutboxLoop):
             shutdown_timeout=shutdown_timeout,
             clock=clock,
             lease_owner=lease_owner,
+            retry_for=retry_for,
         )
         self.bot = bot
         self.media = media
@@ -188,6 +211,11 @@ class TelegramSender(OutboxLoop):
         #: told (complaint id, reason or None) when a notice to a citizen failed for good or arrived, so
         #: the agency's card can say that the citizen was not told (see bot.services.receipts)
         self.on_notice_outcome = on_notice_outcome
+        #: the card as it should look now (None: retired), so a card sent late shows the current state
+        self.render_card = render_card
+        #: told (chat id, why, the card id of a first card rendering or None) when Telegram refuses a
+        #: group itself (bot removed, group gone), so the card is re-routed (see bot.services.reroute)
+        self.on_group_unreachable = on_group_unreachable
         self._floods: dict[str, float] = {}
         self.sent = 0
         self.failed = 0
@@ -207,6 +235,8 @@ class TelegramSender(OutboxLoop):
             loaded = await self._load(row_id)
         if loaded is None:
             return True
+        if isinstance(loaded, _Job):
+            loaded = await self._refresh_card(loaded)
         if isinstance(loaded, _Outcome):
             job: _Job | None = None
             outcome = loaded
@@ -230,7 +260,29 @@ class TelegramSender(OutboxLoop):
                 await self.on_notice_outcome(*notice)
             except SQLAlchemyError:
                 log.exception("could not record the notice outcome on complaint %s", notice[0])
-        return outcome.action in ("sent", "failed", "skip")
+        if outcome.unreachable and job is not None and self.on_group_unreachable is not None:
+            card_id = job.card_id if job.kind != KIND_EDIT_CARD else None
+            try:
+                await self.on_group_unreachable(int(job.chat_id), outcome.error, card_id)
+            except (SQLAlchemyError, ValueError):
+                log.exception("could not re-route after chat %s became unreachable", job.chat_id)
+        return outcome.action in ("sent", "failed", "skip", "superseded")
+
+    async def _refresh_card(self, job: _Job) -> _Job | _Outcome:
+        """A card's first rendering is sent as the complaint is *now*, however long it waited."""
+        if self.render_card is None or job.kind == KIND_EDIT_CARD or job.card_id is None:
+            return job
+        fresh = await self.render_card(job.card_id)
+        if fresh is None:
+            return _Outcome("superseded", error="the card was retired before it could be delivered")
+        if fresh.to_dict() == job.message.to_dict():
+            return job
+        job.message = fresh
+        if not job.progress:  # nothing of it is out yet: its photos are the complaint's current ones
+            async with self._db_sem, self.sessionmaker() as session:
+                sources = [await self._photo_source(session, p.sha256, p.telegram_file_id) for p in fresh.photos]
+            job.photos = [s for s in sources if s is not None]
+        return job
 
     async def _attempt(self, job: _Job, attempt: _Attempt) -> _Outcome:
         """Make the API calls for ``job`` and classify what happened."""
@@ -245,9 +297,11 @@ class TelegramSender(OutboxLoop):
         except TelegramMigrateToChat as exc:
             return _Outcome("migrated", migrate_to=int(exc.migrate_to_chat_id), error=_description(exc))
         except TelegramForbiddenError as exc:
-            return _Outcome("failed", error=_description(exc), blocked=True)
+            group = is_group_chat(job.chat_id)
+            return _Outcome("failed", error=_description(exc), blocked=not group, unreachable=group)
         except TelegramBadRequest as exc:
-            return _Outcome("failed", error=_description(exc))
+            unreachable = is_group_chat(job.chat_id) and is_chat_problem(_description(exc))
+            return _Outcome("failed", error=_description(exc), unreachable=unreachable)
         except TelegramEntityTooLarge as exc:  # a TelegramNetworkError subclass, but permanent
             return _Outcome("failed", error=_description(exc))
         except (TelegramNetworkError, TelegramServerError, ClientDecodeError, aiohttp.ClientError) as exc:
@@ -402,7 +456,11 @@ class TelegramSender(OutboxLoop):
         if source.path is None:
             raise FileNotFoundError(f"no stored bytes for photo {source.sha256}")
         data = await self.media.read(source.path)
-        return BufferedInputFile(data, filename=f"{source.sha256[:16]}.jpg")
+        # what leaves for a group is always a clean JPEG (files stored before re-encoding existed too)
+        cleaned = await asyncio.to_thread(reencode_jpeg, data)
+        if cleaned is None:
+            raise UnusablePhoto(f"stored photo {source.sha256[:12]} does not decode as an image")
+        return BufferedInputFile(cleaned, filename=f"{source.sha256[:16]}.jpg")
 
     async def _send_photos(
         self, job: _Job, group: tuple[int, ...], *, caption: str | None, markup: render.ReplyMarkup | None,
@@ -439,7 +497,7 @@ class TelegramSender(OutboxLoop):
                     )
             except TelegramBadRequest as exc:
                 text = _description(exc).lower()
-                refused_id = WRONG_FILE_ID in text or FILE_REFERENCE in text
+                refused_id = WRONG_FILE_ID in text or FILE_REFERENCE in text or FILE_TYPE_MISMATCH in text
                 if upload or not refused_id or not all(s.path is not None for s in sources):
                     raise
                 log.info("cached file_id refused in chat %s; uploading the stored photo", job.chat_id)
@@ -454,6 +512,18 @@ class TelegramSender(OutboxLoop):
             return messages
 
     async def _send(self, job: _Job, attempt: _Attempt) -> _Outcome:
+        """Send the row; if Telegram will not take its photos (even uploaded afresh) the message goes
+        without them: a card must reach its agency, a photo is a detail of it."""
+        try:
+            return await self._send_parts(job, attempt)
+        except (TelegramBadRequest, UnusablePhoto) as exc:
+            if not job.photos or (isinstance(exc, TelegramBadRequest) and is_chat_problem(_description(exc))):
+                raise
+            log.warning("outbox row %s: photos refused (%s); sending it without them", job.row_id, exc)
+            job.photos = []
+            return await self._send_parts(job, attempt)
+
+    async def _send_parts(self, job: _Job, attempt: _Attempt) -> _Outcome:
         """Photos first (one with caption, or albums), then the text with the markup."""
         message = job.message
         chat = _chat_arg(job.chat_id)
@@ -577,6 +647,11 @@ class TelegramSender(OutboxLoop):
                     return row.complaint_id, reason, (CHANNEL, chat_id)
             elif outcome.action == "skip":
                 self.processed += 1
+            elif outcome.action == "superseded":
+                row.status = SUPERSEDED
+                row.lease_owner = row.lease_until = None
+                row.last_error = outcome.error
+                self.processed += 1
             elif outcome.action == "flood":
                 until = now + timedelta(seconds=outcome.delay)
                 repo.mark_retry(row, error=outcome.error, delay=outcome.delay, now=now, count_attempt=False)
@@ -598,7 +673,7 @@ class TelegramSender(OutboxLoop):
                     extra={"outbox_id": row_id, "chat_id": chat_id, "new_chat_id": new_chat},
                 )
             else:  # retry
-                if outcome.count_attempt and (row.attempts or 0) + 1 >= self.max_attempts:
+                if outcome.count_attempt and self._exhausted(row):
                     repo.mark_failed(row, error=f"gave up after {row.attempts + 1} attempts: {outcome.error}", now=now)
                     self.failed += 1
                     self.processed += 1

@@ -130,6 +130,8 @@ class WhatsAppSender(OutboxLoop):
         backoff_base: float = 1.0,
         clock: Callable[[], datetime] = utcnow,
         lease_owner: str | None = None,
+        retry_for: timedelta | None = None,
+        backoff_cap: float = 60.0,
     ) -> None:
         super().__init__(
             rt.sessionmaker,
@@ -139,6 +141,8 @@ class WhatsAppSender(OutboxLoop):
             backoff_base=backoff_base,
             clock=clock,
             lease_owner=lease_owner,
+            retry_for=retry_for,
+            backoff_cap=backoff_cap,
         )
         self.rt = rt
         self.client = client
@@ -326,7 +330,7 @@ class WhatsAppSender(OutboxLoop):
             if row is None or row.status != PENDING:
                 return
             action = outcome.action
-            if action == "retry" and (row.attempts or 0) + 1 >= self.max_attempts:
+            if action == "retry" and self._exhausted(row):
                 action, outcome.error = "failed", f"gave up after {(row.attempts or 0) + 1} attempts: {outcome.error}"
             if action == "sent":
                 repo.mark_sent(row, outcome.message_ids, now=now)

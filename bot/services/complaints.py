@@ -93,7 +93,11 @@ async def refresh_card(rt: Runtime, uow: UnitOfWork, complaint: Complaint, view:
     """Edit the active card in place to show the current status and history."""
     card = await uow.cards.active_for(complaint.id)
     if card is not None:
-        await uow.outbox.enqueue_card_edit(card, cards.render_card(view, rt.ctx), now=rt.clock())
+        face = (
+            cards.render_rerouted_card(view, rt.ctx, reason=card.reroute_reason)
+            if card.reroute_reason else cards.render_card(view, rt.ctx)
+        )
+        await uow.outbox.enqueue_card_edit(card, face, now=rt.clock())
 
 
 async def post_missing_cards(rt: Runtime, uow: UnitOfWork, agency: str) -> int:

@@ -7,6 +7,7 @@ download; every other kind of content becomes ``Unsupported(kind)`` so the core 
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 
@@ -25,6 +26,7 @@ from handlers.events import (
     TooLarge,
     Unsupported,
 )
+from storage.images import reencode_jpeg
 from storage.media import MediaStore
 
 log = logging.getLogger("sikesal.telegram")
@@ -56,12 +58,28 @@ def parse_command(text: str) -> Command | None:
     return Command(name=name, args=args.strip()) if name else None
 
 
-async def download_photo(bot: Bot, media: MediaStore, file_id: str, mime_type: str, size: int) -> MediaRef:
+class NotAnImage(ValueError):
+    """A file that claims to be an image but does not decode as one."""
+
+
+async def download_photo(
+    bot: Bot, media: MediaStore, file_id: str, mime_type: str, size: int, *, as_file: bool = False
+) -> MediaRef:
+    """Download and store a photo. An image sent *as a file* is re-encoded first (no metadata, upright,
+    at most 2560 px) and keeps no Telegram file id: a document's id cannot be sent as a photo ("type of
+    file mismatch"), so the card uploads the cleaned bytes and caches the photo id Telegram returns."""
     buffer = io.BytesIO()
     await bot.download(file_id, destination=buffer)
     data = buffer.getvalue()
+    if as_file:
+        cleaned = await asyncio.to_thread(reencode_jpeg, data)
+        if cleaned is None:
+            raise NotAnImage(mime_type)
+        data, mime_type, file_id_kept = cleaned, "image/jpeg", None
+    else:
+        file_id_kept = file_id
     sha256, _path = await media.put(data, mime_type)
-    return MediaRef(sha256=sha256, mime_type=mime_type, size=len(data) or size, telegram_file_id=file_id)
+    return MediaRef(sha256=sha256, mime_type=mime_type, size=len(data) or size, telegram_file_id=file_id_kept)
 
 
 async def to_event(message: Message, bot: Bot, media: MediaStore, *, max_bytes: int) -> Event:
@@ -71,7 +89,8 @@ async def to_event(message: Message, bot: Bot, media: MediaStore, *, max_bytes: 
         largest = message.photo[-1]
         if largest.file_size and largest.file_size > max_bytes:
             return TooLarge(size=largest.file_size, max_bytes=max_bytes)
-        return await _fetch(bot, media, largest.file_id, "image/jpeg", largest.file_size or 0, message.caption)
+        return await _fetch(bot, media, largest.file_id, "image/jpeg", largest.file_size or 0, message.caption,
+                            as_file=False)
     if message.location is not None:
         address = None
         if message.venue is not None:
@@ -87,16 +106,20 @@ async def to_event(message: Message, bot: Bot, media: MediaStore, *, max_bytes: 
         if document.file_size and document.file_size > max_bytes:
             return TooLarge(size=document.file_size, max_bytes=max_bytes)
         return await _fetch(
-            bot, media, document.file_id, document.mime_type or "image/jpeg", document.file_size or 0, message.caption
+            bot, media, document.file_id, document.mime_type or "image/jpeg", document.file_size or 0, message.caption,
+            as_file=True,
         )
     return Unsupported("unknown")
 
 
 async def _fetch(
-    bot: Bot, media: MediaStore, file_id: str, mime_type: str, size: int, caption: str | None
+    bot: Bot, media: MediaStore, file_id: str, mime_type: str, size: int, caption: str | None, *, as_file: bool
 ) -> Event:
     try:
-        ref = await download_photo(bot, media, file_id, mime_type, size)
+        ref = await download_photo(bot, media, file_id, mime_type, size, as_file=as_file)
+    except NotAnImage:
+        log.info("a file declared as %s is not a decodable image; refused", mime_type)
+        return Unsupported("document")
     except TelegramBadRequest as exc:  # e.g. "file is too big" for files over the Bot API's 20 MB
         log.warning("could not download file: %s", exc.message)
         return TooLarge(size=size, max_bytes=size) if "too big" in exc.message else Unsupported("unknown")
