@@ -28,9 +28,10 @@ from twilio.rest import Client
 from bot.config import AppConfig, TwilioSettings
 from bot.delivery.loop import FifoWorkLoop
 from bot.delivery.ratelimit import RateLimits
+from bot.delivery.shared_limits import SharedRateLimiter
 from bot.delivery.telegram import TelegramSender
 from bot.delivery.whatsapp import WhatsAppSender
-from bot.ops.health import Health
+from bot.ops.health import Health, Ticking
 from bot.ops.metrics import Metrics, MetricsServer
 from bot.services.drafts import run_draft_sweeper
 from bot.services.receipts import record_notice_outcome
@@ -80,6 +81,7 @@ class SikesalApp:
         metrics_host: str = "127.0.0.1",
         metrics_port: int | None = None,
         lease_ttl: float = 30.0,
+        redis_url: str | None = None,
     ) -> None:
         self.config = config
         self.database_url = database_url
@@ -120,6 +122,9 @@ class SikesalApp:
         self.lease_owner: str | None = None
         self.lease_ttl = lease_ttl
         self._single_process: SingleProcessLock | None = None
+        #: Telegram's limits counted once for the bot in Redis (``SIKESAL_REDIS_URL``), else per process
+        self.redis_url = redis_url
+        self.shared_limiter: SharedRateLimiter | None = None
         self.poller: TelegramPoller | None = None
         self.telegram_inbox: TelegramInbox | None = None
         self.telegram_webhook_handler: TelegramWebhook | None = None
@@ -151,13 +156,19 @@ class SikesalApp:
         me = await bot.get_me()
         log.info("connected as @%s", me.username)
         await register_commands(bot, runtime)
+        if self.redis_url:
+            # the namespace is the bot's id (public), never the token: several bots may share one Redis
+            self.shared_limiter = SharedRateLimiter.from_url(
+                self.redis_url, self.rate_limits, namespace=f"bot{me.id}"
+            )
         self.sender = TelegramSender(
             bot, sessionmaker, media, limits=self.rate_limits, clock=runtime.clock,
             on_notice_outcome=functools.partial(record_notice_outcome, runtime), lease_owner=self.lease_owner,
             render_card=functools.partial(render_card_now, runtime),
             on_group_unreachable=functools.partial(_group_unreachable, runtime),
-            **self._retry_settings(),
+            shared_limiter=self.shared_limiter, **self._retry_settings(),
         )
+        self.sender.metrics = self.metrics
         self.dispatcher = build_dispatcher(runtime)
         self.telegram_inbox = TelegramInbox(
             runtime, bot, self.dispatcher, clock=runtime.clock, lease_owner=self.lease_owner,
@@ -173,7 +184,7 @@ class SikesalApp:
 
         runtime.on_enqueued = wake_all
         allowed = allowed_updates(self.dispatcher)
-        ticking: list[object] = list(loops)
+        ticking: list[Ticking] = [*loops]
         if self.telegram_webhook:
             self.telegram_webhook_handler = TelegramWebhook(
                 runtime, self.telegram_webhook_secret, on_stored=self.telegram_inbox.wake
@@ -184,7 +195,8 @@ class SikesalApp:
                 runtime, bot, allowed=allowed, timeout=self.polling_timeout, on_stored=self.telegram_inbox.wake,
                 lease_owner=self.lease_owner, lease_ttl=self.lease_ttl,
             )
-        self.health = Health(sessionmaker, ticking)  # type: ignore[arg-type]
+            ticking.append(self.poller)
+        self.health = Health(sessionmaker, ticking)
         self.http_app.add_routes(self.health.routes())
         await self._serve_http()
         if self.metrics_port is not None:
@@ -264,7 +276,14 @@ class SikesalApp:
             runtime, client, twilio, settings, status_callback=status_callback, clock=runtime.clock,
             lease_owner=self.lease_owner, **self._retry_settings(),
         )
-        self.webhooks = TwilioWebhooks(runtime, twilio, on_stored=self.inbox.wake)
+        self.whatsapp_sender.metrics = self.metrics
+        inbox = self.inbox
+
+        def stored() -> None:
+            self.metrics.update_in("whatsapp")
+            inbox.wake()
+
+        self.webhooks = TwilioWebhooks(runtime, twilio, on_stored=stored)
         self.http_app.add_routes(self.webhooks.routes(settings.webhook_path, settings.status_path))
         log.info("WhatsApp webhooks at %s (status callbacks at %s)", settings.webhook_path, settings.status_path)
         return [self.inbox, self.whatsapp_sender]
@@ -284,6 +303,8 @@ class SikesalApp:
             await self.poller.release()
         if self.metrics_server is not None:
             await self.metrics_server.stop()
+        if self.shared_limiter is not None:
+            await self.shared_limiter.close()
         if self._runner is not None:
             await self._runner.cleanup()
         if self._twilio_http is not None:

@@ -86,6 +86,7 @@ async def _run(settings: Settings, config: AppConfig) -> None:
         geocoder=geocoder,
         metrics_host=settings.metrics_host,
         metrics_port=settings.metrics_port,
+        redis_url=settings.redis_url,
     )
     try:
         await app.start()
@@ -405,7 +406,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings()
     setup_logging(
         settings.log_level,
-        [settings.telegram_bot_token or "", settings.database_url or "", settings.twilio_auth_token or ""],
+        [settings.telegram_bot_token or "", settings.database_url or "", settings.twilio_auth_token or "",
+         settings.redis_url or ""],
     )
     # these need the database only: a broken config.yaml must not stop a backup or a retry
     if args.command == "backup":

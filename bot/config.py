@@ -280,6 +280,9 @@ class Settings(BaseSettings):
     playground_host: str = Field(default="127.0.0.1", alias="SIKESAL_PLAYGROUND_HOST")
     playground_port: int = Field(default=8080, alias="SIKESAL_PLAYGROUND_PORT")
     telegram_webhook: bool = Field(default=False, alias="TELEGRAM_WEBHOOK")
+    #: Redis for Telegram's limits shared by every process of the bot (redis://127.0.0.1:6379/0); without it
+    #: each process counts its own sends, which is right for one process only
+    redis_url: str | None = Field(default=None, alias="SIKESAL_REDIS_URL", repr=False)
     telegram_webhook_secret: str | None = Field(
         default=None, alias="TELEGRAM_WEBHOOK_SECRET", repr=False, pattern=r"^[A-Za-z0-9_-]{1,256}$"
     )

@@ -319,6 +319,13 @@ class OutboxLoop(FifoWorkLoop):
 
     #: the outbox ``channel`` this sender delivers
     channel = ""
+    #: Prometheus counters of the process (set by the app; None in unit tests)
+    metrics: Any = None
+
+    def _count(self, result: str) -> None:
+        """One delivery attempt's outcome for ``sikesal_messages_out_total`` (sent|retry|flood|failed)."""
+        if self.metrics is not None:
+            self.metrics.message_out(self.channel, result)
 
     async def _due_heads(self, session: AsyncSession, now: datetime) -> list[tuple[int, str]]:
         return await OutboxRepo(session).due_heads(now, limit=self.batch_size, channel=self.channel)

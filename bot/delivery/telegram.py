@@ -48,6 +48,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.delivery import render
 from bot.delivery.loop import RECORD_RETRIES, OutboxLoop, Stopped
 from bot.delivery.ratelimit import RateLimiter, RateLimits, is_group_chat
+from bot.delivery.shared_limits import RedisError, SharedRateLimiter
 from bot.services.receipts import REASON_BLOCKED, WATCHED_ROLES
 from handlers.messages import OutMessage
 from storage.images import reencode_jpeg
@@ -189,6 +190,7 @@ class TelegramSender(OutboxLoop):
         retry_for: timedelta | None = None,
         render_card: Callable[[int], Awaitable[OutMessage | None]] | None = None,
         on_group_unreachable: Callable[[int, str, int | None], Awaitable[None]] | None = None,
+        shared_limiter: SharedRateLimiter | None = None,
     ) -> None:
         super().__init__(
             sessionmaker,
@@ -207,6 +209,9 @@ class TelegramSender(OutboxLoop):
         self.media = media
         self.limits = limits or RateLimits()
         self.limiter = RateLimiter(self.limits, now=time.monotonic())
+        #: the limits in Redis, shared by every process of the bot (None: this process counts alone)
+        self.shared_limiter = shared_limiter
+        self._shared_down_since: float | None = None
         self.defer_delay = defer_delay
         #: told (complaint id, reason or None) when a notice to a citizen failed for good or arrived, so
         #: the agency's card can say that the citizen was not told (see bot.services.receipts)
@@ -260,6 +265,8 @@ class TelegramSender(OutboxLoop):
                 await self.on_notice_outcome(*notice)
             except SQLAlchemyError:
                 log.exception("could not record the notice outcome on complaint %s", notice[0])
+        if outcome.action == "flood" and job is not None:
+            await self._share_pause(job.chat_id, outcome.delay)
         if outcome.unreachable and job is not None and self.on_group_unreachable is not None:
             card_id = job.card_id if job.kind != KIND_EDIT_CARD else None
             try:
@@ -431,10 +438,38 @@ class TelegramSender(OutboxLoop):
         """
         while True:
             async with self._sem:
-                wait = self.limiter.acquire(chat_id, time.monotonic(), cost=cost, edit=edit)
+                wait = await self._acquire(chat_id, cost=cost, edit=edit)
                 if wait <= 0:
                     return await call()
             await self._sleep(wait)
+
+    async def _acquire(self, chat_id: str, *, cost: int, edit: bool) -> float:
+        """Ask the shared limiter (Redis) when there is one; while it cannot be reached, count locally."""
+        if self.shared_limiter is not None:
+            try:
+                wait = await self.shared_limiter.acquire(chat_id, cost=cost, edit=edit)
+            except (RedisError, OSError) as exc:
+                if self._shared_down_since is None:
+                    self._shared_down_since = time.monotonic()
+                    log.error("the shared rate limiter (Redis) is unreachable (%s); counting limits in this "
+                              "process only until it is back", type(exc).__name__)
+            else:
+                if self._shared_down_since is not None:
+                    log.warning("the shared rate limiter (Redis) is back")
+                    self._shared_down_since = None
+                return wait
+        return self.limiter.acquire(chat_id, time.monotonic(), cost=cost, edit=edit)
+
+    async def _share_pause(self, chat_id: str, seconds: float) -> None:
+        """Tell every process about a 429 (the chat's, and the whole bot's when several chats were hit)."""
+        if self.shared_limiter is None:
+            return
+        try:
+            await self.shared_limiter.pause(chat_id, seconds)
+            if self.limiter.paused_until(None) > time.monotonic():
+                await self.shared_limiter.pause(None, seconds)
+        except (RedisError, OSError):
+            log.warning("could not share a flood pause through Redis")
 
     async def _with_reply(
         self, chat_id: str, reply_to: int | None, make: Callable[[ReplyParameters | None], Awaitable[T]],
@@ -625,6 +660,7 @@ class TelegramSender(OutboxLoop):
                     await self._record_links(session, row, outcome)
                 self.sent += 1
                 self.processed += 1
+                self._count("sent")
                 log.info(
                     "delivered outbox row %s to chat %s (%s)",
                     row_id, chat_id, ",".join(outcome.message_ids),
@@ -636,6 +672,7 @@ class TelegramSender(OutboxLoop):
                 repo.mark_failed(row, error=outcome.error, now=now)
                 self.failed += 1
                 self.processed += 1
+                self._count("failed")
                 if outcome.blocked and not is_group_chat(chat_id):
                     await CitizenRepo(session).set_blocked(CHANNEL, chat_id, True)
                 log.warning(
@@ -657,6 +694,7 @@ class TelegramSender(OutboxLoop):
                 repo.mark_retry(row, error=outcome.error, delay=outcome.delay, now=now, count_attempt=False)
                 await repo.defer_chat(chat_id, until)
                 self._pause(chat_id, outcome.delay)
+                self._count("flood")
                 log.warning(
                     "flood control in chat %s: waiting %.0fs", chat_id, outcome.delay,
                     extra={"outbox_id": row_id, "chat_id": chat_id, "retry_after": outcome.delay},
@@ -677,6 +715,7 @@ class TelegramSender(OutboxLoop):
                     repo.mark_failed(row, error=f"gave up after {row.attempts + 1} attempts: {outcome.error}", now=now)
                     self.failed += 1
                     self.processed += 1
+                    self._count("failed")
                     log.error("outbox row %s to chat %s: giving up: %s", row_id, chat_id, outcome.error,
                               extra={"outbox_id": row_id, "chat_id": chat_id})
                     if row.complaint_id is not None and row.link_role in WATCHED_ROLES:
@@ -687,6 +726,7 @@ class TelegramSender(OutboxLoop):
                         row, error=outcome.error, delay=delay, now=now, count_attempt=outcome.count_attempt
                     )
                     if outcome.count_attempt:
+                        self._count("retry")
                         log.warning(
                             "outbox row %s to chat %s: retry in %.1fs: %s", row_id, chat_id, delay, outcome.error,
                             extra={"outbox_id": row_id, "chat_id": chat_id},

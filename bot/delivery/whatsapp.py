@@ -340,6 +340,7 @@ class WhatsAppSender(OutboxLoop):
                 )
                 self.sent += 1
                 self.processed += 1
+                self._count("sent")
                 log.info("delivered whatsapp outbox row %s (%s)", row.id, ",".join(outcome.message_ids))
             elif action == "failed":
                 # parts of a long message that did go out still get receipts and reply links
@@ -347,6 +348,7 @@ class WhatsAppSender(OutboxLoop):
                 repo.mark_failed(row, error=outcome.error, now=now)
                 self.failed += 1
                 self.processed += 1
+                self._count("failed")
                 if outcome.blocked:
                     await uow.citizens.set_blocked(CHANNEL, row.chat_id, True)
                 if row.complaint_id is not None and row.link_role in WATCHED_ROLES:
@@ -356,6 +358,7 @@ class WhatsAppSender(OutboxLoop):
             else:
                 delay = outcome.delay if outcome.delay is not None else self._backoff(row.attempts or 0)
                 repo.mark_retry(row, error=outcome.error, delay=delay, now=now)
+                self._count("flood" if outcome.delay is not None else "retry")
                 log.warning("whatsapp outbox row %s: retry in %.1fs: %s", row.id, delay, outcome.error)
             await uow.commit()
         self.rt.on_enqueued()
