@@ -3,11 +3,14 @@
 Checks, in order, for a button: the payload parses; the complaint exists; the button was pressed
 in the group that owns the complaint's *active* card (a card left behind by a reassignment is
 refused); the lifecycle table allows the transition. Every refusal is logged and audited.
-Membership of the group is checked by the adapter before calling here (it needs the channel API).
+Membership of the group is checked by the adapter before calling here (it needs the channel API,
+see :mod:`bot.services.membership`); a non-member's press or reply is audited by
+:func:`handle_non_member`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import logging
 from dataclasses import dataclass
@@ -22,8 +25,9 @@ from bot.services.complaints import (
     refresh_card,
     send_to_citizen,
 )
+from bot.services.membership import bot_is_admin, store_bot_status
 from bot.services.runtime import Runtime
-from handlers import cards, flow, lifecycle
+from handlers import cards, flow, lifecycle, visibility
 from handlers.messages import Alert, MessageRef, OutMessage
 from storage.models import Complaint
 from storage.retry import retry_transient
@@ -46,17 +50,72 @@ class StaffResult:
     duplicate: bool = False
 
 
+#: the audited action of a press whose payload is not one of ours (forged, or from an old version)
+UNKNOWN_ACTION = "unknown"
+#: what a reply under a bot message attempts, by the role of the message it answers
+REPLY_ACTIONS = {"reject_prompt": "reject", "dup_prompt": "duplicate"}
+
+
+def _with_payload(reason: str, payload: str) -> str:
+    """An audit note naming an unparseable payload (at most Telegram's 64 bytes, stored as data)."""
+    return f"{reason} [payload {payload[:64]!r}]"
+
+
+@retry_transient()
+async def handle_non_member(
+    rt: Runtime,
+    *,
+    chat_id: int,
+    actor: StaffActor,
+    update_key: str | None,
+    payload: str | None = None,
+    reply_to_message_id: int | None = None,
+) -> bool:
+    """A button press (``payload``) or a reply (to ``reply_to_message_id``) by someone who is not a
+    member of the group: refused by the adapter, audited here, once per update (``update_key``).
+
+    The audit row names the complaint when the payload or the replied-to message does, and the
+    attempted action. A reply to a bot message that is about no complaint attempts nothing and is
+    not audited (returns False)."""
+    async with UnitOfWork(rt.sessionmaker) as uow:
+        if update_key is not None and not await uow.idempotency.claim(update_key):
+            return False
+        reason = cards.alert_not_member(rt.ctx).text
+        complaint: Complaint | None = None
+        if payload is not None:
+            parsed = cards.parse_staff_payload(payload)
+            if parsed is None:
+                action, reason = UNKNOWN_ACTION, _with_payload(reason, payload)
+            else:
+                action = str(parsed.action)
+                complaint = await uow.complaints.get(parsed.complaint_id)
+        else:
+            link = (
+                await uow.links.find(GROUP_CHANNEL, str(chat_id), str(reply_to_message_id))
+                if reply_to_message_id is not None else None
+            )
+            if link is None:
+                return False
+            action = REPLY_ACTIONS.get(link.role, "reply")
+            complaint = await uow.complaints.get(link.complaint_id)
+        await _refuse(rt, uow, complaint, actor, action, reason, chat_id)
+        await uow.commit()
+    return True
+
+
 @retry_transient()
 async def handle_staff_button(
     rt: Runtime, *, chat_id: int, actor: StaffActor, payload: str, update_key: str | None
 ) -> StaffResult:
     parsed = cards.parse_staff_payload(payload)
-    if parsed is None:
-        log.warning("unknown staff payload %r from %s in %s", payload, actor.user_id, chat_id)
-        return StaffResult(alert=cards.alert_unknown_action(rt.ctx))
     async with UnitOfWork(rt.sessionmaker) as uow:
         if update_key is not None and not await uow.idempotency.claim(update_key):
             return StaffResult(duplicate=True)
+        if parsed is None:
+            unknown = cards.alert_unknown_action(rt.ctx)
+            await _refuse(rt, uow, None, actor, UNKNOWN_ACTION, _with_payload(unknown.text, payload), chat_id)
+            await uow.commit()
+            return StaffResult(alert=unknown)
         complaint = await uow.complaints.get_for_update(parsed.complaint_id)
         refusal = await _check_owner(rt, uow, complaint, chat_id)
         if complaint is None or refusal is not None:
@@ -67,7 +126,7 @@ async def handle_staff_button(
         if parsed.kind == "ra":
             alert = await _reassign_to(rt, uow, complaint, actor, parsed.agency)
         elif parsed.action == lifecycle.Action.REASSIGN:
-            alert = await _show_reassign_picker(rt, uow, complaint)
+            alert = await _show_reassign_picker(rt, uow, complaint, actor)
         elif parsed.action == lifecycle.Action.REJECT:
             alert = await _ask_reject_reason(rt, uow, complaint, actor)
         elif parsed.action == lifecycle.Action.DUPLICATE:
@@ -133,7 +192,9 @@ async def _transition(
         await _refuse(rt, uow, complaint, actor, action, alert.text, None)
         return alert
     if decision.needs_note and not note:
-        return Alert(text=rt.ctx.t("id", "staff.reason_missing"), show_alert=True)
+        alert = Alert(text=rt.ctx.t("id", "staff.reason_missing"), show_alert=True)
+        await _refuse(rt, uow, complaint, actor, action, alert.text, None)
+        return alert
     now = rt.clock()
     old = complaint.status
     await uow.complaints.set_status(complaint, decision.to_status.value, now=now)
@@ -208,11 +269,16 @@ async def _mark_duplicate(
     number = flow.normalise_number(typed)
     original = await uow.complaints.by_number(number)
     if original is None:
-        return rt.ctx.t("id", "staff.duplicate_unknown", number=number)
-    if original.id == complaint.id:
-        return rt.ctx.t("id", "staff.duplicate_self")
-    if lifecycle.is_terminal(original.status):
-        return rt.ctx.t("id", "staff.duplicate_closed", number=original.number)
+        problem = rt.ctx.t("id", "staff.duplicate_unknown", number=number)
+    elif original.id == complaint.id:
+        problem = rt.ctx.t("id", "staff.duplicate_self")
+    elif lifecycle.is_terminal(original.status):
+        problem = rt.ctx.t("id", "staff.duplicate_closed", number=original.number)
+    else:
+        problem = None
+    if original is None or problem is not None:
+        await _refuse(rt, uow, complaint, actor, "duplicate", problem or "", None)
+        return problem
     alert = await _transition(rt, uow, complaint, actor, lifecycle.Action.DUPLICATE, note=original.number)
     if alert.show_alert:
         return alert.text
@@ -233,10 +299,12 @@ async def _mark_duplicate(
     return None
 
 
-async def _show_reassign_picker(rt: Runtime, uow: UnitOfWork, complaint: Complaint) -> Alert:
+async def _show_reassign_picker(rt: Runtime, uow: UnitOfWork, complaint: Complaint, actor: StaffActor) -> Alert:
     decision = lifecycle.decide(complaint.status, lifecycle.Action.REASSIGN)
     if not decision.allowed:
-        return cards.alert_refused(decision, rt.ctx, status=complaint.status)
+        alert = cards.alert_refused(decision, rt.ctx, status=complaint.status)
+        await _refuse(rt, uow, complaint, actor, "reassign", alert.text, None)
+        return alert
     card = await uow.cards.active_for(complaint.id)
     assert card is not None
     view = await build_view(uow, complaint)
@@ -316,6 +384,7 @@ async def handle_staff_reply(
             return True
         if link.role == "reject_prompt":
             if not text.strip():
+                await _refuse(rt, uow, complaint, actor, "reject", rt.ctx.t("id", "staff.reason_missing"), chat_id)
                 view = await build_view(uow, complaint)
                 await uow.outbox.enqueue(GROUP_CHANNEL, chat_id, cards.render_reason_required(view, rt.ctx), now=rt.clock())
             else:
@@ -323,10 +392,11 @@ async def handle_staff_reply(
                 if alert.show_alert:  # refused: tell the group, since a reply has no toast
                     await _tell_group(rt, uow, chat_id, alert.text, reply_to_message_id)
         elif link.role == "dup_prompt":
-            problem = (
-                await _mark_duplicate(rt, uow, complaint, actor, text)
-                if text.strip() else rt.ctx.t("id", "staff.duplicate_unknown", number="—")
-            )
+            if text.strip():
+                problem = await _mark_duplicate(rt, uow, complaint, actor, text)
+            else:
+                problem = rt.ctx.t("id", "staff.duplicate_unknown", number="—")
+                await _refuse(rt, uow, complaint, actor, "duplicate", problem, chat_id)
             if problem is not None:  # a reply has no toast: say it in the group (escaped there)
                 await _tell_group(rt, uow, chat_id, problem, reply_to_message_id)
         elif text.strip():
@@ -368,6 +438,8 @@ async def _relay_to_citizen(
         actor_id=actor.user_id,
         actor_name=actor.name,
         action="staff_reply",
+        # an answer to a follower is theirs to read, not the reporter's (see handlers.visibility)
+        to_agency=visibility.addressee_ref(citizen.id) if citizen.id != complaint.citizen_id else None,
         note=text,
         at=rt.clock(),
     )
@@ -378,9 +450,20 @@ async def _relay_to_citizen(
 
 @retry_transient()
 async def handle_link(
-    rt: Runtime, *, chat_id: int, title: str | None, actor: StaffActor, code: str, update_key: str | None
+    rt: Runtime,
+    *,
+    chat_id: int,
+    title: str | None,
+    actor: StaffActor,
+    code: str,
+    update_key: str | None,
+    bot_status: str | None = None,
 ) -> None:
-    """``/link <code>`` in a group: bind the group to the code's agency and post waiting cards."""
+    """``/link <code>`` in a group: bind the group to the code's agency and post waiting cards.
+
+    ``bot_status`` is the bot's own status in the group as the adapter just asked Telegram (None:
+    unknown). It is recorded, and unless the bot is an administrator the confirmation asks the group
+    to make it one: only then does Telegram tell the bot at once when a member leaves."""
     async with UnitOfWork(rt.sessionmaker) as uow:
         if update_key is not None and not await uow.idempotency.claim(update_key):
             return
@@ -393,7 +476,10 @@ async def handle_link(
             message = cards.render_link_result(False, rt.ctx)
         else:
             await uow.agencies.link(agency, chat_id, title=title, linked_by=actor.user_id, now=now)
+            await store_bot_status(uow, chat_id, bot_status)
             message = cards.render_link_result(True, rt.ctx, agency=agency)
+            hint = "staff.link_admin_ok" if bot_is_admin(bot_status) else "staff.link_make_admin"
+            message = dataclasses.replace(message, text=f"{message.text}\n\n{rt.ctx.t('id', hint)}")
             log.info("chat %s linked to agency %s by %s", chat_id, agency, actor.user_id)
         await uow.outbox.enqueue(GROUP_CHANNEL, chat_id, message, now=now)
         if agency is not None:

@@ -15,7 +15,7 @@ GROUP_COMMANDS = ("link",)
 
 
 def build_dispatcher(rt: Runtime) -> Dispatcher:
-    dp = Dispatcher(rt=rt, membership=staff.MembershipCache())
+    dp = Dispatcher(rt=rt)
     dp.update.outer_middleware(PerChatSerial())
     dp.include_routers(staff.build_router(), citizen.build_router())
     return dp

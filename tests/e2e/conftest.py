@@ -82,10 +82,13 @@ class World:
     def citizen_on(self, channel: str, name: str = "Siti") -> Person | WhatsAppPerson:
         return self.whatsapp_citizen(name) if channel == "whatsapp" else self.citizen(name)
 
-    async def agency_group(self, agency: str, staff_names: tuple[str, ...] = ("Budi", "Rina")) -> list[Person]:
-        """Create a group with staff, add the bot, link it with a one-time code (as an admin would)."""
+    async def agency_group(
+        self, agency: str, staff_names: tuple[str, ...] = ("Budi", "Rina"), *, bot_admin: bool = False
+    ) -> list[Person]:
+        """Create a group with staff, add the bot (an administrator with ``bot_admin``, else a plain
+        member), link it with a one-time code (as an admin would)."""
         users = [self.server.create_user(n) for n in staff_names]
-        group = self.server.create_group(f"Laporan {agency.upper()}", users, admins=users[:1])
+        group = self.server.create_group(f"Laporan {agency.upper()}", users, admins=users[:1], bot_admin=bot_admin)
         staff = [Person(self.server, u, group.id) for u in users]
         assert self.app.runtime is not None
         code = await create_link_code(self.app.runtime, agency)

@@ -61,8 +61,9 @@ async def test_a_follower_sees_the_status_but_not_the_reporters_conversation(wor
     assert NUMBER in theirs and "Diterima" in theirs, "a follower sees the status and its history"
     assert STAFF_TO_REPORTER not in theirs, "not staff's answers to the reporter"
     assert REPORTER_TO_STAFF not in theirs, "not the reporter's messages to staff"
+    assert STAFF_TO_FOLLOWER in theirs, "an answer addressed to the follower is theirs to read"
 
     own = body(await reporter.say(f"/status {NUMBER}"))
     assert NUMBER in own and "Diterima" in own
     assert STAFF_TO_REPORTER in own and REPORTER_TO_STAFF in own, "the reporter's own view is unchanged"
-    assert FOLLOWER_TO_STAFF not in own, "nor does the reporter read the follower's messages"
+    assert STAFF_TO_FOLLOWER not in own and FOLLOWER_TO_STAFF not in own, "nor does the reporter read the follower's"

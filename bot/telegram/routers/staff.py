@@ -1,22 +1,33 @@
-"""Agency groups: ``/link <code>``, card buttons, replies to cards and prompts, migrations."""
+"""Agency groups: ``/link <code>``, card buttons, replies to cards and prompts, migrations, and who
+is a member (``chat_member``, ``my_chat_member``; the policy is in :mod:`bot.services.membership`)."""
 
 from __future__ import annotations
 
+import functools
 import logging
-import time
 
 from aiogram import Bot, F, Router
-from aiogram.enums import ChatMemberStatus, ChatType
+from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
-from aiogram.types import CallbackQuery, Message, User
+from aiogram.types import CallbackQuery, ChatMemberUpdated, Message, User
 
+from bot.services.membership import (
+    GONE_STATUSES,
+    is_member,
+    on_bot_removed,
+    press_must_refresh,
+    record_bot_status,
+    record_chat_member,
+    stored_status,
+)
 from bot.services.runtime import Runtime
 from bot.services.staff import (
     StaffActor,
     handle_bot_added,
     handle_group_migrated,
     handle_link,
+    handle_non_member,
     handle_staff_button,
     handle_staff_reply,
 )
@@ -26,35 +37,36 @@ from handlers import cards
 log = logging.getLogger("sikesal.telegram.staff")
 
 GROUP_TYPES = {ChatType.GROUP, ChatType.SUPERGROUP}
-MEMBER_STATUSES = {ChatMemberStatus.CREATOR, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER}
+
 
 def actor_of(user: User) -> StaffActor:
     return StaffActor(user_id=str(user.id), name=user.full_name)
 
 
-class MembershipCache:
-    """getChatMember answers, remembered briefly: a burst of button presses costs one call."""
-
-    def __init__(self, ttl: float = 60.0) -> None:
-        self.ttl = ttl
-        self._seen: dict[tuple[int, int], tuple[float, bool]] = {}
-
-    async def is_member(self, bot: Bot, chat_id: int, user_id: int) -> bool:
-        now = time.monotonic()
-        cached = self._seen.get((chat_id, user_id))
-        if cached is not None and now - cached[0] < self.ttl:
-            return cached[1]
-        try:
-            member = await bot.get_chat_member(chat_id, user_id)
-        except TelegramAPIError as exc:
-            log.warning("getChatMember(%s, %s) failed: %s", chat_id, user_id, exc)
-            return False
-        ok = member.status in MEMBER_STATUSES or bool(getattr(member, "is_member", False))
-        self._seen[(chat_id, user_id)] = (now, ok)
-        return ok
+def _status_of(member: object) -> str:
+    """A ChatMember's status as stored (a restricted user who left counts as ``left``)."""
+    status = getattr(member, "status", "")
+    return stored_status(str(getattr(status, "value", status)), getattr(member, "is_member", None))
 
 
-async def on_link(message: Message, command: CommandObject, rt: Runtime, update_key: str | None = None) -> None:
+async def fetch_status(bot: Bot, chat_id: int, user_id: int) -> str | None:
+    """getChatMember: the user's status in the chat, or None when Telegram could not be asked."""
+    try:
+        member = await bot.get_chat_member(chat_id, user_id)
+    except TelegramAPIError as exc:
+        log.warning("getChatMember(%s, %s) failed: %s", chat_id, user_id, exc)
+        return None
+    return _status_of(member)
+
+
+async def _may_act(rt: Runtime, bot: Bot, chat_id: int, user_id: int, *, must_refresh: bool) -> bool:
+    fetch = functools.partial(fetch_status, bot, chat_id, user_id)
+    return await is_member(rt, chat_id, user_id, fetch=fetch, must_refresh=must_refresh)
+
+
+async def on_link(
+    message: Message, command: CommandObject, bot: Bot, rt: Runtime, update_key: str | None = None
+) -> None:
     if message.from_user is None:
         return
     await handle_link(
@@ -64,6 +76,8 @@ async def on_link(message: Message, command: CommandObject, rt: Runtime, update_
         actor=actor_of(message.from_user),
         code=command.args or "",
         update_key=update_key,
+        # the confirmation says whether the group still has to make the bot an administrator
+        bot_status=await fetch_status(bot, message.chat.id, bot.id),
     )
 
 
@@ -77,14 +91,20 @@ async def on_members_added(message: Message, bot: Bot, rt: Runtime, update_key: 
         await handle_bot_added(rt, chat_id=message.chat.id, update_key=update_key)
 
 
-async def on_reply(
-    message: Message, bot: Bot, rt: Runtime, membership: MembershipCache, update_key: str | None = None
-) -> None:
+async def on_reply(message: Message, bot: Bot, rt: Runtime, update_key: str | None = None) -> None:
     reply = message.reply_to_message
     if message.from_user is None or reply is None or reply.from_user is None or reply.from_user.id != bot.id:
         return
-    if not await membership.is_member(bot, message.chat.id, message.from_user.id):
-        log.warning("reply from non-member %s in %s ignored", message.from_user.id, message.chat.id)
+    # every reply under a card or prompt either reaches the citizen or changes the complaint
+    if not await _may_act(rt, bot, message.chat.id, message.from_user.id, must_refresh=True):
+        log.warning("reply from non-member %s in %s refused", message.from_user.id, message.chat.id)
+        await handle_non_member(
+            rt,
+            chat_id=message.chat.id,
+            actor=actor_of(message.from_user),
+            reply_to_message_id=reply.message_id,
+            update_key=update_key,
+        )
         return
     await handle_staff_reply(
         rt,
@@ -96,19 +116,39 @@ async def on_reply(
     )
 
 
-async def on_button(
-    callback: CallbackQuery, bot: Bot, rt: Runtime, membership: MembershipCache, update_key: str | None = None
-) -> None:
+async def on_button(callback: CallbackQuery, bot: Bot, rt: Runtime, update_key: str | None = None) -> None:
     assert callback.message is not None
     chat_id = callback.message.chat.id
-    if not await membership.is_member(bot, chat_id, callback.from_user.id):
-        log.warning("button %r from non-member %s in %s refused", callback.data, callback.from_user.id, chat_id)
+    payload = callback.data or ""
+    if not await _may_act(rt, bot, chat_id, callback.from_user.id, must_refresh=press_must_refresh(payload)):
+        log.warning("button %r from non-member %s in %s refused", payload, callback.from_user.id, chat_id)
+        await handle_non_member(
+            rt, chat_id=chat_id, actor=actor_of(callback.from_user), payload=payload, update_key=update_key
+        )
         await answer_callback(callback, cards.alert_not_member(rt.ctx))
         return
     result = await handle_staff_button(
-        rt, chat_id=chat_id, actor=actor_of(callback.from_user), payload=callback.data or "", update_key=update_key
+        rt, chat_id=chat_id, actor=actor_of(callback.from_user), payload=payload, update_key=update_key
     )
     await answer_callback(callback, result.alert)
+
+
+async def on_chat_member(event: ChatMemberUpdated, rt: Runtime, update_key: str | None = None) -> None:
+    """Someone joined, left, was removed or changed rank (sent only to an administrator bot)."""
+    member = event.new_chat_member
+    await record_chat_member(
+        rt, event.chat.id, member.user.id, _status_of(member), update_key=update_key
+    )
+
+
+async def on_my_chat_member(event: ChatMemberUpdated, rt: Runtime, update_key: str | None = None) -> None:
+    """The bot's own status in a group changed: made (or no longer) an administrator, or removed."""
+    status = _status_of(event.new_chat_member)
+    if status in GONE_STATUSES:
+        log.warning("the bot is %s in chat %s (by user %s)", status, event.chat.id, event.from_user.id)
+        await on_bot_removed(rt, event.chat.id, status, status=status, update_key=update_key)
+    else:
+        await record_bot_status(rt, event.chat.id, status, update_key=update_key)
 
 
 def build_router() -> Router:
@@ -122,4 +162,10 @@ def build_router() -> Router:
     # text replies are relayed; any other reply still matters under a rejection prompt (asked again)
     router.message.register(on_reply, F.reply_to_message)
     router.callback_query.register(on_button)
+    # chat_member and my_chat_member are in allowed_updates because these handlers exist (aiogram
+    # derives the list from registered handlers: Dispatcher.resolve_used_update_types)
+    router.chat_member.filter(F.chat.type.in_(GROUP_TYPES))
+    router.my_chat_member.filter(F.chat.type.in_(GROUP_TYPES))
+    router.chat_member.register(on_chat_member)
+    router.my_chat_member.register(on_my_chat_member)
     return router
