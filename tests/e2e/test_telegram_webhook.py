@@ -53,3 +53,44 @@ async def test_an_update_without_the_secret_token_is_refused(hook_world: World) 
         assert await uow.idempotency.claim("tg:999"), "the forged update was never processed"
     citizen = hook_world.citizen()
     assert "Selamat datang" in text_of(await citizen.say("/start")), "real updates still get through"
+
+
+def _help(update_id: int, chat: int) -> dict[str, object]:
+    return {"update_id": update_id, "message": {
+        "message_id": update_id, "date": 0, "chat": {"id": chat, "type": "private", "first_name": "Warga"},
+        "from": {"id": chat, "is_bot": False, "first_name": "Warga"}, "text": "/help"}}
+
+
+async def test_an_update_is_answered_200_only_once_stored_and_a_redelivery_changes_nothing(
+    hook_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    import bot.telegram.intake as intake
+
+    citizen = hook_world.citizen()
+    assert "Selamat datang" in text_of(await citizen.say("/start"))  # the chat exists, as in Telegram
+    update = _help(424242, citizen.user.id)
+    url = hook_world.app.http_url + "/telegram/webhook"
+    headers = {"X-Telegram-Bot-Api-Secret-Token": hook_world.app.telegram_webhook_secret}
+    real_store = intake.store_updates
+
+    async def database_down(*args: object, **kwargs: object) -> int:
+        raise OperationalError("INSERT", {}, Exception("connection refused"))
+
+    async with aiohttp.ClientSession() as session:
+        monkeypatch.setattr(intake, "store_updates", database_down)
+        async with session.post(url, json=update, headers=headers) as response:
+            assert response.status == 503, "not stored: Telegram must send it again"
+        assert await citizen.quiet(0.3) == []
+        monkeypatch.setattr(intake, "store_updates", real_store)
+        for _ in range(3):  # Telegram's redeliveries
+            async with session.post(url, json=update, headers=headers) as response:
+                assert response.status == 200
+        for body in (b"not json", b"[1, 2]", b'{"update_id": "7"}', b'{"update_id": -1}'):
+            async with session.post(url, data=body, headers=headers) as response:
+                assert response.status == 400, body
+    await citizen.next()  # the help text
+    assert await citizen.quiet(0.5) == [], "three deliveries of one update: one answer"
+    async with UnitOfWork(hook_world.app.runtime.sessionmaker) as uow:  # type: ignore[union-attr]
+        assert await uow.inbox.pending_count(channel="telegram") == 0
