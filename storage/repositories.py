@@ -657,6 +657,13 @@ class CardRepo(_Repo):
         )
         return list(result.scalars())
 
+    async def active_in(self, chat_id: int) -> list[Card]:
+        """The active cards a group holds (what must move when the bot loses the group)."""
+        result = await self.session.execute(
+            select(Card).where(Card.chat_id == chat_id, Card.active.is_(True)).order_by(Card.id)
+        )
+        return list(result.scalars())
+
     async def by_message(self, chat_id: int, message_id: int) -> Card | None:
         """The card carried by this message (button press, staff reply)."""
         result = await self.session.execute(

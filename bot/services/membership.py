@@ -191,16 +191,20 @@ async def on_bot_removed(
     """The bot was removed from group ``chat_id`` or left it (``my_chat_member`` with ``status`` left
     or kicked; ``reason`` says which, e.g. ``"kicked"``). Returns whether the group is linked.
 
-    For now this records the bot's status and logs. It is the one place to extend for a linked
-    group that lost the bot: mark the group broken (``agency_groups.broken_reason``/``broken_at``)
-    and re-route its open cards to the command centre (``cards.reroute_reason``), in this same unit of
-    work so the update is handled exactly once (its ``update_key`` is claimed here).
+    A linked group that lost the bot is marked broken (``sikesal agency list`` shows it) and its open
+    complaints' cards move to the command centre's group (:func:`bot.services.reroute.group_lost`), in
+    this same unit of work, so the update is handled exactly once (its ``update_key`` is claimed here).
     """
+    from bot.services.reroute import group_lost  # reroute builds on the complaint services
+
     async with UnitOfWork(rt.sessionmaker) as uow:
         if update_key is not None and not await uow.idempotency.claim(update_key):
             return False
         linked = await store_bot_status(uow, chat_id, status)
+        moved = await group_lost(rt, uow, chat_id, f"the bot was {reason} from the group") if linked else 0
         await uow.commit()
     if linked:
-        log.warning("the bot was removed from linked chat %s (%s): its cards cannot be worked there", chat_id, reason)
+        log.warning("the bot was removed from linked chat %s (%s): %d open cards moved to the command centre",
+                    chat_id, reason, moved)
+        rt.on_enqueued()
     return linked

@@ -46,6 +46,27 @@ async def render_card_now(rt: Runtime, card_id: int) -> OutMessage | None:
         return render_for(rt, card, await build_view(uow, complaint))
 
 
+async def group_lost(rt: Runtime, uow: UnitOfWork, chat_id: int, reason: str) -> int:
+    """The bot lost a linked group (removed from it, the group deleted): mark the link broken and move
+    every open complaint's card from there to the command centre. Returns how many cards moved."""
+    agency = await uow.agencies.agency_for_chat(chat_id)
+    group = await uow.agencies.group_for(agency) if agency is not None else None
+    if group is None or group.chat_id != chat_id:
+        return 0
+    if group.broken_reason is None:
+        group.broken_reason = reason[:500]
+        group.broken_at = rt.clock()
+        log.error("the %s group (chat %s) is lost: %s; its cards go to the command centre", agency, chat_id, reason)
+    moved = 0
+    for card in await uow.cards.active_in(chat_id):
+        complaint = await uow.complaints.get_for_update(card.complaint_id)
+        if complaint is None or lifecycle.is_terminal(complaint.status):
+            continue
+        if await reroute_card(rt, uow, complaint, card, reason) is not None:
+            moved += 1
+    return moved
+
+
 @retry_transient()
 async def group_unreachable(rt: Runtime, *, chat_id: int, reason: str, card_id: int | None) -> None:
     """Telegram refused the group itself: mark its link broken and re-route the undelivered card."""

@@ -105,3 +105,28 @@ async def test_a_card_whose_group_removed_the_bot_goes_to_the_command_centre(wor
     fresh = await jcoc[0].next_matching("JMB-")
     await eventually(lambda: any(p.startswith("st:accept:") for p in payloads(fresh)))
     assert "tidak dapat dikirim" not in body(fresh)
+
+
+async def test_open_cards_move_to_the_command_centre_when_the_bot_is_removed(world: World) -> None:
+    pupr = await world.agency_group("pupr")
+    jcoc = await world.agency_group("jcoc", staff_names=("Dewi",))
+    citizen = world.citizen()
+    await file_complaint(world, citizen)
+    original = await pupr[0].next_matching("JMB-")
+    await outbox_settled(world)
+    world.server.kick_bot(pupr[0].chat_id)
+    moved = await jcoc[0].next_matching("JMB-")
+    assert "tidak dapat dikirim" in body(moved) and any(p.startswith("ra:") for p in payloads(moved))
+    assert original.photo, "the old card stays in the lost group (the bot cannot edit it there any more)"
+    async with UnitOfWork(world.app.runtime.sessionmaker) as uow:  # type: ignore[union-attr]
+        group = await uow.session.get(AgencyGroup, "pupr")
+        assert group is not None and group.broken_reason == "the bot was kicked from the group"
+        cards = (await uow.session.execute(select(Card).order_by(Card.id))).scalars().all()
+        assert [(c.chat_id, c.active) for c in cards] == [(pupr[0].chat_id, False), (jcoc[0].chat_id, True)]
+    # linking the agency again (a new group) brings its cards home
+    fresh_group = await world.agency_group("pupr", staff_names=("Fajar",))
+    home = await fresh_group[0].next_matching("JMB-")
+    assert any(p.startswith("st:") for p in payloads(home))
+    async with UnitOfWork(world.app.runtime.sessionmaker) as uow:  # type: ignore[union-attr]
+        group = await uow.session.get(AgencyGroup, "pupr")
+        assert group is not None and group.broken_reason is None
