@@ -146,6 +146,7 @@ async def run(users: int, database_url: str | None, *, profile: bool = False, po
                     polling_timeout=polling_timeout,
                     rate_limits=NO_LIMITS,
                     sweep_interval=3600,
+                    http_port=0,  # the web server always runs (health, webhooks): any free port
                 )
                 await app.start()
                 statements = count_statements(app) if profile else None
