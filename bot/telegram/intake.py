@@ -20,6 +20,7 @@ its lease expires.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
@@ -160,7 +161,8 @@ class TelegramInbox(InboxLoop):
                         exc.errors(include_url=False, include_input=False)[:3])
             await self._finish(row_id, error=f"malformed update: {exc.error_count()} errors", give_up=True)
             return True
-        self.on_update()
+        if attempts == 0:
+            self.on_update()
         try:
             async with self._sem:
                 await self.dispatcher.feed_update(self.bot, update)
@@ -223,10 +225,13 @@ class TelegramPoller:
                 await _sleep_until(stop, self.lease_ttl / 3)
                 continue
             try:
-                updates = await self.bot(
+                request = asyncio.ensure_future(self.bot(
                     GetUpdatesRaw(offset=self.offset, timeout=method_timeout, allowed_updates=self.allowed, limit=100),
                     request_timeout=request_timeout,
-                )
+                ))
+                updates = await _unless_stopped(stop, request)
+                if updates is None:
+                    break  # stopping: whatever that call would have fetched stays unconfirmed at Telegram
                 if updates:
                     await store_updates(self.rt, updates)
                     self.on_stored()
@@ -290,6 +295,22 @@ class TelegramWebhook:
             return web.Response(status=503, text="try again")
         self.on_stored()
         return web.Response(text="ok")
+
+
+async def _unless_stopped(stop: asyncio.Event, request: asyncio.Future[Any]) -> Any:
+    """The long poll's answer, or None when the app stops first (the poll is cancelled: a stop does
+    not wait for Telegram's long-poll timeout)."""
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({request, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if request.done():
+        return request.result()
+    request.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await request
+    return None
 
 
 async def _sleep_until(stop: asyncio.Event, seconds: float) -> None:
