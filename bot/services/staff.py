@@ -145,6 +145,8 @@ async def _check_owner(rt: Runtime, uow: UnitOfWork, complaint: Complaint | None
         return cards.alert_not_found(rt.ctx)
     card = await uow.cards.active_for(complaint.id)
     if card is not None and card.chat_id == chat_id:
+        if card.reroute_reason is not None:
+            return None  # the agency's group could not be reached: the command centre stands in
         if await uow.agencies.agency_for_chat(chat_id) == complaint.agency:
             return None
         return cards.alert_not_your_agency(rt.ctx)
