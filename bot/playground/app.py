@@ -357,7 +357,7 @@ class Playground:
             short = agency_config.short or agency.upper()
             staff = [self.server.create_user(f"{name} ({short})", language_code="id") for name in names]
             title = f"Laporan {short}"
-            chat = self.server.create_group(title, staff, admins=staff[:1])
+            chat = self.server.create_group(title, staff, admins=staff[:1], bot_admin=True)  # as the README asks
             self.world.groups.append(AgencyGroup(agency=agency, chat_id=chat.id, title=title, short=short,
                                                  names=dict(agency_config.name), staff=staff))
         self.server.state.publish({"type": "world"})
