@@ -12,6 +12,7 @@ import math
 from bot.services.runtime import Runtime
 from handlers.events import AddressMatch, Incoming, Location, PlaceInfo, Text
 from handlers.state import Step
+from handlers.text import visible_length
 from storage.models import ConversationRow
 from storage.repositories import CitizenRepo
 
@@ -94,9 +95,8 @@ def _may_be_an_address(rt: Runtime, incoming: Incoming, text: str) -> bool:
         return False
     limits = rt.ctx.limits
     words = text.split()
-    if not limits.address_min <= len(text) <= limits.address_max or len(words) < 2 or text.isdigit():
-        return False
-    return True
+    # a menu number or a single word is not an address; minimums count visible characters
+    return limits.address_min <= visible_length(text) and len(text) <= limits.address_max and len(words) >= 2
 
 
 async def _enrich(rt: Runtime, incoming: Incoming, *, channel: str, channel_user_id: str) -> Incoming:
