@@ -29,8 +29,8 @@ from handlers.views import (
     fit_payload,
     format_time,
     format_time_short,
+    telegram_length,
     truncate,
-    visible_length,
 )
 
 #: Telegram's limits, in UTF-16 units after entity parsing
@@ -205,10 +205,10 @@ def _fit_text(
 
     for detail in _DETAIL_LEVELS:
         text = build(description, detail)
-        if visible_length(text) <= limit:
+        if telegram_length(text) <= limit:
             return text
     tightest = _DETAIL_LEVELS[-1]
-    room = limit - visible_length(build("", tightest))
+    room = limit - telegram_length(build("", tightest))
     return build(truncate(description, max(room, 1)), tightest)
 
 

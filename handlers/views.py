@@ -123,7 +123,7 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def visible_length(html_text: str) -> int:
+def telegram_length(html_text: str) -> int:
     """The length Telegram checks against its limits: after tags are parsed and entities decoded."""
     return utf16_len(html.unescape(_TAG_RE.sub("", html_text)).strip())
 

@@ -6,8 +6,6 @@ how an album is split) can be tested without a server or a database.
 
 from __future__ import annotations
 
-import html
-import re
 from dataclasses import dataclass
 
 from aiogram.types import (
@@ -21,21 +19,14 @@ from aiogram.types import (
 )
 
 from handlers.messages import OutMessage
+from handlers.views import telegram_length  # one definition of what Telegram counts
 
 #: Telegram's limits (counted in UTF-16 code units of the text after HTML parsing)
 MAX_CAPTION = 1024
 MAX_TEXT = 4096
 MAX_ALBUM = 10
 
-_TAG = re.compile(r"<[^>]*>")
-
 ReplyMarkup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | ForceReply
-
-
-def visible_length(text_html: str) -> int:
-    """Length Telegram checks against its caption/text limits: tags removed, entities decoded, UTF-16."""
-    plain = html.unescape(_TAG.sub("", text_html))
-    return len(plain.encode("utf-16-le")) // 2
 
 
 def inline_markup(message: OutMessage) -> InlineKeyboardMarkup | None:
@@ -110,7 +101,7 @@ def plan(message: OutMessage, photo_count: int | None = None) -> Plan:
     if n == 0:
         return Plan((), False)
     if n == 1:
-        return Plan(((0,),), visible_length(message.text) <= MAX_CAPTION)
+        return Plan(((0,),), telegram_length(message.text) <= MAX_CAPTION)
     groups: list[tuple[int, ...]] = []
     start = 0
     while start < n:

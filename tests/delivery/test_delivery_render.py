@@ -49,8 +49,8 @@ def test_reply_parameters_allow_missing_target() -> None:
 
 
 def test_visible_length_ignores_tags_and_counts_entities_once() -> None:
-    assert render.visible_length("<b>a&amp;b</b> <a href=\"https://x.y/\">peta</a>") == len("a&b peta")
-    assert render.visible_length("😀") == 2  # UTF-16, like Telegram
+    assert render.telegram_length("<b>a&amp;b</b> <a href=\"https://x.y/\">peta</a>") == len("a&b peta")
+    assert render.telegram_length("😀") == 2  # UTF-16, like Telegram
 
 
 def test_plan_single_photo_caption_or_separate_text() -> None:

@@ -25,7 +25,7 @@ from handlers.cards import (
 )
 from handlers.lifecycle import Action, decide
 from handlers.messages import MessageRef
-from handlers.views import HistoryEntry, reporter_alias, visible_length
+from handlers.views import HistoryEntry, reporter_alias, telegram_length
 
 CTX = make_ctx()
 NASTY = '<script>alert("x")</script> & <b>bold</b> 🛣️'
@@ -67,7 +67,7 @@ def test_caption_fits_with_long_description_and_html_specials() -> None:
     )
     card = render_card(view, CTX)
     check_message(card)
-    assert visible_length(card.text) <= CAPTION_LIMIT
+    assert telegram_length(card.text) <= CAPTION_LIMIT
     assert "<script>" not in card.text and "&lt;script&gt;" in card.text
     assert "Budi &lt;Santoso&gt;" in card.text
     assert "…" in card.text
@@ -77,7 +77,7 @@ def test_caption_fits_with_long_description_and_html_specials() -> None:
 def test_caption_limit_for_any_description(length: int) -> None:
     view = make_view(description="é" * length, history=_history(3, "n" * 200))
     card = render_card(view, CTX)
-    assert visible_length(card.text) <= CAPTION_LIMIT
+    assert telegram_length(card.text) <= CAPTION_LIMIT
     if length <= 500:
         assert "é" * length in card.text  # short ones are never cut
 
@@ -85,7 +85,7 @@ def test_caption_limit_for_any_description(length: int) -> None:
 def test_emoji_description_counted_in_utf16() -> None:
     view = make_view(description="🛣️" * 500)
     card = render_card(view, CTX)
-    assert visible_length(card.text) <= CAPTION_LIMIT
+    assert telegram_length(card.text) <= CAPTION_LIMIT
 
 
 def test_card_without_photos_keeps_whole_description() -> None:
@@ -153,7 +153,7 @@ def test_reassign_picker() -> None:
     assert _payloads(picker) == ["ra:42:dishub", "ra:42:dlh", "ra:42:pdam", "ra:42:jcoc", "ra:42:-"]
     assert all(len(row) == 1 for row in picker.buttons)
     assert "instansi mana" in picker.text
-    assert visible_length(picker.text) <= CAPTION_LIMIT
+    assert telegram_length(picker.text) <= CAPTION_LIMIT
 
 
 def test_reject_prompt_is_force_reply() -> None:

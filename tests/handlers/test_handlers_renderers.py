@@ -16,7 +16,7 @@ from handlers.flow import (
     render_status_notification,
     render_submitted,
 )
-from handlers.views import HistoryEntry, format_time, truncate, visible_length
+from handlers.views import HistoryEntry, format_time, telegram_length, truncate
 
 CTX = make_ctx()
 T0 = datetime(2026, 11, 28, 8, 4, tzinfo=UTC)
@@ -105,5 +105,5 @@ def test_time_formatting_and_helpers() -> None:
     )
     assert format_time(T0, "en", CTX).startswith("28 Nov 2026")
     assert truncate("abcdef", 4) == "abc…" and truncate("abc", 4) == "abc"
-    assert visible_length("<b>a&lt;</b>") == 2
-    assert visible_length("🛣") == 2
+    assert telegram_length("<b>a&lt;</b>") == 2
+    assert telegram_length("🛣") == 2
