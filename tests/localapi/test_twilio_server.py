@@ -14,6 +14,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
+from yarl import URL
 
 from localapi.twilio import TwilioServer
 
@@ -175,7 +176,11 @@ async def test_signed_inbound_with_media_location_button(tw: TwilioServer, recei
     async with aiohttp.ClientSession() as session:
         async with session.get(first["MediaUrl0"]) as r:
             assert r.status == 401
-        async with session.get(first["MediaUrl0"], headers=basic(SID, TOKEN)) as r:
+        # like Twilio: the authenticated media URL redirects to a pre-signed one, fetched without credentials
+        async with session.get(first["MediaUrl0"], headers=basic(SID, TOKEN), allow_redirects=False) as r:
+            assert r.status in (301, 302, 303, 307, 308)
+            signed = r.headers["Location"]
+        async with session.get(URL(first["MediaUrl0"]).join(URL(signed))) as r:
             assert r.status == 200 and r.content_type == "image/jpeg"
             assert await r.read() == b"\xff\xd8jpeg"
     # a forged signature is refused by the receiver's validator
