@@ -4,11 +4,9 @@ media files; PostgreSQL is refused with the pg_dump commands."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -19,20 +17,6 @@ from storage.backup import BackupError, backup_sqlite, sqlite_database
 from storage.db import default_database_url, make_engine, upgrade_database
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name in ("TELEGRAM_BOT_TOKEN", "DATABASE_URL", "SIKESAL_CONFIG", "SIKESAL_DATA_DIR", "SIKESAL_LOG_LEVEL"):
-        monkeypatch.delenv(name, raising=False)
-    workdir = tmp_path / "cwd"
-    workdir.mkdir()
-    monkeypatch.chdir(workdir)  # no .env
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ database backend, plus the metrics settings."""
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,21 +18,6 @@ from storage.models import AgencyGroup, OutboxMessage
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_TEXT = "Jalan di depan rumah saya di Jl. Melati 7 berlubang"
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name in ("TELEGRAM_BOT_TOKEN", "DATABASE_URL", "SIKESAL_CONFIG", "SIKESAL_DATA_DIR", "SIKESAL_LOG_LEVEL",
-                 "SIKESAL_METRICS_HOST", "SIKESAL_METRICS_PORT"):
-        monkeypatch.delenv(name, raising=False)
-    workdir = tmp_path / "cwd"
-    workdir.mkdir()
-    monkeypatch.chdir(workdir)  # no .env
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 @pytest.fixture
