@@ -366,6 +366,19 @@ class InboxLoop(FifoWorkLoop):
     async def _pending_count(self, session: AsyncSession) -> int:
         return await InboxRepo(session).pending_count(channel=self.channel)
 
+    async def _failed(self, row_id: int, exc: Exception, attempts: int) -> bool:
+        """Record a failed processing attempt; True when the row was given up (the sender's next rows may go).
+
+        An outage (the database, the disk, the network) is retried for as long as it lasts, with capped
+        backoff: the message must not be lost because PostgreSQL restarted for ten minutes. Anything else
+        is a bug or a message we can never process: it is given up after ``max_attempts``, so one bad
+        message does not block its sender's later ones for ever (it stays in the table, ``failed``)."""
+        outage = isinstance(exc, SQLAlchemyError | OSError)
+        give_up = not outage and attempts + 1 >= self.max_attempts
+        await self._finish(row_id, error=f"{type(exc).__name__}: {exc}"[:500], retry_in=self._backoff(attempts),
+                           give_up=give_up)
+        return give_up
+
     async def _finish(
         self, row_id: int, *, error: str | None = None, retry_in: float = 0.0, give_up: bool = False
     ) -> None:

@@ -168,10 +168,7 @@ class TelegramInbox(InboxLoop):
                 await self.dispatcher.feed_update(self.bot, update)
         except Exception as exc:  # a bug or an outage must not drop the update or stop the inbox
             log.exception("processing telegram update %s failed", update.update_id)
-            give_up = attempts + 1 >= self.max_attempts
-            await self._finish(row_id, error=f"{type(exc).__name__}: {exc}"[:500],
-                               retry_in=self._backoff(attempts), give_up=give_up)
-            return give_up
+            return await self._failed(row_id, exc, attempts)
         await self._finish(row_id)
         return True
 

@@ -75,10 +75,7 @@ class InboxWorker(InboxLoop):
             events = download_failed(form)
         except Exception as exc:  # a bug must not spin: back off like any other failure
             log.exception("translating inbound %s failed", row_id)
-            give_up = attempts + 1 >= self.max_attempts
-            await self._finish(row_id, error=f"{type(exc).__name__}: {exc}", retry_in=self._backoff(attempts),
-                               give_up=give_up)
-            return give_up
+            return await self._failed(row_id, exc, attempts)
         try:
             for key, incoming in events:
                 await handle_citizen_event(
@@ -87,9 +84,6 @@ class InboxWorker(InboxLoop):
                 )
         except Exception as exc:  # a bug or a database outage must not drop the message or stop the inbox
             log.exception("processing inbound %s failed", row_id)
-            give_up = attempts + 1 >= self.max_attempts
-            await self._finish(row_id, error=f"{type(exc).__name__}: {exc}", retry_in=self._backoff(attempts),
-                               give_up=give_up)
-            return give_up
+            return await self._failed(row_id, exc, attempts)
         await self._finish(row_id)
         return True
