@@ -27,10 +27,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# both benchmarks (about 3 minutes with PostgreSQL reachable); DUPLICATES_ARGS e.g. "--rows 200000"
+# the three benchmarks (about 5 minutes with PostgreSQL reachable); DUPLICATES_ARGS e.g. "--rows 200000",
+# MULTIPROC_ARGS e.g. "--users 200 --processes 1 2 3"
 bench: $(STAMP)
 	$(BIN)/python -m bench.filings $(BENCH_ARGS)
 	$(BIN)/python -m bench.duplicates $(DUPLICATES_ARGS)
+	$(BIN)/python -m bench.multiproc $(MULTIPROC_ARGS)
 
 bench-duplicates: $(STAMP)
 	$(BIN)/python -m bench.duplicates $(DUPLICATES_ARGS)

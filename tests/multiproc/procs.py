@@ -233,6 +233,8 @@ class BotProcess:
     http_port: int
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
+    #: write a cProfile of the process here when it stops cleanly (SIGTERM), for the benchmark
+    profile: Path | None = None
     _log: IO[bytes] | None = None
 
     @property
@@ -251,8 +253,9 @@ class BotProcess:
 
     def start(self) -> None:
         self._log = self.log_path.open("ab")
+        profiler = ["-m", "cProfile", "-o", str(self.profile)] if self.profile is not None else []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "run"], cwd=ROOT, env=self.env, stdout=self._log,
+            [sys.executable, *profiler, "-m", "bot.cli", "run"], cwd=ROOT, env=self.env, stdout=self._log,
             stderr=subprocess.STDOUT, start_new_session=True,
         )
 
@@ -320,6 +323,8 @@ class Cluster:
     config_path: Path
     redis_url: str | None
     log_level: str = "INFO"
+    #: cProfile every process into this directory (``bot-<n>.pstats``)
+    profile_dir: Path | None = None
     proxy: RoundRobinProxy = field(default_factory=RoundRobinProxy)
     processes: list[BotProcess] = field(default_factory=list)
 
@@ -334,7 +339,8 @@ class Cluster:
                 config_path=self.config_path, public_url=public_url, http_port=port, metrics_port=free_port(),
                 redis_url=self.redis_url, log_level=self.log_level,
             )
-            self.processes.append(BotProcess(i, env, port, self.workdir / f"bot-{i}.log"))
+            profile = self.profile_dir / f"bot-{i}.pstats" if self.profile_dir is not None else None
+            self.processes.append(BotProcess(i, env, port, self.workdir / f"bot-{i}.log", profile=profile))
         self.proxy.upstreams = [p.url for p in self.processes]
         for process in self.processes:
             process.start()
