@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import ColumnElement, delete, or_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,20 +40,32 @@ def process_owner() -> str:
     return f"{socket.gethostname()[:24]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
+def lease_free(model: Any, owner: str, now: datetime) -> ColumnElement[bool]:
+    """SQL: the row is not held by another process's live lease."""
+    return or_(model.lease_until.is_(None), model.lease_until < now, model.lease_owner == owner)
+
+
 async def claim_row(session: AsyncSession, model: Any, row_id: int, owner: str, *, now: datetime, ttl: float) -> bool:
     """Take a pending, due row for ``owner`` unless another live lease holds it. One statement."""
+    return row_id in await claim_rows(session, model, [row_id], owner, now=now, ttl=ttl)
+
+
+async def claim_rows(
+    session: AsyncSession, model: Any, row_ids: Iterable[int], owner: str, *, now: datetime, ttl: float
+) -> set[int]:
+    """Take every row of ``row_ids`` that is still pending, due and free, in one ``UPDATE … RETURNING``;
+    returns the ids now held by ``owner`` (a poller claims all the heads it found in one statement)."""
+    ids = list(row_ids)
+    if not ids:
+        return set()
     result = await session.execute(
         update(model)
-        .where(
-            model.id == row_id,
-            model.status == PENDING,
-            model.next_attempt_at <= now,
-            or_(model.lease_until.is_(None), model.lease_until < now, model.lease_owner == owner),
-        )
+        .where(model.id.in_(ids), model.status == PENDING, model.next_attempt_at <= now, lease_free(model, owner, now))
         .values(lease_owner=owner, lease_until=now + timedelta(seconds=ttl))
+        .returning(model.id)
         .execution_options(synchronize_session=False)
     )
-    return int(getattr(result, "rowcount", 0) or 0) == 1
+    return {int(row_id) for row_id in result.scalars()}
 
 
 async def renew_rows(

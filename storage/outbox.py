@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select, update
 
+from storage.leases import lease_free
 from storage.models import Card, OutboxMessage, utcnow
 
 if TYPE_CHECKING:
@@ -196,9 +197,14 @@ class OutboxRepo:
         )
         return list((await self.session.scalars(stmt)).all())
 
-    async def due_heads(self, now: datetime, *, limit: int = 200, channel: str | None = None) -> list[tuple[int, str]]:
+    async def due_heads(
+        self, now: datetime, *, limit: int = 200, channel: str | None = None, owner: str | None = None
+    ) -> list[tuple[int, str]]:
         """Like :meth:`due` but only ``(id, chat_id)``: the sender's scan needs no payloads, and
-        loading and JSON-decoding every due row on each tick was a measurable cost under load."""
+        loading and JSON-decoding every due row on each tick was a measurable cost under load.
+
+        With ``owner`` (several processes), a chat whose head another process holds is left out: that
+        process keeps the chat until its lease ends, and trying to claim it would be wasted work."""
         heads = self._heads(channel)
         stmt = (
             select(OutboxMessage.id, OutboxMessage.chat_id)
@@ -207,6 +213,8 @@ class OutboxRepo:
             .order_by(OutboxMessage.id)
             .limit(limit)
         )
+        if owner is not None:
+            stmt = stmt.where(lease_free(OutboxMessage, owner, now))
         return [(row_id, chat_id) for row_id, chat_id in (await self.session.execute(stmt)).all()]
 
     async def head_for_chat(self, chat_id: str | int, *, channel: str | None = None) -> OutboxMessage | None:

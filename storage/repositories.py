@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
 from routing.geo import bounding_box, haversine_m
+from storage.leases import lease_free
 from storage.models import (
     AgencyGroup,
     AuditEntry,
@@ -852,12 +853,15 @@ class InboxRepo(_Repo):
             .subquery()
         )
 
-    async def due_heads(self, now: datetime, *, limit: int = 100, channel: str | None = None) -> list[tuple[int, str]]:
+    async def due_heads(
+        self, now: datetime, *, limit: int = 100, channel: str | None = None, owner: str | None = None
+    ) -> list[tuple[int, str]]:
         """``(id, sender)`` of every sender's first pending row, if it is due; ordered by id.
 
         A sender whose head waits for a retry is skipped entirely (its later rows are not offered).
         The grouping touches pending rows only, found through the ``(status, next_attempt_at)``
-        index without scanning the processed history."""
+        index without scanning the processed history. With ``owner``, a sender whose head another
+        process holds is left out (see :meth:`storage.outbox.OutboxRepo.due_heads`)."""
         heads = self._heads(channel)
         stmt = (
             select(InboundMessage.id, InboundMessage.sender)
@@ -866,6 +870,8 @@ class InboxRepo(_Repo):
             .order_by(InboundMessage.id)
             .limit(limit)
         )
+        if owner is not None:
+            stmt = stmt.where(lease_free(InboundMessage, owner, now))
         return [(row_id, sender) for row_id, sender in (await self.session.execute(stmt)).all()]
 
     async def next_due_at(self, *, channel: str | None = None) -> datetime | None:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from storage.leases import claim_row, renew_rows
+from storage.leases import claim_row, claim_rows, renew_rows
 from storage.models import InboundMessage, OutboxMessage, utcnow
 from storage.outbox import OutboxRepo, as_utc
 from storage.repositories import InboxRepo
@@ -229,9 +229,18 @@ class FifoWorkLoop(ABC):
         async with self.sessionmaker() as session:
             heads = await self._due_heads(session, now)
             next_due = await self._next_due_at(session)
+            heads = [(row_id, key) for row_id, key in heads if key not in self._workers]
+            if self.lease_owner is not None and heads:
+                claimed = await claim_rows(session, self.model, [row_id for row_id, _ in heads], self.lease_owner,
+                                           now=now, ttl=self.lease_ttl)
+                await session.commit()
+                self._held.update(claimed)
+                heads = [(row_id, key) for row_id, key in heads if row_id in claimed]
         for row_id, key in heads:
-            if key not in self._workers and not self._stop.is_set():
+            if not self._stop.is_set():
                 self._workers[key] = asyncio.create_task(self._worker(key, row_id), name=f"sikesal-{self.name}-{key}")
+            else:
+                self._held.discard(row_id)
         if next_due is None:
             return self.poll_interval
         until = (next_due - self.clock()).total_seconds()
@@ -276,11 +285,13 @@ class FifoWorkLoop(ABC):
 
     async def _worker(self, key: str, row_id: int) -> None:
         """Handle one key's due rows strictly in order, then hand the key back to the poller."""
-        next_id: int | None = row_id
+        next_id: int | None = row_id  # claimed by the poller (see _tick) when rows are leased
+        first = True
         try:
             while next_id is not None and not self._stop.is_set():
-                if not await self._claim(next_id):
+                if not first and not await self._claim(next_id):
                     break  # another process is on this key: it keeps the order
+                first = False
                 try:
                     if not await self._process(next_id):
                         break
@@ -328,7 +339,8 @@ class OutboxLoop(FifoWorkLoop):
             self.metrics.message_out(self.channel, result)
 
     async def _due_heads(self, session: AsyncSession, now: datetime) -> list[tuple[int, str]]:
-        return await OutboxRepo(session).due_heads(now, limit=self.batch_size, channel=self.channel)
+        return await OutboxRepo(session).due_heads(now, limit=self.batch_size, channel=self.channel,
+                                                   owner=self.lease_owner)
 
     async def _next_due_at(self, session: AsyncSession) -> datetime | None:
         return await OutboxRepo(session).next_due_at(channel=self.channel)
@@ -352,7 +364,8 @@ class InboxLoop(FifoWorkLoop):
     channel = ""
 
     async def _due_heads(self, session: AsyncSession, now: datetime) -> list[tuple[int, str]]:
-        return await InboxRepo(session).due_heads(now, limit=self.batch_size, channel=self.channel)
+        return await InboxRepo(session).due_heads(now, limit=self.batch_size, channel=self.channel,
+                                                  owner=self.lease_owner)
 
     async def _next_due_at(self, session: AsyncSession) -> datetime | None:
         return await InboxRepo(session).next_due_at(channel=self.channel)
