@@ -214,7 +214,7 @@ def bot_env(
         SIKESAL_PUBLIC_URL=public_url,
         TELEGRAM_WEBHOOK_SECRET=WEBHOOK_SECRET,
         SIKESAL_HTTP_HOST="127.0.0.1",
-        SIKESAL_HTTP_PORT=str(http_port),
+        SIKESAL_HTTP_PORT=str(http_port),  # 0: any free port
         SIKESAL_METRICS_PORT=str(metrics_port),
         SIKESAL_LOG_LEVEL=log_level,
         PYTHONUNBUFFERED="1",
@@ -222,6 +222,10 @@ def bot_env(
     if redis_url:
         env["SIKESAL_REDIS_URL"] = redis_url
     return env
+
+
+#: what ``sikesal run`` prints once it serves (bot.cli)
+_SERVING = re.compile(r"SiKesal is running: .*web server on [^ ]+:(\d+)")
 
 
 @dataclass
@@ -269,14 +273,17 @@ class BotProcess:
         return "\n".join(self.log().splitlines()[-lines:])
 
     async def wait_ready(self, timeout: float = 60.0) -> None:
-        """Until the process says it runs (after setWebhook) and answers /healthz."""
+        """Until the process says it runs (after setWebhook) and answers /healthz; learns its web server's
+        port from that line (the processes bind port 0: no race with anything else on the machine)."""
         deadline = time.monotonic() + timeout
         async with aiohttp.ClientSession() as session:
             while True:
                 if not self.alive():
                     raise RuntimeError(f"bot process {self.index} exited ({self.proc and self.proc.returncode}):\n"
                                        f"{self.tail()}")
-                if "SiKesal is running" in self.log():
+                found = _SERVING.search(self.log())
+                if found:
+                    self.http_port = int(found.group(1))
                     with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                         async with session.get(self.url + "/healthz", timeout=aiohttp.ClientTimeout(total=2)) as r:
                             if r.status == 200:
@@ -333,18 +340,17 @@ class Cluster:
         data_dir = self.workdir / "data"  # one media directory, as on one host
         data_dir.mkdir(parents=True, exist_ok=True)
         for i in range(self.count):
-            port = free_port()
-            env = bot_env(
+            env = bot_env(  # ports 0: each process binds free ones (and says which)
                 api_base=self.server.base_url, database_url=self.database_url, data_dir=data_dir,
-                config_path=self.config_path, public_url=public_url, http_port=port, metrics_port=free_port(),
+                config_path=self.config_path, public_url=public_url, http_port=0, metrics_port=0,
                 redis_url=self.redis_url, log_level=self.log_level,
             )
             profile = self.profile_dir / f"bot-{i}.pstats" if self.profile_dir is not None else None
-            self.processes.append(BotProcess(i, env, port, self.workdir / f"bot-{i}.log", profile=profile))
-        self.proxy.upstreams = [p.url for p in self.processes]
+            self.processes.append(BotProcess(i, env, 0, self.workdir / f"bot-{i}.log", profile=profile))
         for process in self.processes:
             process.start()
         await asyncio.gather(*(p.wait_ready(timeout) for p in self.processes))
+        self.proxy.upstreams = [p.url for p in self.processes]  # no update is on its way before this
 
     async def stop(self) -> list[int | None]:
         """Stop every process (SIGTERM) and the proxy; the exit codes (-9 for a killed one)."""

@@ -17,7 +17,7 @@ i.e. every process counting alone: the server then answers 429s):
   for the window, which is what makes a run last about two minutes;
 * overall: the filing workload never sustains 30 sends/s on this two-core machine, so
   :func:`test_the_overall_limit_holds_across_processes_in_a_rush` lowers the overall rate on both sides
-  and lets 60 citizens write at once (42 sends got 429 with the processes counting alone).
+  and lets 60 citizens write at once (19-42 sends got 429 with the processes counting alone).
 
 The private chats' limit (1/s beyond a burst) is checked (no 429) but not stressed across processes: a
 chat's rows are leased one at a time and a sender keeps working on a chat it has started, so two processes
@@ -198,12 +198,15 @@ async def test_the_overall_limit_holds_across_processes_in_a_rush(
     three processes, and each process answers what it processed, so every process has answers due at once.
     On this two-core machine the processes together send at most ~50 messages a second, barely over
     Telegram's 30 (which the filing workload above never sustains), so the overall rate is lowered to 10 a
-    second on both sides (the server keeps its burst of 30, the bot its own of 20): processes counting
-    alone would send 3 x 20 at once and 3 x 10 a second and get 429s (they do with SIKESAL_REDIS_URL
-    unset); sharing the budget through Redis, they never do. Each chat gets its answers once, in order."""
+    second on both sides (the server's burst is 40, the bot's own 20): processes counting alone would send
+    3 x 20 at once and 3 x 10 a second and get 429s (they do with SIKESAL_REDIS_URL unset); sharing the
+    budget through Redis, they never do. Each chat gets its answers once, in order."""
     redis_url = await fresh_redis(15)
     write_config(tmp_path / "config.yaml", delivery={"global_per_second": RUSH_RATE})
-    limits = ServerLimits(global_per_second=RUSH_RATE, global_burst=30)
+    # the server's burst is 2 s of its rate above the bot's 20: a request may reach the server later than
+    # the limiter counted it (event loops stall on this loaded two-core machine); alone, three processes
+    # would still send 60 at once
+    limits = ServerLimits(global_per_second=RUSH_RATE, global_burst=20 + 2 * RUSH_RATE)
     async with TelegramServer(TOKEN, rate_limits=limits) as server:
         recorder = Recorder(server)
         cluster = Cluster(3, server, pg_url, tmp_path, tmp_path / "config.yaml", redis_url)
@@ -218,6 +221,7 @@ async def test_the_overall_limit_holds_across_processes_in_a_rush(
             seconds = time.monotonic() - started - 2.0
         finally:
             exit_codes = await cluster.stop()
+            recorder.dump(tmp_path / "seen.jsonl")
         chats = [u.id for u in users]
         answers = sum(len(recorder.sends(c)) for c in chats)
         print(f"\n{RUSH_CHATS * len(RUSH)} updates at once, {answers} answers by 3 processes in {seconds:.1f} s"
@@ -314,6 +318,7 @@ async def test_a_killed_process_leaves_its_work_to_the_others(
             leftover = await held_by(pg_engine, cluster.processes[0].owner_pattern)
         finally:
             exit_codes = await cluster.stop()
+            recorder.dump(tmp_path / "seen.jsonl")
         group_ids = [g for g, _ in groups.values()]
         held_rows = victim_held.get("outbox", []) + victim_held.get("inbound_messages", [])
         duplicates = duplicate_messages(recorder, [f.user.id for f in filings] + group_ids)
