@@ -95,6 +95,7 @@ class FifoWorkLoop(ABC):
         #: the database-time clock (``next_attempt_at`` is compared with it); must be the same clock the
         #: services use when writing rows, and it must advance (backoff waits on it)
         self.clock = clock
+        self.concurrency = concurrency
         self._sem = asyncio.Semaphore(concurrency)
         #: workers waiting for a limiter hold nothing, but their database work is bounded too, so a burst
         #: to 200 keys cannot drain the connection pool the rest of the bot needs
@@ -231,6 +232,8 @@ class FifoWorkLoop(ABC):
             next_due = await self._next_due_at(session)
             heads = [(row_id, key) for row_id, key in heads if key not in self._workers]
             if self.lease_owner is not None and heads:
+                # take no more chats than this process works on at once: the rest is for the other processes
+                heads = heads[: max(0, 2 * self.concurrency - len(self._workers))]
                 claimed = await claim_rows(session, self.model, [row_id for row_id, _ in heads], self.lease_owner,
                                            now=now, ttl=self.lease_ttl)
                 await session.commit()
