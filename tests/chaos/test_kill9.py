@@ -543,5 +543,6 @@ async def check(world: Chaos, seed: int) -> None:
           f" {delivered} recorded as sent:"
           f" {duplicates} duplicates (allowed {allowance}); {same_text} with the same text in the same chat")
     assert 0 <= duplicates <= allowance, f"{duplicates} duplicates after {kills} kills"
+    assert same_text <= allowance, f"{same_text} messages repeated in their chat after {kills} kills"
     assert not problems, "\n".join(problems)
 
