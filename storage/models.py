@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -76,6 +77,27 @@ class UTCDateTime(TypeDecorator[datetime]):
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, datetime: UTCDateTime()}
+
+
+def fit_column(value: str, length: int) -> str:
+    """``value`` cut to a ``VARCHAR(length)`` column, ending in an ellipsis when cut."""
+    return value if len(value) <= length else value[: length - 1] + "…"
+
+
+@event.listens_for(Base, "before_insert", propagate=True)
+@event.listens_for(Base, "before_update", propagate=True)
+def _fit_strings(_mapper: Any, _connection: Any, target: Any) -> None:
+    """No text a person chose (a name, a title) can make an insert fail: PostgreSQL refuses a value longer
+    than its ``VARCHAR`` (SQLite stores it anyway), and a refused insert would hold back that person's
+    every later message. Telegram allows 64 + 64 characters for a full name, for example, one more than
+    the 128 of ``display_name``. Over-long values are cut here, once, for every table."""
+    for column in target.__table__.columns:
+        length = getattr(column.type, "length", None)
+        if not length or not isinstance(column.type, String):
+            continue
+        value = target.__dict__.get(column.key)
+        if isinstance(value, str) and len(value) > length:
+            setattr(target, column.key, fit_column(value, length))
 
 
 class Citizen(Base):

@@ -27,7 +27,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from storage.leases import claim_row, claim_rows, renew_rows
 from storage.models import InboundMessage, OutboxMessage, utcnow
@@ -385,11 +386,14 @@ class InboxLoop(FifoWorkLoop):
     async def _failed(self, row_id: int, exc: Exception, attempts: int) -> bool:
         """Record a failed processing attempt; True when the row was given up (the sender's next rows may go).
 
-        An outage (the database, the disk, the network) is retried for as long as it lasts, with capped
-        backoff: the message must not be lost because PostgreSQL restarted for ten minutes. Anything else
-        is a bug or a message we can never process: it is given up after ``max_attempts``, so one bad
-        message does not block its sender's later ones for ever (it stays in the table, ``failed``)."""
-        outage = isinstance(exc, SQLAlchemyError | OSError)
+        An outage (the database unreachable or restarting, the disk, the network) is retried for as long as
+        it lasts, with capped backoff: the message must not be lost because PostgreSQL restarted for ten
+        minutes. Anything else (a bug, a value the database refuses) is a message we can never process: it
+        is given up after ``max_attempts``, so one bad message does not block its sender's later ones for
+        ever (it stays in the table, ``failed``)."""
+        outage = isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeout | OSError) or bool(
+            getattr(exc, "connection_invalidated", False)
+        )
         give_up = not outage and attempts + 1 >= self.max_attempts
         await self._finish(row_id, error=f"{type(exc).__name__}: {exc}"[:500], retry_in=self._backoff(attempts),
                            give_up=give_up)

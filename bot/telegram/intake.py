@@ -32,6 +32,7 @@ from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramConflictError, TelegramUnauthorizedError
 from aiogram.methods import TelegramMethod
 from aiogram.types import Update
+from aiogram.types.update import UpdateTypeLookupError
 from aiohttp import web
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
@@ -99,6 +100,22 @@ def update_sender(update: dict[str, Any]) -> str:
     return f"tg-update:{update.get('update_id')}"
 
 
+#: Telegram's identifiers "have at most 52 significant bits" (Bot API); anything larger is not from Telegram
+MAX_ID = 2**52
+
+
+def ids_in_range(value: Any, key: str = "") -> bool:
+    """Every ``id`` and ``*_id`` number in an update within Telegram's 52 bits (so within the database's
+    64-bit columns): an update that is not has been forged or broken, and is ignored whole."""
+    if isinstance(value, dict):
+        return all(ids_in_range(v, str(k)) for k, v in value.items())
+    if isinstance(value, list):
+        return all(ids_in_range(v, key) for v in value)
+    if isinstance(value, int) and not isinstance(value, bool) and (key == "id" or key.endswith("_id")):
+        return -MAX_ID <= value <= MAX_ID
+    return True
+
+
 def update_id_of(update: Any) -> int | None:
     """The update's id if it looks like a Telegram update at all (a JSON object with an integer id)."""
     if not isinstance(update, dict):
@@ -160,6 +177,16 @@ class TelegramInbox(InboxLoop):
             log.warning("telegram update %s is malformed; ignored: %s", payload.get("update_id"),
                         exc.errors(include_url=False, include_input=False)[:3])
             await self._finish(row_id, error=f"malformed update: {exc.error_count()} errors", give_up=True)
+            return True
+        try:
+            update.event_type  # noqa: B018 - raises for an update type this aiogram does not know
+        except UpdateTypeLookupError:
+            log.info("telegram update %s has no type SiKesal handles; ignored", update.update_id)
+            await self._finish(row_id)
+            return True
+        if not ids_in_range(payload):
+            log.warning("telegram update %s carries an id beyond Telegram's 52 bits; ignored", update.update_id)
+            await self._finish(row_id, error="malformed update: an id beyond Telegram's 52 bits", give_up=True)
             return True
         if attempts == 0:
             self.on_update()
