@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import resource
 import sys
@@ -15,6 +16,7 @@ from typing import Any
 from localapi.telegram import StoredMessage, TelegramServer
 from localapi.telegram.simulation import SimUser
 from localapi.telegram.state import ChatRecord, UserRecord
+from routing.geo import SAMPLE_GEOJSON, ServiceArea
 
 TOKEN = "123456:BENCH-token-for-the-load-benchmark"
 #: how long one simulated user waits for any single reply before the run counts as failed
@@ -227,3 +229,19 @@ async def gather_users(coros: list[Any], result: SideResult) -> None:
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
             result.errors.append(f"{type(outcome).__name__}: {outcome}"[:500])
+
+
+def places(count: int, *, step: float = 0.0012) -> list[tuple[float, float]]:
+    """``count`` points inside Kota Jambi about 130 m apart (further than the 50 m duplicate radius, so no
+    citizen is offered another's complaint as "the same problem"), nearest to the centre first."""
+    area = ServiceArea.load(SAMPLE_GEOJSON)
+    lat0, lon0 = -1.6101, 103.6131
+    grid = sorted(itertools.product(range(-20, 21), repeat=2), key=lambda p: (p[0] ** 2 + p[1] ** 2, p))
+    found = []
+    for i, j in grid:
+        lat, lon = round(lat0 + i * step, 6), round(lon0 + j * step, 6)
+        if area.contains(lat, lon):
+            found.append((lat, lon))
+            if len(found) == count:
+                return found
+    raise ValueError(f"only {len(found)} points found inside the city")

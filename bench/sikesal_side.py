@@ -36,6 +36,7 @@ from bench.common import (
     gather_users,
     payloads,
     peak_rss_mb,
+    places,
 )
 from bot.app import SikesalApp
 from bot.config import AppConfig, load_config
@@ -99,7 +100,8 @@ async def link_groups(server: TelegramServer, app: SikesalApp, config: AppConfig
 
 
 async def file_one(
-    citizen: Citizen, category: str, group_id: int, photo: bytes, confirm_to_card: list[float]
+    citizen: Citizen, category: str, group_id: int, photo: bytes, confirm_to_card: list[float],
+    spot: tuple[float, float] = JAMBI,
 ) -> None:
     """The whole filing, as the e2e ``file_complaint`` walks it, then wait for the agency card."""
     greeting = await citizen.say("/start")
@@ -111,7 +113,7 @@ async def file_one(
     location_prompt = await citizen.photo(photo)
     if "photo:done" in payloads(location_prompt):  # asked for more photos: we are done
         location_prompt = await citizen.tap("photo:done")
-    ack = await citizen.location(*JAMBI)  # "📍 Lokasi diterima." then the summary
+    ack = await citizen.location(*spot)  # "📍 Lokasi diterima." then the summary
     summary = ack if "sum:send" in payloads(ack) else await citizen.next()
     if "sum:send" not in payloads(summary):
         raise AssertionError(f"no summary after the location: {body(summary)[:80]!r}")
@@ -165,10 +167,13 @@ async def run(users: int, database_url: str | None, *, profile: bool = False, po
                     if profiler is not None:
                         profiler.enable()
                     coros = []
+                    # every citizen at their own spot: nobody is offered another's complaint as "the same problem"
+                    spots = places(len(citizens))
                     for i, citizen in enumerate(citizens):
                         category = CATEGORIES[i % len(CATEGORIES)]
                         agency = config.categories[category].agency
-                        coros.append(file_one(citizen, category, groups[agency], photo, result.confirm_to_card))
+                        coros.append(file_one(citizen, category, groups[agency], photo, result.confirm_to_card,
+                                              spots[i]))
                     await gather_users(coros, result)
                     if profiler is not None:
                         profiler.disable()

@@ -40,11 +40,11 @@ import aiohttp
 import yaml
 from aiohttp import web
 
+from bench.common import places
 from bot.config import AppConfig, load_config
 from localapi.telegram import StoredMessage, TelegramAPIError, TelegramServer
 from localapi.telegram.simulation import SimUser
 from localapi.telegram.state import ChatRecord
-from routing.geo import SAMPLE_GEOJSON, ServiceArea
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "123456:MULTIPROC-token-for-several-processes"
@@ -115,22 +115,6 @@ def write_config(path: Path, *, delivery: dict[str, Any] | None = None) -> AppCo
         raw.setdefault("delivery", {}).update(delivery)
     path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return load_config(path)
-
-
-def places(count: int, *, step: float = 0.0012) -> list[tuple[float, float]]:
-    """``count`` points inside Kota Jambi about 130 m apart (further than the 50 m duplicate radius, so no
-    citizen is offered another's complaint as "the same problem"), nearest to the centre first."""
-    area = ServiceArea.load(SAMPLE_GEOJSON)
-    lat0, lon0 = -1.6101, 103.6131
-    grid = sorted(itertools.product(range(-20, 21), repeat=2), key=lambda p: (p[0] ** 2 + p[1] ** 2, p))
-    found = []
-    for i, j in grid:
-        lat, lon = round(lat0 + i * step, 6), round(lon0 + j * step, 6)
-        if area.contains(lat, lon):
-            found.append((lat, lon))
-            if len(found) == count:
-                return found
-    raise ValueError(f"only {len(found)} points found inside the city")
 
 
 # -- the reverse proxy -------------------------------------------------------------------------------------
