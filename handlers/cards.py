@@ -157,7 +157,7 @@ def _card_lines(
         lines.append(t(language, "card.address", address=esc(truncate(view.address, detail.address_max))))
     area = ", ".join(p for p in (f"Kel. {view.kelurahan}" if view.kelurahan else "",
                                  f"Kec. {view.kecamatan}" if view.kecamatan else "") if p)
-    if area:
+    if area and area not in (view.address or ""):  # a pin without a street: the address is the district
         lines.append(t(language, "card.area", area=esc(area)))
     lines.append(t(language, "card.reporter", reporter=esc(_reporter(view))))
     if view.followers:

@@ -220,3 +220,11 @@ def test_payload_builders_round_trip() -> None:
 def test_reporter_alias() -> None:
     assert reporter_alias(42) == "Warga #0042"
     assert reporter_alias(123456) == "Warga #123456"
+
+
+def test_a_pin_without_a_street_names_its_district_once() -> None:
+    """Without a geocoder the address is the district itself: the card does not repeat it."""
+    only_district = render_card(make_view(address="Kec. Jelutung", kecamatan="Jelutung", kelurahan=None), CTX).text
+    assert only_district.count("Kec. Jelutung") == 1
+    with_street = render_card(make_view(address="Jl. Sultan Thaha", kecamatan="Pasar Jambi"), CTX).text
+    assert "Jl. Sultan Thaha" in with_street and "Kec. Pasar Jambi" in with_street
