@@ -179,10 +179,17 @@ class BotProcess:
                     raise AssertionError(f"the bot did not answer /healthz in {timeout}s:\n{self.log_tail()}")
                 await asyncio.sleep(0.05)
 
-    async def kill(self) -> None:
-        """``kill -9``: no shutdown, no cleanup, whatever was in flight is cut off."""
+    def sigkill(self) -> None:
+        """Send ``kill -9`` now (synchronous: usable inside the local server while it handles the bot's call)."""
         assert self.pid is not None and self.alive(), "the bot is not running"
         os.kill(self.pid, signal.SIGKILL)
+
+    async def kill(self, *, signalled: bool = False) -> None:
+        """``kill -9`` (unless :meth:`sigkill` already sent it) and wait until the process is gone: no shutdown,
+        no cleanup, whatever was in flight is cut off."""
+        if not signalled:
+            self.sigkill()
+        assert self.pid is not None
         assert await gone(self.pid, 10), f"pid {self.pid} survived SIGKILL"
         self.kills += 1
         self._event(f"kill #{self.kills}")

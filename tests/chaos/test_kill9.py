@@ -3,13 +3,17 @@ with SIGKILL at random moments and restarted; afterwards every action took effec
 message was delivered at least once (twice only within the outbox's own guarantee).
 
 The local Telegram server runs here; the bot is a real separate process (``sikesal run``, forked from a fork
-server that imported the bot once, see :mod:`tests.chaos.botproc`). The simulated people do not wait for the bot before they act, except where a
-person cannot act without it (a button can only be pressed once the bot has shown it): their updates queue
-at the server like at Telegram while the bot is dead. Staff fire bursts of presses (30 in one group within
+server that imported the bot once, see :mod:`tests.chaos.botproc`). The simulated people do not wait for the
+bot before they act, except where a person cannot act without it (a button can only be pressed once the bot
+has shown it): their updates queue at the server like at Telegram while the bot is dead. Staff fire bursts of presses (30 in one group within
 a second, the original finding was "kill -9 half a second after 30 staff presses in one group lost 20 of
-them") and the bot is killed 0.1-1.5 s after the burst began. Per seed the bot is killed 2-4 times on SQLite (once or twice
-while the citizens file, after one or both bursts), twice on PostgreSQL (once while filing, once after a
-burst), and restarted at once each time.
+them") and the bot is killed during the burst. A kill comes at a random moment (0.1-1.5 s in, once the bot has
+work in hand) or is aimed at the two narrowest windows: inside the local server's handling of the bot's n-th
+answerCallbackQuery (the press is committed, its inbox row is not yet done: a replay must not apply it again)
+or of its n-th send or edit (Telegram has the message, the outbox has not recorded it: the one duplicate an
+outbox allows). Per seed the bot is killed 2-4 times on SQLite (once or twice while the citizens file, during
+one or both bursts), twice on PostgreSQL (once while filing, once during a burst), and restarted at once each
+time.
 
 Exactness comes from the lifecycle rules: the presses of one group are processed in ``update_id`` order, so
 the expected outcome of every press (applied or refused) is computed with :func:`handlers.lifecycle.decide`
@@ -96,15 +100,58 @@ class Press:
     action: str
 
 
+#: the Bot API calls a kill may be aimed at: the bot has committed a button press (it answers the callback
+#: query after the commit, before its inbox row is done), or Telegram has accepted a message from the outbox
+#: (before the bot has recorded it as sent)
+ANSWER = frozenset({"answercallbackquery"})
+SEND = frozenset({"sendmessage", "sendphoto", "sendmediagroup", "editmessagetext", "editmessagecaption",
+                  "editmessagereplymarkup"})
+
+
+@dataclass
+class Kill:
+    """When to kill the bot: at the ``nth`` call of one of ``methods`` from now on, right after the local server
+    has carried it out and before the bot hears back; or (no methods, or none came) ``after`` seconds from the
+    start of the phase, as soon as the bot has work in hand."""
+
+    after: float
+    methods: frozenset[str] = frozenset()
+    nth: int = 1
+
+    def __str__(self) -> str:
+        if not self.methods:
+            return f"{self.after:.2f}s in"
+        what = "answerCallbackQuery" if self.methods == ANSWER else "send or edit"
+        return f"at {what} #{self.nth} (else {self.after:.1f}s in)"
+
+
+@dataclass
+class Trap:
+    """An armed :class:`Kill` aimed at a call: fires inside the server's handling of the call."""
+
+    methods: frozenset[str]
+    countdown: int
+    fired: asyncio.Event = field(default_factory=asyncio.Event)
+
+
 @dataclass
 class Plan:
     seed: int
     filers: list[Filer]
-    #: the bot is killed (and restarted at once) this many seconds after the filing starts, then after the
-    #: restart, and so on
-    filing_kills: list[float]
-    #: the staff bursts (a second long), each with a kill this many seconds after it began (None: no kill)
-    bursts: list[tuple[list[Press], float | None]] = field(default_factory=list)
+    #: the kills while the citizens file (the first from the start, the next from the restart)
+    filing_kills: list[Kill]
+    #: the staff bursts (a second long), each with a kill counted from when it began (None: no kill)
+    bursts: list[tuple[list[Press], Kill | None]] = field(default_factory=list)
+
+
+def a_kill(rng: random.Random, *, presses: int) -> Kill:
+    """A kill at a random moment, or aimed at the answer to a press or at a message Telegram accepted."""
+    mode = rng.choice(("time", "answer", "send"))
+    if mode == "answer":
+        return Kill(after=3.0, methods=ANSWER, nth=rng.randint(1, presses))
+    if mode == "send":
+        return Kill(after=3.0, methods=SEND, nth=rng.randint(1, 6))
+    return Kill(after=rng.uniform(0.1, 1.5))
 
 
 def press_sequence(rng: random.Random) -> list[str]:
@@ -231,16 +278,41 @@ class Chaos:
     plan: Plan | None = None
     #: kills that hit the bot with work in hand (updates to store or process, messages to send)
     busy_kills: int = 0
+    #: the armed kill aimed at a Bot API call, if any
+    trap: Trap | None = None
 
-    async def kill_and_restart(self, reason: str, *, busy_within: float = 2.0) -> None:
-        """SIGKILL now, or as soon as the bot has work in hand (within ``busy_within`` seconds), then start a
-        new process at once."""
-        deadline = time.monotonic() + busy_within
-        while time.monotonic() < deadline:
-            if await self.busy():
-                break
-            await asyncio.sleep(0.01)
-        await self.bot.kill()
+    def on_call(self, method: str) -> None:
+        """The local server has just carried out a call of the bot (called before the bot gets the answer)."""
+        trap = self.trap
+        if trap is not None and method.lower() in trap.methods and self.bot.alive():
+            trap.countdown -= 1
+            if trap.countdown <= 0:
+                self.trap = None
+                self.bot.sigkill()
+                trap.fired.set()
+
+    async def kill_and_restart(self, phase: str, kill: Kill, since: float, *, busy_within: float = 2.0) -> None:
+        """Kill the bot as ``kill`` says (counted from ``since``, a ``time.monotonic()``), then start a new process
+        at once. A kill at a moment (not aimed at a call) waits up to ``busy_within`` seconds for the bot to
+        have work in hand."""
+        signalled = False
+        if kill.methods:
+            trap = self.trap = Trap(kill.methods, kill.nth)
+            try:
+                await asyncio.wait_for(trap.fired.wait(), max(0.0, since + kill.after - time.monotonic()))
+            except TimeoutError:
+                pass
+            self.trap = None
+            signalled = trap.fired.is_set()
+        if not signalled:
+            await asyncio.sleep(max(0.0, since + kill.after - time.monotonic()))
+            deadline = time.monotonic() + busy_within
+            while time.monotonic() < deadline:
+                if await self.busy():
+                    break
+                await asyncio.sleep(0.01)
+        await self.bot.kill(signalled=signalled)
+        reason = f"{phase}, {kill}" + ("" if signalled or not kill.methods else ": no such call came")
         updates, inbox, outbox = await self.in_flight()
         self.busy_kills += bool(updates or inbox or outbox)
         self.bot.events.append((f"  ({reason}: {updates} updates unconfirmed, {inbox} inbox and {outbox} outbox"
@@ -316,6 +388,14 @@ async def chaos(
             return update
 
         server.state.push_update = recording  # type: ignore[method-assign]
+        carry_out = server.call
+
+        async def call(method: str, params: dict[str, Any], uploads: Any = None) -> Any:
+            result = await carry_out(method, params, uploads)
+            world.on_call(method)  # Telegram has done it; the bot may die before it hears so
+            return result
+
+        server.call = call  # type: ignore[method-assign]
         try:
             await world.bot.restart()
             yield world
@@ -337,7 +417,8 @@ def make_plan(seed: int, server: TelegramServer, *, postgres: bool) -> Plan:
         ))
         filers.append(Filer(server.create_user(f"Warga {seed}-{i + 1}"), category, point, description,
                             double_tap=rng.random() < 0.5))
-    filing_kills = [rng.uniform(0.2, 1.0) for _ in range(1 if postgres else rng.choice((1, 2)))]
+    filing_kills = [a_kill(rng, presses=6) if rng.random() < 0.6 else Kill(after=rng.uniform(0.2, 1.0))
+                    for _ in range(1 if postgres else rng.choice((1, 2)))]
     return Plan(seed=seed, filers=filers, filing_kills=filing_kills)
 
 
@@ -361,7 +442,7 @@ def plan_bursts(plan: Plan, rng: random.Random, world: Chaos, *, postgres: bool)
         while sum(p.group == busiest for p in burst) < BURST:  # more taps on accept: refused once accepted
             filer = rng.choice(pupr)
             burst.insert(rng.randint(0, len(burst)), Press(busiest, rng.choice(world.staff["pupr"]), filer, "accept"))
-        plan.bursts.append((burst, rng.uniform(0.1, 1.5) if kill else None))
+        plan.bursts.append((burst, a_kill(rng, presses=len(burst)) if kill else None))
 
 
 # ------------------------------------------------------------------------------------------ the test
@@ -408,9 +489,8 @@ async def run_scenario(world: Chaos, seed: int) -> None:
     world.plan = plan
 
     async def killer() -> None:
-        for delay in plan.filing_kills:
-            await asyncio.sleep(delay)
-            await world.kill_and_restart(f"filing, {delay:.2f}s after the last start")
+        for kill in plan.filing_kills:
+            await world.kill_and_restart("filing", kill, time.monotonic())
 
     filing = asyncio.gather(*(file_complaint(server, f) for f in plan.filers))
     await asyncio.gather(filing, killer())
@@ -434,10 +514,9 @@ async def run_scenario(world: Chaos, seed: int) -> None:
                 press(server, p.staff, p.group, p.complaint.card, f"st:{p.action}:{p.complaint.complaint_id}")
                 await asyncio.sleep(max(0.0, start + (i + 1) / (len(burst) + 2) - time.monotonic()))
 
-        async def kill(kill_at: float | None = kill_at, start: float = start, size: int = len(burst)) -> None:
-            if kill_at is not None:
-                await asyncio.sleep(max(0.0, start + kill_at - time.monotonic()))
-                await world.kill_and_restart(f"{kill_at:.2f}s after a burst of {size} began")
+        async def kill(kill: Kill | None = kill_at, start: float = start, size: int = len(burst)) -> None:
+            if kill is not None:
+                await world.kill_and_restart(f"a burst of {size}", kill, start)
 
         await asyncio.gather(tap(), kill())
         await asyncio.sleep(0.5)
