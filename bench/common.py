@@ -245,3 +245,22 @@ def places(count: int, *, step: float = 0.0012) -> list[tuple[float, float]]:
             if len(found) == count:
                 return found
     raise ValueError(f"only {len(found)} points found inside the city")
+
+
+async def postgres_reachable(url: str) -> str | None:
+    """None if PostgreSQL answers at ``url``, else the reason (a benchmark then skips that backend)."""
+    # imported here: the no-op baseline side imports this module and should not pay for SQLAlchemy
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return None
+    except (OSError, DBAPIError) as exc:
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+    finally:
+        await engine.dispose()

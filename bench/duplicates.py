@@ -50,6 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from bench.common import percentile
+from bench.common import postgres_reachable as reachable
 from routing.geo import SAMPLE_GEOJSON, ServiceArea
 from storage.db import make_engine, make_sessionmaker, upgrade_database
 from storage.models import Citizen, Complaint
@@ -434,19 +435,6 @@ def child(backend: str, args: argparse.Namespace) -> list[dict[str, Any]] | str:
         return f"{backend} failed (exit {proc.returncode}; see stderr)"
     data: list[dict[str, Any]] = json.loads(lines[-1])
     return data
-
-
-async def reachable(url: str) -> str | None:
-    """None if PostgreSQL answers at ``url``, else the reason (the benchmark then skips it)."""
-    engine = create_async_engine(url, poolclass=NullPool)
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        return None
-    except (OSError, DBAPIError) as exc:
-        return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-    finally:
-        await engine.dispose()
 
 
 def with_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

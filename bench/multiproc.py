@@ -32,11 +32,10 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from bench.common import percentile
+from bench.common import postgres_reachable as reachable
 from bench.sikesal_side import fresh_database
 from bot.services.runtime import Runtime
 from bot.services.staff import create_link_code
@@ -66,19 +65,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.users < 1 or any(n < 1 for n in args.processes):
         parser.error("--users and --processes must be at least 1")
     return args
-
-
-async def reachable(url: str) -> str | None:
-    """None if PostgreSQL answers at ``url``, else the reason."""
-    engine = create_async_engine(url, poolclass=NullPool)
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        return None
-    except (OSError, DBAPIError) as exc:
-        return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-    finally:
-        await engine.dispose()
 
 
 def cpu_seconds(pid: int) -> float | None:
