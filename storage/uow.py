@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.inbox import InboxRepo
 from storage.repositories import (
     AgencyRepo,
     AuditRepo,
@@ -29,7 +30,6 @@ from storage.repositories import (
     ConversationRepo,
     FollowerRepo,
     IdempotencyRepo,
-    InboxRepo,
     MediaRepo,
     MessageLinkRepo,
     ReceiptRepo,

@@ -30,10 +30,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from storage.inbox import InboxRepo
 from storage.leases import claim_row, claim_rows, renew_rows
 from storage.models import InboundMessage, OutboxMessage, utcnow
 from storage.outbox import OutboxRepo, as_utc
-from storage.repositories import InboxRepo
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker

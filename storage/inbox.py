@@ -1,0 +1,167 @@
+"""The inbound inbox (``inbound_messages``): every Telegram update and WhatsApp message is stored here
+before the platform is told it arrived, then processed per sender in order (see
+:mod:`bot.telegram.intake`, :mod:`bot.whatsapp.inbox` and :class:`bot.delivery.loop.InboxLoop`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from storage.leases import lease_free
+from storage.models import InboundMessage
+from storage.repositories import _clip, _Repo
+
+if TYPE_CHECKING:
+    from sqlalchemy.sql.selectable import Subquery
+
+INBOX_PENDING = "pending"
+INBOX_DONE = "done"
+INBOX_FAILED = "failed"
+
+
+class InboxRepo(_Repo):
+    """The inbound inbox (:class:`InboundMessage`): webhook messages stored first, processed later.
+
+    The mirror of the outbox (:mod:`storage.outbox`) for the other direction: only the oldest
+    pending row of a sender is ever offered, so a message waiting for a retry holds back that
+    citizen's later ones (a photo is never attached to the wrong step of the conversation) while
+    other senders proceed in parallel. Never commits; ``mark_*`` only change the row, the caller's
+    transaction stores them.
+    """
+
+    async def add(
+        self, key: str, channel: str, sender: str, payload: Mapping[str, Any], *, now: datetime,
+        seq: int | None = None,
+    ) -> bool:
+        """Store a message once: True when stored, False when ``key`` is already there (redelivered).
+        One ``INSERT ... ON CONFLICT DO NOTHING``, so the webhook's hot path needs no SAVEPOINT and two
+        concurrent deliveries store exactly one row.
+
+        ``seq`` orders a sender's rows: Telegram's ``update_id`` (webhooks of one chat may reach several
+        processes and commit out of order); by default the arrival time in microseconds."""
+        values: dict[str, Any] = {
+            "key": key,
+            "channel": channel,
+            "sender": str(sender),
+            "payload": dict(payload),
+            "status": INBOX_PENDING,
+            "attempts": 0,
+            "received_at": now,
+            "next_attempt_at": now,
+            "seq": seq if seq is not None else int(now.timestamp() * 1_000_000),
+        }
+        dialect = self.session.bind.dialect.name if self.session.bind is not None else ""
+        if dialect in ("sqlite", "postgresql"):
+            insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+            stmt = insert(InboundMessage).values(**values).on_conflict_do_nothing(index_elements=["key"])
+            result = await self.session.execute(stmt)
+            return int(getattr(result, "rowcount", 0) or 0) == 1
+        return await self._insert_or_none(InboundMessage(**values)) is not None
+
+    def _heads(self, channel: str | None) -> Subquery:
+        """Subquery: the id of every sender's first pending row (lowest ``seq``, then lowest id):
+        the only row of that sender allowed to run."""
+        first_seq = select(InboundMessage.sender.label("sender"), func.min(InboundMessage.seq).label("seq")).where(
+            InboundMessage.status == INBOX_PENDING
+        )
+        if channel is not None:
+            first_seq = first_seq.where(InboundMessage.channel == channel)
+        seqs = first_seq.group_by(InboundMessage.sender).subquery()
+        return (
+            select(func.min(InboundMessage.id).label("id"))
+            .join(seqs, (InboundMessage.sender == seqs.c.sender) & (InboundMessage.seq == seqs.c.seq))
+            .where(InboundMessage.status == INBOX_PENDING)
+            .group_by(InboundMessage.sender)
+            .subquery()
+        )
+
+    async def due_heads(
+        self, now: datetime, *, limit: int = 100, channel: str | None = None, owner: str | None = None
+    ) -> list[tuple[int, str]]:
+        """``(id, sender)`` of every sender's first pending row, if it is due; ordered by id.
+
+        A sender whose head waits for a retry is skipped entirely (its later rows are not offered).
+        The grouping touches pending rows only, found through the ``(status, next_attempt_at)``
+        index without scanning the processed history. With ``owner``, a sender whose head another
+        process holds is left out (see :meth:`storage.outbox.OutboxRepo.due_heads`)."""
+        heads = self._heads(channel)
+        stmt = (
+            select(InboundMessage.id, InboundMessage.sender)
+            .join(heads, InboundMessage.id == heads.c.id)
+            .where(InboundMessage.next_attempt_at <= now)
+            .order_by(InboundMessage.id)
+            .limit(limit)
+        )
+        if owner is not None:
+            stmt = stmt.where(lease_free(InboundMessage, owner, now))
+        return [(row_id, sender) for row_id, sender in (await self.session.execute(stmt)).all()]
+
+    async def next_due_at(self, *, channel: str | None = None) -> datetime | None:
+        """When the earliest sender head becomes due (None: nothing pending). Heads only: a fresh
+        row queued behind a deferred one cannot run, and waking up for it would spin."""
+        heads = self._heads(channel)
+        stmt = select(func.min(InboundMessage.next_attempt_at)).join(heads, InboundMessage.id == heads.c.id)
+        value = await self.session.scalar(stmt)
+        if value is None:
+            return None
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+    async def head_for_sender(self, sender: str) -> InboundMessage | None:
+        """The sender's first pending row (due or not), so a per-sender worker keeps going in order."""
+        stmt = (
+            select(InboundMessage)
+            .where(InboundMessage.sender == str(sender), InboundMessage.status == INBOX_PENDING)
+            .order_by(InboundMessage.seq, InboundMessage.id)
+            .limit(1)
+        )
+        return (await self.session.scalars(stmt)).first()
+
+    async def get(self, row_id: int) -> InboundMessage | None:
+        return await self.session.get(InboundMessage, row_id)
+
+    def mark_done(self, row: InboundMessage, *, now: datetime) -> None:
+        """Processed; ``attempts`` counts every processing attempt, this one included."""
+        row.lease_owner = row.lease_until = None
+        row.status = INBOX_DONE
+        row.attempts = (row.attempts or 0) + 1
+        row.processed_at = now
+
+    def mark_retry(self, row: InboundMessage, *, error: str, delay: float, now: datetime) -> None:
+        """Try again after ``delay`` seconds (the sender's later messages wait behind this one)."""
+        row.lease_owner = row.lease_until = None
+        row.attempts = (row.attempts or 0) + 1
+        row.last_error = _clip(error)
+        row.next_attempt_at = now + timedelta(seconds=max(0.0, delay))
+
+    def mark_failed(self, row: InboundMessage, *, error: str, now: datetime) -> None:
+        """Give up for good (malformed form, too many attempts): unblocks the sender's next rows."""
+        row.lease_owner = row.lease_until = None
+        row.status = INBOX_FAILED
+        row.attempts = (row.attempts or 0) + 1
+        row.last_error = _clip(error)
+        row.processed_at = now
+
+    async def pending_count(self, *, channel: str | None = None) -> int:
+        """How many rows wait (due or deferred): the backlog for health checks."""
+        stmt = select(func.count()).select_from(InboundMessage).where(InboundMessage.status == INBOX_PENDING)
+        if channel is not None:
+            stmt = stmt.where(InboundMessage.channel == channel)
+        return int(await self.session.scalar(stmt) or 0)
+
+    async def prune(self, older_than: datetime) -> int:
+        """Delete done and failed rows received before ``older_than`` (pending ones always stay);
+        returns how many. Twilio stops redelivering long before, so the key is no longer needed."""
+        result = await self.session.execute(
+            delete(InboundMessage)
+            .where(
+                InboundMessage.status.in_((INBOX_DONE, INBOX_FAILED)),
+                InboundMessage.received_at < older_than,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
