@@ -241,7 +241,7 @@ class SikesalApp:
                 self._single_process.acquire()
             self.lease_owner = None
         else:
-            self.lease_owner = leases.process_owner()
+            self.lease_owner = leases.process_owner(self.http_port)
 
     async def _until_stopped(self) -> None:
         """Webhook mode has no polling task: the web server works until the app stops."""

@@ -35,9 +35,17 @@ from storage.models import Lease
 PENDING = "pending"
 
 
-def process_owner() -> str:
-    """A name for this process that no other process, here or on another host, will ever use."""
-    return f"{socket.gethostname()[:24]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+def process_owner(port: int | None = None) -> str:
+    """The name under which this process holds leases.
+
+    With the fixed port its web server listens on, the name is the same after a restart (``host:port``):
+    a process that was killed and is restarted by systemd takes its predecessor's leases back at once
+    instead of waiting for them to expire. No two live processes can share it, since only one can bind
+    the port. Without one (port 0: tests, benchmarks), a name no other process will ever use."""
+    host = socket.gethostname()[:40]
+    if port:
+        return f"{host}:{port}"
+    return f"{host[:24]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
 def lease_free(model: Any, owner: str, now: datetime) -> ColumnElement[bool]:

@@ -124,3 +124,15 @@ def test_one_sqlite_file_serves_one_process(tmp_path: Path) -> None:
     second.acquire()  # the first stopped: the next may start
     second.release()
     assert SingleProcessLock.for_url("sqlite+aiosqlite:///:memory:") is None
+
+
+async def test_a_restarted_process_takes_its_own_leases_back_at_once(sessionmaker: SM) -> None:
+    """systemd restarts a killed process on the same port: it is the same lease owner, so it does not wait
+    30 s for its predecessor's leases; a process on another port (or port 0) is someone else."""
+    assert leases.process_owner(8081) == leases.process_owner(8081)
+    assert leases.process_owner(8081) != leases.process_owner(8082)
+    assert leases.process_owner(0) != leases.process_owner(0)
+    row_id = await queue_one(sessionmaker)
+    assert await claim(sessionmaker, row_id, leases.process_owner(8081))  # then killed with SIGKILL
+    assert await claim(sessionmaker, row_id, leases.process_owner(8082), at=timedelta(seconds=1)) is False
+    assert await claim(sessionmaker, row_id, leases.process_owner(8081), at=timedelta(seconds=1)) is True
