@@ -20,8 +20,9 @@ the expected outcome of every press (applied or refused) is computed with :func:
 and compared with the audit trail row by row: a press applied twice shows up as an extra refusal ("already
 accepted"), a lost press as a missing row.
 
-Seeds: ``SIKESAL_CHAOS_SEEDS=1,2,3,4,5`` runs more (default 1,2,3 on SQLite; PostgreSQL runs the first one
-only: after a kill there the new process waits for the dead one's leases, about 30 s, before it polls again).
+Seeds: ``SIKESAL_CHAOS_SEEDS=1,2,3,4,5`` runs more (default 1,2,3 on both backends). On PostgreSQL the
+restarted process listens on the same port, so it is the same lease owner and takes the dead one's rows and
+the poller role back at once.
 """
 
 from __future__ import annotations
@@ -55,9 +56,6 @@ from tests.chaos.botproc import ROOT, TOKEN, BotProcess, ForkServer
 pytestmark = pytest.mark.chaos
 
 SEEDS = [int(s) for s in os.environ.get("SIKESAL_CHAOS_SEEDS", "1,2,3").split(",") if s.strip()]
-#: every kill on PostgreSQL costs up to ``lease_ttl`` (30 s) before the next process may poll and take
-#: the dead one's rows: fewer seeds there keep CI short
-POSTGRES_SEEDS = SEEDS[:1] if "SIKESAL_CHAOS_SEEDS" not in os.environ else SEEDS
 CITIZENS = 6
 #: the Telegram sender works on at most this many chats at once: per kill, at most this many messages can
 #: have reached Telegram without their "sent" mark being committed (the duplicates an outbox allows)
@@ -371,12 +369,7 @@ def fork_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer
 
 
 @pytest_asyncio.fixture
-async def chaos(
-    request: pytest.FixtureRequest, database_url: str, tmp_path: Path, fork_server: ForkServer
-) -> AsyncIterator[Chaos]:
-    seed = request.node.callspec.params["seed"]
-    if database_url.startswith("postgresql") and seed not in POSTGRES_SEEDS:
-        pytest.skip("PostgreSQL runs fewer seeds: a kill there costs the dead process's 30 s leases")
+async def chaos(database_url: str, tmp_path: Path, fork_server: ForkServer) -> AsyncIterator[Chaos]:
     async with TelegramServer(TOKEN, rate_limits=False) as server:
         bot = BotProcess(fork_server, tmp_path, api_base=server.base_url, database_url=database_url)
         world = Chaos(server=server, bot=bot, engine=make_engine(database_url))
