@@ -40,7 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.delivery.loop import InboxLoop
 from handlers.text import clean_tree
 from storage import leases
-from storage.models import utcnow
+from storage.models import InboundMessage, utcnow
 from storage.retry import retry_transient
 from storage.uow import UnitOfWork
 
@@ -164,8 +164,6 @@ class TelegramInbox(InboxLoop):
         self.on_update = on_update
 
     async def _process(self, row_id: int) -> bool:
-        from storage.models import InboundMessage
-
         async with self._db_sem, self.sessionmaker() as session:
             row = await session.get(InboundMessage, row_id)
             if row is None or row.status != "pending":
