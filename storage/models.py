@@ -6,6 +6,7 @@ SQLAlchemy's generic ``JSON`` type, times as timezone-aware UTC ``DateTime(timez
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -91,13 +92,20 @@ def _fit_strings(_mapper: Any, _connection: Any, target: Any) -> None:
     than its ``VARCHAR`` (SQLite stores it anyway), and a refused insert would hold back that person's
     every later message. Telegram allows 64 + 64 characters for a full name, for example, one more than
     the 128 of ``display_name``. Over-long values are cut here, once, for every table."""
-    for column in target.__table__.columns:
-        length = getattr(column.type, "length", None)
-        if not length or not isinstance(column.type, String):
-            continue
-        value = target.__dict__.get(column.key)
+    for key, length in _bounded_strings(target.__table__):
+        value = target.__dict__.get(key)
         if isinstance(value, str) and len(value) > length:
-            setattr(target, column.key, fit_column(value, length))
+            setattr(target, key, fit_column(value, length))
+
+
+@functools.cache
+def _bounded_strings(table: Any) -> tuple[tuple[str, int], ...]:
+    """The ``VARCHAR(n)`` columns of a table, worked out once (flushes are on every update's path)."""
+    return tuple(
+        (column.key, column.type.length)
+        for column in table.columns
+        if isinstance(column.type, String) and column.type.length
+    )
 
 
 class Citizen(Base):
