@@ -1,0 +1,200 @@
+"""Dispatch: route an event through the tables, assemble the replies, never raise; idle drafts."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+
+from handlers import choices
+from handlers.context import FlowContext
+from handlers.events import (
+    ButtonPress,
+    Command,
+    Event,
+    Incoming,
+    Location,
+    Photo,
+    Text,
+    TooLarge,
+    Unsupported,
+)
+from handlers.flow.drafting import (
+    _has_draft,
+    _reset,
+)
+from handlers.flow.general import (
+    on_unknown_command,
+)
+from handlers.flow.prompts import (
+    _continue_rows,
+    prompt,
+)
+from handlers.flow.tables import (
+    _STAY,
+    FLOW,
+    GLOBAL_BUTTONS,
+    GLOBAL_COMMANDS,
+)
+from handlers.flow.turn import (
+    Outcome,
+    Reply,
+    Transition,
+    Turn,
+)
+from handlers.messages import OutMessage
+from handlers.state import Conversation, Step
+
+# --- dispatch -------------------------------------------------------------------------------------
+
+_EVENT_KINDS: dict[type, str] = {
+    Text: "text",
+    Photo: "photo",
+    Location: "location",
+    TooLarge: "too_large",
+    Unsupported: "unsupported",
+}
+
+
+def _lookup_button(step: Step, payload: str) -> tuple[Transition | None, str]:
+    """Exact payload first, then ``prefix:*``; global buttons before the step's own."""
+    prefix, sep, rest = payload.partition(":")
+    if not sep:
+        return None, ""
+    wildcard = f"{prefix}:*"
+    for table_key, arg in ((payload, rest), (wildcard, rest)):
+        if table_key in GLOBAL_BUTTONS:
+            return GLOBAL_BUTTONS[table_key], arg
+    for table_key, arg in ((payload, rest), (wildcard, rest)):
+        if (step, table_key) in FLOW:
+            return FLOW[(step, table_key)], arg
+    return None, ""
+
+
+def _command_name(command: Command) -> str:
+    return (command.name or "").strip().lstrip("/").split("@")[0].lower()
+
+
+def _route(conv: Conversation, event: Event) -> tuple[Transition, str]:
+    """Which table cell handles this event, and its argument."""
+    if isinstance(event, ButtonPress):
+        transition, arg = _lookup_button(conv.step, event.payload or "")
+        return transition or _STAY, arg
+    if isinstance(event, Command):
+        return GLOBAL_COMMANDS.get(_command_name(event), Transition(on_unknown_command)), event.args or ""
+    kind = _EVENT_KINDS.get(type(event), "unknown")
+    return FLOW.get((conv.step, kind), _STAY), ""
+
+
+def _join(notices: list[str]) -> str:
+    return "\n\n".join(n for n in notices if n)
+
+
+def _assemble(reply: Reply, leaving_location: bool, language: str, ctx: FlowContext) -> list[OutMessage]:
+    """Merge notices into the first message. When the location step is left, the reply keyboard
+    must go: Telegram cannot remove it on a message with inline buttons, so the notices (or a short
+    "OK") travel alone with ``remove_keyboard`` first."""
+    messages = list(reply.messages)
+    notice = _join(reply.notices)
+    if leaving_location:
+        if not notice and messages and not messages[0].buttons and not messages[0].keyboard:
+            return [replace(messages[0], remove_keyboard=True), *messages[1:]]
+        closer = notice or ctx.t(language, "common.ok")
+        return [OutMessage(closer, remove_keyboard=True), *messages]
+    if not notice:
+        return messages
+    if not messages:
+        return [OutMessage(notice)]
+    return [replace(messages[0], text=f"{notice}\n\n{messages[0].text}"), *messages[1:]]
+
+
+def _finish(before: Step, conv: Conversation, reply: Reply, ctx: FlowContext) -> Outcome:
+    """The outcome, with the menu it shows remembered so a typed answer can be resolved next time."""
+    leaving = before == Step.LOCATION and conv.step != Step.LOCATION
+    outcome = Outcome(
+        conversation=conv,
+        messages=_assemble(reply, leaving, conv.language, ctx),
+        effects=list(reply.effects),
+        alert=reply.alert,
+        followup=list(reply.followup),
+    )
+    choices.remember(conv, [*outcome.messages, *outcome.followup])
+    return outcome
+
+
+def _failure(conv: Conversation, ctx: FlowContext) -> Outcome:
+    """A bug must not leave the citizen without an answer or lose their draft."""
+    try:
+        kept = copy.deepcopy(conv)
+    except Exception:
+        kept = Conversation()
+    try:
+        text = ctx.t(kept.language, "error.generic")
+    except Exception:
+        text = "error.generic"
+    return Outcome(conversation=kept, messages=[OutMessage(text)], effects=[])
+
+
+def handle(conv: Conversation, incoming: Incoming, ctx: FlowContext) -> Outcome:
+    """Handle one event. Never raises; never mutates ``conv`` (the outcome carries a new copy).
+
+    A typed answer to the last menu ("2", "kirim", or "batal" where menus are numbered lists) is
+    resolved first (:func:`handlers.choices.resolve`), so the tables only see button presses and
+    commands. The outcome's conversation remembers the menu of ``messages`` + ``followup``; the
+    service, which puts the effects' results between the two, must call
+    :func:`handlers.choices.remember` again with the full list it sends. After a failure the old
+    menu is kept: "please try again" invites the same answer.
+    """
+    try:
+        work = copy.deepcopy(conv)
+        before = work.step
+        incoming = choices.resolve(work, incoming, commands=GLOBAL_COMMANDS.keys())
+        transition, arg = _route(work, incoming.event)
+        reply = transition.handler(Turn(work, incoming, ctx, arg))
+        return _finish(before, work, reply, ctx)
+    except Exception:
+        return _failure(conv, ctx)
+
+
+# --- idle drafts (called by the scheduler) --------------------------------------------------------
+
+
+def reminder(conv: Conversation, ctx: FlowContext) -> list[OutMessage]:
+    """The one nudge for a draft left alone: continue or cancel. Nothing when there is no draft.
+
+    Only the messages: a caller that sends them to a channel with typed menus must also remember
+    their menu (:func:`remind` does both), or a typed "1" would still mean the previous menu's
+    first item (at the summary: "send").
+    """
+    try:
+        if not _has_draft(conv):
+            return []
+        lang = conv.language
+        return [OutMessage(ctx.t(lang, "reminder.text"), buttons=_continue_rows(lang, ctx))]
+    except Exception:
+        return []
+
+
+def remind(conv: Conversation, ctx: FlowContext) -> Outcome:
+    """:func:`reminder` as an outcome like :func:`discard_idle`'s: the conversation (a new copy)
+    remembers the reminder's continue/cancel menu, so "1"/"2" on WhatsApp mean what was shown.
+    Save ``outcome.conversation`` without restarting the idle clock: it is our message, not the
+    citizen's action. No messages (no draft) leaves the conversation as it was."""
+    work = copy.deepcopy(conv)
+    messages = reminder(work, ctx)
+    choices.remember(work, messages)
+    return Outcome(conversation=work, messages=messages, effects=[])
+
+
+def discard_idle(conv: Conversation, ctx: FlowContext) -> Outcome:
+    """Drop a draft nobody came back to, and tell the citizen (they can start again any time).
+    The outcome's conversation remembers the main menu this shows, like :func:`handle`'s."""
+    try:
+        work = copy.deepcopy(conv)
+        before = work.step
+        if not _has_draft(work):
+            return Outcome(conversation=work, messages=[], effects=[])
+        _reset(work)
+        reply = Reply(notices=[ctx.t(work.language, "reminder.discarded")], messages=prompt(work, ctx))
+        return _finish(before, work, reply, ctx)
+    except Exception:
+        return _failure(conv, ctx)

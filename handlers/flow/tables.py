@@ -1,0 +1,165 @@
+"""The transition tables: (step, trigger) -> handler, read by :func:`handle`, tests and the diagram."""
+
+from __future__ import annotations
+
+from handlers.flow.filing import (
+    on_address_as_typed,
+    on_address_match,
+    on_address_pin_instead,
+    on_back_to_summary,
+    on_category_button,
+    on_category_text,
+    on_description_text,
+    on_different_problem,
+    on_edit,
+    on_edit_back,
+    on_edit_field,
+    on_idle_location,
+    on_idle_photo,
+    on_idle_text,
+    on_keep_location,
+    on_keep_photo,
+    on_location_pin,
+    on_location_text,
+    on_photo,
+    on_photos_done,
+    on_photos_skip,
+    on_photos_text,
+    on_same_problem,
+    on_send,
+    on_toggle_name,
+)
+from handlers.flow.general import (
+    on_ask_status_number,
+    on_cancel,
+    on_continue,
+    on_help,
+    on_language,
+    on_language_menu,
+    on_list,
+    on_new,
+    on_show_button,
+    on_start,
+    on_status_command,
+    on_status_number_text,
+    on_unexpected,
+)
+from handlers.flow.payloads import (
+    ADDR_PIN,
+    ADDR_PREFIX,
+    ADDR_TYPED,
+    CAT_PREFIX,
+    DRAFT_CANCEL,
+    DRAFT_CONTINUE,
+    DUP_BACK,
+    DUP_NEW,
+    DUP_PREFIX,
+    EDIT_BACK,
+    EDIT_CATEGORY,
+    EDIT_DESCRIPTION,
+    EDIT_LOCATION,
+    EDIT_PHOTOS,
+    PHOTO_DONE,
+    PHOTO_SKIP,
+    SUM_CANCEL,
+    SUM_EDIT,
+    SUM_NAME,
+    SUM_SEND,
+)
+from handlers.flow.turn import (
+    Transition,
+)
+from handlers.state import Step
+from handlers.views import (
+    LANG_PREFIX,
+    MENU_HELP,
+    MENU_MINE,
+    MENU_NEW,
+    MENU_STATUS,
+    SHOW_PREFIX,
+)
+
+# --- the tables -----------------------------------------------------------------------------------
+
+_STAY = Transition(on_unexpected)
+_TO_FILL = (Step.DESCRIPTION, Step.PHOTOS, Step.LOCATION, Step.SUMMARY)
+
+#: commands valid at every step (aliases in Indonesian and English)
+GLOBAL_COMMANDS: dict[str, Transition] = {
+    "start": Transition(on_start, (Step.IDLE,)),
+    "menu": Transition(on_start, (Step.IDLE,)),
+    "help": Transition(on_help),
+    "bantuan": Transition(on_help),
+    "cancel": Transition(on_cancel, (Step.IDLE,)),
+    "batal": Transition(on_cancel, (Step.IDLE,)),
+    "status": Transition(on_status_command, (Step.STATUS_NUMBER,)),
+    "laporan": Transition(on_list),
+    "mine": Transition(on_list),
+    "bahasa": Transition(on_language_menu),
+    "language": Transition(on_language_menu),
+    "baru": Transition(on_new, (Step.CATEGORY,)),
+    "new": Transition(on_new, (Step.CATEGORY,)),
+}
+
+#: buttons valid at every step; ``prefix:*`` matches any argument
+GLOBAL_BUTTONS: dict[str, Transition] = {
+    f"{LANG_PREFIX}*": Transition(on_language),
+    MENU_NEW: Transition(on_new, (Step.CATEGORY,)),
+    MENU_STATUS: Transition(on_ask_status_number, (Step.STATUS_NUMBER,)),
+    MENU_MINE: Transition(on_list),
+    MENU_HELP: Transition(on_help),
+    DRAFT_CONTINUE: Transition(on_continue),
+    DRAFT_CANCEL: Transition(on_cancel, (Step.IDLE,)),
+    f"{SHOW_PREFIX}*": Transition(on_show_button),
+}
+
+_KEEP_PHOTO = Transition(on_keep_photo)
+_KEEP_PIN = Transition(on_keep_location)
+
+#: (step, trigger) -> transition. A trigger is an event kind (``text``, ``photo``, ``location``,
+#: ``too_large``, ``unsupported``) or a button payload (``sum:send``; ``cat:*`` for any argument).
+#: Whatever is not listed gets :func:`on_unexpected` (a stale button also gets a toast).
+FLOW: dict[tuple[Step, str], Transition] = {
+    (Step.IDLE, "text"): Transition(on_idle_text),
+    (Step.IDLE, "photo"): Transition(on_idle_photo, (Step.CATEGORY,)),
+    (Step.IDLE, "location"): Transition(on_idle_location, (Step.CATEGORY,)),
+    (Step.CATEGORY, f"{CAT_PREFIX}*"): Transition(on_category_button, _TO_FILL),
+    (Step.CATEGORY, "text"): Transition(on_category_text, _TO_FILL),
+    (Step.CATEGORY, "photo"): _KEEP_PHOTO,
+    (Step.CATEGORY, "location"): _KEEP_PIN,
+    (Step.DESCRIPTION, "text"): Transition(on_description_text, _TO_FILL[1:]),
+    (Step.DESCRIPTION, "photo"): Transition(on_keep_photo, _TO_FILL[1:]),
+    (Step.DESCRIPTION, "location"): _KEEP_PIN,
+    (Step.PHOTOS, "photo"): Transition(on_photo, (Step.LOCATION, Step.SUMMARY)),
+    (Step.PHOTOS, PHOTO_DONE): Transition(on_photos_done, (Step.LOCATION, Step.SUMMARY)),
+    (Step.PHOTOS, PHOTO_SKIP): Transition(on_photos_skip, (Step.LOCATION, Step.SUMMARY)),
+    (Step.PHOTOS, "text"): Transition(on_photos_text, (Step.LOCATION, Step.SUMMARY)),
+    (Step.PHOTOS, "location"): _KEEP_PIN,
+    (Step.LOCATION, "location"): Transition(on_location_pin, (Step.SUMMARY,)),
+    (Step.LOCATION, "text"): Transition(on_location_text, (Step.SUMMARY, Step.ADDRESS_PICK)),
+    (Step.LOCATION, "photo"): _KEEP_PHOTO,
+    (Step.SUMMARY, SUM_SEND): Transition(on_send, (Step.IDLE, Step.DUPLICATES)),
+    (Step.SUMMARY, SUM_EDIT): Transition(on_edit, (Step.EDIT_MENU,)),
+    (Step.SUMMARY, SUM_CANCEL): Transition(on_cancel, (Step.IDLE,)),
+    (Step.SUMMARY, SUM_NAME): Transition(on_toggle_name),
+    (Step.SUMMARY, "photo"): _KEEP_PHOTO,
+    (Step.SUMMARY, "location"): _KEEP_PIN,
+    (Step.EDIT_MENU, EDIT_CATEGORY): Transition(on_edit_field, (Step.CATEGORY,)),
+    (Step.EDIT_MENU, EDIT_DESCRIPTION): Transition(on_edit_field, (Step.DESCRIPTION,)),
+    (Step.EDIT_MENU, EDIT_PHOTOS): Transition(on_edit_field, (Step.PHOTOS,)),
+    (Step.EDIT_MENU, EDIT_LOCATION): Transition(on_edit_field, (Step.LOCATION,)),
+    (Step.EDIT_MENU, EDIT_BACK): Transition(on_edit_back, (Step.SUMMARY,)),
+    (Step.EDIT_MENU, "photo"): _KEEP_PHOTO,
+    (Step.EDIT_MENU, "location"): _KEEP_PIN,
+    (Step.STATUS_NUMBER, "text"): Transition(on_status_number_text, (Step.IDLE,)),
+    (Step.DUPLICATES, DUP_NEW): Transition(on_different_problem, (Step.IDLE,)),
+    (Step.DUPLICATES, DUP_BACK): Transition(on_back_to_summary, (Step.SUMMARY,)),
+    (Step.DUPLICATES, f"{DUP_PREFIX}*"): Transition(on_same_problem, (Step.IDLE,)),
+    (Step.DUPLICATES, "photo"): _KEEP_PHOTO,
+    (Step.ADDRESS_PICK, ADDR_TYPED): Transition(on_address_as_typed, (Step.SUMMARY,)),
+    (Step.ADDRESS_PICK, ADDR_PIN): Transition(on_address_pin_instead, (Step.LOCATION,)),
+    (Step.ADDRESS_PICK, f"{ADDR_PREFIX}*"): Transition(on_address_match, (Step.SUMMARY,)),
+    (Step.ADDRESS_PICK, "location"): Transition(on_location_pin, (Step.SUMMARY,)),
+    (Step.ADDRESS_PICK, "text"): Transition(on_location_text, (Step.ADDRESS_PICK, Step.SUMMARY)),
+    (Step.ADDRESS_PICK, "photo"): _KEEP_PHOTO,
+}
