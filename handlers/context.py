@@ -6,7 +6,7 @@ means the core never imports the configuration loader (or pydantic).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from handlers.i18n import Catalog
 
@@ -55,6 +55,12 @@ class FlowContext:
     timezone: str = "Asia/Jakarta"  # shown times are local (WIB for Jambi)
     tracking_prefix: str = "JMB"
     languages: tuple[str, ...] = ("id", "en")
+
+    def for_channel(self, channel: str | None) -> FlowContext:
+        """The same context speaking ``channel``'s words (see :meth:`Catalog.for_channel`): the citizen
+        service and every renderer for a citizen use it, so WhatsApp never says "tekan tombol"."""
+        catalog = self.catalog.for_channel(channel)
+        return self if catalog is self.catalog else replace(self, catalog=catalog)
 
     def category(self, key: str | None) -> CategoryInfo | None:
         return next((c for c in self.categories if c.key == key), None)

@@ -7,6 +7,7 @@ downloaded and stored by the time an event reaches the core: the core only sees 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +94,13 @@ class Location:
 
 @dataclass(frozen=True, slots=True)
 class ButtonPress:
-    """An inline button (Telegram callback_data) or a quick-reply payload (WhatsApp)."""
+    """An inline button (Telegram callback_data) or a quick-reply payload (WhatsApp).
+
+    ``message_id`` is the channel's id of the message the button was under (Telegram), so the
+    service can take used buttons off or edit that message in place; None where unknown."""
 
     payload: str
+    message_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,3 +168,8 @@ class Incoming:
     #: the channel shows menus as numbered lists (WhatsApp), so a typed "2" means the second item
     #: of the last menu (see :mod:`handlers.choices`); False where menus are real buttons (Telegram)
     typed_choices: bool = False
+    #: the citizen's channel (``telegram`` | ``whatsapp``), set by the service
+    channel: str = "telegram"
+    #: when the channel received the message (the service sets it; None in pure tests): lets the core
+    #: tell the parts of one long paste, which arrive within a second or two, from a new answer
+    received_at: datetime | None = None

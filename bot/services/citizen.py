@@ -55,6 +55,7 @@ async def handle_citizen_event(
 ) -> CitizenResult:
     """Process one citizen event exactly once (``update_key`` guards redelivery)."""
     result = CitizenResult()
+    incoming = dataclasses.replace(incoming, channel=channel, received_at=received_at or rt.clock())
     # geocoding happens before the transaction, never inside it (a slow geocoder must not hold a lock)
     incoming = await enrich(rt, incoming, channel=channel, channel_user_id=channel_user_id)
     async with UnitOfWork(rt.sessionmaker) as uow:
@@ -158,7 +159,7 @@ async def _run_flow(
     result: CitizenResult,
 ) -> Alert | None:
     """The pure core decides; its effects run here; its replies go to the outbox; state is saved."""
-    outcome = flow.handle(conversation, incoming, rt.ctx)
+    outcome = flow.handle(conversation, incoming, rt.ctx_for(citizen.channel))
     messages = list(outcome.messages)
     for effect in outcome.effects:
         messages.extend(await _apply(rt, uow, citizen, outcome.conversation, effect, result))

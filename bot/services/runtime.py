@@ -39,6 +39,17 @@ class Runtime:
     #: called after a commit that put messages in the outbox, so the sender wakes up at once
     on_enqueued: Callable[[], None] = _nothing
 
+    #: the context per channel (its catalog overlay), built once: see :meth:`ctx_for`
+    _channel_ctx: dict[str, FlowContext] = field(init=False, default_factory=dict)
+
+    def ctx_for(self, channel: str | None) -> FlowContext:
+        """The flow context in ``channel``'s words (WhatsApp says "balas dengan angka", not "tekan")."""
+        key = channel or ""
+        found = self._channel_ctx.get(key)
+        if found is None:
+            found = self._channel_ctx[key] = self.ctx.for_channel(channel)
+        return found
+
     def __post_init__(self) -> None:
         self.ctx = self.config.flow_context()
         self.router = build_router(self.config)

@@ -43,7 +43,7 @@ def test_every_text_formats_and_is_not_empty() -> None:
 
 def _string_constants() -> set[str]:
     found: set[str] = set()
-    for path in HANDLERS.glob("*.py"):
+    for path in HANDLERS.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and _KEY.match(node.value):
                 found.add(node.value)
@@ -65,3 +65,20 @@ def test_dynamic_key_families_exist() -> None:
         assert CATALOG.has("id", f"unexpected.{kind}")
     for status in ("diterima", "diproses", "selesai", "ditolak"):
         assert CATALOG.has("id", f"notify.{status}")
+
+
+def test_channel_overlays_only_reword_existing_keys() -> None:
+    """An overlay (``channel-whatsapp.po``) rewords keys the base has, with the same placeholders,
+    in both languages; the rest of the catalog is the base's."""
+    for channel, by_language in CATALOG.overlays.items():
+        assert set(by_language) <= {"id", "en"}, channel
+        assert set(by_language.get("id", {})) == set(by_language.get("en", {})), channel
+        worded = CATALOG.for_channel(channel)
+        for language, texts in by_language.items():
+            for key, text in texts.items():
+                assert CATALOG.has(language, key), (channel, key)
+                assert _placeholders(text) == _placeholders(CATALOG.t(language, key)), (channel, key)
+                assert worded.t(language, key) == text
+        assert worded.keys("id") == CATALOG.keys("id")
+    assert CATALOG.for_channel("telegram") is CATALOG
+    assert CATALOG.for_channel(None) is CATALOG

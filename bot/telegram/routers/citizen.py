@@ -17,7 +17,10 @@ CHANNEL = "telegram"
 async def on_message(message: Message, bot: Bot, rt: Runtime, update_key: str | None = None) -> None:
     incoming = await to_incoming(message, bot, rt.media, max_bytes=rt.ctx.limits.photo_max_bytes)
     await handle_citizen_event(
-        rt, channel=CHANNEL, channel_user_id=str(message.chat.id), incoming=incoming, update_key=update_key
+        rt, channel=CHANNEL, channel_user_id=str(message.chat.id), incoming=incoming, update_key=update_key,
+        # Telegram's own time of the message (seconds): the gap between the parts of a long paste is
+        # the same whether we process them at once or after an outage
+        received_at=message.date,
     )
 
 
@@ -29,7 +32,10 @@ async def on_button(callback: CallbackQuery, rt: Runtime, update_key: str | None
         channel=CHANNEL,
         channel_user_id=str(chat_id),
         incoming=Incoming(
-            event=ButtonPress(callback.data or ""),
+            event=ButtonPress(
+                callback.data or "",
+                message_id=str(callback.message.message_id) if callback.message is not None else None,
+            ),
             display_name=user.full_name,
             language_hint=user.language_code,
         ),
