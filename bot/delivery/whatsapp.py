@@ -214,12 +214,13 @@ class WhatsAppSender(OutboxLoop):
                 return job, None
             menu = _menu_name(message)
             menu_template = self.config.menu_templates.get(menu) if menu else None
-            rendered = render_whatsapp(message, language=language, ctx=self.rt.ctx)
+            # the hints under a menu and a location request are WhatsApp words: its catalog overlay
+            rendered = render_whatsapp(message, language=language, ctx=self.rt.ctx_for(CHANNEL))
             if menu_template is not None and (sid := menu_template.sid_for(language)):
                 # the text as free-form parts, then the quick-reply template with a short prompt: template
                 # variables cannot hold our multi-line texts (no newlines, at most 1024 characters)
                 job.parts = list(split_bodies(rendered.text_without_menu)) if rendered.text_without_menu else []
-                job.template = _Template(sid, {"1": self.rt.ctx.t(language, "whatsapp.template_prompt")})
+                job.template = _Template(sid, {"1": self.rt.ctx_for(CHANNEL).t(language, "whatsapp.template_prompt")})
             else:
                 job.parts = list(rendered.bodies)
             return job, None
@@ -233,7 +234,7 @@ class WhatsAppSender(OutboxLoop):
         complaint = await uow.complaints.get(job.complaint_id)
         if sid is None or complaint is None:
             return None
-        ctx = self.rt.ctx
+        ctx = self.rt.ctx_for(CHANNEL)
         return _Template(
             sid,
             {

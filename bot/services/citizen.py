@@ -144,7 +144,7 @@ async def _catch_up_missed_notices(rt: Runtime, uow: UnitOfWork, citizen: Citize
     missed = await uow.complaints.with_notice_error(citizen.id, REASON_WINDOW)
     for complaint in missed:
         view = await build_view(uow, complaint, viewer=citizen.id)
-        message = flow.render_status_notification(citizen.language, view, note=None, ctx=rt.ctx)
+        message = flow.render_status_notification(citizen.language, view, note=None, ctx=rt.ctx_for(citizen.channel))
         await send_to_citizen(rt, uow, citizen, complaint, message)  # this citizen only, not followers again
         await note_notice_outcome(rt, uow, complaint.id, None)
 
@@ -235,7 +235,8 @@ async def _relay_reply(
         citizen.channel,
         citizen.channel_user_id,
         flow.render_citizen_reply_sent(
-            language, complaint.number, agency.name(language) if agency else complaint.agency, rt.ctx
+            language, complaint.number, agency.name(language) if agency else complaint.agency,
+            rt.ctx_for(citizen.channel),
         ),
         now=rt.clock(),
     )
@@ -246,6 +247,7 @@ async def _apply(
     rt: Runtime, uow: UnitOfWork, citizen: Citizen, conversation: Conversation, effect: Effect, result: CitizenResult
 ) -> list[OutMessage]:
     language = conversation.language
+    ctx = rt.ctx_for(citizen.channel)  # what the citizen reads, in their channel's words
     if isinstance(effect, SubmitDraft):
         complaint = await _file(rt, uow, citizen, effect.draft)
         result.submitted = complaint.number
@@ -257,7 +259,7 @@ async def _apply(
                 complaint.number,
                 agency.name(language) if agency else complaint.agency,
                 category.target_hours if category else 72,
-                rt.ctx,
+                ctx,
             )
         ]
     if isinstance(effect, FollowComplaint):
@@ -266,17 +268,17 @@ async def _apply(
             return await _apply(rt, uow, citizen, conversation, SubmitDraft(effect.draft), result)
         agency = rt.ctx.agency(followed.agency)
         return [
-            flow.render_following(language, followed.number, agency.name(language) if agency else followed.agency, rt.ctx)
+            flow.render_following(language, followed.number, agency.name(language) if agency else followed.agency, ctx)
         ]
     if isinstance(effect, ShowStatus):
         found = await uow.complaints.by_number(effect.number.strip().upper())
         if found is None or (found.citizen_id != citizen.id and not await uow.followers.follows(found.id, citizen.id)):
-            return [flow.render_status_not_found(language, effect.number, rt.ctx)]
-        return [flow.render_status(language, await build_view(uow, found, viewer=citizen.id), rt.ctx)]
+            return [flow.render_status_not_found(language, effect.number, ctx)]
+        return [flow.render_status(language, await build_view(uow, found, viewer=citizen.id), ctx)]
     if isinstance(effect, ListComplaints):
         mine = await uow.complaints.for_citizen(citizen.id, limit=10)
         views = [await build_view(uow, c, viewer=citizen.id) for c in mine]
-        return [flow.render_my_complaints(language, views, rt.ctx)]
+        return [flow.render_my_complaints(language, views, ctx)]
     raise TypeError(f"unknown effect {effect!r}")
 
 

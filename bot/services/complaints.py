@@ -139,5 +139,6 @@ async def notify_status(rt: Runtime, uow: UnitOfWork, complaint: Complaint, view
             theirs = dataclasses.replace(
                 view, history=visibility.citizen_history(view.history, viewer=citizen.id, reporter=complaint.citizen_id)
             )
-            message = flow.render_status_notification(citizen.language, theirs, note=note, ctx=rt.ctx)
+            ctx = rt.ctx_for(citizen.channel)  # each in their channel's words (WhatsApp: swipe to reply)
+            message = flow.render_status_notification(citizen.language, theirs, note=note, ctx=ctx)
             await send_to_citizen(rt, uow, citizen, complaint, message)

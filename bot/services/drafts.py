@@ -61,9 +61,10 @@ async def _one(rt: Runtime, citizen_id: int, *, discard: bool) -> int:
         if citizen is None or row.step not in _DRAFT_STEP_VALUES:
             return 0
         conversation = Conversation.from_dict(row.state)
+        ctx = rt.ctx_for(citizen.channel)  # the reminder's menu is worded for the citizen's channel
         now = rt.clock()
         if discard:
-            outcome = flow.discard_idle(conversation, rt.ctx)
+            outcome = flow.discard_idle(conversation, ctx)
             messages = outcome.messages
             kept = outcome.conversation
             if not messages and kept.step not in FILING_STEPS:
@@ -73,7 +74,7 @@ async def _one(rt: Runtime, citizen_id: int, *, discard: bool) -> int:
         else:
             if row.reminded_at is not None:
                 return 0
-            reminded = flow.remind(conversation, rt.ctx)  # no messages when no draft waits
+            reminded = flow.remind(conversation, ctx)  # no messages when no draft waits
             messages = reminded.messages
             if messages:
                 # the reminder's continue/cancel menu is what a typed "1" now means; the idle clock

@@ -431,7 +431,7 @@ async def _relay_to_citizen(
         complaint.number,
         agency.name(citizen.language) if agency else complaint.agency,
         text,
-        rt.ctx,
+        rt.ctx_for(citizen.channel),  # "swipe to reply" on WhatsApp, "reply" on Telegram
     )
     await send_to_citizen(rt, uow, citizen, complaint, message, role="staff_reply")
     await uow.audit.add(

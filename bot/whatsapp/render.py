@@ -14,6 +14,10 @@ WhatsApp (through Twilio) has no inline buttons, no reply keyboards and no HTML,
 * a body longer than Twilio's 1600 characters is split at paragraph, then line, then word
   boundaries, and the numbered menu always travels in the last part, next to the hint.
 
+The hints are read from the catalog's WhatsApp overlay (``channel-whatsapp.po``) whatever context the
+caller passes, so they can never say "tekan tombol"; the message texts themselves were already worded
+for WhatsApp by the service that rendered them (``Runtime.ctx_for(citizen.channel)``).
+
 Kept apart from the sender so what the citizen reads can be tested without Twilio or a database.
 """
 
@@ -29,7 +33,12 @@ from handlers.choices import flatten
 from handlers.events import MediaRef
 from handlers.messages import Button, KeyboardButton, OutMessage
 
-__all__ = ["MAX_BODY", "Texts", "WhatsAppText", "html_to_whatsapp", "render_whatsapp", "split_bodies"]
+__all__ = [
+    "MAX_BODY", "Texts", "WhatsAppText", "html_to_whatsapp", "in_whatsapp_words", "render_whatsapp", "split_bodies",
+]
+
+#: the channel whose catalog overlay words the hints
+WHATSAPP = "whatsapp"
 
 #: Twilio refuses a WhatsApp body over 1600 characters (error 21617). Counted here in UTF-16 code
 #: units, which is never less than the characters Twilio counts, so an emoji-rich body still fits.
@@ -72,6 +81,7 @@ class WhatsAppText:
 
 def render_whatsapp(message: OutMessage, *, language: str, ctx: Texts) -> WhatsAppText:
     """The WhatsApp bodies for ``message``; ``language`` is the citizen's (for the hint lines)."""
+    ctx = in_whatsapp_words(ctx)
     text = "\n\n".join(
         part
         for part in (
@@ -88,6 +98,13 @@ def render_whatsapp(message: OutMessage, *, language: str, ctx: Texts) -> WhatsA
         text_without_menu=text,
         menu=menu,
     )
+
+
+def in_whatsapp_words(ctx: Texts) -> Texts:
+    """``ctx`` with the WhatsApp overlay when it can give one (a :class:`~handlers.context.FlowContext`
+    or :class:`~handlers.i18n.Catalog` can), so no caller has to remember to pass the right one."""
+    for_channel = getattr(ctx, "for_channel", None)
+    return for_channel(WHATSAPP) if callable(for_channel) else ctx
 
 
 # --- Telegram HTML -> WhatsApp markers ------------------------------------------------------------

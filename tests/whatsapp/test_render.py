@@ -108,10 +108,10 @@ def test_location_request_becomes_a_hint_and_keyboard_flags_are_ignored() -> Non
     (body,) = render(OutMessage("📍 Di mana lokasinya?", keyboard=keyboard, remove_keyboard=True, force_reply=True))
     assert body == (
         "📍 Di mana lokasinya?\n\n"
-        "📍 Untuk mengirim lokasi: tekan 📎 (lampiran) lalu pilih *Lokasi*, atau ketik alamatnya."
-    )
+        "📍 Cara mengirim titik lokasi: 📎 (Android) atau ➕ (iPhone) → *Lokasi* → *Kirim lokasi Anda saat ini*."
+    ), "Android shows a paperclip, iPhone a plus: both are named"
     (english,) = render(OutMessage("Where?", keyboard=keyboard), language="en")
-    assert "then choose *Location*" in english
+    assert "📎 (Android) or ➕ (iPhone) → *Location*" in english
     assert "Kirim Lokasi" not in body
 
 
