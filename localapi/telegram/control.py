@@ -16,7 +16,8 @@ or ``{"ok": false, "error": "..."}`` with HTTP 400 (404 for unknown ids).
   file_size?, caption?}``, ``location {lat, lon, live_period?}``, ``venue {lat, lon, title, address}``,
   ``contact {phone, first_name}``, ``poll {question, options}``, ``sticker``, ``voice``, ``video``, ``audio``,
   ``animation``, ``video_note``, ``reply_button {text}``, ``share_location {lat, lon}``, ``edit {message_id, text}``
-- ``POST /_control/press`` ``{user_id, chat_id?, message_id, callback_data}`` -> ``{callback_query_id}``
+- ``POST /_control/press`` ``{user_id, chat_id?, message_id, callback_data, stale_ok?}`` -> ``{callback_query_id}``
+  (``stale_ok``: the button may be one the message had before an edit, as on a client lagging behind)
 - ``GET  /_control/callbacks/{callback_query_id}`` -> answer or null
 - ``POST /_control/block`` ``{user_id, blocked: bool}``; ``POST /_control/migrate`` ``{chat_id}`` -> ``{chat_id}``
 - ``POST /_control/members`` ``{chat_id, user_id, action: "add"|"remove"}``
@@ -193,7 +194,8 @@ def add_control_routes(app: web.Application, server: TelegramServer) -> None:
         body = await _body(request)
         user = server.user(_int(body, "user_id"))
         chat = _int(body, "chat_id") if body.get("chat_id") is not None else None
-        query_id = user.press_button(_int(body, "message_id"), str(body.get("callback_data", "")), chat=chat)
+        query_id = user.press_button(_int(body, "message_id"), str(body.get("callback_data", "")), chat=chat,
+                                     stale_ok=bool(body.get("stale_ok")))
         return {"callback_query_id": query_id}
 
     async def callback(request: web.Request) -> Any:

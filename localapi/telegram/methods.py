@@ -513,6 +513,8 @@ class BotApi:
         self._throttle("edit", chat, edit=True)
         for key, value in changes.items():
             setattr(message, key, value)
+        if message.inline_keyboard and message.inline_keyboard != (markup or {}).get("inline_keyboard", []):
+            message.earlier_markups.append(message.reply_markup or {})  # a stale client may still press these
         message.reply_markup = markup
         message.edited = True
         message.edit_date = now_ts()

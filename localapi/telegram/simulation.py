@@ -157,9 +157,11 @@ class SimUser:
 
     # -- keyboards -------------------------------------------------------------------------------------------
 
-    def press_button(self, message: MessageRef, callback_data: str, *, chat: ChatRef = None) -> str:
-        """Tap an inline button; returns the callback_query id. The message must have that button."""
-        return self._sim.press_button(self, message, callback_data, chat)
+    def press_button(self, message: MessageRef, callback_data: str, *, chat: ChatRef = None,
+                     stale_ok: bool = False) -> str:
+        """Tap an inline button; returns the callback_query id. The message must have that button, or
+        with ``stale_ok`` have had it before an edit (a client showing an outdated keyboard)."""
+        return self._sim.press_button(self, message, callback_data, chat, stale_ok=stale_ok)
 
     def press_reply_button(self, text: str, *, chat: ChatRef = None) -> StoredMessage:
         """Tap a button of the reply keyboard the bot last showed in this chat."""
@@ -421,11 +423,16 @@ class Simulation:
             self.state.push_update("edited_message", found.to_dict())
         return found
 
-    def press_button(self, user: SimUser, message: MessageRef, callback_data: str, chat: ChatRef) -> str:
-        """Create a ``callback_query`` update for an inline button that really is on the message."""
+    def press_button(self, user: SimUser, message: MessageRef, callback_data: str, chat: ChatRef, *,
+                     stale_ok: bool = False) -> str:
+        """Create a ``callback_query`` update for an inline button that really is on the message, or
+        (``stale_ok``) was on it before an edit: Telegram clients can show an outdated keyboard for a
+        while and Telegram delivers such a press with the old data and the message as it is now, so
+        only the bot can decide whether the press still makes sense."""
         target = self.chat_for(user, chat)
         found = self.find_message(target, message)
-        if not any(button.get("callback_data") == callback_data for button in found.buttons()):
+        buttons = [*found.buttons(), *(found.earlier_buttons() if stale_ok else ())]
+        if not any(button.get("callback_data") == callback_data for button in buttons):
             raise SimulationError(f"message {found.message_id} has no button with callback_data {callback_data!r}")
         from .state import CallbackRecord
 

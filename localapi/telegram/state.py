@@ -117,6 +117,9 @@ class StoredMessage:
     media_group_id: str | None = None
     parse_mode: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # document, location, venue, service fields, ...
+    #: the inline keyboards the message had before its edits, oldest first: a client that has not
+    #: caught up with an edit still shows one, and Telegram delivers a press on it (see press_button)
+    earlier_markups: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def reply_to_message_id(self) -> int | None:
@@ -129,6 +132,12 @@ class StoredMessage:
         if self.reply_markup and "inline_keyboard" in self.reply_markup:
             return list(self.reply_markup["inline_keyboard"])
         return []
+
+    def earlier_buttons(self) -> Iterator[dict[str, Any]]:
+        """The inline buttons of the message's earlier versions (before edits), oldest first."""
+        for markup in self.earlier_markups:
+            for row in markup.get("inline_keyboard", []):
+                yield from row
 
     def buttons(self) -> Iterator[dict[str, Any]]:
         """All inline buttons, row by row."""
