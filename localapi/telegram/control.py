@@ -12,7 +12,8 @@ or ``{"ok": false, "error": "..."}`` with HTTP 400 (404 for unknown ids).
 - ``GET  /_control/chats/{chat_id}/messages`` -> [transcript entry]: Bot API Message plus ``from_bot``, ``html``,
   ``caption_html``, ``edited``, ``reply_markup`` (also reply keyboards) and ``reply_to_message_id``
 - ``POST /_control/send`` ``{user_id, chat_id?, kind, reply_to?, ...}`` -> transcript entry; kinds:
-  ``text {text}``, ``photo {data_base64?, caption?}``, ``document {data_base64?, file_name?, mime_type?,
+  ``text {text}`` (over 4096 UTF-16 units: sent as several messages like the apps do, all listed in ``parts``),
+  ``photo {data_base64?, caption?}``, ``document {data_base64?, file_name?, mime_type?,
   file_size?, caption?}``, ``location {lat, lon, live_period?}``, ``venue {lat, lon, title, address}``,
   ``contact {phone, first_name}``, ``poll {question, options}``, ``sticker``, ``voice``, ``video``, ``audio``,
   ``animation``, ``video_note``, ``reply_button {text}``, ``share_location {lat, lon}``, ``edit {message_id, text}``
@@ -188,7 +189,13 @@ def add_control_routes(app: web.Application, server: TelegramServer) -> None:
 
     async def send(request: web.Request) -> Any:
         body = await _body(request)
-        return transcript_entry(_send(server, server.user(_int(body, "user_id")), body))
+        user = server.user(_int(body, "user_id"))
+        if body.get("kind", "text") == "text":  # a long paste goes out as several messages, as in the apps
+            chat = _int(body, "chat_id") if body.get("chat_id") is not None else None
+            sent = user.send_text_parts(str(body.get("text", "")), chat=chat, reply_to=body.get("reply_to"))
+            entry = transcript_entry(sent[0])
+            return {**entry, "parts": [transcript_entry(m) for m in sent]} if len(sent) > 1 else entry
+        return transcript_entry(_send(server, user, body))
 
     async def press(request: web.Request) -> Any:
         body = await _body(request)

@@ -7,15 +7,16 @@ same updates (message, callback_query, my_chat_member, ...) that Telegram would 
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from .errors import SimulationError
-from .formatting import detect_user_entities
+from .formatting import detect_user_entities, utf16_len
 from .media import image_size, make_jpeg
-from .methods import BotApi
+from .methods import MAX_TEXT, BotApi
 from .state import ChatRecord, StoredMessage, TelegramState, UserRecord, store_photo
 
 ChatRef = ChatRecord | int | None
@@ -54,11 +55,22 @@ class SimUser:
     # -- messages -----------------------------------------------------------------------------------------------
 
     def send_text(self, text: str, *, chat: ChatRef = None, reply_to: MessageRef | None = None) -> StoredMessage:
-        """Type and send text; commands get ``bot_command`` entities like in the Telegram app."""
-        if not text:
+        """Type and send text; commands get ``bot_command`` entities like in the Telegram app. A text
+        over 4096 UTF-16 units is sent as several messages, as the apps do (:func:`split_like_client`);
+        the first is returned (:meth:`send_text_parts` returns them all)."""
+        return self.send_text_parts(text, chat=chat, reply_to=reply_to)[0]
+
+    def send_text_parts(self, text: str, *, chat: ChatRef = None,
+                        reply_to: MessageRef | None = None) -> list[StoredMessage]:
+        """Send text the way a Telegram app does: one message, or for a long paste several messages
+        in a row (only the first replies to ``reply_to``), each delivered to the bot as its own update."""
+        if not text or not text.strip():
             raise SimulationError("Telegram clients cannot send empty messages")
-        return self._sim.user_message(self, chat, reply_to, text=text, html=text,
-                                      entities=detect_user_entities(text))
+        sent = []
+        for index, part in enumerate(split_like_client(text)):
+            sent.append(self._sim.user_message(self, chat, reply_to if index == 0 else None, text=part, html=part,
+                                               entities=detect_user_entities(part)))
+        return sent
 
     def send_photo(self, data: bytes | None = None, *, caption: str | None = None, chat: ChatRef = None,
                    reply_to: MessageRef | None = None) -> StoredMessage:
@@ -192,6 +204,52 @@ class SimUser:
         self._sim.used_reply_keyboard(target)
         return self.send_contact(phone, self.first_name, last_name=self.record.last_name, user_id=self.id,
                                  chat=target)
+
+
+#: how far back from the limit a client looks for a nicer place to split (characters)
+SPLIT_LOOKBACK = 512
+_SENTENCE_GAP = re.compile(r"[.!?…][\"'”’)\]]*\s")
+
+
+def _fitting(text: str, limit: int) -> int:
+    """How many code points of ``text`` fit in ``limit`` UTF-16 units (a surrogate pair is never cut)."""
+    units = 0
+    for index, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit:
+            return index
+    return len(text)
+
+
+def split_like_client(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """A text as Telegram's apps send it: whole when it fits in ``limit`` (4096 UTF-16 units), else
+    in parts. Like the apps, each cut is looked for a little before the limit: a blank line first,
+    then a line break, then the end of a sentence, then a space; only a text without any of them is
+    cut hard at the limit. The whitespace at a cut is dropped and every part is trimmed (Telegram
+    Android's ``processSendingText`` works this way; Telegram Desktop cuts at the same kinds of place)."""
+    rest = text.strip()
+    parts: list[str] = []
+    while utf16_len(rest) > limit:
+        fit = _fitting(rest, limit)
+        window, floor = rest[:fit], max(1, fit - SPLIT_LOOKBACK)
+        cut = -1
+        for separator in ("\n\n", "\n"):
+            cut = window.rfind(separator, floor)
+            if cut > 0:
+                break
+        if cut <= 0:
+            gaps = [m.end() - 1 for m in _SENTENCE_GAP.finditer(window, floor)]
+            cut = gaps[-1] if gaps else -1
+        if cut <= 0:
+            cut = max(window.rfind(" ", floor), window.rfind("\t", floor))
+        if cut <= 0:
+            cut = fit
+        part, rest = rest[:cut].strip(), rest[cut:].strip()
+        if part:
+            parts.append(part)
+    if rest:
+        parts.append(rest)
+    return parts
 
 
 def _caption(caption: str | None) -> dict[str, Any]:
