@@ -5,7 +5,8 @@ unknown ids, 409 while the world is being rebuilt).
 
 - ``GET  /`` -> the page; ``GET /static/...`` -> its scripts, styles and sample photos
 - ``GET  /api/world`` -> ``{bot, ready, citizens: [...], groups: [...], places: [...], samples: [...],
-  categories: [...], whatsapp: {from}}``; a citizen has ``channel`` ``telegram`` (``user_id``, ``chat_id``: ints)
+  categories: [...], whatsapp: {from}, timezone: {name, label}}`` (``timezone``: the city's, in which the
+  page shows every bubble's time, as the cards do); a citizen has ``channel`` ``telegram`` (``user_id``, ``chat_id``: ints)
   or ``whatsapp`` (``number``; ``chat_id`` is the string ``wa:<number>``); a place is ``{key, name, lat, lon,
   outside}`` (``outside``: beyond the city, for the bot's refusal)
 - ``GET  /api/chats/{chat_id}`` -> ``{chat_id, messages: [transcript entry], reply_keyboard}``
@@ -46,7 +47,9 @@ import contextlib
 import json
 import secrets
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 
@@ -133,6 +136,7 @@ def build_web_app(playground: Playground) -> web.Application:
             "bot": server.state.bot.to_dict(),
             "ready": playground.world.ready,
             "city": config.city.name,
+            "timezone": {"name": config.city.timezone, "label": _zone_label(config.city.timezone)},
             "citizens": [c.to_dict() for c in playground.world.citizens]
             + [c.to_dict() for c in playground.world.whatsapp],
             "groups": [g.to_dict() for g in playground.world.groups],
@@ -358,6 +362,14 @@ def build_web_app(playground: Playground) -> web.Application:
     app.router.add_get("/api/events", events)
     app.router.add_static("/static/", STATIC_DIR, append_version=False)
     return app
+
+
+def _zone_label(timezone: str) -> str:
+    """The city zone's short name the cards use (``WIB`` for Asia/Jakarta); the page adds it to bubble times."""
+    try:
+        return datetime.now(ZoneInfo(timezone)).tzname() or timezone
+    except (ZoneInfoNotFoundError, ValueError):
+        return timezone
 
 
 def _dumps(value: Any) -> str:

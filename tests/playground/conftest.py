@@ -15,6 +15,7 @@ import pytest_asyncio
 from bot.config import AppConfig, load_config
 from bot.delivery.ratelimit import RateLimits
 from bot.playground import Playground
+from tests.playground.browserkit import browser  # noqa: F401  (the browser tests' fixture: Debian's Chromium)
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = RateLimits(global_per_second=1000, private_per_second=1000, group_per_minute=100000)
@@ -108,8 +109,23 @@ def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
     return [button for row in rows for button in row]
 
 
+def bare(callback_data: str) -> str:
+    """A button's payload as the flow names it: without the menu version the bot stamps on (``sum:send~1f``)."""
+    base, sep, tag = callback_data.rpartition("~")
+    return base if sep and base and tag.isalnum() and len(tag) <= 4 else callback_data
+
+
 def has_button(payload: str) -> Callable[[dict[str, Any]], bool]:
-    return lambda m: m["from_bot"] and any(b.get("callback_data") == payload for b in buttons(m))
+    return lambda m: m["from_bot"] and any(bare(b.get("callback_data", "")) == payload for b in buttons(m))
+
+
+def real_payload(message: dict[str, Any], payload: str) -> str:
+    """The callback data of ``message``'s button that ``payload`` names (with its version): what a tap sends."""
+    for button in buttons(message):
+        data = button.get("callback_data")
+        if data is not None and bare(data) == payload:
+            return str(data)
+    return payload
 
 
 MENU_LINE = re.compile(r"^\s*(\d{1,2})\.\s+(.+?)\s*$", re.MULTILINE)

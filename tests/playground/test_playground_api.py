@@ -18,7 +18,7 @@ from bot.playground.world import PLACES, SAMPLE_PHOTOS, STATIC_DIR
 from localapi.telegram import make_jpeg
 from storage.models import AgencyGroup
 from storage.uow import UnitOfWork
-from tests.playground.conftest import FAST, Client, body, buttons, has_button
+from tests.playground.conftest import FAST, Client, body, buttons, has_button, real_payload
 
 pytestmark = pytest.mark.e2e
 
@@ -82,7 +82,7 @@ async def test_press_returns_the_callback_answer_and_the_bot_moves_on(client: Cl
     siti = (await client.get("/api/world"))["citizens"][0]["user_id"]
     menu = await start_chat(client, siti)
     result = await client.post("/api/press", {"user_id": siti, "chat_id": siti, "message_id": menu["message_id"],
-                                              "callback_data": "menu:new"})
+                                              "callback_data": real_payload(menu, "menu:new")})
     assert result["callback_query_id"] and result["answer"] is not None
     await client.wait_for(siti, has_button("cat:jalan"))
     error = await client.post("/api/press", {"user_id": siti, "chat_id": siti, "message_id": menu["message_id"],
@@ -184,7 +184,7 @@ async def test_event_stream_reports_edits_and_callback_answers(client: Client) -
     async with client.session.get(f"{client.base}/api/events") as response:
         await response.content.readline()
         await client.post("/api/press", {"user_id": siti, "chat_id": siti, "message_id": menu["message_id"],
-                                         "callback_data": "menu:new"})
+                                         "callback_data": real_payload(menu, "menu:new")})
         events = await read_events(response, 1, lambda e: e["type"] == "callback_answer")
     assert events[0]["chat_id"] == siti
 

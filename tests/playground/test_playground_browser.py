@@ -3,69 +3,20 @@ and back, the sanitizer, and the narrow-screen layout.
 
 Needs ``/usr/bin/chromium`` and the ``playwright`` Python package (never ``playwright install``: the
 system Chromium is used). Skipped with the reason when either is missing. Screenshots go to the
-test's ``tmp_path`` and to ``test-results/playground/``; with ``SIKESAL_DOCS_SCREENSHOT=1`` the main
-one is also copied to ``docs/playground.png`` (the README's picture).
+test's ``tmp_path`` and to ``test-results/playground/``. The README's picture (``docs/playground.png``) is
+made by ``test_docs_picture`` in ``test_playground_page.py``.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-import pytest_asyncio
-
 from bot.playground import Playground
 from localapi.telegram import make_jpeg
-from tests.playground.conftest import ROOT
+from tests.playground.browserkit import BROWSER_MARKS, WAIT_MS, open_page, save_screenshot
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-WAIT_MS = 20_000
-
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="browser test needs Debian's Chromium at /usr/bin/chromium"),
-    pytest.mark.skipif(importlib.util.find_spec("playwright") is None,
-                       reason="browser test needs the playwright Python package (pip install playwright)"),
-]
-
-
-@pytest_asyncio.fixture
-async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
-
-
-async def open_page(browser: Any, playground: Playground, width: int = 1440, height: int = 900) -> Any:
-    page = await browser.new_page(viewport={"width": width, "height": height}, timezone_id="Asia/Jakarta",
-                                  locale="id-ID")
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.errors = errors
-    await page.goto(playground.url)
-    await page.locator("#overlay.hidden").wait_for(state="attached", timeout=WAIT_MS)
-    return page
-
-
-def save_screenshot(data: bytes, tmp_path: Path, name: str) -> Path:
-    target = tmp_path / name
-    target.write_bytes(data)
-    results = ROOT / "test-results" / "playground"
-    results.mkdir(parents=True, exist_ok=True)
-    (results / name).write_bytes(data)
-    return target
+pytestmark = BROWSER_MARKS
 
 
 async def test_citizen_files_a_complaint_and_staff_handle_it(
@@ -129,9 +80,7 @@ async def test_citizen_files_a_complaint_and_staff_handle_it(
     await page.locator("#guide-hide").click()
     await expect(page.locator(".toast")).to_have_count(0)
     await page.mouse.move(0, 0)
-    shot = save_screenshot(await page.screenshot(), tmp_path, "playground-complaint.png")
-    if os.environ.get("SIKESAL_DOCS_SCREENSHOT"):
-        shutil.copyfile(shot, ROOT / "docs" / "playground.png")
+    save_screenshot(await page.screenshot(), tmp_path, "playground-complaint.png")
     assert page.errors == []
 
 

@@ -10,7 +10,7 @@ from bot.playground import Playground
 from bot.playground.app import GEOCODER_USER_AGENT
 from bot.playground.world import OUTSIDE_PLACE, PLACES, SAMPLE_PHOTOS
 from localapi.nominatim import STREETS
-from tests.playground.conftest import Client, body, buttons, has_button
+from tests.playground.conftest import Client, bare, body, buttons, has_button, real_payload
 
 pytestmark = pytest.mark.e2e
 
@@ -19,7 +19,7 @@ SULTAN_THAHA = next(p for p in PLACES if p.key == "jl-sultan-thaha")
 
 async def press(client: Client, user_id: int, message: dict[str, Any], payload: str) -> None:
     await client.post("/api/press", {"user_id": user_id, "chat_id": user_id, "message_id": message["message_id"],
-                                     "callback_data": payload})
+                                     "callback_data": real_payload(message, payload)})
 
 
 async def send(client: Client, user_id: int, kind: str, **fields: Any) -> dict[str, Any]:
@@ -78,7 +78,7 @@ async def test_outside_refused_typed_address_matched_pin_named(client: Client, p
     # a typed address: the local Nominatim's match is offered as a button
     typed = await send(client, siti, "text", text="Jalan Sultan Thaha")
     offer = await answer_to(client, siti, typed, lambda m: bool(buttons(m)))
-    labels = {b["callback_data"]: b["text"] for b in buttons(offer)}
+    labels = {bare(b["callback_data"]): b["text"] for b in buttons(offer)}
     assert "Jl. Sultan Thaha" in labels["addr:0"] and "Kec. Pasar Jambi" in labels["addr:0"], labels
     assert {"addr:typed", "addr:pin"} <= set(labels)
 

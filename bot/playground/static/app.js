@@ -216,11 +216,17 @@
       S.open = [first?.chat_id, pupr?.chat_id].filter((id) => id !== undefined);
     }
     if (S.mobileChat !== null && !ids.has(S.mobileChat)) closeMobile();
+    const settled = S.resetting && world.ready; // the world was (re)built while we waited
     S.resetting = !world.ready;
     setOverlay(world.ready ? null : t(S.connectedOnce && S.wasReset ? "resetting" : "starting"));
     renderSidebar();
     renderPanes();
     await Promise.all([...S.chats.values()].map(loadChat));
+    if (settled) clearUnread(); // the groups' linking messages are setup, not news for anyone
+  }
+
+  function clearUnread() {
+    for (const chat of S.chats.values()) { chat.unread = 0; updateSidebarItem(chat); }
   }
 
   function scheduleWorldReload() {
@@ -267,7 +273,8 @@
     if (event.type === "reset") {
       S.wasReset = true;
       S.resetting = true;
-      for (const chat of S.chats.values()) { chat.messages.clear(); chat.keyboard = null; chat.replyTo = null; }
+      for (const chat of S.chats.values()) { chat.messages.clear(); chat.keyboard = null; chat.replyTo = null; renderReplyBar(chat); }
+      clearUnread();
       setOverlay(t("resetting"));
       return;
     }
@@ -299,7 +306,7 @@
   }
 
   function onNewMessage(chat, message) {
-    if (!isVisible(chat)) {
+    if (!isVisible(chat) && !S.resetting) { // what the bot says while the world is rebuilt is no news
       chat.unread += 1;
       // a new card (a bot message with buttons) in a closed group opens it on wide screens
       if (chat.kind === "group" && message.from_bot && message.reply_markup?.inline_keyboard && !mobileQuery.matches && !S.resetting) {
@@ -388,7 +395,7 @@
       S.mobileChat = id;
       document.body.classList.add("mobile-chat");
       for (const other of S.chats.values()) other.pane?.root.classList.toggle("mobile-active", other.id === id);
-      scrollToEnd(chat);
+      restoreScroll(chat, chat.savedTop || 0); // a pane shown again starts at the top unless told where
     }
     chat.unread = 0;
     updateSidebarItem(chat);
@@ -419,7 +426,9 @@
     for (const chat of S.chats.values()) {
       if (!wanted.includes(chat) && chat.pane) { chat.pane.root.remove(); chat.pane = null; }
     }
-    for (const chat of wanted) {
+    // A pane that is moved in the DOM loses its scroll position (browsers reset it to the top), so panes
+    // already in place are left alone: opening a third chat only adds one, the others keep where they were.
+    wanted.forEach((chat, index) => {
       if (!chat.pane) {
         buildPane(chat);
         renderMessages(chat);
@@ -427,10 +436,16 @@
       } else {
         refreshPaneHeader(chat);
       }
-      container.append(chat.pane.root); // keeps the order of S.open
-      chat.pane.root.classList.toggle("mobile-active", S.mobileChat === chat.id);
+      const root = chat.pane.root;
+      const there = container.children[index];
+      if (there !== root) {
+        const top = root.isConnected ? chat.pane.list.scrollTop : null;
+        container.insertBefore(root, there || null); // keeps the order of S.open
+        if (top !== null) restoreScroll(chat, top);
+      }
+      root.classList.toggle("mobile-active", S.mobileChat === chat.id);
       updateSidebarItem(chat);
-    }
+    });
     for (const chat of S.chats.values()) updateSidebarItem(chat);
   }
 
@@ -469,9 +484,7 @@
       if (e.key === "Escape") setReplyTo(chat, null);
     });
     input.addEventListener("input", () => autosize(input));
-    chat.stick = true; // follow new messages while the list is scrolled to its end
-    list.addEventListener("scroll", () => { chat.stick = list.scrollHeight - list.scrollTop - list.clientHeight < 80; });
-    list.addEventListener("load", () => { if (chat.stick) scrollToEnd(chat); }, true); // photos change heights
+    watchScroll(chat, list); // follow new messages while the list is scrolled to its end
     root.append(header, list, toasts, keyboard, replyBar, panelHost, startBar, composer);
     chat.pane = { root, header, list, toasts, keyboard, replyBar, panelHost, input, composer, startBar };
     refreshPaneHeader(chat);
@@ -513,15 +526,41 @@
     requestAnimationFrame(() => { list.scrollTop = list.scrollHeight; });
   }
 
+  // Where the reader was: the end if they were following it, else the same scrollTop.
+  function restoreScroll(chat, top) {
+    if (chat.stick) { scrollToEnd(chat); return; }
+    const list = chat.pane?.list;
+    if (!list) return;
+    chat.savedTop = top;
+    list.scrollTop = top;
+    requestAnimationFrame(() => { list.scrollTop = top; });
+  }
+
+  // Follow the list: stuck to the end while the reader is there; remember the position otherwise. A list that
+  // is not laid out (a hidden pane on a phone) reports 0 and says nothing about where the reader was.
+  function watchScroll(chat, list) {
+    chat.stick = true;
+    list.addEventListener("scroll", () => {
+      if (!list.isConnected || list.clientHeight === 0) return;
+      chat.stick = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+      chat.savedTop = list.scrollTop;
+    });
+    list.addEventListener("load", () => { if (chat.stick) scrollToEnd(chat); }, true); // photos change heights
+    // a pane that gets narrower (another chat opened beside it) or shorter (a panel opened) re-wraps its
+    // messages: one that was following its end stays there
+    new ResizeObserver(() => { if (chat.stick && chat.pane?.list === list) list.scrollTop = list.scrollHeight; }).observe(list);
+  }
+
   function renderMessages(chat) {
     if (!chat.pane) return;
     const list = chat.pane.list;
+    const top = list.scrollTop;
     list.replaceChildren();
     const messages = [...chat.messages.values()].sort((a, b) => a.message_id - b.message_id);
     if (!messages.length) list.append(el("div", { class: "empty", text: t(chat.channel === "whatsapp" ? "wa.empty" : "chat.empty") }));
     for (const message of messages) list.append(renderMessage(chat, message));
     updateStartBar(chat);
-    scrollToEnd(chat);
+    restoreScroll(chat, top); // a reload of the transcript is not news: the reader stays where they were
   }
 
   function renderOne(chat, message, isNew) {
@@ -568,9 +607,38 @@
     return t("svc.other");
   }
 
+  // Bubble times are in the city's time zone (config city.timezone, e.g. Asia/Jakarta = WIB), written like the
+  // cards' times ("15:04"), whatever zone the browser is in: staff and citizens compare them with the cards.
+  const timeFormats = new Map();
+
+  function cityFormat(options) {
+    const zone = S.world?.timezone?.name;
+    const key = `${zone || ""}|${S.lang}|${JSON.stringify(options)}`;
+    if (!timeFormats.has(key)) {
+      let format;
+      try {
+        format = new Intl.DateTimeFormat(S.lang === "id" ? "id-ID" : "en-GB", { ...options, timeZone: zone || undefined });
+      } catch (e) { // an unknown zone name: the browser's own zone rather than no time at all
+        format = new Intl.DateTimeFormat(S.lang === "id" ? "id-ID" : "en-GB", options);
+      }
+      timeFormats.set(key, format);
+    }
+    return timeFormats.get(key);
+  }
+
   function formatTime(unix) {
-    const d = new Date(unix * 1000);
-    return d.toLocaleTimeString(S.lang === "id" ? "id-ID" : "en-GB", { hour: "2-digit", minute: "2-digit" });
+    const parts = cityFormat({ hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).formatToParts(new Date(unix * 1000));
+    const part = (type) => parts.find((p) => p.type === type)?.value || "00";
+    return `${part("hour")}:${part("minute")}`;
+  }
+
+  function formatFullTime(unix) {
+    const date = cityFormat({ day: "numeric", month: "short", year: "numeric" }).format(new Date(unix * 1000));
+    return `${date} ${formatTime(unix)} ${S.world?.timezone?.label || ""}`.trim();
+  }
+
+  function timeNode(unix) {
+    return el("time", { class: "time", datetime: new Date(unix * 1000).toISOString(), title: formatFullTime(unix) }, formatTime(unix));
   }
 
   function placeName(lat, lon, venue) {
@@ -629,7 +697,7 @@
     if (message.caption != null) bubble.append(el("div", { class: "text caption" }, formatted(message, true)));
     bubble.append(el("span", { class: "meta" },
       message.edited ? el("span", { class: "edited" }, t("edited")) : null,
-      formatTime(message.edit_date && message.edited ? message.edit_date : message.date)));
+      timeNode(message.edit_date && message.edited ? message.edit_date : message.date)));
     const node = el("div", {
       class: `msg ${outgoing ? "out" : "in"}${message.from_bot ? " bot" : ""}${message.edited ? " is-edited" : ""}`,
       dataset: { msgId: String(message.message_id), from: message.from_bot ? "bot" : "user" },
@@ -723,6 +791,12 @@
     bar.classList.toggle("hidden", !message);
     if (!message) { bar.replaceChildren(); return; }
     const name = message.from_bot ? (S.world?.bot?.first_name || "Bot") : (message.from?.first_name || "");
+    if (chat.channel === "whatsapp") {
+      bar.replaceChildren(
+        el("div", { class: "reply-info wa-reply-info" }, el("strong", {}, name), el("span", {}, waQuoteText(message))),
+        el("button", { type: "button", class: "icon-btn wa-reply-cancel", title: t("reply.cancel"), "aria-label": t("reply.cancel"), onclick: () => setReplyTo(chat, null) }, "✕"));
+      return;
+    }
     bar.replaceChildren(
       el("span", { class: "reply-icon" }, "↩"),
       el("div", { class: "reply-info" }, el("strong", {}, t("reply.to", { name })), el("span", {}, snippet(message))),
@@ -763,7 +837,7 @@
       const payload = { kind: "photo", caption: caption.value.trim() || undefined, ...extra };
       if (chat.replyTo) payload.reply_to = chat.replyTo.message_id;
       closePanel(chat);
-      if (chat.channel === "whatsapp") { delete payload.reply_to; waSend(chat, payload); } else send(chat, payload);
+      if (chat.channel === "whatsapp") { delete payload.reply_to; waSend(chat, payload); } else send(chat, payload); // waSend adds the WhatsApp reply
     };
     const samples = (S.world?.samples || []).map((sample) => el("button", {
       type: "button", class: "sample", dataset: { sample: sample.key }, title: sample.label[S.lang] || sample.label.id,
@@ -839,7 +913,7 @@
     chat.window = event.window;
     renderOne(chat, event.message, isNew);
     refreshWaHeader(chat);
-    if (isNew && !isVisible(chat)) chat.unread += 1;
+    if (isNew && !isVisible(chat) && !S.resetting) chat.unread += 1;
     updateSidebarItem(chat);
   }
 
@@ -891,6 +965,7 @@
     }
     const outgoing = !message.from_bot;
     const bubble = el("div", { class: "bubble" });
+    if (message.reply_to_sid) bubble.append(waQuote(chat, message.reply_to_sid));
     if (message.media_url && (message.kind === "photo" || (message.media_type || "").startsWith("image/jpeg") || (message.media_type || "").startsWith("image/png"))) {
       bubble.append(el("a", { class: "photo-link", href: message.media_url, target: "_blank", rel: "noopener" },
         el("img", { class: "photo", src: message.media_url, alt: t("kind.photo"), loading: "lazy" })));
@@ -913,11 +988,62 @@
         message.content_variables ? el("code", {}, message.content_variables) : null));
     }
     if (message.body) bubble.append(el("div", { class: "text" }, waText(message.body)));
-    bubble.append(el("span", { class: "meta" }, formatTime(message.date), message.from_bot ? waTicks(message) : (message.status === "failed" ? waTicks(message) : null)));
-    return el("div", {
+    const replyable = message.from_bot && message.sid;
+    bubble.append(el("span", { class: "meta" },
+      replyable ? el("button", {
+        type: "button", class: "wa-reply-btn", dataset: { i18nTitle: "wa.reply.title" }, title: t("wa.reply.title"),
+        "aria-label": t("wa.reply.title"), onclick: () => setReplyTo(chat, message),
+      }, t("wa.reply")) : null,
+      timeNode(message.date), message.from_bot ? waTicks(message) : (message.status === "failed" ? waTicks(message) : null)));
+    const node = el("div", {
       class: `msg ${outgoing ? "out" : "in"}${message.from_bot ? " bot" : ""}`,
-      dataset: { msgId: String(message.message_id), from: message.from_bot ? "bot" : "user", status: message.status || "" },
+      dataset: { msgId: String(message.message_id), from: message.from_bot ? "bot" : "user", status: message.status || "", sid: message.sid || "" },
     }, bubble);
+    if (replyable) swipeToReply(chat, message, bubble);
+    return node;
+  }
+
+  // WhatsApp's reply: the quoted message above the text (tap it to see the original).
+  function waQuote(chat, sid) {
+    const original = [...chat.messages.values()].find((m) => m.sid === sid);
+    const name = original && !original.from_bot ? t("wa.you") : (S.world?.bot?.first_name || "Bot");
+    return el("button", {
+      type: "button", class: "quote wa-quote",
+      onclick: () => {
+        const target = original && chat.pane?.list.querySelector(`[data-msg-id="${original.message_id}"]`);
+        if (target) { target.scrollIntoView({ behavior: "smooth", block: "center" }); target.classList.add("flash"); setTimeout(() => target.classList.remove("flash"), 1200); }
+      },
+    }, el("strong", {}, name), el("span", {}, original ? waQuoteText(original) : "…"));
+  }
+
+  // What a quote shows of a message: its first lines (WhatsApp shows up to three), without the markers.
+  function waQuoteText(message) {
+    if (message.kind !== "text" && message.kind !== "template") return waSnippet(message);
+    return (message.body || "").replace(/[*_~]/g, "").replace(/\n\s*\n/g, "\n").slice(0, 240);
+  }
+
+  // Dragging a bot bubble to the right, as a thumb swipes it in WhatsApp, sets the reply too.
+  function swipeToReply(chat, message, bubble) {
+    let start = null;
+    bubble.addEventListener("pointerdown", (e) => {
+      if (e.button !== 0 || e.target.closest("a, button")) return;
+      start = { x: e.clientX, y: e.clientY, id: e.pointerId };
+    });
+    bubble.addEventListener("pointermove", (e) => {
+      if (!start || e.pointerId !== start.id) return;
+      const dx = Math.max(0, Math.min(80, e.clientX - start.x));
+      if (Math.abs(e.clientY - start.y) > 40) { start = null; bubble.style.transform = ""; return; }
+      bubble.style.transform = dx > 4 ? `translateX(${dx}px)` : "";
+    });
+    const end = (e) => {
+      if (!start || e.pointerId !== start.id) return;
+      const dx = e.clientX - start.x;
+      start = null;
+      bubble.style.transform = "";
+      if (dx > 60) setReplyTo(chat, message);
+    };
+    bubble.addEventListener("pointerup", end);
+    bubble.addEventListener("pointercancel", () => { start = null; bubble.style.transform = ""; });
   }
 
   function buildWaPane(chat) {
@@ -941,18 +1067,19 @@
     });
     input.addEventListener("keydown", (e) => {
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); composer.requestSubmit(); }
+      if (e.key === "Escape") setReplyTo(chat, null);
     });
     input.addEventListener("input", () => autosize(input));
-    chat.stick = true;
-    list.addEventListener("scroll", () => { chat.stick = list.scrollHeight - list.scrollTop - list.clientHeight < 80; });
-    list.addEventListener("load", () => { if (chat.stick) scrollToEnd(chat); }, true);
-    // the Telegram-only parts stay detached so shared code (keyboards, reply bar) finds them and does nothing
+    watchScroll(chat, list);
+    // the Telegram-only parts stay detached so shared code (keyboards, start bar) finds them and does nothing
     const keyboard = el("div", { class: "reply-kb hidden" });
-    const replyBar = el("div", { class: "reply-bar hidden" });
     const startBar = el("div", { class: "start-bar hidden" });
-    root.append(header, list, toasts, panelHost, composer);
+    // the message being answered (WhatsApp's swipe-to-reply): shown above the input until sent or cancelled
+    const replyBar = el("div", { class: "reply-bar wa-reply-bar hidden" });
+    root.append(header, list, toasts, panelHost, replyBar, composer);
     chat.pane = { root, header, list, toasts, keyboard, replyBar, panelHost, input, composer, startBar };
     refreshWaHeader(chat);
+    renderReplyBar(chat);
   }
 
   function waWindowText(chat) {
@@ -1003,6 +1130,11 @@
   }
 
   async function waSend(chat, payload) {
+    const replyTo = chat.replyTo?.sid;
+    if (replyTo && (payload.kind === "text" || payload.kind === "photo")) {
+      payload = { ...payload, reply_to: replyTo };
+      setReplyTo(chat, null);
+    }
     try {
       const message = await api("/api/whatsapp/send", { number: chat.number, ...payload });
       chat.messages.set(message.message_id, message);
