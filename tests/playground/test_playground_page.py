@@ -274,6 +274,15 @@ async def test_whatsapp_citizen_answers_staff_with_the_reply_control(
     await expect(reply_bar).to_be_hidden()
     sent = next(m for m in await client.wa_messages(complaint["number"]) if not m["from_bot"] and "sisi kiri" in m["body"])
     assert sent["reply_to_sid"] == relayed["sid"]  # Twilio's OriginalRepliedMessageSid
+    # a photo can answer too: the attach menu's photo goes out with the same reply context
+    await bubble.locator(".wa-reply-btn").click()
+    await wulan.locator(".wa-attach").click()
+    await wulan.locator(".attach-photo").click()
+    await wulan.locator(f'.sample[data-sample="{SAMPLE_PHOTOS[1].key}"]').click()
+    await expect(wulan.locator(".msg.out", has=page.locator("img.photo")).last.locator(".wa-quote")).to_contain_text(
+        "Tim kami")
+    photo = [m for m in await client.wa_messages(complaint["number"]) if not m["from_bot"] and m["kind"] == "photo"]
+    assert photo[-1]["reply_to_sid"] == relayed["sid"]
 
     # staff see it in their group as a relay under the complaint's card
     group, card = complaint["group"], complaint["card"]
