@@ -837,7 +837,7 @@
       const payload = { kind: "photo", caption: caption.value.trim() || undefined, ...extra };
       if (chat.replyTo) payload.reply_to = chat.replyTo.message_id;
       closePanel(chat);
-      if (chat.channel === "whatsapp") { delete payload.reply_to; waSend(chat, payload); } else send(chat, payload); // waSend adds the WhatsApp reply
+      if (chat.channel === "whatsapp") { delete payload.reply_to; waSend(chat, payload); } else send(chat, payload); // waSend adds WhatsApp's
     };
     const samples = (S.world?.samples || []).map((sample) => el("button", {
       type: "button", class: "sample", dataset: { sample: sample.key }, title: sample.label[S.lang] || sample.label.id,
@@ -1131,7 +1131,7 @@
 
   async function waSend(chat, payload) {
     const replyTo = chat.replyTo?.sid;
-    if (replyTo && (payload.kind === "text" || payload.kind === "photo")) {
+    if (replyTo) { // WhatsApp lets any message answer another: Twilio then posts OriginalRepliedMessageSid
       payload = { ...payload, reply_to: replyTo };
       setReplyTo(chat, null);
     }
