@@ -31,6 +31,8 @@ from bot.delivery.ratelimit import RateLimits
 from bot.delivery.shared_limits import SharedRateLimiter
 from bot.delivery.telegram import TelegramSender
 from bot.delivery.whatsapp import WhatsAppSender
+from bot.media_links import MediaLinks, MediaServer
+from bot.media_links import secret_for as media_secret_for
 from bot.ops.health import Health, Ticking
 from bot.ops.metrics import Metrics, MetricsServer
 from bot.services.drafts import run_draft_sweeper
@@ -82,6 +84,7 @@ class SikesalApp:
         metrics_port: int | None = None,
         lease_ttl: float = 30.0,
         redis_url: str | None = None,
+        media_secret: str | None = None,
     ) -> None:
         self.config = config
         self.database_url = database_url
@@ -136,6 +139,10 @@ class SikesalApp:
         self._runner: web.AppRunner | None = None
         self._twilio_http: AsyncTwilioHttpClient | None = None
         self._http_session: aiohttp.ClientSession | None = None
+        #: signs the expiring links under which stored photos are served (``/media/...``); the secret
+        #: is ``SIKESAL_MEDIA_SECRET`` or derived from the bot token, the same in every process
+        self.media_secret = media_secret.encode() if media_secret else media_secret_for(token)
+        self.media_links: MediaLinks | None = None
 
     async def start(self) -> None:
         self.engine = engine = make_engine(self.database_url)
@@ -151,6 +158,11 @@ class SikesalApp:
         if self.geocoder_settings is not None:
             self.geocoder = runtime.geocoder = Geocoder(self.geocoder_settings)
         self.runtime = runtime
+        self.media_links = MediaLinks(
+            self.media_secret, public_url=self.public_url,
+            ttl=timedelta(minutes=self.config.media_links.ttl_minutes), clock=runtime.clock,
+        )
+        self.http_app.add_routes(MediaServer(self.media_links, sessionmaker, media).routes())
         bot = create_bot(self.token, self.api_base)
         self.bot = bot
         me = await bot.get_me()
@@ -274,7 +286,7 @@ class SikesalApp:
                         " are checked against the URL this process sees (wrong behind a reverse proxy)")
         self.whatsapp_sender = WhatsAppSender(
             runtime, client, twilio, settings, status_callback=status_callback, clock=runtime.clock,
-            lease_owner=self.lease_owner, **self._retry_settings(),
+            lease_owner=self.lease_owner, media_links=self.media_links, **self._retry_settings(),
         )
         self.whatsapp_sender.metrics = self.metrics
         inbox = self.inbox

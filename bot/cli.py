@@ -87,6 +87,7 @@ async def _run(settings: Settings, config: AppConfig) -> None:
         metrics_host=settings.metrics_host,
         metrics_port=settings.metrics_port,
         redis_url=settings.redis_url,
+        media_secret=settings.media_secret,
     )
     try:
         await app.start()

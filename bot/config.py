@@ -72,6 +72,21 @@ class LinkCodesConfig(_Strict):
     ttl_minutes: int = Field(default=60, ge=1)
 
 
+class RelayConfig(_Strict):
+    """Messages between citizens and staff. A citizen who writes (not as a reply) within
+    ``ask_window_hours`` of staff writing to them, with no draft in progress, is asked whether the
+    text is for the agency; 0 switches the question off (only replies are relayed then)."""
+
+    ask_window_hours: float = Field(default=6, ge=0, le=168)
+
+
+class MediaLinksConfig(_Strict):
+    """Signed links to stored photos on the app's web server (``SIKESAL_PUBLIC_URL/media/...``), e.g. for
+    Twilio to fetch a photo staff sent to a WhatsApp citizen. A link stops working after ``ttl_minutes``."""
+
+    ttl_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+
+
 class DeliveryConfig(_Strict):
     global_per_second: float = Field(default=30, gt=0)
     private_per_second: float = Field(default=1, gt=0)
@@ -192,6 +207,8 @@ class AppConfig(_Strict):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     drafts: DraftsConfig = Field(default_factory=DraftsConfig)
     link_codes: LinkCodesConfig = Field(default_factory=LinkCodesConfig)
+    relay: RelayConfig = Field(default_factory=RelayConfig)
+    media_links: MediaLinksConfig = Field(default_factory=MediaLinksConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     geography: GeographyConfig = Field(default_factory=GeographyConfig)
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
@@ -294,6 +311,10 @@ class Settings(BaseSettings):
     http_host: str = Field(default="0.0.0.0", alias="SIKESAL_HTTP_HOST")
     http_port: int = Field(default=8080, alias="SIKESAL_HTTP_PORT")
     public_url: str | None = Field(default=None, alias="SIKESAL_PUBLIC_URL")
+    #: signs the expiring links to stored photos (``/media/...``, see bot.media_links); every process of a
+    #: deployment needs the same value. Unset: derived from TELEGRAM_BOT_TOKEN (changing the token then
+    #: ends the links handed out before, which live an hour by default anyway)
+    media_secret: str | None = Field(default=None, alias="SIKESAL_MEDIA_SECRET", repr=False, min_length=16)
     #: Prometheus /metrics, one server per process on its own address (never the public webhook server):
     #: a port number, 0 = any free port (logged), ``off`` (or empty) = no metrics server
     metrics_host: str = Field(default="127.0.0.1", alias="SIKESAL_METRICS_HOST")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from handlers.events import MediaRef
 from handlers.state import Draft
 
 
@@ -39,4 +40,14 @@ class ListComplaints:
     """Show the citizen their own recent complaints."""
 
 
-Effect = SubmitDraft | FollowComplaint | ShowStatus | ListComplaints
+@dataclass(frozen=True, slots=True)
+class RelayToAgency:
+    """The citizen confirmed that what they wrote is for the agency handling complaint ``number``:
+    relay it to the group under the card, exactly like a reply to the agency's message."""
+
+    number: str
+    text: str
+    photos: tuple[MediaRef, ...] = ()
+
+
+Effect = SubmitDraft | FollowComplaint | ShowStatus | ListComplaints | RelayToAgency

@@ -150,6 +150,15 @@ class Nearby:
 
 
 @dataclass(frozen=True, slots=True)
+class RecentStaff:
+    """A complaint whose agency wrote to this citizen lately (``relay.ask_window_hours``): plain text
+    from the citizen may be an answer, so the core asks "send it to the agency?"."""
+
+    number: str
+    agency: str  # agency key
+
+
+@dataclass(frozen=True, slots=True)
 class Incoming:
     """An event with the facts about who sent it that the core may need."""
 
@@ -173,3 +182,6 @@ class Incoming:
     #: when the channel received the message (the service sets it; None in pure tests): lets the core
     #: tell the parts of one long paste, which arrive within a second or two, from a new answer
     received_at: datetime | None = None
+    #: set by the service while no draft is in progress: the complaints staff wrote to this citizen
+    #: about lately, the latest first (at most three), so plain text can be offered to the agency
+    recent_staff: tuple[RecentStaff, ...] = ()

@@ -28,6 +28,7 @@ class Step(StrEnum):
     STATUS_NUMBER = "status_number"  # "check status" asked for a tracking number
     DUPLICATES = "duplicates"  # "is this the same problem as one of these?" before filing
     ADDRESS_PICK = "address_pick"  # "is this the place you typed?" (geocoder candidates)
+    RELAY_CONFIRM = "relay_confirm"  # "send this to the agency for JMB-…?" (staff wrote to the citizen lately)
 
 
 #: steps in which a draft exists (reminders and discarding apply to these)
@@ -110,6 +111,40 @@ class Draft:
 
 
 @dataclass(slots=True)
+class PendingRelay:
+    """What a citizen wrote at the menu soon after staff wrote to them, held while they say whether it
+    is for the agency (see :mod:`handlers.flow.relay`): their texts and photos in order, and the
+    complaints it may be about as ``(number, agency key)``, the one staff wrote about last first."""
+
+    targets: list[tuple[str, str]] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    photos: list[tuple[MediaRef, str | None]] = field(default_factory=list)  # (photo, caption)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "targets": [[number, agency] for number, agency in self.targets],
+            "texts": list(self.texts),
+            "photos": [{"media": media.to_dict(), "caption": caption} for media, caption in self.photos],
+        }
+
+    @classmethod
+    def from_dict(cls, data: object) -> PendingRelay | None:
+        """None for anything that is not a pending relay (a row from older code, a damaged one)."""
+        if not isinstance(data, dict):
+            return None
+        try:
+            targets = [(str(t[0]), str(t[1])) for t in data.get("targets") or [] if isinstance(t, list | tuple)]
+            texts = [str(t) for t in data.get("texts") or [] if isinstance(t, str)]
+            photos = [
+                (MediaRef.from_dict(p["media"]), str(p["caption"]) if p.get("caption") else None)
+                for p in data.get("photos") or [] if isinstance(p, dict)
+            ]
+        except (KeyError, TypeError, ValueError, IndexError):
+            return None
+        return cls(targets, texts, photos) if targets else None
+
+
+@dataclass(slots=True)
 class Conversation:
     """One citizen's state. ``language`` is ``id`` or ``en``; ``language_chosen`` once they picked."""
 
@@ -122,6 +157,8 @@ class Conversation:
     #: the last menu sent, in numbering order, so a typed "2" or "kirim" can be resolved
     #: (:func:`handlers.choices.remember` keeps it current)
     choices: list[Choice] = field(default_factory=list)
+    #: at ``Step.RELAY_CONFIRM``: what waits for "send it to the agency?" (kept only in that step)
+    relay: PendingRelay | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -131,6 +168,8 @@ class Conversation:
             "draft": self.draft.to_dict(),
             "return_step": self.return_step.value if self.return_step else None,
             "choices": [[label, payload] for label, payload in self.choices],
+            # the citizen's words are kept only while the question is open
+            "relay": self.relay.to_dict() if self.relay is not None and self.step == Step.RELAY_CONFIRM else None,
         }
 
     @classmethod
@@ -143,6 +182,7 @@ class Conversation:
             draft=Draft.from_dict(data.get("draft")),
             return_step=_step_or_none(data.get("return_step")),
             choices=_choices(data.get("choices")),
+            relay=PendingRelay.from_dict(data.get("relay")),
         )
 
 

@@ -21,6 +21,7 @@ kind. What WhatsApp adds:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
@@ -37,6 +38,7 @@ from twilio.rest import Client
 from bot.config import TemplateConfig, TwilioSettings, WhatsAppConfig
 from bot.delivery.loop import RECORD_RETRIES, OutboxLoop, Stopped
 from bot.delivery.ratelimit import RateLimiter, RateLimits
+from bot.media_links import MediaLinks
 from bot.services.receipts import (
     FAILED_STATUSES,
     REASON_WINDOW,
@@ -63,6 +65,8 @@ CHANNEL = "whatsapp"
 #: WhatsApp's customer-service window, minus a minute so a message does not race its closing
 WINDOW = timedelta(hours=24)
 WINDOW_MARGIN = timedelta(minutes=1)
+#: WhatsApp shows at most this many characters under a photo
+MEDIA_CAPTION_MAX = 1024
 
 #: Twilio error codes that no retry can fix for this recipient
 #: 63016 outside the window; 21610 the user replied STOP; 21211/21614/63024 not a valid WhatsApp user;
@@ -87,6 +91,8 @@ class _Job:
     parts: list[str] = field(default_factory=list)
     template: _Template | None = None
     progress: list[str] = field(default_factory=list)
+    #: signed links to the message's photos, for Twilio to fetch (see bot.media_links)
+    media_urls: list[str] = field(default_factory=list)
 
 
 Action = Literal["sent", "retry", "failed"]
@@ -102,6 +108,18 @@ class _Outcome:
     reason: str | None = None
     blocked: bool = False
     delay: float | None = None
+
+
+def _with_media(steps: list[dict[str, object]], urls: list[str]) -> list[dict[str, object]]:
+    """One photo per WhatsApp message: the first carries the first text part as its caption when that
+    fits, the others follow it alone, then the rest of the text; a first part too long for a caption
+    goes after the photos."""
+    if not urls:
+        return steps
+    alone: list[dict[str, object]] = [{"media_url": [url]} for url in urls]
+    if steps and len(str(steps[0].get("body", ""))) <= MEDIA_CAPTION_MAX:
+        return [{**steps[0], "media_url": [urls[0]]}, *alone[1:], *steps[1:]]
+    return [*alone, *steps]
 
 
 def _menu_name(message: OutMessage) -> str | None:
@@ -132,6 +150,7 @@ class WhatsAppSender(OutboxLoop):
         lease_owner: str | None = None,
         retry_for: timedelta | None = None,
         backoff_cap: float = 60.0,
+        media_links: MediaLinks | None = None,
     ) -> None:
         super().__init__(
             rt.sessionmaker,
@@ -149,6 +168,9 @@ class WhatsAppSender(OutboxLoop):
         self.twilio = twilio
         self.config = config
         self.status_callback = status_callback
+        #: photos go out as ``MediaUrl`` links to our own web server; without a public URL, as a note
+        self.media_links = media_links
+        self._warned_no_media_url = False
         rate = config.messages_per_second
         self.limiter = RateLimiter(
             RateLimits(global_per_second=rate, global_burst=max(1, int(rate)), private_per_second=5, private_burst=5),
@@ -212,6 +234,8 @@ class WhatsAppSender(OutboxLoop):
                     )
                 job.template = template
                 return job, None
+            if message.photos:
+                message = await self._attach_photos(uow, job, message, language)
             menu = _menu_name(message)
             menu_template = self.config.menu_templates.get(menu) if menu else None
             # the hints under a menu and a location request are WhatsApp words: its catalog overlay
@@ -224,6 +248,28 @@ class WhatsAppSender(OutboxLoop):
             else:
                 job.parts = list(rendered.bodies)
             return job, None
+
+    async def _attach_photos(self, uow: UnitOfWork, job: _Job, message: OutMessage, language: str) -> OutMessage:
+        """Signed links to the message's stored photos go in ``job.media_urls``. Without a public URL Twilio
+        cannot fetch anything: the text then says honestly that a photo came with it (logged once)."""
+        links = self.media_links
+        if links is not None and links.public_url:
+            for photo in message.photos:
+                stored = await uow.media.get(photo.sha256)
+                if stored is None or not await self.rt.media.exists(stored.path):
+                    log.warning("photo %s of whatsapp outbox row %s is not stored; sent without it",
+                                photo.sha256[:12], job.row_id)
+                    continue
+                url = links.url(photo.sha256, stored.mime_type)
+                if url is not None:
+                    job.media_urls.append(url)
+            return message
+        if not self._warned_no_media_url:
+            self._warned_no_media_url = True
+            log.warning("SIKESAL_PUBLIC_URL is not set: photos to WhatsApp citizens are replaced by a note"
+                        " (Twilio needs a public URL to fetch them from)")
+        note = self.rt.ctx_for(CHANNEL).t(language, "relay.photo_not_shown")
+        return dataclasses.replace(message, text=f"{message.text}\n\n{note}" if message.text else note)
 
     async def _status_template(self, uow: UnitOfWork, job: _Job, language: str) -> _Template | None:
         """The approved status template, filled for this row's complaint (only status notifications use it)."""
@@ -261,7 +307,7 @@ class WhatsAppSender(OutboxLoop):
         statuses: list[str] = []
         try:
             # text parts first, then the template (a menu's quick replies, or a status notice)
-            steps: list[dict[str, object]] = [{"body": body} for body in job.parts]
+            steps = _with_media([{"body": body} for body in job.parts], job.media_urls)
             if job.template is not None:
                 steps.append({
                     "content_sid": job.template.content_sid,

@@ -13,16 +13,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.services.complaints import GROUP_CHANNEL, build_view, post_card, refresh_card, send_to_citizen
+from bot.services import relay
+from bot.services.complaints import build_view, post_card, refresh_card, send_to_citizen
 from bot.services.places import enrich
 from bot.services.receipts import REASON_WINDOW, note_notice_outcome
 from bot.services.runtime import Runtime
-from handlers import cards, choices, flow, lifecycle
-from handlers.effects import Effect, FollowComplaint, ListComplaints, ShowStatus, SubmitDraft
-from handlers.events import Incoming, MediaRef, Nearby, Photo, Text
+from handlers import choices, flow, lifecycle
+from handlers.effects import Effect, FollowComplaint, ListComplaints, RelayToAgency, ShowStatus, SubmitDraft
+from handlers.events import Incoming, MediaRef, Nearby, Photo
 from handlers.messages import Alert, OutMessage
 from handlers.state import Conversation, Draft, Step
-from handlers.views import reporter_alias
 from storage.models import Citizen, Complaint, ConversationRow
 from storage.retry import retry_transient
 from storage.uow import UnitOfWork
@@ -31,8 +31,8 @@ log = logging.getLogger("sikesal.citizen")
 
 WHATSAPP = "whatsapp"
 
-#: roles of messages whose reply by the citizen is relayed to the agency group
-RELAYABLE_ROLES = frozenset({"notification", "staff_reply"})
+#: roles of messages whose reply by the citizen is relayed to the agency group (see bot.services.relay)
+RELAYABLE_ROLES = relay.RELAYABLE_ROLES
 
 
 
@@ -77,7 +77,8 @@ async def handle_citizen_event(
         conversation = Conversation.from_dict(row.state) if row.state else Conversation(language=citizen.language)
         incoming = await _with_nearby(rt, uow, citizen, conversation, incoming)
 
-        if not await _relay_reply(rt, uow, citizen, conversation, incoming):
+        if not await relay.relay_citizen_reply(rt, uow, citizen, conversation, incoming):
+            incoming = await relay.with_recent_staff(rt, uow, citizen, conversation, incoming)
             result.alert = await _run_flow(rt, uow, citizen, row, conversation, incoming, result)
         await uow.commit()
     rt.on_enqueued()
@@ -188,61 +189,6 @@ async def _remember_media(rt: Runtime, uow: UnitOfWork, photo: Photo) -> None:
     )
 
 
-async def _relay_reply(
-    rt: Runtime, uow: UnitOfWork, citizen: Citizen, conversation: Conversation, incoming: Incoming
-) -> bool:
-    """A citizen's reply to a notification about a complaint goes to the agency group as a reply
-    to that complaint's card. Returns True when the event was consumed this way."""
-    if incoming.reply_to_message_id is None or not isinstance(incoming.event, Text):
-        return False
-    link = await uow.links.find(citizen.channel, citizen.channel_user_id, incoming.reply_to_message_id)
-    if link is None or link.role not in RELAYABLE_ROLES:
-        return False
-    complaint = await uow.complaints.get(link.complaint_id)
-    if complaint is None:
-        return False
-    if complaint.citizen_id != citizen.id and not await uow.followers.follows(complaint.id, citizen.id):
-        return False
-    language = conversation.language
-    view = await build_view(uow, complaint)
-    is_reporter = complaint.citizen_id == citizen.id
-    if not is_reporter:  # a follower writes: staff see their own alias, never a name
-        view = dataclasses.replace(view, reporter_alias=reporter_alias(citizen.id), reporter_name=None)
-    card = await uow.cards.active_for(complaint.id)
-    if card is not None:  # without a card (group not linked yet) the message waits in the audit trail
-        await uow.outbox.enqueue(
-            GROUP_CHANNEL,
-            card.chat_id,
-            cards.render_citizen_reply_to_group(view, incoming.event.text, rt.ctx),
-            complaint_id=complaint.id,
-            link_role="relay",
-            # a follower wrote: staff answering this message answer that citizen, not the reporter
-            link_staff_user_id=None if is_reporter else f"citizen:{citizen.id}",
-            now=rt.clock(),
-        )
-    await uow.audit.add(
-        complaint.id,
-        actor_kind="citizen",
-        actor_id=str(citizen.id),
-        actor_name=view.reporter_alias,
-        action="citizen_reply",
-        # the reporter can read the history: a follower's words are not kept there (they are in the group)
-        note=incoming.event.text if is_reporter else None,
-        at=rt.clock(),
-    )
-    agency = rt.ctx.agency(complaint.agency)
-    await uow.outbox.enqueue(
-        citizen.channel,
-        citizen.channel_user_id,
-        flow.render_citizen_reply_sent(
-            language, complaint.number, agency.name(language) if agency else complaint.agency,
-            rt.ctx_for(citizen.channel),
-        ),
-        now=rt.clock(),
-    )
-    return True
-
-
 async def _apply(
     rt: Runtime, uow: UnitOfWork, citizen: Citizen, conversation: Conversation, effect: Effect, result: CitizenResult
 ) -> list[OutMessage]:
@@ -279,6 +225,8 @@ async def _apply(
         mine = await uow.complaints.for_citizen(citizen.id, limit=10)
         views = [await build_view(uow, c, viewer=citizen.id) for c in mine]
         return [flow.render_my_complaints(language, views, ctx)]
+    if isinstance(effect, RelayToAgency):  # "Ya, kirim ke petugas": as if the citizen had replied
+        return await relay.relay_confirmed(rt, uow, citizen, language, effect)
     raise TypeError(f"unknown effect {effect!r}")
 
 

@@ -16,6 +16,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.services import relay
 from bot.services.complaints import (
     GROUP_CHANNEL,
     build_view,
@@ -23,11 +24,11 @@ from bot.services.complaints import (
     post_card,
     post_missing_cards,
     refresh_card,
-    send_to_citizen,
 )
 from bot.services.membership import bot_is_admin, store_bot_status
 from bot.services.runtime import Runtime
-from handlers import cards, flow, lifecycle, visibility
+from handlers import cards, flow, lifecycle
+from handlers.events import MediaRef
 from handlers.messages import Alert, MessageRef, OutMessage
 from storage.models import Complaint
 from storage.retry import retry_transient
@@ -364,8 +365,13 @@ async def handle_staff_reply(
     reply_to_message_id: int,
     text: str,
     update_key: str | None,
+    photo: MediaRef | None = None,
+    unsupported: str | None = None,
 ) -> bool:
     """A staff member replied to a card, a relayed citizen message, or a rejection prompt.
+
+    ``text`` is the reply's text or a photo's caption; ``photo`` the photo (stored by the adapter);
+    ``unsupported`` what else it was (``sticker``, ``voice``...), which no citizen can be sent.
 
     Returns False when the reply is not about a complaint (ordinary group chatter is ignored).
     """
@@ -401,11 +407,10 @@ async def handle_staff_reply(
                 await _refuse(rt, uow, complaint, actor, "duplicate", problem, chat_id)
             if problem is not None:  # a reply has no toast: say it in the group (escaped there)
                 await _tell_group(rt, uow, chat_id, problem, reply_to_message_id)
-        elif text.strip():
-            addressed = link.staff_user_id or ""
-            follower = int(addressed.split(":", 1)[1]) if addressed.startswith("citizen:") else None
-            await _relay_to_citizen(rt, uow, complaint, actor, text, citizen_id=follower)
-        else:  # a photo or sticker under a card: only text reaches the citizen
+        elif not await relay.relay_staff_reply(  # text and photos reach the citizen (bot.services.relay)
+            rt, uow, link, complaint, actor, text=text, photo=photo, unsupported=unsupported, chat_id=chat_id,
+            reply_to_message_id=reply_to_message_id,
+        ):
             return False
         await uow.commit()
     rt.on_enqueued()
@@ -416,38 +421,6 @@ async def _tell_group(rt: Runtime, uow: UnitOfWork, chat_id: int, text: str, rep
     """A refusal in answer to a reply: a reply has no toast, so it is a (short) group message."""
     message = OutMessage(text=html.escape(text), reply_to=MessageRef(kind="message", message_id=reply_to))
     await uow.outbox.enqueue(GROUP_CHANNEL, chat_id, message, now=rt.clock())
-
-
-async def _relay_to_citizen(
-    rt: Runtime, uow: UnitOfWork, complaint: Complaint, actor: StaffActor, text: str, *, citizen_id: int | None = None
-) -> None:
-    """A staff reply goes to the reporter, or to the follower whose relayed message staff answered."""
-    citizen = await uow.citizens.get(citizen_id or complaint.citizen_id)
-    if citizen is None:
-        return
-    agency = rt.ctx.agency(complaint.agency)
-    message = flow.render_staff_reply(
-        citizen.language,
-        complaint.number,
-        agency.name(citizen.language) if agency else complaint.agency,
-        text,
-        rt.ctx_for(citizen.channel),  # "swipe to reply" on WhatsApp, "reply" on Telegram
-    )
-    await send_to_citizen(rt, uow, citizen, complaint, message, role="staff_reply")
-    await uow.audit.add(
-        complaint.id,
-        actor_kind="staff",
-        actor_id=actor.user_id,
-        actor_name=actor.name,
-        action="staff_reply",
-        # an answer to a follower is theirs to read, not the reporter's (see handlers.visibility)
-        to_agency=visibility.addressee_ref(citizen.id) if citizen.id != complaint.citizen_id else None,
-        note=text,
-        at=rt.clock(),
-    )
-    card = await uow.cards.active_for(complaint.id)
-    if card is not None:
-        await uow.outbox.enqueue(GROUP_CHANNEL, card.chat_id, cards.render_reply_relayed(rt.ctx), now=rt.clock())
 
 
 @retry_transient()

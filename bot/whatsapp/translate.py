@@ -302,16 +302,13 @@ async def to_events(
     else:
         events.append(Unsupported(_empty_kind(form.get("MessageType", ""))))
     display_name = truncate((form.get("ProfileName") or "").strip(), DISPLAY_NAME_MAX) or None
+    # a swipe-reply's context belongs to everything the message carries: its photo (with the caption)
+    # as much as its text, so a photo sent as an answer reaches the agency instead of starting a filing
     reply_to = form.get("OriginalRepliedMessageSid") or None
     return [
         (
             update_key(sid, index),
-            Incoming(
-                event=event,
-                display_name=display_name,
-                reply_to_message_id=reply_to if index == 0 else None,
-                typed_choices=True,
-            ),
+            Incoming(event=event, display_name=display_name, reply_to_message_id=reply_to, typed_choices=True),
         )
         for index, event in enumerate(events)
     ]
@@ -323,7 +320,11 @@ def download_failed(form: Mapping[str, str]) -> list[tuple[str, Incoming]]:
     events: list[Event] = [Unsupported("download_failed")]
     if (form.get("Body") or "").strip():
         events.append(_text_event(form["Body"]))
-    return [(update_key(sid, index), Incoming(event, typed_choices=True)) for index, event in enumerate(events)]
+    reply_to = form.get("OriginalRepliedMessageSid") or None  # an answer to staff stays one (see to_events)
+    return [
+        (update_key(sid, index), Incoming(event, reply_to_message_id=reply_to, typed_choices=True))
+        for index, event in enumerate(events)
+    ]
 
 
 def _empty_kind(message_type: str) -> str:

@@ -66,6 +66,17 @@ from handlers.flow.payloads import (
     SUM_NAME,
     SUM_SEND,
 )
+from handlers.flow.relay import (
+    RELAY_NO,
+    RELAY_TO,
+    RELAY_YES,
+    offer_relay,
+    on_relay_no,
+    on_relay_photo,
+    on_relay_text,
+    on_relay_to,
+    on_relay_yes,
+)
 from handlers.flow.turn import (
     Transition,
 )
@@ -163,3 +174,16 @@ FLOW: dict[tuple[Step, str], Transition] = {
     (Step.ADDRESS_PICK, "text"): Transition(on_location_text, (Step.ADDRESS_PICK, Step.SUMMARY)),
     (Step.ADDRESS_PICK, "photo"): _KEEP_PHOTO,
 }
+
+# --- answering staff without the reply gesture (handlers.flow.relay) ------------------------------
+# Text or a photo at the menu soon after staff wrote is offered to the agency first; the idle cells
+# above keep their own handlers for everything else (and for "Bukan").
+FLOW.update({
+    (Step.IDLE, "text"): offer_relay(FLOW[(Step.IDLE, "text")]),
+    (Step.IDLE, "photo"): offer_relay(FLOW[(Step.IDLE, "photo")]),
+    (Step.RELAY_CONFIRM, RELAY_YES): Transition(on_relay_yes, (Step.IDLE,)),
+    (Step.RELAY_CONFIRM, f"{RELAY_TO}*"): Transition(on_relay_to, (Step.IDLE,)),
+    (Step.RELAY_CONFIRM, RELAY_NO): Transition(on_relay_no, (Step.IDLE, Step.CATEGORY)),
+    (Step.RELAY_CONFIRM, "text"): Transition(on_relay_text, (Step.RELAY_CONFIRM, Step.IDLE, Step.CATEGORY)),
+    (Step.RELAY_CONFIRM, "photo"): Transition(on_relay_photo, (Step.RELAY_CONFIRM, Step.IDLE, Step.CATEGORY)),
+})

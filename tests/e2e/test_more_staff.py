@@ -363,7 +363,9 @@ async def test_a_sticker_under_the_rejection_prompt_asks_for_the_reason_again(wo
     assert await citizen.quiet(0.3) == []
 
 
-async def test_a_photo_under_a_card_is_not_relayed_to_the_citizen(world: World) -> None:
+async def test_a_photo_under_a_card_reaches_the_citizen_as_a_photo(world: World) -> None:
+    """(More in tests/e2e/test_photo_replies.py: captions, WhatsApp, files, stickers.)"""
     citizen, staff, card = await filed_in(world)
     staff[0].user.send_photo(chat=card.chat_id, reply_to=card.message_id)
-    assert await citizen.quiet(0.5) == []
+    relayed = await citizen.next()
+    assert relayed.photo and "JMB-" in body(relayed)

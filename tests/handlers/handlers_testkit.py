@@ -19,6 +19,7 @@ from handlers.events import (
     Nearby,
     Photo,
     PlaceInfo,
+    RecentStaff,
     Text,
     TooLarge,
     Unsupported,
@@ -95,6 +96,12 @@ def typed_address(value: str = "Jl. Sultan Thaha dekat pasar") -> Incoming:
         AddressMatch(-1.6200, 103.6200, PlaceInfo(True, "Jelutung", None, "Jl. Sultan Thaha II, Kec. Jelutung")),
     )
     return Incoming(Text(value), matches=matches)
+
+
+def after_staff(value: str, *numbers: str) -> Incoming:
+    """Plain text soon after staff wrote about ``numbers`` (the service passes them as recent_staff)."""
+    recent = tuple(RecentStaff(number, "pupr") for number in numbers or ("JMB-2026-000001",))
+    return Incoming(Text(value), recent_staff=recent)
 
 
 def send_near(*numbers: str) -> Incoming:
@@ -223,6 +230,7 @@ def at_step(target: Step, ctx: FlowContext, language: str = "id") -> Conversatio
             btn("menu:new"), btn("cat:sampah"), text(DESCRIPTION), photo(1), btn("photo:done"), pin(), btn("sum:edit"),
         ],
         Step.STATUS_NUMBER: [btn("menu:status")],
+        Step.RELAY_CONFIRM: [after_staff("Depan masjid, sebelah warung")],
         Step.ADDRESS_PICK: [
             btn("menu:new"), btn("cat:sampah"), text(DESCRIPTION), photo(1), btn("photo:done"), typed_address(),
         ],

@@ -300,7 +300,8 @@ async def test_several_media_become_several_events_with_their_own_keys(
     assert photos[1].media.sha256 == hashlib.sha256(second).hexdigest() and photos[1].caption is None
     assert photos[1].media.mime_type == "image/png"
     assert photos[2] == Unsupported("sticker")
-    assert [incoming.reply_to_message_id for _key, incoming in events] == [replied, None, None]
+    # every item answers the message replied to (a photo of a reply reaches the agency too)
+    assert [incoming.reply_to_message_id for _key, incoming in events] == [replied, replied, replied]
     assert all(incoming.display_name == "Siti" for _key, incoming in events)
 
 

@@ -32,7 +32,9 @@ from bot.services.staff import (
     handle_staff_reply,
 )
 from bot.telegram.answers import answer_callback
+from bot.telegram.translate import to_event
 from handlers import cards
+from handlers.events import Location, MediaRef, Photo, TooLarge, Unsupported
 
 log = logging.getLogger("sikesal.telegram.staff")
 
@@ -106,14 +108,34 @@ async def on_reply(message: Message, bot: Bot, rt: Runtime, update_key: str | No
             update_key=update_key,
         )
         return
+    text, photo, unsupported = await reply_content(message, bot, rt)
     await handle_staff_reply(
         rt,
         chat_id=message.chat.id,
         actor=actor_of(message.from_user),
         reply_to_message_id=reply.message_id,
-        text=message.text or "",
+        text=text,
         update_key=update_key,
+        photo=photo,
+        unsupported=unsupported,
     )
+
+
+async def reply_content(message: Message, bot: Bot, rt: Runtime) -> tuple[str, MediaRef | None, str | None]:
+    """What a staff reply carries: its text (a photo's caption), the photo (downloaded and stored like a
+    citizen's: a photo keeps Telegram's id, an image sent as a file is re-encoded so none of its metadata
+    reaches a citizen), or the kind of anything else (a sticker, a voice note), which cannot be relayed."""
+    if message.text is not None:
+        return message.text, None, None
+    event = await to_event(message, bot, rt.media, max_bytes=rt.ctx.limits.photo_max_bytes)
+    if isinstance(event, Photo):
+        return event.caption or "", event.media, None
+    if isinstance(event, TooLarge):
+        return message.caption or "", None, "too_large"
+    if isinstance(event, Location):
+        return "", None, "location"
+    kind = event.kind if isinstance(event, Unsupported) else "other"
+    return message.caption or "", None, kind
 
 
 async def on_button(callback: CallbackQuery, bot: Bot, rt: Runtime, update_key: str | None = None) -> None:
@@ -159,7 +181,7 @@ def build_router() -> Router:
     router.message.register(on_link, Command("link"))
     router.message.register(on_migrated, F.migrate_to_chat_id)
     router.message.register(on_members_added, F.new_chat_members)
-    # text replies are relayed; any other reply still matters under a rejection prompt (asked again)
+    # text and photo replies are relayed; anything else gets a short answer (or, under a prompt, the prompt again)
     router.message.register(on_reply, F.reply_to_message)
     router.callback_query.register(on_button)
     # chat_member and my_chat_member are in allowed_updates because these handlers exist (aiogram
