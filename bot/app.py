@@ -158,8 +158,10 @@ class SikesalApp:
         if self.geocoder_settings is not None:
             self.geocoder = runtime.geocoder = Geocoder(self.geocoder_settings)
         self.runtime = runtime
+        # the deployment's public address; the WhatsApp settings carry the same one (the playground sets only those)
+        public_url = self.public_url or (self.twilio.public_url if self.twilio is not None else None)
         self.media_links = MediaLinks(
-            self.media_secret, public_url=self.public_url,
+            self.media_secret, public_url=public_url,
             ttl=timedelta(minutes=self.config.media_links.ttl_minutes), clock=runtime.clock,
         )
         self.http_app.add_routes(MediaServer(self.media_links, sessionmaker, media).routes())

@@ -11,9 +11,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 import pytest_asyncio
+import yaml
 from aiohttp import web
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.config import ConfigError, Settings, load_config
 from bot.media_links import PREFIX, MediaLinks, MediaServer, secret_for
 from storage.db import make_engine, make_sessionmaker, upgrade_database
 from storage.media import MediaStore
@@ -129,3 +132,38 @@ async def test_the_server_serves_a_good_link_and_refuses_the_rest(served: tuple[
             async with session.get(url) as response:
                 assert response.status == status, url
                 assert PNG not in await response.read()
+
+
+# --- configuration ----------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_sample_configuration_names_the_window_and_the_link_life() -> None:
+    config = load_config(ROOT / "config.yaml")
+    assert config.relay.ask_window_hours > 0 and config.media_links.ttl_minutes == 60
+
+
+@pytest.mark.parametrize(("section", "values", "named"), [
+    ("relay", {"ask_window_hours": -1}, "relay.ask_window_hours"),
+    ("relay", {"ask_window_hours": 24 * 30}, "relay.ask_window_hours"),
+    ("media_links", {"ttl_minutes": 0}, "media_links.ttl_minutes"),
+    ("relay", {"ask_window": 3}, "relay.ask_window"),
+])
+def test_bad_relay_and_link_settings_stop_the_start_naming_the_key(
+    tmp_path: Path, section: str, values: dict[str, object], named: str
+) -> None:
+    raw = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
+    raw[section] = values
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
+        load_config(path)
+
+
+def test_the_media_secret_comes_from_the_environment_and_must_be_long_enough(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIKESAL_MEDIA_SECRET", "x" * 32)
+    assert Settings(_env_file=None).media_secret == "x" * 32  # type: ignore[call-arg]
+    monkeypatch.setenv("SIKESAL_MEDIA_SECRET", "short")
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None)  # type: ignore[call-arg]
