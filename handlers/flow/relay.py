@@ -23,6 +23,7 @@ from handlers.context import FlowContext
 from handlers.effects import RelayToAgency
 from handlers.events import Event, Photo, Text
 from handlers.flow.drafting import _plain, normalise_number
+from handlers.flow.intents import EXACT_KINDS, recognise
 from handlers.flow.prompts import PROMPTS, _reprompt, _stale
 from handlers.flow.turn import Reply, Transition, Turn
 from handlers.messages import Button, OutMessage
@@ -40,6 +41,8 @@ YES_WORDS = frozenset({"ya", "iya", "y", "yes", "ok", "oke", "okay", "kirim", "b
 NO_WORDS = frozenset({"bukan", "tidak", "tdk", "no", "nggak", "ngga", "gak", "enggak", "engga", "tak", "jangan"})
 #: what may pile up while the question is open (the group sees at most one message's worth)
 MAX_TEXTS = 20
+#: typed wishes that are never taken for an answer to staff (a category name alone may well be one)
+INTENT_KINDS = frozenset({*EXACT_KINDS, "new"})
 
 
 # --- the question ---------------------------------------------------------------------------------
@@ -100,9 +103,15 @@ def _add(pending: PendingRelay, event: Event, ctx: FlowContext) -> None:
         pending.photos.append((event.media, _plain(event.caption) or None))
 
 
+def _intent(turn: Turn) -> bool:
+    """The text says what the citizen wants ("menu", "status JMB-…", "mau lapor …"): no answer to staff."""
+    event = turn.event
+    return isinstance(event, Text) and recognise(event.text, turn.ctx, kinds=INTENT_KINDS) is not None
+
+
 def _offerable(turn: Turn) -> bool:
     event = turn.event
-    if not turn.incoming.recent_staff:
+    if not turn.incoming.recent_staff or _intent(turn):
         return False
     return isinstance(event, Photo) or (isinstance(event, Text) and bool(_plain(event.text)))
 
@@ -201,7 +210,8 @@ def _start_over(turn: Turn) -> Reply:
 
 def on_relay_text(turn: Turn) -> Reply:
     """Typed instead of chosen: "ya"/"bukan" (or a tracking number of one of the complaints) answer
-    the question; any other text belongs with what waits, and the question is asked again."""
+    the question; a typed wish ("menu", "mau lapor …") drops it and is done; any other text belongs
+    with what waits, and the question is asked again."""
     assert isinstance(turn.event, Text)
     if _lapsed(turn):
         return _start_over(turn)
@@ -213,9 +223,10 @@ def on_relay_text(turn: Turn) -> Reply:
     if words in YES_WORDS and len(pending.targets) == 1:
         return _relay(turn, pending.targets[0][0])
     typed = normalise_number(turn.event.text)
-    numbers = [n for n, _agency in pending.targets]
-    if typed in numbers:
+    if typed in [n for n, _agency in pending.targets]:
         return _relay(turn, typed)
+    if _intent(turn):
+        return _start_over(turn)
     if words not in YES_WORDS:  # "ya" with several complaints: which one is still the question
         _add(pending, turn.event, turn.ctx)
     return _reprompt(turn)

@@ -198,3 +198,14 @@ def test_whatsapp_numbers_answer_the_question() -> None:
     out = step(conv, numbered, CTX)
     assert out.effects == [RelayToAgency(FIRST, ANSWER, ())]
     assert isinstance(photo(1).event, Photo)
+
+
+def test_a_typed_wish_is_done_not_offered_to_the_agency() -> None:
+    for wish in ("menu", "mau lapor jalan rusak di depan pasar", f"status {FIRST}"):
+        out = step(idle(), after_staff(wish), CTX)
+        assert out.conversation.step != Step.RELAY_CONFIRM, wish
+        assert not [e for e in out.effects if isinstance(e, RelayToAgency)], wish
+    # while asked, too: the question is dropped and the wish done
+    out = step(asked(FIRST), with_staff(text("mau lapor sampah menumpuk")), CTX)
+    assert out.conversation.step == Step.CATEGORY or out.conversation.step not in (Step.RELAY_CONFIRM, Step.IDLE)
+    assert out.conversation.relay is None
