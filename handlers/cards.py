@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from handlers.context import FlowContext
 from handlers.lifecycle import Action, Decision, action_label, allowed_actions, status_label
-from handlers.messages import Alert, Button, OutMessage
+from handlers.messages import Alert, Button, MessageRef, OutMessage
 from handlers.text import parse_id
 from handlers.views import (
     ComplaintView,
@@ -39,6 +39,10 @@ TEXT_LIMIT = 4096
 
 STATUS_PREFIX = "st"
 REASSIGN_PREFIX = "ra"
+#: cancel an open reject or duplicate prompt (``cx:reject:42``), the way the picker's cancel ends Alihkan
+CANCEL_PREFIX = "cx"
+#: the actions that open a prompt answered by a reply, and so have a cancel button while it is open
+PROMPT_ACTIONS = frozenset({Action.REJECT, Action.DUPLICATE})
 #: the "cancel" choice of the reassign picker (``ra:<id>:-``)
 REASSIGN_CANCEL = "-"
 #: history entries on the card, then fewer if the caption is too tight
@@ -49,8 +53,9 @@ _AGENCY_KEY_RE = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 
 @dataclass(frozen=True, slots=True)
 class StaffPayload:
-    """A parsed staff button. ``kind`` is ``st`` (status action; ``reassign`` opens the picker) or
-    ``ra`` (a picked agency; ``cancelled`` when the picker's cancel was pressed)."""
+    """A parsed staff button. ``kind`` is ``st`` (status action; ``reassign`` opens the picker),
+    ``ra`` (a picked agency; ``cancelled`` when the picker's cancel was pressed) or ``cx`` (cancel the
+    open reject/duplicate prompt named by ``action``)."""
 
     kind: str
     action: Action
@@ -62,6 +67,11 @@ class StaffPayload:
 def status_payload(action: Action, complaint_id: int) -> str:
     """``st:accept:42``."""
     return f"{STATUS_PREFIX}:{action.value}:{int(complaint_id)}"
+
+
+def cancel_prompt_payload(action: Action, complaint_id: int) -> str:
+    """``cx:reject:42``: end the open reason/number prompt of complaint 42."""
+    return f"{CANCEL_PREFIX}:{action.value}:{int(complaint_id)}"
 
 
 def reassign_payload(complaint_id: int, agency_key: str) -> str:
@@ -86,6 +96,11 @@ def parse_staff_payload(payload: str) -> StaffPayload | None:
         if complaint_id is None or first not in {a.value for a in Action}:
             return None
         return StaffPayload(kind, Action(first), complaint_id)
+    if kind == CANCEL_PREFIX:
+        complaint_id = _complaint_id(second)
+        if complaint_id is None or first not in {a.value for a in PROMPT_ACTIONS}:
+            return None
+        return StaffPayload(kind, Action(first), complaint_id, cancelled=True)
     if kind == REASSIGN_PREFIX:
         complaint_id = _complaint_id(first)
         if complaint_id is None:
@@ -141,11 +156,12 @@ def _card_lines(
     detail: _Detail,
     *,
     moved_to: str | None,
+    relinked: bool = False,
 ) -> list[str]:
     """All the card's lines, with ``description`` (plain text) escaped into place."""
     t = ctx.t
     lines = [
-        t(language, "card.header", status=status_label(view.status, language, ctx), number=esc(view.number)),
+        _header(view, language, ctx, moved_to=moved_to, relinked=relinked),
         esc(category_display(view.category, language, ctx)),
         "",
         esc(description),
@@ -155,13 +171,16 @@ def _card_lines(
         lines.append(_map_links(view, language, ctx))
     if view.address:
         lines.append(t(language, "card.address", address=esc(truncate(view.address, detail.address_max))))
-    area = ", ".join(p for p in (f"Kel. {view.kelurahan}" if view.kelurahan else "",
-                                 f"Kec. {view.kecamatan}" if view.kecamatan else "") if p)
-    if area and area not in (view.address or ""):  # a pin without a street: the address is the district
+    area = district_line(view.address, view.kelurahan, view.kecamatan)
+    if area:
         lines.append(t(language, "card.area", area=esc(area)))
     lines.append(t(language, "card.reporter", reporter=esc(_reporter(view))))
     if view.followers:
         lines.append(t(language, "card.also_reported", count=view.followers))
+    if view.duplicate_of_number:
+        lines.append(t(language, "card.duplicate_of", number=esc(view.duplicate_of_number)))
+    if view.nearby and not moved_to:
+        lines.append(_nearby_line(view, language, ctx))
     if view.channel == "whatsapp":
         lines.append(t(language, "card.via_whatsapp"))
     if view.notice_error:
@@ -174,8 +193,38 @@ def _card_lines(
         lines += ["", t(language, "card.history_title")]
         lines += [_history_line(e, language, ctx) for e in entries]
     if moved_to:
-        lines += ["", t(language, "card.moved", agency=esc(agency_display(moved_to, language, ctx)))]
+        lines += ["", t(language, "card.moved")]
     return lines
+
+
+def _short_agency(agency: str | None, language: str, ctx: FlowContext) -> str:
+    """"DLH" where the agency has a short name (a card's first line is read at a glance), else its name."""
+    info = ctx.agency(agency)
+    return (info.short or info.name(language)) if info else str(agency or "")
+
+
+def _header(view: ComplaintView, language: str, ctx: FlowContext, *, moved_to: str | None, relinked: bool) -> str:
+    """The first line: the status, or, on a card left behind, where the complaint went."""
+    if moved_to:
+        key = "card.header_regrouped" if relinked else "card.header_moved"
+        return ctx.t(language, key, agency=esc(_short_agency(moved_to, language, ctx)), number=esc(view.number))
+    return ctx.t(language, "card.header", status=status_label(view.status, language, ctx), number=esc(view.number))
+
+
+def district_line(address: str | None, kelurahan: str | None, kecamatan: str | None) -> str | None:
+    """"Kel. X, Kec. Y" without what the address already says: with the geocoder offline a pin's
+    address *is* its district ("Kec. Jelutung"), and the card names it once."""
+    said = (address or "").casefold()
+    parts = [p for p in (f"Kel. {kelurahan}" if kelurahan else "", f"Kec. {kecamatan}" if kecamatan else "")
+             if p and p.casefold() not in said]
+    return ", ".join(parts) or None
+
+
+def _nearby_line(view: ComplaintView, language: str, ctx: FlowContext) -> str:
+    """"⚠️ 1 laporan terbuka ±12 m: JMB-…": older open complaints of the same category close by."""
+    numbers = ", ".join(f"<code>{esc(number)}</code>" for number, _ in view.nearby)
+    nearest = min(distance for _, distance in view.nearby)
+    return ctx.t(language, "card.nearby", count=len(view.nearby), distance=round(nearest), numbers=numbers)
 
 
 def _notice_error_line(error: str, language: str, ctx: FlowContext) -> str:
@@ -193,6 +242,7 @@ def _fit_text(
     *,
     moved_to: str | None,
     tail: tuple[str, ...] = (),
+    relinked: bool = False,
 ) -> str:
     """The card text within Telegram's limit. The description is what officers need most, so the
     history is trimmed first; only when it does not fit even then is the description shortened."""
@@ -200,7 +250,7 @@ def _fit_text(
     description = view.description or ""
 
     def build(desc: str, detail: _Detail) -> str:
-        lines = _card_lines(view, ctx, language, desc, detail, moved_to=moved_to)
+        lines = _card_lines(view, ctx, language, desc, detail, moved_to=moved_to, relinked=relinked)
         return "\n".join([*lines, *tail])
 
     for detail in _DETAIL_LEVELS:
@@ -232,17 +282,31 @@ def render_card(
     language: str = "id",
     active: bool = True,
     moved_to_agency: str | None = None,
+    relinked: bool = False,
 ) -> OutMessage:
     """The complaint's card for its agency group: photos plus text as one message where possible.
 
-    An inactive card (the complaint moved to another agency) has no buttons and says where it went.
+    An inactive card (the complaint moved to another agency, or the agency to another group:
+    ``relinked``) has no buttons and says in its first line where it went.
     """
     moved = (moved_to_agency or view.moved_to) if not active else None
     if not active and not moved:
         moved = view.agency
-    text = _fit_text(view, ctx, language, moved_to=moved)
+    text = _fit_text(view, ctx, language, moved_to=moved, relinked=relinked)
     buttons = _action_rows(view, language, ctx) if active else ()
     return OutMessage(text=text, buttons=buttons, photos=view.photos)
+
+
+def render_prompt_card(
+    view: ComplaintView, ctx: FlowContext, *, action: Action, staff_name: str, language: str = "id"
+) -> OutMessage:
+    """The card while a reject reason or a duplicate's original is awaited: who is answering, and one
+    button to cancel (Telegram cannot put a button on the force-reply prompt itself)."""
+    key = "card.waiting_reason" if action == Action.REJECT else "card.waiting_original"
+    note = ctx.t(language, key, staff=esc(truncate(staff_name or "", 40)))
+    text = _fit_text(view, ctx, language, moved_to=None, tail=("", note))
+    cancel = Button(ctx.t(language, "card.reassign_cancel"), cancel_prompt_payload(action, view.id))
+    return OutMessage(text=text, buttons=((cancel,),), photos=view.photos)
 
 
 def render_reassign_picker(
@@ -289,15 +353,42 @@ def render_reject_prompt(view: ComplaintView, ctx: FlowContext, *, staff_name: s
 def render_duplicate_prompt(
     view: ComplaintView, ctx: FlowContext, *, staff_name: str, language: str = "id"
 ) -> OutMessage:
-    """Ask the officer who pressed "duplicate" for the original's number, as a reply (force_reply)."""
+    """Ask the officer who pressed "duplicate" for the original's number, as a reply (force_reply).
+    The example is the nearest open complaint close by when there is one (the likely original)."""
+    example, short = _number_examples(view)
     text = ctx.t(
         language,
         "staff.duplicate_prompt",
         staff=esc(truncate(staff_name or "", 40)),
         number=esc(view.number),
-        example=esc(f"{view.number.rsplit('-', 1)[0]}-000012"),
+        example=f"<code>{esc(example)}</code>",
+        short=f"<code>{esc(short)}</code>",
     )
     return OutMessage(text=text, force_reply=True, reply_to=card_ref(view.id))
+
+
+def _number_examples(view: ComplaintView) -> tuple[str, str]:
+    """A full number and the short form staff may type for it ("JMB-2026-000012", "12")."""
+    example = view.nearby[0][0] if view.nearby else f"{view.number.rsplit('-', 1)[0]}-000012"
+    tail = example.rsplit("-", 1)[-1].lstrip("0")
+    return example, tail or "12"
+
+
+def render_duplicate_retry(
+    view: ComplaintView, problem: str, ctx: FlowContext, *, reply_to: int, language: str = "id"
+) -> OutMessage:
+    """The number staff gave was wrong: say why and ask again, as a new force-reply prompt answering
+    their message (one per wrong answer; the prompt it answers is spent)."""
+    example, short = _number_examples(view)
+    text = ctx.t(
+        language,
+        "staff.duplicate_retry",
+        problem=esc(problem),
+        number=esc(view.number),
+        example=f"<code>{esc(example)}</code>",
+        short=f"<code>{esc(short)}</code>",
+    )
+    return OutMessage(text=text, force_reply=True, reply_to=MessageRef(kind="message", message_id=reply_to))
 
 
 def render_citizen_reply_to_group(
@@ -359,6 +450,20 @@ def alert_status_changed(ctx: FlowContext, status: str, *, language: str = "id")
     return _alert(ctx, language, "staff.status_changed", status=status_label(status, language, ctx))
 
 
+def alert_already_changed(ctx: FlowContext, status: str, *, language: str = "id") -> Alert:
+    """Two staff pressed at once and the other press won: nothing changed by this one."""
+    return _alert(ctx, language, "staff.already_changed", show_alert=True, status=_plain_status(status, language, ctx))
+
+
+def _plain_status(status: str, language: str, ctx: FlowContext) -> str:
+    return ctx.t(language, f"status.{status}") if ctx.catalog.has(language, f"status.{status}") else status
+
+
+def alert_prompt_cancelled(ctx: FlowContext, *, done: bool, language: str = "id") -> Alert:
+    """The cancel under a reject/duplicate prompt: cancelled, or there was nothing open to cancel."""
+    return _alert(ctx, language, "staff.prompt_cancelled" if done else "staff.prompt_nothing_to_cancel")
+
+
 def alert_reassigned(ctx: FlowContext, agency: str, *, language: str = "id") -> Alert:
     return _alert(ctx, language, "staff.reassigned", agency=agency_display(agency, language, ctx))
 
@@ -405,23 +510,29 @@ __all__ = [
     "REASSIGN_CANCEL",
     "TEXT_LIMIT",
     "StaffPayload",
+    "alert_already_changed",
     "alert_choose_agency",
     "alert_moved",
     "alert_not_found",
     "alert_not_member",
     "alert_not_your_agency",
+    "alert_prompt_cancelled",
     "alert_reassign_cancelled",
     "alert_reassigned",
     "alert_refused",
     "alert_status_changed",
     "alert_unknown_action",
+    "cancel_prompt_payload",
+    "district_line",
     "parse_staff_payload",
     "reassign_payload",
     "render_card",
     "render_citizen_reply_to_group",
     "render_duplicate_prompt",
+    "render_duplicate_retry",
     "render_link_result",
     "render_link_usage",
+    "render_prompt_card",
     "render_reason_required",
     "render_reassign_picker",
     "render_reject_prompt",

@@ -92,6 +92,12 @@ class ComplaintView:
     kelurahan: str | None = None
     #: citizens who reported the same problem and follow this complaint ("also reported by")
     followers: int = 0
+    #: the complaint this one was marked a duplicate of: its number and its status now
+    duplicate_of_number: str | None = None
+    duplicate_of_status: str | None = None
+    #: older open complaints of the same category close by (number, metres), nearest first: the card
+    #: warns staff so they can mark a duplicate at once (filled for cards only)
+    nearby: tuple[tuple[str, float], ...] = ()
 
     @property
     def has_pin(self) -> bool:
@@ -230,15 +236,31 @@ def _status_name(status: str | None, language: str, ctx: FlowContext) -> str:
     return status_label(status, language, ctx) if status else ""
 
 
+#: audit actions written with their own words (``history.action.<action>``); status changes,
+#: reassignments and the filing itself have theirs (``history.status``, ``history.reassign``,
+#: ``history.submit``), and anything else reads ``history.action.other``: no stored key is ever shown
+SUBMIT_ACTION = "submit"
+REASSIGN_ACTION = "reassign"
+
+
+def _agency_change(entry: HistoryEntry, language: str, ctx: FlowContext) -> str:
+    return ctx.t(
+        language,
+        "history.reassign",
+        from_agency=esc(agency_display(entry.from_agency, language, ctx)),
+        to_agency=esc(agency_display(entry.to_agency, language, ctx)),
+    )
+
+
 def describe_change(entry: HistoryEntry, language: str, ctx: FlowContext) -> str:
-    """What one history entry changed, as escaped HTML ("🆕 Baru → 📥 Diterima (note)")."""
-    if entry.from_agency and entry.to_agency and entry.from_agency != entry.to_agency:
-        change = ctx.t(
-            language,
-            "history.reassign",
-            from_agency=esc(agency_display(entry.from_agency, language, ctx)),
-            to_agency=esc(agency_display(entry.to_agency, language, ctx)),
-        )
+    """What one history entry changed, as escaped HTML ("🆕 Baru → 📥 Diterima (note)"), always in
+    catalog words: an entry of a kind this version does not know reads as "other activity"."""
+    moved_agency = bool(entry.from_agency and entry.to_agency and entry.from_agency != entry.to_agency)
+    key = f"history.action.{entry.action}"
+    if entry.action == REASSIGN_ACTION and moved_agency:
+        change = _agency_change(entry, language, ctx)
+    elif entry.action == SUBMIT_ACTION:
+        change = ctx.t(language, "history.submit")
     elif entry.to_status and entry.from_status and entry.from_status != entry.to_status:
         change = ctx.t(
             language,
@@ -246,11 +268,14 @@ def describe_change(entry: HistoryEntry, language: str, ctx: FlowContext) -> str
             from_status=_status_name(entry.from_status, language, ctx),
             to_status=_status_name(entry.to_status, language, ctx),
         )
-    elif entry.action == "submit" or (entry.to_status and not entry.from_status):
+    elif ctx.catalog.has(language, key):
+        change = ctx.t(language, key)
+    elif moved_agency:
+        change = _agency_change(entry, language, ctx)
+    elif entry.to_status and not entry.from_status:
         change = ctx.t(language, "history.submit")
     else:
-        key = f"history.action.{entry.action}"
-        change = ctx.t(language, key) if ctx.catalog.has(language, key) else esc(entry.action)
+        change = ctx.t(language, "history.action.other")
     if entry.note:
         change = ctx.t(language, "history.with_note", change=change, note=esc(truncate(entry.note, 80)))
     return change
@@ -355,7 +380,7 @@ def _last_entry(view: ComplaintView) -> HistoryEntry | None:
 
 def _was_reassigned(view: ComplaintView) -> HistoryEntry | None:
     last = _last_entry(view)
-    if last and last.from_agency and last.to_agency and last.from_agency != last.to_agency:
+    if last and last.action == REASSIGN_ACTION and last.from_agency and last.to_agency and last.from_agency != last.to_agency:
         return last
     return None
 
@@ -371,6 +396,17 @@ def render_status_notification(
     moved = _was_reassigned(view)
     number = esc(view.number)
     agency = esc(agency_display(view.agency, language, ctx))
+    if view.status == Status.DUPLIKAT and view.duplicate_of_number:
+        # the original's number in the sentence, with its real status (it may still be new)
+        text = ctx.t(
+            language,
+            "notify.duplikat",
+            number=number,
+            original=esc(view.duplicate_of_number),
+            status=status_label(view.duplicate_of_status or "", language, ctx),
+            agency=agency,
+        )
+        return OutMessage(text=f"{text}\n\n{ctx.t(language, 'notify.reply_hint')}")
     if moved is not None:
         text = ctx.t(
             language,

@@ -40,6 +40,7 @@ from storage.models import (
     MediaFile,
     MessageLink,
     MessageReceipt,
+    OutboxMessage,
     ProcessedUpdate,
     utcnow,
 )
@@ -418,6 +419,50 @@ class ComplaintRepo(_Repo):
         await self.session.flush()
         return previous
 
+    async def move(
+        self, complaint: Complaint, *, expected_status: str, status: str, now: datetime, agency: str | None = None
+    ) -> bool:
+        """Change the status (and, for a reassignment, the agency) only if the stored status is still
+        ``expected_status`` and the agency still the one the caller read: one conditional ``UPDATE``
+        whose row count says whether this caller won.
+
+        Why in the database: two staff pressing the same button at once, in one process or in two,
+        each read the complaint before the other wrote; the row lock of :meth:`get_for_update` orders
+        them on PostgreSQL and SQLite's write lock does on SQLite, but this guard holds whatever the
+        caller read and however it read it. On False the complaint is reloaded, so the caller sees
+        (and can name) the status the other press left.
+        """
+        values: dict[str, Any] = {"status": status, "updated_at": now}
+        if agency is not None:
+            values["agency"] = agency
+        await self.session.flush()
+        result = await self.session.execute(
+            update(Complaint)
+            .where(
+                Complaint.id == complaint.id,
+                Complaint.status == expected_status,
+                Complaint.agency == complaint.agency,
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        won = int(getattr(result, "rowcount", 0) or 0) == 1
+        await self.session.refresh(complaint, attribute_names=["status", "agency", "updated_at"])
+        return won
+
+    async def by_sequence(self, prefix: str, sequence: int, *, limit: int = 5) -> list[Complaint]:
+        """Complaints of any year whose number ends in ``sequence`` (``JMB-*-000004``), newest first:
+        staff type "4" and mean this year's, but in January it may be last year's they mean."""
+        if sequence < 1 or sequence > 999_999_999:
+            return []
+        stmt = (
+            select(Complaint)
+            .where(Complaint.number.like(f"{prefix}-%-{sequence:06d}"))
+            .order_by(Complaint.created_at.desc(), Complaint.id.desc())
+            .limit(limit)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
     async def set_agency(self, complaint: Complaint, agency: str, *, now: datetime) -> str:
         """Reassign; returns the previous agency (for the audit entry)."""
         previous = complaint.agency
@@ -711,6 +756,28 @@ class MessageLinkRepo(_Repo):
         if existing is None:  # pragma: no cover
             raise RuntimeError("message link vanished after a conflict")
         return existing
+
+    async def close_prompts(self, complaint_id: int, roles: Iterable[str], closed_role: str) -> int:
+        """End the open prompts (``roles``) of a complaint: delivered ones (their links) and queued
+        ones (what their links will say once delivered) get ``closed_role``. Returns how many."""
+        wanted = list(roles)
+        links = await self.session.execute(
+            update(MessageLink)
+            .where(MessageLink.complaint_id == complaint_id, MessageLink.role.in_(wanted))
+            .values(role=closed_role)
+            .execution_options(synchronize_session="fetch")
+        )
+        queued = await self.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.complaint_id == complaint_id,
+                OutboxMessage.link_role.in_(wanted),
+                OutboxMessage.status == "pending",
+            )
+            .values(link_role=closed_role)
+            .execution_options(synchronize_session="fetch")
+        )
+        return sum(int(getattr(r, "rowcount", 0) or 0) for r in (links, queued))
 
     async def find(self, channel: str, chat_id: str | int, message_id: str | int) -> MessageLink | None:
         result = await self.session.execute(

@@ -8,7 +8,7 @@ import dataclasses
 import logging
 
 from bot.services.runtime import Runtime
-from handlers import cards, flow, visibility
+from handlers import cards, flow, lifecycle, visibility
 from handlers.events import MediaRef
 from handlers.messages import OutMessage
 from handlers.views import ComplaintView, HistoryEntry, reporter_alias
@@ -22,6 +22,8 @@ GROUP_CHANNEL = "telegram"
 
 #: how many audit entries a view carries (the card shows the last few)
 HISTORY_LIMIT = 20
+#: how many nearby open complaints a card names
+NEARBY_ON_CARD = 3
 
 
 def _history_entry(e: AuditEntry) -> HistoryEntry:
@@ -50,6 +52,7 @@ async def build_view(uow: UnitOfWork, complaint: Complaint, *, viewer: int | Non
     if viewer is not None:
         history = list(visibility.citizen_history(history, viewer=viewer, reporter=complaint.citizen_id))
     citizen = await uow.citizens.get(complaint.citizen_id)
+    original = await uow.complaints.get(complaint.duplicate_of) if complaint.duplicate_of is not None else None
     return ComplaintView(
         id=complaint.id,
         number=complaint.number,
@@ -73,7 +76,22 @@ async def build_view(uow: UnitOfWork, complaint: Complaint, *, viewer: int | Non
         kelurahan=complaint.kelurahan,
         followers=await uow.followers.count(complaint.id),
         history=tuple(history[-HISTORY_LIMIT:]),
+        duplicate_of_number=original.number if original is not None else None,
+        duplicate_of_status=original.status if original is not None else None,
     )
+
+
+async def nearby_for_card(rt: Runtime, uow: UnitOfWork, complaint: Complaint, view: ComplaintView) -> ComplaintView:
+    """The view with the older open complaints of the same category within the duplicate radius, so
+    the card can warn staff ("⚠️ 1 laporan terbuka ±12 m: JMB-…") while this one is still open."""
+    if complaint.latitude is None or complaint.longitude is None or lifecycle.is_terminal(complaint.status):
+        return view
+    found = await uow.complaints.nearby_open(
+        complaint.category, complaint.latitude, complaint.longitude, rt.config.geography.duplicate_radius_m,
+        limit=10,
+    )
+    older = tuple((c.number, distance) for c, distance in found if c.id < complaint.id)
+    return dataclasses.replace(view, nearby=older[:NEARBY_ON_CARD]) if older else view
 
 
 async def post_card(rt: Runtime, uow: UnitOfWork, complaint: Complaint, view: ComplaintView) -> Card | None:
@@ -83,7 +101,7 @@ async def post_card(rt: Runtime, uow: UnitOfWork, complaint: Complaint, view: Co
     if group is None:
         log.warning("agency %s has no linked group; card for %s waits for /link", complaint.agency, complaint.number)
         return None
-    message = cards.render_card(view, rt.ctx)
+    message = cards.render_card(await nearby_for_card(rt, uow, complaint, view), rt.ctx)
     card = await uow.cards.create(complaint.id, complaint.agency, group.chat_id, kind="photo" if message.photos else "text")
     await uow.outbox.enqueue_card(card, message, now=rt.clock())
     return card
@@ -93,6 +111,7 @@ async def refresh_card(rt: Runtime, uow: UnitOfWork, complaint: Complaint, view:
     """Edit the active card in place to show the current status and history."""
     card = await uow.cards.active_for(complaint.id)
     if card is not None:
+        view = await nearby_for_card(rt, uow, complaint, view)
         face = (
             cards.render_rerouted_card(view, rt.ctx, reason=card.reroute_reason)
             if card.reroute_reason else cards.render_card(view, rt.ctx)

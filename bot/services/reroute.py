@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.services.complaints import build_view
+from bot.services.complaints import build_view, nearby_for_card
 from bot.services.runtime import Runtime
 from handlers import cards, lifecycle
 from handlers.messages import OutMessage
@@ -43,7 +43,8 @@ async def render_card_now(rt: Runtime, card_id: int) -> OutMessage | None:
         complaint = await uow.complaints.get(card.complaint_id)
         if complaint is None:
             return None
-        return render_for(rt, card, await build_view(uow, complaint))
+        view = await nearby_for_card(rt, uow, complaint, await build_view(uow, complaint))
+        return render_for(rt, card, view)
 
 
 async def group_lost(rt: Runtime, uow: UnitOfWork, chat_id: int, reason: str) -> int:

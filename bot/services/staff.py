@@ -11,7 +11,6 @@ see :mod:`bot.services.membership`); a non-member's press or reply is audited by
 from __future__ import annotations
 
 import dataclasses
-import html
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,22 +26,26 @@ from bot.services.complaints import (
 )
 from bot.services.membership import bot_is_admin, store_bot_status
 from bot.services.runtime import Runtime
-from handlers import cards, flow, lifecycle
+from bot.services.staff_core import StaffActor
+from bot.services.staff_core import refuse as _refuse
+from bot.services.staff_core import tell_group as _tell_group
+from bot.services.staff_core import transition as _transition
+from bot.services.staff_prompts import (
+    PROMPT_ROLES,
+    ROLE_ACTIONS,
+    answer_prompt,
+    ask_original,
+    ask_reject_reason,
+    cancel_prompt,
+)
+from handlers import cards, lifecycle
 from handlers.events import MediaRef
-from handlers.messages import Alert, MessageRef, OutMessage
+from handlers.messages import Alert
 from storage.models import Complaint
 from storage.retry import retry_transient
 from storage.uow import UnitOfWork
 
 log = logging.getLogger("sikesal.staff")
-
-
-@dataclass(frozen=True, slots=True)
-class StaffActor:
-    """A staff member acting in a group: Telegram user id and display name (for the audit trail)."""
-
-    user_id: str
-    name: str
 
 
 @dataclass(slots=True)
@@ -54,7 +57,7 @@ class StaffResult:
 #: the audited action of a press whose payload is not one of ours (forged, or from an old version)
 UNKNOWN_ACTION = "unknown"
 #: what a reply under a bot message attempts, by the role of the message it answers
-REPLY_ACTIONS = {"reject_prompt": "reject", "dup_prompt": "duplicate"}
+REPLY_ACTIONS = dict(ROLE_ACTIONS)
 
 
 def _with_payload(reason: str, payload: str) -> str:
@@ -126,12 +129,14 @@ async def handle_staff_button(
             return StaffResult(alert=refusal)
         if parsed.kind == "ra":
             alert = await _reassign_to(rt, uow, complaint, actor, parsed.agency)
+        elif parsed.kind == "cx":
+            alert = await cancel_prompt(rt, uow, complaint, parsed.action)
         elif parsed.action == lifecycle.Action.REASSIGN:
             alert = await _show_reassign_picker(rt, uow, complaint, actor)
         elif parsed.action == lifecycle.Action.REJECT:
-            alert = await _ask_reject_reason(rt, uow, complaint, actor)
+            alert = await ask_reject_reason(rt, uow, complaint, actor)
         elif parsed.action == lifecycle.Action.DUPLICATE:
-            alert = await _ask_original(rt, uow, complaint, actor)
+            alert = await ask_original(rt, uow, complaint, actor)
         else:
             alert = await _transition(rt, uow, complaint, actor, parsed.action, note=None)
         await uow.commit()
@@ -154,152 +159,6 @@ async def _check_owner(rt: Runtime, uow: UnitOfWork, complaint: Complaint | None
     if any(c.chat_id == chat_id for c in await uow.cards.for_complaint(complaint.id)):
         return cards.alert_moved(rt.ctx, complaint.agency)
     return cards.alert_not_your_agency(rt.ctx)
-
-
-async def _refuse(
-    rt: Runtime,
-    uow: UnitOfWork,
-    complaint: Complaint | None,
-    actor: StaffActor,
-    action: str,
-    reason: str,
-    chat_id: int | None,
-) -> None:
-    log.warning(
-        "refused %s by user %s in chat %s on complaint %s: %s",
-        action,
-        actor.user_id,
-        chat_id,
-        complaint.number if complaint else "?",
-        reason,
-    )
-    await uow.audit.add(
-        complaint.id if complaint else None,
-        actor_kind="staff",
-        actor_id=actor.user_id,
-        actor_name=actor.name,
-        action=str(action),
-        from_status=complaint.status if complaint else None,
-        note=f"{reason} (chat {chat_id})",
-        refused=True,
-        at=rt.clock(),
-    )
-
-
-async def _transition(
-    rt: Runtime, uow: UnitOfWork, complaint: Complaint, actor: StaffActor, action: str, *, note: str | None
-) -> Alert:
-    decision = lifecycle.decide(complaint.status, action)
-    if not decision.allowed or decision.to_status is None:
-        alert = cards.alert_refused(decision, rt.ctx, status=complaint.status)
-        await _refuse(rt, uow, complaint, actor, action, alert.text, None)
-        return alert
-    if decision.needs_note and not note:
-        alert = Alert(text=rt.ctx.t("id", "staff.reason_missing"), show_alert=True)
-        await _refuse(rt, uow, complaint, actor, action, alert.text, None)
-        return alert
-    now = rt.clock()
-    old = complaint.status
-    await uow.complaints.set_status(complaint, decision.to_status.value, now=now)
-    if decision.to_status == lifecycle.Status.DITOLAK:
-        complaint.reject_reason = note
-    await uow.audit.add(
-        complaint.id,
-        actor_kind="staff",
-        actor_id=actor.user_id,
-        actor_name=actor.name,
-        action=str(action),
-        from_status=old,
-        to_status=decision.to_status.value,
-        note=note,
-        at=now,
-    )
-    view = await build_view(uow, complaint)
-    await refresh_card(rt, uow, complaint, view)
-    await notify_status(rt, uow, complaint, view, note)
-    return cards.alert_status_changed(rt.ctx, decision.to_status.value)
-
-
-async def _ask_reject_reason(rt: Runtime, uow: UnitOfWork, complaint: Complaint, actor: StaffActor) -> Alert:
-    decision = lifecycle.decide(complaint.status, lifecycle.Action.REJECT)
-    if not decision.allowed:
-        alert = cards.alert_refused(decision, rt.ctx, status=complaint.status)
-        await _refuse(rt, uow, complaint, actor, "reject", alert.text, None)
-        return alert
-    card = await uow.cards.active_for(complaint.id)
-    assert card is not None  # _check_owner guaranteed it
-    view = await build_view(uow, complaint)
-    prompt = cards.render_reject_prompt(view, rt.ctx, staff_name=actor.name)
-    await uow.outbox.enqueue(
-        GROUP_CHANNEL,
-        card.chat_id,
-        prompt,
-        complaint_id=complaint.id,
-        link_role="reject_prompt",
-        link_staff_user_id=actor.user_id,
-        now=rt.clock(),
-    )
-    return Alert(text=rt.ctx.t("id", "staff.reason_prompted"))
-
-
-async def _ask_original(rt: Runtime, uow: UnitOfWork, complaint: Complaint, actor: StaffActor) -> Alert:
-    """"Duplicate": ask (as a reply) which complaint this one repeats."""
-    decision = lifecycle.decide(complaint.status, lifecycle.Action.DUPLICATE)
-    if not decision.allowed:
-        alert = cards.alert_refused(decision, rt.ctx, status=complaint.status)
-        await _refuse(rt, uow, complaint, actor, "duplicate", alert.text, None)
-        return alert
-    card = await uow.cards.active_for(complaint.id)
-    assert card is not None  # _check_owner guaranteed it
-    view = await build_view(uow, complaint)
-    await uow.outbox.enqueue(
-        GROUP_CHANNEL,
-        card.chat_id,
-        cards.render_duplicate_prompt(view, rt.ctx, staff_name=actor.name),
-        complaint_id=complaint.id,
-        link_role="dup_prompt",
-        link_staff_user_id=actor.user_id,
-        now=rt.clock(),
-    )
-    return Alert(text=rt.ctx.t("id", "staff.reason_prompted"))
-
-
-async def _mark_duplicate(
-    rt: Runtime, uow: UnitOfWork, complaint: Complaint, actor: StaffActor, typed: str
-) -> str | None:
-    """Close ``complaint`` as a duplicate of the complaint whose number staff typed; its reporter and
-    followers follow the original from now on. Returns a refusal to tell the group, or None."""
-    number = flow.normalise_number(typed)
-    original = await uow.complaints.by_number(number)
-    if original is None:
-        problem = rt.ctx.t("id", "staff.duplicate_unknown", number=number)
-    elif original.id == complaint.id:
-        problem = rt.ctx.t("id", "staff.duplicate_self")
-    elif lifecycle.is_terminal(original.status):
-        problem = rt.ctx.t("id", "staff.duplicate_closed", number=original.number)
-    else:
-        problem = None
-    if original is None or problem is not None:
-        await _refuse(rt, uow, complaint, actor, "duplicate", problem or "", None)
-        return problem
-    alert = await _transition(rt, uow, complaint, actor, lifecycle.Action.DUPLICATE, note=original.number)
-    if alert.show_alert:
-        return alert.text
-    complaint.duplicate_of = original.id
-    for citizen_id in (complaint.citizen_id, *await uow.followers.citizen_ids(complaint.id)):
-        if citizen_id != original.citizen_id:
-            await uow.followers.add(original.id, citizen_id, now=rt.clock())
-    await uow.audit.add(
-        original.id,
-        actor_kind="staff",
-        actor_id=actor.user_id,
-        actor_name=actor.name,
-        action="duplicate_joined",
-        note=complaint.number,
-        at=rt.clock(),
-    )
-    await refresh_card(rt, uow, original, await build_view(uow, original))
-    return None
 
 
 async def _show_reassign_picker(rt: Runtime, uow: UnitOfWork, complaint: Complaint, actor: StaffActor) -> Alert:
@@ -331,8 +190,13 @@ async def _reassign_to(
     now = rt.clock()
     old_agency, old_status = complaint.agency, complaint.status
     old_card = await uow.cards.active_for(complaint.id)
-    await uow.complaints.set_agency(complaint, agency, now=now)
-    await uow.complaints.set_status(complaint, decision.to_status.value, now=now)
+    moved = await uow.complaints.move(
+        complaint, expected_status=old_status, status=decision.to_status.value, agency=agency, now=now
+    )
+    if not moved:  # another officer changed it a moment ago (in this process or another)
+        alert = cards.alert_already_changed(rt.ctx, complaint.status)
+        await _refuse(rt, uow, complaint, actor, "reassign", alert.text, None)
+        return alert
     await uow.audit.add(
         complaint.id,
         actor_kind="staff",
@@ -390,23 +254,10 @@ async def handle_staff_reply(
             await uow.commit()
             rt.on_enqueued()
             return True
-        if link.role == "reject_prompt":
-            if not text.strip():
-                await _refuse(rt, uow, complaint, actor, "reject", rt.ctx.t("id", "staff.reason_missing"), chat_id)
-                view = await build_view(uow, complaint)
-                await uow.outbox.enqueue(GROUP_CHANNEL, chat_id, cards.render_reason_required(view, rt.ctx), now=rt.clock())
-            else:
-                alert = await _transition(rt, uow, complaint, actor, lifecycle.Action.REJECT, note=text.strip())
-                if alert.show_alert:  # refused: tell the group, since a reply has no toast
-                    await _tell_group(rt, uow, chat_id, alert.text, reply_to_message_id)
-        elif link.role == "dup_prompt":
-            if text.strip():
-                problem = await _mark_duplicate(rt, uow, complaint, actor, text)
-            else:
-                problem = rt.ctx.t("id", "staff.duplicate_unknown", number="—")
-                await _refuse(rt, uow, complaint, actor, "duplicate", problem, chat_id)
-            if problem is not None:  # a reply has no toast: say it in the group (escaped there)
-                await _tell_group(rt, uow, chat_id, problem, reply_to_message_id)
+        if link.role in PROMPT_ROLES:  # a reason, an original's number, or a reply to a cancelled prompt
+            await answer_prompt(
+                rt, uow, link, complaint, actor, text, chat_id=chat_id, reply_to_message_id=reply_to_message_id
+            )
         elif not await relay.relay_staff_reply(  # text and photos reach the citizen (bot.services.relay)
             rt, uow, link, complaint, actor, text=text, photo=photo, unsupported=unsupported, chat_id=chat_id,
             reply_to_message_id=reply_to_message_id,
@@ -415,12 +266,6 @@ async def handle_staff_reply(
         await uow.commit()
     rt.on_enqueued()
     return True
-
-
-async def _tell_group(rt: Runtime, uow: UnitOfWork, chat_id: int, text: str, reply_to: int) -> None:
-    """A refusal in answer to a reply: a reply has no toast, so it is a (short) group message."""
-    message = OutMessage(text=html.escape(text), reply_to=MessageRef(kind="message", message_id=reply_to))
-    await uow.outbox.enqueue(GROUP_CHANNEL, chat_id, message, now=rt.clock())
 
 
 @retry_transient()
@@ -474,7 +319,7 @@ async def _retire_cards_elsewhere(rt: Runtime, uow: UnitOfWork, agency: str, cha
         if complaint is None or lifecycle.is_terminal(complaint.status):
             continue
         view = await build_view(uow, complaint)
-        retired = cards.render_card(view, rt.ctx, active=False, moved_to_agency=agency)
+        retired = cards.render_card(view, rt.ctx, active=False, moved_to_agency=agency, relinked=True)
         await uow.outbox.enqueue_card_edit(card, retired, now=rt.clock())
 
 

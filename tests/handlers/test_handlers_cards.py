@@ -112,7 +112,7 @@ def test_history_shows_last_three() -> None:
     )
     card = render_card(make_view(history=history, photos=()), CTX)
     assert "Staf5" in card.text and "Staf3" in card.text and "Staf2" not in card.text
-    assert "• 28 Nov 15:04 — Staf5: note (catatan5)" in card.text
+    assert "• 28 Nov 15:04 — Staf5: 📝 Catatan lain pada pengaduan (catatan5)" in card.text  # never the raw key
 
 
 @pytest.mark.parametrize(
@@ -133,7 +133,9 @@ def test_buttons_follow_lifecycle(status: str, expected: list[str]) -> None:
 def test_inactive_card_says_where_it_went() -> None:
     card = render_card(make_view(), CTX, active=False, moved_to_agency="dishub")
     assert card.buttons == ()
-    assert "Dinas Perhubungan" in card.text and "dialihkan" in card.text
+    first = card.text.splitlines()[0]
+    assert first.startswith("↪️ Dialihkan ke Dishub") and "JMB-2026-000042" in first  # not "🆕 Baru"
+    assert "tidak aktif lagi" in card.text
 
 
 def test_payloads_fit_for_huge_ids() -> None:
