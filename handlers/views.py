@@ -326,6 +326,11 @@ def render_status(language: str, view: ComplaintView, ctx: FlowContext) -> OutMe
         ctx.t(language, "status.view.title", number=esc(view.number)),
         ctx.t(language, "status.view.status", status=status_label(view.status, language, ctx)),
         status_description(view.status, language, ctx),
+        *(
+            [ctx.t(language, "status.view.duplicate_of", number=esc(view.duplicate_of_number),
+                   status=status_label(view.duplicate_of_status or "", language, ctx))]
+            if view.duplicate_of_number else []
+        ),
         "",
         ctx.t(language, "status.view.category", category=esc(category_display(view.category, language, ctx))),
         ctx.t(language, "status.view.agency", agency=esc(agency_display(view.agency, language, ctx))),

@@ -276,6 +276,8 @@ def test_duplicate_notice_names_the_original_with_its_real_status() -> None:
     assert "sudah ditangani" not in notice and "Catatan petugas" not in notice
     en = render_status_notification("en", view, ctx=CTX).text
     assert "JMB-2026-000001" in en.split("\n\n")[0] and "New" in en
+    status = render_status("id", view, CTX).text  # and the status view says which, and how it stands
+    assert "Sama dengan pengaduan <b>JMB-2026-000001</b> (status sekarang: 🆕 Baru)" in status
 
 
 # --- numbers as staff type them -------------------------------------------------------------------
