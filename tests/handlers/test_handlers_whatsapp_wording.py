@@ -22,11 +22,10 @@ from dataclasses import dataclass, replace
 import pytest
 from babel.messages.pofile import read_po
 
-import handlers.events as events
 from bot.whatsapp.render import render_whatsapp
 from handlers import flow
 from handlers.context import FlowContext
-from handlers.events import ButtonPress, Incoming, Location, PlaceInfo, Text
+from handlers.events import ButtonPress, Incoming, Location, PlaceInfo, RecentStaff, Text
 from handlers.i18n import DEFAULT_LOCALES_DIR, Catalog
 from handlers.messages import KeyboardButton, OutMessage
 from handlers.state import Conversation, Step
@@ -153,12 +152,12 @@ def _inputs() -> list[tuple[str, Incoming]]:
     ]
     found += [(f"unsupported {kind}", unsupported(kind)) for kind in ("sticker", "voice", "video", "document", "unknown")]
     found += [(f"/{name}", cmd(name)) for name in flow.GLOBAL_COMMANDS]
-    recent = getattr(events, "RecentStaff", None)  # staff wrote lately: plain text is offered to them
-    if recent is not None:
-        found.append(("text after staff wrote", Incoming(
-            Text("Lubangnya di sisi kiri jalan, dekat tiang listrik"),
-            recent_staff=(recent("JMB-2026-000007", "pupr"), recent("JMB-2026-000009", "dlh")),  # type: ignore[call-arg]
-        )))
+    for recent in ((RecentStaff("JMB-2026-000007", "pupr"),),
+                   (RecentStaff("JMB-2026-000007", "pupr"), RecentStaff("JMB-2026-000009", "dlh"))):
+        # staff wrote lately: plain text (or a photo) is offered to them, for one or for several complaints
+        said = Text("Lubangnya di sisi kiri jalan, dekat tiang listrik")
+        found.append((f"text after {len(recent)} staff wrote", Incoming(said, recent_staff=recent)))
+        found.append((f"a photo after {len(recent)} staff wrote", replace(photo(9), recent_staff=recent)))
     return found
 
 
@@ -243,6 +242,9 @@ def _views_for(language: str, ctx: FlowContext) -> Iterator[tuple[str, OutMessag
     yield "no complaints", flow.render_my_complaints(language, [], ctx)
     for status in ("baru", "diterima", "diproses", "selesai", "ditolak"):
         yield f"notice {status}", flow.render_status_notification(language, make_view(status=status), ctx=ctx)
+    joined = make_view(status="duplikat", duplicate_of_number="JMB-2026-000007", duplicate_of_status="diterima")
+    yield "marked duplicate", flow.render_status_notification(language, joined, ctx=ctx)
+    yield "status of a duplicate", flow.render_status(language, joined, ctx)
     yield "rejected", flow.render_status_notification(language, make_view(status="ditolak", history=(note,)), ctx=ctx)
     yield "reassigned", flow.render_status_notification(language, make_view(history=(moved,)), ctx=ctx)
     yield "staff reply", flow.render_staff_reply(language, "JMB-2026-000042", "pupr", "Tim kami besok ke sana", ctx)
