@@ -57,6 +57,35 @@ class MessageRef:
         return cls(kind=data["kind"], complaint_id=data.get("complaint_id"), message_id=data.get("message_id"))
 
 
+#: :attr:`EditTarget.mode`: replace the text and inline buttons of the message (if it cannot be
+#: edited any more, the sender sends it as a new message: the citizen must still read it)
+EDIT_CONTENT = "content"
+#: :attr:`EditTarget.mode`: only set the message's inline buttons (none = take them off); if the
+#: message cannot be edited any more, nothing is lost by leaving it as it is
+EDIT_BUTTONS = "buttons"
+
+
+@dataclass(frozen=True, slots=True)
+class EditTarget:
+    """A message of ours in the same chat to change instead of sending a new one.
+
+    Why by the channel's message id: the core learns it from the button press under that message
+    (:attr:`handlers.events.ButtonPress.message_id`), so no lookup is needed. Channels that cannot
+    edit (WhatsApp) send a content edit as a new message and drop a buttons-only edit.
+    """
+
+    message_id: str
+    mode: str = EDIT_CONTENT
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"message_id": self.message_id, "mode": self.mode}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EditTarget:
+        mode = str(data.get("mode") or EDIT_CONTENT)
+        return cls(message_id=str(data["message_id"]), mode=mode if mode in (EDIT_CONTENT, EDIT_BUTTONS) else EDIT_CONTENT)
+
+
 @dataclass(frozen=True, slots=True)
 class OutMessage:
     """One thing to say. Photos go first (as one photo with caption, or an album plus the text)."""
@@ -70,8 +99,21 @@ class OutMessage:
     reply_to: MessageRef | None = None
     #: a map pin to show; Telegram shows the link in the text, WhatsApp may send a location
     location: tuple[float, float] | None = None
+    #: change this earlier message instead of sending a new one (see :class:`EditTarget`)
+    edit: EditTarget | None = None
+
+    @property
+    def takes_buttons_off(self) -> bool:
+        """Only a "take the used buttons off that message" edit: not something the citizen reads."""
+        return self.edit is not None and self.edit.mode == EDIT_BUTTONS
 
     def to_dict(self) -> dict[str, Any]:
+        data = self._fields()
+        if self.edit is not None:  # only when set: rows queued before edits existed compare equal
+            data["edit"] = self.edit.to_dict()
+        return data
+
+    def _fields(self) -> dict[str, Any]:
         return {
             "text": self.text,
             "buttons": [[{"label": b.label, "payload": b.payload} for b in row] for row in self.buttons],
@@ -100,6 +142,7 @@ class OutMessage:
             photos=tuple(MediaRef.from_dict(p) for p in data.get("photos", [])),
             reply_to=MessageRef.from_dict(data["reply_to"]) if data.get("reply_to") else None,
             location=(float(loc[0]), float(loc[1])) if loc else None,
+            edit=EditTarget.from_dict(data["edit"]) if data.get("edit") else None,
         )
 
 

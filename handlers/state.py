@@ -64,6 +64,8 @@ class Draft:
     nearby_offered: list[str] = field(default_factory=list)
     #: places the geocoder found for the typed address, while the citizen picks one
     address_matches: list[dict[str, Any]] = field(default_factory=list)
+    #: a photo's caption, offered as the description (never used without the citizen's yes)
+    caption: str | None = None
 
     @property
     def has_location(self) -> bool:
@@ -86,6 +88,7 @@ class Draft:
             "place": self.place,
             "nearby_offered": list(self.nearby_offered),
             "address_matches": [dict(m) for m in self.address_matches],
+            "caption": self.caption,
         }
 
     @classmethod
@@ -107,6 +110,7 @@ class Draft:
             place=data.get("place"),
             nearby_offered=[str(n) for n in data.get("nearby_offered") or []],
             address_matches=[dict(m) for m in data.get("address_matches") or [] if isinstance(m, dict)],
+            caption=str(data["caption"]) if data.get("caption") else None,
         )
 
 
@@ -157,6 +161,9 @@ class Conversation:
     #: the last menu sent, in numbering order, so a typed "2" or "kirim" can be resolved
     #: (:func:`handlers.choices.remember` keeps it current)
     choices: list[Choice] = field(default_factory=list)
+    #: the version stamped on the buttons of the menus sent now (:mod:`handlers.flow.versions`): a
+    #: press carrying another one comes from an older message
+    menu_version: int = 0
     #: at ``Step.RELAY_CONFIRM``: what waits for "send it to the agency?" (kept only in that step)
     relay: PendingRelay | None = None
 
@@ -168,6 +175,7 @@ class Conversation:
             "draft": self.draft.to_dict(),
             "return_step": self.return_step.value if self.return_step else None,
             "choices": [[label, payload] for label, payload in self.choices],
+            "menu_version": self.menu_version,
             # the citizen's words are kept only while the question is open
             "relay": self.relay.to_dict() if self.relay is not None and self.step == Step.RELAY_CONFIRM else None,
         }
@@ -182,6 +190,7 @@ class Conversation:
             draft=Draft.from_dict(data.get("draft")),
             return_step=_step_or_none(data.get("return_step")),
             choices=_choices(data.get("choices")),
+            menu_version=_int(data.get("menu_version")),
             relay=PendingRelay.from_dict(data.get("relay")),
         )
 
@@ -192,6 +201,10 @@ def _step_or_none(value: object) -> Step | None:
         return Step(str(value)) if value else None
     except ValueError:
         return None
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
 def _choices(value: object) -> list[Choice]:

@@ -21,6 +21,7 @@ Why it is shaped this way:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -41,7 +42,14 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.types import BufferedInputFile, InputMediaPhoto, Message, ReplyParameters
+from aiogram.types import (
+    BufferedInputFile,
+    InlineKeyboardMarkup,
+    InputMediaPhoto,
+    Message,
+    ReplyKeyboardRemove,
+    ReplyParameters,
+)
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -50,7 +58,7 @@ from bot.delivery.loop import RECORD_RETRIES, OutboxLoop, Stopped
 from bot.delivery.ratelimit import RateLimiter, RateLimits, is_group_chat
 from bot.delivery.shared_limits import RedisError, SharedRateLimiter
 from bot.services.receipts import REASON_BLOCKED, WATCHED_ROLES
-from handlers.messages import OutMessage
+from handlers.messages import EDIT_BUTTONS, OutMessage
 from storage.images import reencode_jpeg
 from storage.models import Card, MediaFile, OutboxMessage, utcnow
 from storage.outbox import KIND_EDIT_CARD, PENDING, SUPERSEDED, OutboxRepo
@@ -296,6 +304,8 @@ class TelegramSender(OutboxLoop):
         try:
             if job.kind == KIND_EDIT_CARD:
                 return await self._edit_card(job)
+            if job.message.edit is not None:
+                return await self._edit_message(job, attempt)
             return await self._send(job, attempt)
         except Stopped:
             raise
@@ -559,11 +569,21 @@ class TelegramSender(OutboxLoop):
             return await self._send_parts(job, attempt)
 
     async def _send_parts(self, job: _Job, attempt: _Attempt) -> _Outcome:
-        """Photos first (one with caption, or albums), then the text with the markup."""
+        """Photos first (one with caption, or albums), then the text with the markup.
+
+        A message that must both take the reply keyboard away and show inline buttons (the summary
+        after the location step) cannot say both in one call: Telegram takes one ``reply_markup``.
+        It goes out with the keyboard removal, and the buttons are then put on that same message
+        (editMessageReplyMarkup works on any message the bot sent), so the citizen gets one message."""
         message = job.message
         chat = _chat_arg(job.chat_id)
         plan = render.plan(message, len(job.photos))
-        markup = render.reply_markup(message)
+        later = render.inline_markup(message) if message.buttons and message.remove_keyboard else None
+        markup: render.ReplyMarkup | None = ReplyKeyboardRemove(remove_keyboard=True) if later else None
+        markup = markup or render.reply_markup(message)
+        parts = plan.photo_count + (0 if plan.caption_on_photo else 1)
+        if later is not None and len(job.progress) >= parts:  # all sent earlier; only the buttons missing
+            return await self._add_buttons(job, list(job.progress), later, plan.card_kind)
         ids = list(job.progress)  # parts delivered by an earlier attempt
         sent_photos = 0
         for index, group in enumerate(plan.photo_groups):
@@ -580,6 +600,9 @@ class TelegramSender(OutboxLoop):
             if not plan.caption_on_photo:
                 await self._save_progress(job.row_id, ids, attempt)
         if plan.caption_on_photo:
+            if later is not None:
+                await self._save_progress(job.row_id, ids, attempt)
+                return await self._add_buttons(job, ids, later, "photo")
             return _Outcome("sent", message_ids=ids, button_message_id=int(ids[0]), card_kind="photo")
         text_reply = int(ids[0]) if ids else job.reply_to
         sent = await self._with_reply(
@@ -590,7 +613,67 @@ class TelegramSender(OutboxLoop):
             ),
         )
         ids.append(str(sent.message_id))
+        if later is not None:
+            await self._save_progress(job.row_id, ids, attempt)  # a retry must not send the text again
+            return await self._add_buttons(job, ids, later, "text")
         return _Outcome("sent", message_ids=ids, button_message_id=sent.message_id, card_kind="text")
+
+    async def _add_buttons(
+        self, job: _Job, ids: list[str], markup: InlineKeyboardMarkup, card_kind: str
+    ) -> _Outcome:
+        """Put the inline buttons on the message just sent with the keyboard removal."""
+        chat, message_id = _chat_arg(job.chat_id), int(ids[-1])
+        try:
+            await self._throttled(
+                job.chat_id,
+                lambda: self.bot.edit_message_reply_markup(chat_id=chat, message_id=message_id, reply_markup=markup),
+                edit=True,
+            )
+        except TelegramBadRequest as exc:
+            if NOT_MODIFIED not in _description(exc).lower():
+                raise
+        return _Outcome("sent", message_ids=ids, button_message_id=message_id, card_kind=card_kind)
+
+    async def _edit_message(self, job: _Job, attempt: _Attempt) -> _Outcome:
+        """Change an earlier message of this chat (:class:`handlers.messages.EditTarget`): its text and
+        buttons, or only its buttons (none = take them off). "Not modified" is done. A message that can
+        no longer be edited (deleted, too old, not text) gets a content edit as a new message, since the
+        citizen must read it; taking buttons off such a message is simply dropped."""
+        edit = job.message.edit
+        assert edit is not None
+        chat = _chat_arg(job.chat_id)
+        markup = render.inline_markup(job.message)
+        try:
+            message_id = int(edit.message_id)
+            if edit.mode == EDIT_BUTTONS:
+                await self._throttled(
+                    job.chat_id,
+                    lambda: self.bot.edit_message_reply_markup(chat_id=chat, message_id=message_id, reply_markup=markup),
+                    edit=True,
+                )
+            else:
+                await self._throttled(
+                    job.chat_id,
+                    lambda: self.bot.edit_message_text(
+                        text=job.message.text, chat_id=chat, message_id=message_id, parse_mode="HTML",
+                        reply_markup=markup,
+                    ),
+                    edit=True,
+                )
+        except (TelegramBadRequest, ValueError) as exc:
+            reason = _description(exc) if isinstance(exc, TelegramBadRequest) else f"bad message id: {exc}"
+            if NOT_MODIFIED in reason.lower():
+                return _Outcome("sent", message_ids=[edit.message_id])
+            if isinstance(exc, TelegramBadRequest) and is_chat_problem(reason):
+                raise
+            if edit.mode == EDIT_BUTTONS:
+                log.info("buttons of message %s in chat %s stay (%s)", edit.message_id, job.chat_id, reason)
+                return _Outcome("sent")
+            log.info("message %s in chat %s cannot be edited (%s); sending it anew", edit.message_id,
+                     job.chat_id, reason)
+            job.message = dataclasses.replace(job.message, edit=None)
+            return await self._send(job, attempt)
+        return _Outcome("sent", message_ids=[str(message_id)])
 
     async def _edit_card(self, job: _Job) -> _Outcome:
         """Re-render a card in place: caption for photo cards, text otherwise. Unchanged = done."""

@@ -220,6 +220,10 @@ class WhatsAppSender(OutboxLoop):
                 message = OutMessage.from_dict(row.payload)
             except (KeyError, TypeError, ValueError) as exc:
                 return job, _Outcome("failed", error=f"malformed payload: {exc!r}")
+            if message.takes_buttons_off:
+                # a numbered list cannot be taken back: nothing to send (a content edit, by contrast,
+                # is rendered below as a new message: WhatsApp cannot change a sent one)
+                return job, _Outcome("sent")
             citizen = await uow.citizens.by_channel(CHANNEL, row.chat_id)
             language = citizen.language if citizen else self.rt.ctx.catalog.default_language
             last = citizen.last_inbound_at if citizen else None

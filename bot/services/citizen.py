@@ -18,9 +18,10 @@ from bot.services.complaints import build_view, post_card, refresh_card, send_to
 from bot.services.places import enrich
 from bot.services.receipts import REASON_WINDOW, note_notice_outcome
 from bot.services.runtime import Runtime
-from handlers import choices, flow, lifecycle
+from handlers import flow, lifecycle
 from handlers.effects import Effect, FollowComplaint, ListComplaints, RelayToAgency, ShowStatus, SubmitDraft
 from handlers.events import Incoming, MediaRef, Nearby, Photo
+from handlers.flow import versions
 from handlers.messages import Alert, OutMessage
 from handlers.state import Conversation, Draft, Step
 from storage.models import Citizen, Complaint, ConversationRow
@@ -166,8 +167,8 @@ async def _run_flow(
         messages.extend(await _apply(rt, uow, citizen, outcome.conversation, effect, result))
     messages.extend(outcome.followup)
     # effect results (a status view, "my complaints" with its buttons) are menus too: a typed "1"
-    # must mean the last menu the citizen actually saw
-    choices.remember(outcome.conversation, messages)
+    # must mean the last menu the citizen actually saw, and their buttons carry the menu version
+    messages = versions.present(outcome.conversation, messages)
     now = rt.clock()
     for message in messages:
         await uow.outbox.enqueue(citizen.channel, citizen.channel_user_id, message, now=now)

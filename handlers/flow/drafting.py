@@ -91,13 +91,14 @@ def _description_fits(text: str, ctx: FlowContext) -> bool:
 
 
 def _store_photo(draft: Draft, photo: Photo, ctx: FlowContext) -> bool:
-    """Add a photo; a fitting caption becomes the description if there is none yet.
-    Returns True when the caption filled the description."""
+    """Add a photo; a fitting caption is kept to be *offered* as the description while there is none
+    (a caption is often a label, "depan pasar", not what the citizen wants the agency to read).
+    Returns True when the caption is now on offer."""
     draft.photos.append(photo.media)
     draft.photos_skipped = False
     caption = _plain(photo.caption)
     if not draft.description and caption and _description_fits(caption, ctx):
-        draft.description = caption
+        draft.caption = caption
         return True
     return False
 

@@ -18,6 +18,7 @@ from handlers.events import (
     TooLarge,
     Unsupported,
 )
+from handlers.flow import versions
 from handlers.flow.drafting import (
     _has_draft,
     _reset,
@@ -30,10 +31,12 @@ from handlers.flow.prompts import (
     prompt,
 )
 from handlers.flow.tables import (
+    _OLD,
     _STAY,
     FLOW,
     GLOBAL_BUTTONS,
     GLOBAL_COMMANDS,
+    OLD_BUTTONS,
 )
 from handlers.flow.turn import (
     Outcome,
@@ -74,9 +77,21 @@ def _command_name(command: Command) -> str:
     return (command.name or "").strip().lstrip("/").split("@")[0].lower()
 
 
-def _route(conv: Conversation, event: Event) -> tuple[Transition, str]:
+def _lookup_old(payload: str) -> tuple[Transition, str]:
+    """A press from an older menu: :data:`OLD_BUTTONS`, else the short "old button" answer."""
+    prefix, sep, rest = payload.partition(":")
+    if payload in OLD_BUTTONS:
+        return OLD_BUTTONS[payload], rest
+    if sep and f"{prefix}:*" in OLD_BUTTONS:
+        return OLD_BUTTONS[f"{prefix}:*"], rest
+    return _OLD, ""
+
+
+def _route(conv: Conversation, event: Event, *, old: bool = False) -> tuple[Transition, str]:
     """Which table cell handles this event, and its argument."""
     if isinstance(event, ButtonPress):
+        if old:
+            return _lookup_old(event.payload or "")
         transition, arg = _lookup_button(conv.step, event.payload or "")
         return transition or _STAY, arg
     if isinstance(event, Command):
@@ -91,15 +106,20 @@ def _join(notices: list[str]) -> str:
 
 def _assemble(reply: Reply, leaving_location: bool, language: str, ctx: FlowContext) -> list[OutMessage]:
     """Merge notices into the first message. When the location step is left, the reply keyboard
-    must go: Telegram cannot remove it on a message with inline buttons, so the notices (or a short
-    "OK") travel alone with ``remove_keyboard`` first."""
+    must go with that same message: "📍 Lokasi diterima." and the summary arrive as one. A message
+    with inline buttons cannot carry ``remove_keyboard`` on Telegram, so the sender sends it with
+    the keyboard removal and then puts the buttons on it (editMessageReplyMarkup); see
+    :mod:`bot.delivery.telegram`. Only a first message that brings its own reply keyboard (or has
+    nothing to merge into) leaves the notices alone in front."""
     messages = list(reply.messages)
     notice = _join(reply.notices)
     if leaving_location:
-        if not notice and messages and not messages[0].buttons and not messages[0].keyboard:
-            return [replace(messages[0], remove_keyboard=True), *messages[1:]]
-        closer = notice or ctx.t(language, "common.ok")
-        return [OutMessage(closer, remove_keyboard=True), *messages]
+        first = messages[0] if messages else None
+        if first is None or first.keyboard or first.edit is not None:
+            closer = notice or ctx.t(language, "common.ok")
+            return [OutMessage(closer, remove_keyboard=True), *messages]
+        text = f"{notice}\n\n{first.text}" if notice else first.text
+        return [replace(first, text=text, remove_keyboard=True), *messages[1:]]
     if not notice:
         return messages
     if not messages:
@@ -107,18 +127,42 @@ def _assemble(reply: Reply, leaving_location: bool, language: str, ctx: FlowCont
     return [replace(messages[0], text=f"{notice}\n\n{messages[0].text}"), *messages[1:]]
 
 
-def _finish(before: Step, conv: Conversation, reply: Reply, ctx: FlowContext) -> Outcome:
-    """The outcome, with the menu it shows remembered so a typed answer can be resolved next time."""
+def _used_buttons(press: ButtonPress | None, messages: list[OutMessage]) -> list[OutMessage]:
+    """The pressed message's buttons did their job: take them off (Telegram; WhatsApp has no
+    message id here), unless the answer changes that message itself or it is a list to pick from."""
+    if press is None or not press.message_id or versions.keeps_buttons(press.payload or ""):
+        return []
+    if any(m.edit is not None and m.edit.message_id == press.message_id for m in messages):
+        return []
+    return [versions.buttons_off(press.message_id)]
+
+
+def _finish(
+    before: Step, conv: Conversation, reply: Reply, ctx: FlowContext, press: ButtonPress | None = None
+) -> Outcome:
+    """The outcome: the menu it shows remembered (a typed answer is resolved against it next
+    time), every button stamped with the menu version, the pressed message's buttons taken off."""
     leaving = before == Step.LOCATION and conv.step != Step.LOCATION
-    outcome = Outcome(
+    messages = _assemble(reply, leaving, conv.language, ctx)
+    followup = list(reply.followup)
+    stamped = versions.present(conv, [*messages, *followup])
+    messages, followup = stamped[: len(messages)], stamped[len(messages) :]
+    return Outcome(
         conversation=conv,
-        messages=_assemble(reply, leaving, conv.language, ctx),
+        messages=[*_used_buttons(press, [*messages, *followup]), *messages],
         effects=list(reply.effects),
         alert=reply.alert,
-        followup=list(reply.followup),
+        followup=followup,
     )
-    choices.remember(conv, [*outcome.messages, *outcome.followup])
-    return outcome
+
+
+def _unstamp(conv: Conversation, incoming: Incoming) -> tuple[Incoming, bool]:
+    """The press with its version taken off, and whether it came from an older menu."""
+    event = incoming.event
+    if not isinstance(event, ButtonPress):
+        return incoming, False
+    old = versions.is_old(conv, event)
+    return replace(incoming, event=replace(event, payload=versions.bare(event.payload or ""))), old
 
 
 def _failure(conv: Conversation, ctx: FlowContext) -> Outcome:
@@ -141,16 +185,19 @@ def handle(conv: Conversation, incoming: Incoming, ctx: FlowContext) -> Outcome:
     resolved first (:func:`handlers.choices.resolve`), so the tables only see button presses and
     commands. The outcome's conversation remembers the menu of ``messages`` + ``followup``; the
     service, which puts the effects' results between the two, must call
-    :func:`handlers.choices.remember` again with the full list it sends. After a failure the old
+    :func:`handlers.flow.versions.present` again with the full list it sends (it also stamps the
+    buttons of the effects' results with the menu version). After a failure the old
     menu is kept: "please try again" invites the same answer.
     """
     try:
         work = copy.deepcopy(conv)
         before = work.step
+        incoming, old = _unstamp(work, incoming)
+        press = incoming.event if isinstance(incoming.event, ButtonPress) else None
         incoming = choices.resolve(work, incoming, commands=GLOBAL_COMMANDS.keys())
-        transition, arg = _route(work, incoming.event)
+        transition, arg = _route(work, incoming.event, old=old and incoming.event is press)
         reply = transition.handler(Turn(work, incoming, ctx, arg))
-        return _finish(before, work, reply, ctx)
+        return _finish(before, work, reply, ctx, press)
     except Exception:
         return _failure(conv, ctx)
 
@@ -180,8 +227,7 @@ def remind(conv: Conversation, ctx: FlowContext) -> Outcome:
     Save ``outcome.conversation`` without restarting the idle clock: it is our message, not the
     citizen's action. No messages (no draft) leaves the conversation as it was."""
     work = copy.deepcopy(conv)
-    messages = reminder(work, ctx)
-    choices.remember(work, messages)
+    messages = versions.present(work, reminder(work, ctx))
     return Outcome(conversation=work, messages=messages, effects=[])
 
 

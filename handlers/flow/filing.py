@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 from handlers.context import CategoryInfo, FlowContext
 from handlers.effects import FollowComplaint, SubmitDraft
 from handlers.events import (
     AddressMatch,
+    ButtonPress,
     Location,
     Nearby,
     Photo,
@@ -43,7 +45,7 @@ from handlers.flow.turn import (
     Turn,
 )
 from handlers.lifecycle import status_label
-from handlers.messages import Button, OutMessage
+from handlers.messages import EDIT_CONTENT, Button, EditTarget, OutMessage
 from handlers.state import Draft, Step
 from handlers.text import parse_int, visible_length
 from handlers.views import (
@@ -69,8 +71,8 @@ def on_idle_photo(turn: Turn) -> Reply:
     """A photo with no draft starts one with it, then asks what is missing (the category)."""
     assert isinstance(turn.event, Photo)
     turn.conv.draft = Draft()
-    _store_photo(turn.draft, turn.event, turn.ctx)
-    return _advance(turn, turn.t("filing.photo_kept"))
+    offered = _store_photo(turn.draft, turn.event, turn.ctx)
+    return _advance(turn, turn.t("filing.photo_kept"), *([turn.t("drafts.caption_kept")] if offered else []))
 
 
 def on_idle_location(turn: Turn) -> Reply:
@@ -137,13 +139,20 @@ def on_keep_photo(turn: Turn) -> Reply:
     most = turn.ctx.limits.photos_max
     if len(turn.draft.photos) >= most:
         return _reprompt(turn, turn.t("filing.photos_full", max=most))
-    filled = _store_photo(turn.draft, turn.event, turn.ctx)
-    if filled and turn.conv.step == Step.DESCRIPTION:
-        return _advance(turn, turn.t("filing.photo_kept"), turn.t("filing.caption_used"))
+    offered = _store_photo(turn.draft, turn.event, turn.ctx)
     notices = [turn.t("filing.photo_kept")]
-    if filled:
-        notices.append(turn.t("filing.caption_used"))
+    if offered and turn.conv.step != Step.DESCRIPTION:  # at the description step the prompt offers it
+        notices.append(turn.t("drafts.caption_kept"))
     return _reprompt(turn, *notices)
+
+
+def on_use_caption(turn: Turn) -> Reply:
+    """"Pakai keterangan foto": the caption on offer becomes the description."""
+    draft = turn.draft
+    if not draft.caption or draft.description:
+        return _stale(turn)
+    draft.description = draft.caption
+    return _advance(turn, turn.t("filing.caption_used"))
 
 
 def on_keep_location(turn: Turn) -> Reply:
@@ -362,6 +371,12 @@ def on_edit_back(turn: Turn) -> Reply:
 
 
 def on_toggle_name(turn: Turn) -> Reply:
-    """Consent to show the citizen's name to agency staff; off by default, asked on the summary."""
+    """Consent to show the citizen's name to agency staff; off by default, asked on the summary.
+    The summary pressed is changed in place where the channel can edit (Telegram); elsewhere the
+    new summary is sent."""
     turn.conv.draft.share_name = not turn.conv.draft.share_name
-    return _reprompt(turn)
+    reply = _reprompt(turn)
+    pressed = turn.event.message_id if isinstance(turn.event, ButtonPress) else None
+    if pressed and reply.messages:
+        reply.messages[0] = replace(reply.messages[0], edit=EditTarget(pressed, EDIT_CONTENT))
+    return reply

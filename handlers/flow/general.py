@@ -14,7 +14,6 @@ from handlers.events import (
 )
 from handlers.flow.drafting import (
     _fmt_mb,
-    _has_draft,
     _leave_detour,
     _plain,
     _reset,
@@ -24,6 +23,7 @@ from handlers.flow.drafting import (
 )
 from handlers.flow.payloads import (
     DRAFT_CONTINUE,
+    NEW_PREFIX,
 )
 from handlers.flow.prompts import (
     _back_to_draft,
@@ -31,15 +31,15 @@ from handlers.flow.prompts import (
     _reprompt,
     _stale,
 )
+from handlers.flow.restart import start_new
 from handlers.flow.turn import (
     Reply,
     Turn,
 )
 from handlers.messages import Button, OutMessage
-from handlers.state import FILING_STEPS, Draft, Step
+from handlers.state import FILING_STEPS, Step
 from handlers.text import clean_text
 from handlers.views import (
-    MENU_NEW,
     Rows,
     esc,
     language_row,
@@ -63,7 +63,8 @@ def on_start(turn: Turn) -> Reply:
         lines.append(ctx.t("en", "start.english_hint"))
     if conv.step in FILING_STEPS:
         lines.append(turn.t("start.draft_pending"))
-        row = (Button(turn.t("draft.continue"), DRAFT_CONTINUE), Button(turn.t("draft.start_over"), MENU_NEW))
+        # this message is the "continue or start over?" question: its "start over" discards the draft
+        row = (Button(turn.t("draft.continue"), DRAFT_CONTINUE), Button(turn.t("draft.start_over"), NEW_PREFIX))
         buttons: Rows = (row, language_row(ctx))
     else:
         _reset(conv)
@@ -157,13 +158,9 @@ def on_language(turn: Turn) -> Reply:
 
 
 def on_new(turn: Turn) -> Reply:
-    """Start a new complaint (from scratch: "start over" discards a draft in progress)."""
-    conv = turn.conv
-    notices = [turn.t("draft.restarted")] if _has_draft(conv) and conv.draft != Draft() else []
-    conv.draft = Draft()
-    conv.return_step = None
-    conv.step = Step.CATEGORY
-    return _reprompt(turn, *notices)
+    """"📝 Buat Pengaduan" or /baru: over a draft with progress, ask "continue or start over?"
+    first; otherwise start, keeping what was sent early (see :mod:`handlers.flow.restart`)."""
+    return start_new(turn)
 
 
 def on_continue(turn: Turn) -> Reply:

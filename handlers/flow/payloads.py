@@ -10,6 +10,10 @@ from handlers.state import Step
 
 DRAFT_CONTINUE = "draft:continue"
 DRAFT_CANCEL = "draft:cancel"
+#: "start a new complaint" after being asked (the draft in progress is discarded); ``new:<category>``
+#: starts it with that category (a category pressed in an old list)
+NEW_PREFIX = "new:"
+DESC_CAPTION = "desc:caption"  # use the photo's caption as the description
 CAT_PREFIX = "cat:"
 PHOTO_DONE = "photo:done"
 PHOTO_SKIP = "photo:skip"

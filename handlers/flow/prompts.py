@@ -18,6 +18,7 @@ from handlers.flow.payloads import (
     ADDR_PREFIX,
     ADDR_TYPED,
     CAT_PREFIX,
+    DESC_CAPTION,
     DRAFT_CANCEL,
     DRAFT_CONTINUE,
     DUP_BACK,
@@ -76,9 +77,16 @@ def _prompt_category(conv: Conversation, ctx: FlowContext) -> list[OutMessage]:
 
 
 def _prompt_description(conv: Conversation, ctx: FlowContext) -> list[OutMessage]:
-    limits = ctx.limits
-    text = ctx.t(conv.language, "filing.ask_description", min=limits.description_min, max=limits.description_max)
-    return [OutMessage(text)]
+    """The question; with a photo caption on offer, the caption and a button to use it (typing a
+    description is still the other answer)."""
+    lang, limits = conv.language, ctx.limits
+    text = ctx.t(lang, "filing.ask_description", min=limits.description_min, max=limits.description_max)
+    caption = conv.draft.caption
+    if not caption:
+        return [OutMessage(text)]
+    offer = ctx.t(lang, "drafts.caption_offer", caption=esc(truncate(caption, 300)))
+    use = ((Button(ctx.t(lang, "drafts.use_caption"), DESC_CAPTION),),)
+    return [OutMessage(f"{text}\n\n{offer}", buttons=use)]
 
 
 def _prompt_photos(conv: Conversation, ctx: FlowContext) -> list[OutMessage]:
@@ -209,6 +217,8 @@ def _advance(turn: Turn, *notices: str) -> Reply:
     """A field was provided: go to whatever is still missing (the summary when editing)."""
     draft = turn.draft
     draft.editing = None
+    if draft.description:
+        draft.caption = None  # a description is there: the caption is no longer on offer
     turn.conv.step = next_step(draft, turn.ctx)
     if turn.conv.step != Step.PHOTOS:
         draft.previous_photos = []

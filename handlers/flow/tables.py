@@ -28,6 +28,7 @@ from handlers.flow.filing import (
     on_same_problem,
     on_send,
     on_toggle_name,
+    on_use_caption,
 )
 from handlers.flow.general import (
     on_ask_status_number,
@@ -49,6 +50,7 @@ from handlers.flow.payloads import (
     ADDR_PREFIX,
     ADDR_TYPED,
     CAT_PREFIX,
+    DESC_CAPTION,
     DRAFT_CANCEL,
     DRAFT_CONTINUE,
     DUP_BACK,
@@ -59,6 +61,7 @@ from handlers.flow.payloads import (
     EDIT_DESCRIPTION,
     EDIT_LOCATION,
     EDIT_PHOTOS,
+    NEW_PREFIX,
     PHOTO_DONE,
     PHOTO_SKIP,
     SUM_CANCEL,
@@ -76,6 +79,12 @@ from handlers.flow.relay import (
     on_relay_text,
     on_relay_to,
     on_relay_yes,
+)
+from handlers.flow.restart import (
+    on_fresh,
+    on_old_category,
+    on_old_fresh,
+    on_old_press,
 )
 from handlers.flow.turn import (
     Transition,
@@ -121,8 +130,27 @@ GLOBAL_BUTTONS: dict[str, Transition] = {
     MENU_HELP: Transition(on_help),
     DRAFT_CONTINUE: Transition(on_continue),
     DRAFT_CANCEL: Transition(on_cancel, (Step.IDLE,)),
+    f"{NEW_PREFIX}*": Transition(on_fresh, (Step.CATEGORY, Step.DESCRIPTION)),
     f"{SHOW_PREFIX}*": Transition(on_show_button),
 }
+
+#: a press from an older message (its menu version is not the current one, see
+#: :mod:`handlers.flow.versions`): what it may still do. Buttons that act the same whenever pressed
+#: (status, help, a language, one of "my complaints") are done; those that would start a complaint
+#: ask first when a draft has progress; everything else (:data:`_OLD`) only gets "that button is from
+#: an older message" and the current step again, so an old button never destroys work.
+OLD_BUTTONS: dict[str, Transition] = {
+    MENU_NEW: Transition(on_new, (Step.CATEGORY,)),
+    f"{CAT_PREFIX}*": Transition(on_old_category, _TO_FILL),
+    f"{NEW_PREFIX}*": Transition(on_old_fresh, (Step.CATEGORY, Step.DESCRIPTION)),
+    DRAFT_CONTINUE: Transition(on_continue),
+    MENU_STATUS: GLOBAL_BUTTONS[MENU_STATUS],
+    MENU_MINE: GLOBAL_BUTTONS[MENU_MINE],
+    MENU_HELP: GLOBAL_BUTTONS[MENU_HELP],
+    f"{LANG_PREFIX}*": GLOBAL_BUTTONS[f"{LANG_PREFIX}*"],
+    f"{SHOW_PREFIX}*": GLOBAL_BUTTONS[f"{SHOW_PREFIX}*"],
+}
+_OLD = Transition(on_old_press)
 
 _KEEP_PHOTO = Transition(on_keep_photo)
 _KEEP_PIN = Transition(on_keep_location)
@@ -141,6 +169,7 @@ FLOW: dict[tuple[Step, str], Transition] = {
     (Step.DESCRIPTION, "text"): Transition(on_description_text, _TO_FILL[1:]),
     (Step.DESCRIPTION, "photo"): Transition(on_keep_photo, _TO_FILL[1:]),
     (Step.DESCRIPTION, "location"): _KEEP_PIN,
+    (Step.DESCRIPTION, DESC_CAPTION): Transition(on_use_caption, _TO_FILL[1:]),
     (Step.PHOTOS, "photo"): Transition(on_photo, (Step.LOCATION, Step.SUMMARY)),
     (Step.PHOTOS, PHOTO_DONE): Transition(on_photos_done, (Step.LOCATION, Step.SUMMARY)),
     (Step.PHOTOS, PHOTO_SKIP): Transition(on_photos_skip, (Step.LOCATION, Step.SUMMARY)),

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from handlers.flow.versions import bare
 from localapi.telegram import TelegramServer
 from localapi.telegram.simulation import SimUser
 from localapi.telegram.state import StoredMessage
@@ -38,7 +39,29 @@ class Person:
             self.chat_id, lambda m: m.message_id > cursor, timeout=timeout, new_only=False
         )
         self.cursor = message.message_id
+        await self._buttons_settled(message, timeout)
         return message
+
+    async def _buttons_settled(self, message: StoredMessage, timeout: float) -> None:
+        """A message that took the reply keyboard away gets its inline buttons right after, by an edit
+        (Telegram takes one markup per call; see bot.delivery.telegram): read it once they are on, as a
+        citizen would, or once the bot has moved on to a newer message."""
+        markup = message.reply_markup if isinstance(message.reply_markup, dict) else {}
+        if not markup.get("remove_keyboard") or message.inline_keyboard:
+            return
+        mid = message.message_id
+        try:
+            await self.server.wait_for_message(
+                self.chat_id, lambda m: (m.message_id == mid and bool(m.inline_keyboard)) or m.message_id > mid,
+                timeout=timeout, new_only=False,
+            )
+        except TimeoutError:
+            return  # a message without buttons after all
+
+    @property
+    def reply_keyboard(self) -> Any:
+        """The reply keyboard the citizen sees now (None: it was taken away)."""
+        return self.server.state.chat(self.chat_id).reply_keyboard
 
     async def next_matching(self, needle: str, timeout: float = TIMEOUT) -> StoredMessage:
         """Skip bot messages until one whose text/caption contains ``needle``."""
@@ -58,7 +81,7 @@ class Person:
 
     def last_with_button(self, payload: str) -> StoredMessage:
         for message in reversed(self.server.bot_messages(self.chat_id)):
-            if any(b.get("callback_data") == payload for b in message.buttons()):
+            if payload in payloads(message):
                 return message
         raise AssertionError(f"no message with button {payload!r} in chat {self.chat_id}")
 
@@ -71,7 +94,10 @@ class Person:
         """Press an inline button (on ``message``, or the latest message carrying it); returns the
         bot's answerCallbackQuery ({text, show_alert, ...})."""
         target = message or self.last_with_button(payload)
-        query_id = self.user.press_button(target.message_id, payload, chat=self._chat)
+        data = real_payload(target, payload)
+        # a used keyboard is taken off by the bot; a client may still show it (stale): press it anyway
+        stale = not any(b.get("callback_data") == data for b in target.buttons())
+        query_id = self.user.press_button(target.message_id, data, chat=self._chat, stale_ok=stale)
         return await self.server.wait_callback_answer(query_id, timeout=TIMEOUT)
 
     async def tap_and_read(self, payload: str, message: StoredMessage | None = None) -> StoredMessage:
@@ -92,7 +118,18 @@ def body(message: StoredMessage) -> str:
 
 
 def payloads(message: StoredMessage) -> list[str]:
-    return [b["callback_data"] for b in message.buttons() if "callback_data" in b]
+    """The buttons' payloads as the flow names them (without the menu version the bot stamps on)."""
+    return [bare(b["callback_data"]) for b in message.buttons() if "callback_data" in b]
+
+
+def real_payload(message: StoredMessage, payload: str) -> str:
+    """The callback data of the button ``payload`` names on ``message`` (with its menu version), so a
+    test can say "sum:send" and press exactly what a citizen would; unknown payloads pass unchanged."""
+    for button in [*message.buttons(), *message.earlier_buttons()]:
+        data = str(button.get("callback_data", ""))
+        if data == payload or bare(data) == payload:
+            return data
+    return payload
 
 
 async def eventually(check: Callable[[], Any], timeout: float = TIMEOUT, interval: float = 0.05) -> Any:

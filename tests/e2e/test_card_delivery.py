@@ -39,8 +39,7 @@ async def file_with_document(world: World, citizen: Person, data: bytes) -> str:
     prompt = await citizen.next()
     if "photo:done" in payloads(prompt):
         prompt = await citizen.tap_and_read("photo:done")
-    ack = await citizen.location(*JAMBI)
-    summary = ack if "sum:send" in payloads(ack) else await citizen.next()
+    summary = await citizen.location(*JAMBI)  # "📍 Lokasi diterima." and the summary: one message
     return body(await citizen.tap_and_read("sum:send", summary))
 
 

@@ -21,7 +21,7 @@ from localapi.telegram.state import StoredMessage
 from storage.models import Complaint, ConversationRow
 from storage.uow import UnitOfWork
 from tests.e2e.conftest import World, current, outbox_settled, start_app
-from tests.e2e.harness import Person, body, eventually, payloads
+from tests.e2e.harness import Person, body, eventually, payloads, real_payload
 
 pytestmark = pytest.mark.e2e
 
@@ -42,11 +42,11 @@ async def start_draft(citizen: Person, category: str = "jalan") -> StoredMessage
 
 
 async def send_location(citizen: Person, lat: float = JAMBI[0], lon: float = JAMBI[1]) -> StoredMessage:
-    """Share a pin in the location step; returns the summary (after the keyboard-removing ack)."""
-    ack = await citizen.location(lat, lon)
-    assert (ack.reply_markup or {}).get("remove_keyboard"), "the location keyboard goes away"
-    summary = await citizen.next()
-    assert "sum:send" in payloads(summary)
+    """Share a pin in the location step; returns the summary, which is also the "📍 Lokasi diterima."
+    message and takes the location keyboard away."""
+    summary = await citizen.location(lat, lon)
+    assert citizen.reply_keyboard is None, "the location keyboard goes away"
+    assert body(summary).startswith("📍 ") and "sum:send" in payloads(summary)  # "📍 Lokasi diterima."
     return summary
 
 
@@ -210,9 +210,8 @@ async def test_typed_address_ends_up_on_the_agency_card(world: World) -> None:
     await citizen.photo(make_jpeg())
     await citizen.tap_and_read("photo:done")
     address = "Jl. Sultan Agung depan Masjid Al-Ikhlas, Kel. Thehok"
-    ack = await citizen.say(address)
-    assert (ack.reply_markup or {}).get("remove_keyboard")
-    summary = await citizen.next()
+    summary = await citizen.say(address)  # the acknowledgement and the summary: one message
+    assert citizen.reply_keyboard is None
     assert address in body(summary)
     await send_summary(citizen)
     card = await staff[0].next_matching("JMB-")
@@ -297,8 +296,9 @@ async def test_double_tap_on_send_files_once(world: World) -> None:
     citizen = world.citizen()
     summary = await draft_to_summary(citizen)
     # two taps before the bot answered either (a nervous thumb, a slow network)
-    first = citizen.user.press_button(summary.message_id, "sum:send")
-    second = citizen.user.press_button(summary.message_id, "sum:send")
+    send = real_payload(summary, "sum:send")
+    first = citizen.user.press_button(summary.message_id, send)
+    second = citizen.user.press_button(summary.message_id, send, stale_ok=True)
     answers = [await world.server.wait_callback_answer(q, timeout=10) for q in (first, second)]
     await outbox_settled(world)
     said = await citizen.quiet(0.3)
@@ -415,6 +415,7 @@ async def test_switching_to_english_mid_draft_and_later_notifications(world: Wor
     citizen = world.citizen("John", language_code="en")
     await start_draft(citizen)
     await citizen.say(DESCRIPTION)  # photo step, in Indonesian
+    await citizen.say("/bahasa")  # the greeting's buttons were used up by "Buat Pengaduan"
     switched = await citizen.tap_and_read("lang:en")
     assert "continue in English" in body(switched)
     assert "photo" in body(switched).lower() and "foto" not in body(switched).lower(), "re-asked in English"
@@ -449,7 +450,9 @@ async def test_double_tap_while_the_first_is_processed_does_not_cross_chats(worl
     await world.agency_group("pupr")
     siti, andi = world.citizen("Siti"), world.citizen("Andi")
     summaries = [await draft_to_summary(siti), await draft_to_summary(andi, category="drainase")]
-    queries = [p.user.press_button(s.message_id, "sum:send") for p, s in zip((siti, andi), summaries, strict=True)]
+    queries = [
+        p.user.press_button(s.message_id, real_payload(s, "sum:send")) for p, s in zip((siti, andi), summaries, strict=True)
+    ]
     await asyncio.gather(*(world.server.wait_callback_answer(q, timeout=10) for q in queries))
     numbers = {NUMBER_RE.search(body(await p.next())).group(0) for p in (siti, andi)}  # type: ignore[union-attr]
     assert len(numbers) == 2
@@ -470,7 +473,7 @@ async def test_draft_left_in_a_status_check_detour_is_still_reminded_and_discard
     citizen = world.citizen()
     await start_draft(citizen)
     await citizen.say(DESCRIPTION)
-    ask = await citizen.tap_and_read("menu:status", citizen.last_with_button("menu:status"))
+    ask = await citizen.say("/status")  # the greeting's menu was used up by "Buat Pengaduan"
     assert "nomor" in body(ask).lower()
     assert await conversation_step(world, citizen) == "status_number"
 
@@ -525,9 +528,8 @@ async def test_editing_photos_and_location_from_the_summary(world: World) -> Non
     await citizen.tap_and_read("sum:edit", replaced)
     location_prompt = await citizen.tap_and_read("edit:location")
     assert "request_location" in str(location_prompt.reply_markup)
-    ack = await citizen.say("Jl. Hayam Wuruk dekat Tugu Keris Siginjai")
-    assert (ack.reply_markup or {}).get("remove_keyboard")
-    final = await citizen.next()
+    final = await citizen.say("Jl. Hayam Wuruk dekat Tugu Keris Siginjai")
+    assert citizen.reply_keyboard is None
     assert "Tugu Keris" in body(final) and "-1.61010" not in body(final), "the typed address replaced the pin"
     number = await send_summary(citizen)
     card = await staff[0].next_matching(number)
@@ -542,7 +544,7 @@ async def test_sum_edit_back_returns_to_the_same_summary(world: World) -> None:
     summary = await draft_to_summary(citizen)
     edit_menu = await citizen.tap_and_read("sum:edit", summary)
     back = await citizen.tap_and_read("edit:back", edit_menu)
-    assert body(back) == body(summary)
+    assert body(summary).endswith(body(back))  # the same summary (without "📍 Lokasi diterima.")
     stale = await citizen.tap("edit:description", edit_menu)  # the old edit menu, after going back
     assert stale.get("text")
     again = await citizen.next()

@@ -51,19 +51,23 @@ def test_start_mid_draft_offers_continue_and_keeps_draft(at: Step) -> None:
     conv = at_step(at, CTX)
     out = step(conv, cmd("start"), CTX)
     assert out.conversation.draft == conv.draft and out.conversation.step == at
-    assert {"draft:continue", "menu:new", "lang:id", "lang:en"} <= set(payloads(out))
+    # the greeting asks "continue or start over?" itself: its "start over" (new:) is the confirmation
+    assert {"draft:continue", "new:", "lang:id", "lang:en"} <= set(payloads(out))
     assert "belum terkirim" in all_text(out)
     again = step(out.conversation, btn("draft:continue"), CTX)
     assert again.conversation.step == at
     assert prompt(conv, CTX)[0].text in all_text(again)
 
 
-def test_start_over_discards_draft() -> None:
+def test_start_over_discards_draft_only_once_confirmed() -> None:
     conv = at_step(Step.SUMMARY, CTX)
-    out = step(conv, btn("menu:new"), CTX)
+    for asking in (btn("menu:new"), cmd("baru")):
+        asked = step(conv, asking, CTX)
+        assert asked.conversation.draft == conv.draft and asked.conversation.step == Step.SUMMARY
+        assert set(payloads(asked)) == {"draft:continue", "new:"}
+    out = step(asked.conversation, btn("new:"), CTX)
     assert out.conversation.step == Step.CATEGORY and out.conversation.draft == Draft()
     assert "dihapus" in all_text(out)
-    assert step(conv, cmd("baru"), CTX).conversation.draft == Draft()
 
 
 # --- /help, /status, /laporan, /bahasa keep the draft ---------------------------------------------

@@ -36,7 +36,9 @@ def test_happy_path_files_one_complaint(ctx: FlowContext) -> None:
     assert done.conversation.step == Step.LOCATION
     keyboard = done.messages[-1].keyboard
     assert keyboard == ((KeyboardButton("📍 Kirim Lokasi", request_location=True),),)
-    assert located.messages[0].remove_keyboard and not located.messages[0].buttons
+    # "📍 Lokasi diterima." and the summary are one message, which also takes the keyboard away
+    assert len(located.messages) == 1 and located.messages[0].remove_keyboard
+    assert all_text(located).startswith("📍 Lokasi diterima.")
     assert conv.step == Step.SUMMARY
     summary = all_text(located)
     assert "🗑️ Sampah" in summary and "Foto: 2" in summary and "-1.61010, 103.61310" in summary
@@ -102,11 +104,14 @@ def test_photo_in_description_step_is_kept(ctx: FlowContext) -> None:
     assert len(out.conversation.draft.photos) == 1
 
 
-def test_caption_becomes_description_when_missing(ctx: FlowContext) -> None:
+def test_caption_is_offered_as_description_when_missing(ctx: FlowContext) -> None:
     conv = at_step(Step.DESCRIPTION, ctx)
     out = step(conv, photo(3, caption=DESCRIPTION), ctx)
-    assert out.conversation.draft.description == DESCRIPTION
-    assert out.conversation.step == Step.LOCATION
+    assert out.conversation.draft.description is None and out.conversation.step == Step.DESCRIPTION
+    assert DESCRIPTION in all_text(out) and payloads(out) == ["desc:caption"]
+    used = step(out.conversation, btn("desc:caption"), ctx)
+    assert used.conversation.draft.description == DESCRIPTION
+    assert used.conversation.step == Step.LOCATION
 
 
 def test_short_caption_is_not_used(ctx: FlowContext) -> None:

@@ -74,8 +74,9 @@ def test_an_invisible_caption_does_not_become_the_description(ctx: FlowContext) 
     conv = at_step(Step.DESCRIPTION, ctx)
     out = step(conv, photo(1, caption="\u200b" * 30), ctx)
     assert out.conversation.draft.description is None and out.conversation.step == Step.DESCRIPTION
+    assert out.conversation.draft.caption is None, "nothing visible to offer"
     captioned = step(conv, photo(2, caption="Sampah\x00 menumpuk di depan pasar"), ctx)
-    assert captioned.conversation.draft.description == "Sampah menumpuk di depan pasar"
+    assert captioned.conversation.draft.caption == "Sampah menumpuk di depan pasar"  # offered, cleaned
 
 
 def test_an_invisible_address_is_refused_and_a_dirty_one_is_cleaned(ctx: FlowContext) -> None:
