@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 
 from handlers.events import ButtonPress, Command, Incoming, Text
@@ -35,6 +35,8 @@ __all__ = ["Choice", "flatten", "label_key", "remember", "resolve"]
 _NUMBER = re.compile(r"^\s*([0-9]{1,3})\s*[.)]?\s*$")
 #: one word, optionally with the slash Telegram users are used to and trailing punctuation
 _COMMAND_WORD = re.compile(r"^\s*/?([^\W\d_][\w]*)\s*[.!?]*\s*$")
+#: a command word followed by its arguments: "status JMB-2026-000007", "/STATUS jmb 2026 7"
+_COMMAND_WITH_ARGS = re.compile(r"^\s*/?([^\W\d_][\w]*)[\s:]+(\S.*?)\s*$", re.DOTALL)
 
 
 def flatten(buttons: Sequence[Sequence[Button]]) -> tuple[Button, ...]:
@@ -66,7 +68,13 @@ def remember(conv: Conversation, messages: Sequence[OutMessage]) -> None:
         conv.choices = []
 
 
-def resolve(conv: Conversation, incoming: Incoming, *, commands: Collection[str] = ()) -> Incoming:
+def resolve(
+    conv: Conversation,
+    incoming: Incoming,
+    *,
+    commands: Collection[str] = (),
+    takes_args: Callable[[str, str], bool] | None = None,
+) -> Incoming:
     """The event a typed text stands for, or ``incoming`` unchanged.
 
     Only :class:`Text` is ever changed, and only the event: who sent it, what it replies to and the
@@ -82,7 +90,10 @@ def resolve(conv: Conversation, incoming: Incoming, *, commands: Collection[str]
        WhatsApp users do not type slashes. This applies at every step, the description step
        included: a description must be at least ``Limits.description_min`` (10) characters and every
        command word is shorter, so such a word could never have been accepted as a description;
-       treating "batal" or "bantuan" as what it says is the more helpful answer.
+       treating "batal" or "bantuan" as what it says is the more helpful answer. A command word
+       followed by arguments ("status jmb-2026-7", in any case) becomes that command with them when
+       ``takes_args(name, args)`` says they fit it (the flow passes
+       :func:`handlers.flow.intents.command_takes_args`): "status jalan rusak parah" stays a sentence.
     """
     event = incoming.event
     if not isinstance(event, Text):
@@ -94,6 +105,9 @@ def resolve(conv: Conversation, incoming: Incoming, *, commands: Collection[str]
         name = _command_word(event.text, commands)
         if name is not None:
             return replace(incoming, event=Command(name))
+        with_args = _command_with_args(event.text, commands, takes_args)
+        if with_args is not None:
+            return replace(incoming, event=with_args)
     return incoming
 
 
@@ -119,3 +133,16 @@ def _command_word(text: str, commands: Collection[str]) -> str | None:
         return None
     name = word.group(1).casefold()
     return name if name in commands else None
+
+
+def _command_with_args(
+    text: str, commands: Collection[str], takes_args: Callable[[str, str], bool] | None
+) -> Command | None:
+    """``"STATUS jmb-2026-7"`` -> ``Command("status", "jmb-2026-7")`` when the arguments fit."""
+    if takes_args is None:
+        return None
+    found = _COMMAND_WITH_ARGS.match(text)
+    if found is None:
+        return None
+    name, args = found.group(1).casefold(), found.group(2)
+    return Command(name, args) if name in commands and takes_args(name, args) else None

@@ -41,6 +41,18 @@ class Limits:
     photo_max_bytes: int = 10 * 1024 * 1024
     address_min: int = 5
     address_max: int = 300
+    #: seconds within which a text that follows a description is taken as its continuation: Telegram
+    #: clients split a paste over 4096 characters into several messages that arrive a second apart
+    paste_window_s: float = 3.0
+    #: only a message at least this long (UTF-16 units) can have been cut by the client (Telegram's
+    #: apps cut at 4096, a little before at a line break or a space): a short answer typed quickly
+    #: after a short description answers the next question
+    paste_part_min: int = 3072
+    #: seconds after which a "which number?" detour nobody answered is forgotten (the next message is
+    #: read as new, not as a tracking number): a citizen coming back a day later is not stuck in it
+    detour_expiry_s: float = 30 * 60
+    #: answers a waiting step cannot use, in a row, before the bot offers the menu (and the draft)
+    misses_before_menu: int = 2
 
 
 @dataclass(frozen=True, slots=True)

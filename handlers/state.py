@@ -164,6 +164,14 @@ class Conversation:
     #: the version stamped on the buttons of the menus sent now (:mod:`handlers.flow.versions`): a
     #: press carrying another one comes from an older message
     menu_version: int = 0
+    #: the bot has greeted this citizen (a first "halo", "P" or sticker gets the welcome, not a hint)
+    greeted: bool = False
+    #: answers in a row the current step could not use; at ``Limits.misses_before_menu`` the menu is offered
+    misses: int = 0
+    #: when the citizen was asked for a tracking number (ISO time), so an unanswered detour expires
+    detour_since: str | None = None
+    #: a long description arriving in parts (see :mod:`handlers.flow.longtext`): {"at", "text", "over"}
+    paste: dict[str, Any] = field(default_factory=dict)
     #: at ``Step.RELAY_CONFIRM``: what waits for "send it to the agency?" (kept only in that step)
     relay: PendingRelay | None = None
 
@@ -176,6 +184,10 @@ class Conversation:
             "return_step": self.return_step.value if self.return_step else None,
             "choices": [[label, payload] for label, payload in self.choices],
             "menu_version": self.menu_version,
+            "greeted": self.greeted,
+            "misses": self.misses,
+            "detour_since": self.detour_since,
+            "paste": dict(self.paste),
             # the citizen's words are kept only while the question is open
             "relay": self.relay.to_dict() if self.relay is not None and self.step == Step.RELAY_CONFIRM else None,
         }
@@ -191,6 +203,11 @@ class Conversation:
             return_step=_step_or_none(data.get("return_step")),
             choices=_choices(data.get("choices")),
             menu_version=_int(data.get("menu_version")),
+            # a row saved before greetings were remembered belongs to someone who already talked to the bot
+            greeted=bool(data.get("greeted", bool(data))),
+            misses=_int(data.get("misses")),
+            detour_since=str(data["detour_since"]) if data.get("detour_since") else None,
+            paste=dict(data["paste"]) if isinstance(data.get("paste"), dict) else {},
             relay=PendingRelay.from_dict(data.get("relay")),
         )
 

@@ -55,12 +55,14 @@ def _reset(conv: Conversation) -> None:
     conv.step = Step.IDLE
     conv.draft = Draft()
     conv.return_step = None
+    conv.detour_since = None
 
 
 def _leave_detour(conv: Conversation) -> None:
     """Leave the "which number?" question: back to the draft step it interrupted, or the menu."""
     back = conv.return_step if conv.return_step in FILING_STEPS else None
     conv.return_step = None
+    conv.detour_since = None
     if back is None:
         _reset(conv)
     else:
@@ -144,11 +146,21 @@ def _district_line(draft: Draft, ctx: FlowContext) -> str | None:
 
 
 
+#: prefix-year-sequence as typed; the sequence is stored six digits wide (JMB-2026-000007)
+_SHORT_SEQUENCE = re.compile(r"^([A-Z]+)-([0-9]{4})-([0-9]{1,6})$")
+
+
 def normalise_number(text: str) -> str:
-    """``" jmb-2026- 000042 "`` or ``"jmb 2026 000042"`` -> ``"JMB-2026-000042"``: people type
-    numbers loosely (spaces around dashes, or spaces instead of dashes)."""
+    """``" jmb-2026- 000042 "``, ``"jmb 2026 000042"`` or ``"jmb-2026-42"`` -> ``"JMB-2026-000042"``:
+    people type numbers loosely (spaces around dashes, spaces instead of dashes, and without the
+    leading zeros of the sequence, which nobody reads aloud)."""
     cleaned = re.sub(r"\s*-\s*", "-", clean_text(text or "").strip().lstrip("#").strip())
-    return re.sub(r"\s+", "-", cleaned).upper()
+    number = re.sub(r"\s+", "-", cleaned).upper()
+    parts = _SHORT_SEQUENCE.fullmatch(number)
+    if parts is not None:
+        prefix, year, sequence = parts.groups()
+        number = f"{prefix}-{year}-{int(sequence):06d}"
+    return number
 
 
 def _valid_number(number: str) -> bool:

@@ -18,7 +18,7 @@ from handlers.events import (
     TooLarge,
     Unsupported,
 )
-from handlers.flow import versions
+from handlers.flow import intents, versions, waiting
 from handlers.flow.drafting import (
     _has_draft,
     _reset,
@@ -194,9 +194,17 @@ def handle(conv: Conversation, incoming: Incoming, ctx: FlowContext) -> Outcome:
         before = work.step
         incoming, old = _unstamp(work, incoming)
         press = incoming.event if isinstance(incoming.event, ButtonPress) else None
-        incoming = choices.resolve(work, incoming, commands=GLOBAL_COMMANDS.keys())
-        transition, arg = _route(work, incoming.event, old=old and incoming.event is press)
-        reply = transition.handler(Turn(work, incoming, ctx, arg))
+
+        def resolve(typed: Incoming) -> Incoming:
+            return choices.resolve(
+                work, typed, commands=GLOBAL_COMMANDS.keys(), takes_args=intents.command_takes_args
+            )
+
+        def dispatch(resolved: Incoming) -> Reply:
+            transition, arg = _route(work, resolved.event, old=old and resolved.event is press)
+            return transition.handler(Turn(work, resolved, ctx, arg))
+
+        reply = waiting.around(Turn(work, incoming, ctx), resolve, dispatch)
         return _finish(before, work, reply, ctx, press)
     except Exception:
         return _failure(conv, ctx)

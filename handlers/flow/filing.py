@@ -15,6 +15,7 @@ from handlers.events import (
     Photo,
     Text,
 )
+from handlers.flow import longtext
 from handlers.flow.drafting import (
     _outside,
     _photo_required,
@@ -28,8 +29,11 @@ from handlers.flow.drafting import (
     next_step,
 )
 from handlers.flow.general import (
+    _missed,
+    on_intent,
     on_unexpected,
 )
+from handlers.flow.intents import EXACT_KINDS, recognise
 from handlers.flow.payloads import (
     EDIT_TARGETS,
     PHOTO_DONE,
@@ -119,18 +123,26 @@ def on_category_text(turn: Turn) -> Reply:
 
 
 def on_description_text(turn: Turn) -> Reply:
-    """Keep the description if it is within bounds; otherwise say the bounds and the count."""
+    """Keep the description if it is within bounds. A word that means something else ("menu",
+    "batal", "status JMB-…") is done instead: no story is that short or looks like that. Too long:
+    one offer to keep the first part or write a shorter one (:mod:`handlers.flow.longtext`, which
+    also adds the parts of a paste that follow within seconds). Too short: the bounds and the count."""
     assert isinstance(turn.event, Text)
     text = _plain(turn.event.text)
     limits = turn.ctx.limits
+    intent = recognise(text, turn.ctx, kinds=EXACT_KINDS)
+    if intent is not None:
+        return on_intent(turn, intent)
+    turn.conv.paste = {}
+    if _too_long(text, limits.description_max):
+        longtext.remember(turn, text, over=True)
+        return longtext.offer_cut(turn, text)
     if _too_short(text, limits.description_min):
-        key, bound, count = "filing.description_too_short", limits.description_min, visible_length(text)
-    elif _too_long(text, limits.description_max):
-        key, bound, count = "filing.description_too_long", limits.description_max, len(text)
-    else:
-        turn.draft.description = text
-        return _advance(turn, turn.t("filing.description_saved"))
-    return Reply(messages=[OutMessage(turn.t(key, count=count, bound=bound))])
+        message = turn.t("filing.description_too_short", count=visible_length(text), bound=limits.description_min)
+        return _missed(turn, message, reply=Reply(messages=[OutMessage(message)]))
+    turn.draft.description = text
+    longtext.remember(turn, text, over=False)
+    return _advance(turn, turn.t("filing.description_saved"))
 
 
 def on_keep_photo(turn: Turn) -> Reply:

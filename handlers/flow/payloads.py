@@ -32,6 +32,10 @@ EDIT_DESCRIPTION = "edit:description"
 EDIT_PHOTOS = "edit:photos"
 EDIT_LOCATION = "edit:location"
 EDIT_BACK = "edit:back"
+NAV_MENU = "nav:menu"  # the way out of a question: the main menu (with the draft, if any)
+NAV_BACK = "nav:back"  # leave the "which number?" question (back to the draft or the menu)
+DESC_CUT = "desc:cut"  # a too long description: keep its first part, cut at a sentence end
+DESC_SHORT = "desc:short"  # a too long description: the citizen writes a shorter one
 
 #: which step edits which draft field (the value stored in ``draft.editing``)
 EDIT_TARGETS: dict[str, Step] = {

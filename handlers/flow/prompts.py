@@ -29,6 +29,8 @@ from handlers.flow.payloads import (
     EDIT_DESCRIPTION,
     EDIT_LOCATION,
     EDIT_PHOTOS,
+    NAV_BACK,
+    NAV_MENU,
     PHOTO_DONE,
     PHOTO_SKIP,
     SUM_CANCEL,
@@ -154,14 +156,22 @@ def _prompt_edit_menu(conv: Conversation, ctx: FlowContext) -> list[OutMessage]:
     return [OutMessage(ctx.t(lang, "edit.ask"), buttons=buttons)]
 
 
+def nav_rows(language: str, ctx: FlowContext, *, back: bool = False) -> Rows:
+    """The visible way out of a question: "🏠 Menu", and "↩️ Batal" where leaving loses nothing
+    (the "which number?" detour). On WhatsApp they are numbered items like any other button."""
+    menu = Button(ctx.t(language, "button.nav_menu"), NAV_MENU)
+    return ((Button(ctx.t(language, "button.nav_back"), NAV_BACK), menu),) if back else ((menu,),)
+
+
 def _prompt_duplicates(conv: Conversation, ctx: FlowContext) -> list[OutMessage]:
     lang = conv.language
     # "a different problem, send it" first: on WhatsApp a citizen who typed "1" (send) at the summary and
     # types "1" again must not end up following someone else's complaint instead of filing their own
-    rows = [(Button(ctx.t(lang, "dup.different"), DUP_NEW),)]
+    rows: list[tuple[Button, ...]] = [(Button(ctx.t(lang, "dup.different"), DUP_NEW),)]
     rows += [(Button(ctx.t(lang, "dup.same", number=number), f"{DUP_PREFIX}{number}"),)
              for number in conv.draft.nearby_offered]
     rows.append((Button(ctx.t(lang, "dup.back"), DUP_BACK),))
+    rows.extend(nav_rows(lang, ctx))
     return [OutMessage(ctx.t(lang, "dup.ask"), buttons=tuple(rows))]
 
 
@@ -177,6 +187,7 @@ def _prompt_address_pick(conv: Conversation, ctx: FlowContext) -> list[OutMessag
         rows.append((Button(truncate(f"📍 {label}", 60), f"{ADDR_PREFIX}{index}"),))
     rows.append((Button(ctx.t(lang, "addr.as_typed"), ADDR_TYPED),))
     rows.append((Button(ctx.t(lang, "addr.pin_instead"), ADDR_PIN),))
+    rows.extend(nav_rows(lang, ctx))
     text = ctx.t(lang, "addr.ask", address=esc(draft.address or ""))
     return [OutMessage(text, buttons=tuple(rows))]
 
@@ -187,7 +198,8 @@ def _example_number(language: str, ctx: FlowContext) -> str:
 
 def _prompt_status_number(conv: Conversation, ctx: FlowContext) -> list[OutMessage]:
     lang = conv.language
-    return [OutMessage(ctx.t(lang, "status.ask_number", example=_example_number(lang, ctx)))]
+    text = ctx.t(lang, "status.ask_number", example=_example_number(lang, ctx))
+    return [OutMessage(text, buttons=nav_rows(lang, ctx, back=True))]
 
 
 PROMPTS: dict[Step, Callable[[Conversation, FlowContext], list[OutMessage]]] = {

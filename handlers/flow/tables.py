@@ -16,11 +16,9 @@ from handlers.flow.filing import (
     on_edit_field,
     on_idle_location,
     on_idle_photo,
-    on_idle_text,
     on_keep_location,
     on_keep_photo,
     on_location_pin,
-    on_location_text,
     on_photo,
     on_photos_done,
     on_photos_skip,
@@ -37,6 +35,7 @@ from handlers.flow.general import (
     on_help,
     on_language,
     on_language_menu,
+    on_leave_waiting,
     on_list,
     on_new,
     on_show_button,
@@ -45,12 +44,18 @@ from handlers.flow.general import (
     on_status_number_text,
     on_unexpected,
 )
+from handlers.flow.longtext import (
+    on_keep_first,
+    on_write_shorter,
+)
 from handlers.flow.payloads import (
     ADDR_PIN,
     ADDR_PREFIX,
     ADDR_TYPED,
     CAT_PREFIX,
     DESC_CAPTION,
+    DESC_CUT,
+    DESC_SHORT,
     DRAFT_CANCEL,
     DRAFT_CONTINUE,
     DUP_BACK,
@@ -61,6 +66,8 @@ from handlers.flow.payloads import (
     EDIT_DESCRIPTION,
     EDIT_LOCATION,
     EDIT_PHOTOS,
+    NAV_BACK,
+    NAV_MENU,
     NEW_PREFIX,
     PHOTO_DONE,
     PHOTO_SKIP,
@@ -88,6 +95,11 @@ from handlers.flow.restart import (
 )
 from handlers.flow.turn import (
     Transition,
+)
+from handlers.flow.waiting import (
+    on_choice_text,
+    on_free_text,
+    on_place_text,
 )
 from handlers.state import Step
 from handlers.views import (
@@ -132,6 +144,8 @@ GLOBAL_BUTTONS: dict[str, Transition] = {
     DRAFT_CANCEL: Transition(on_cancel, (Step.IDLE,)),
     f"{NEW_PREFIX}*": Transition(on_fresh, (Step.CATEGORY, Step.DESCRIPTION)),
     f"{SHOW_PREFIX}*": Transition(on_show_button),
+    NAV_MENU: Transition(on_start, (Step.IDLE,)),
+    NAV_BACK: Transition(on_leave_waiting, (Step.IDLE,)),
 }
 
 #: a press from an older message (its menu version is not the current one, see
@@ -159,7 +173,7 @@ _KEEP_PIN = Transition(on_keep_location)
 #: ``too_large``, ``unsupported``) or a button payload (``sum:send``; ``cat:*`` for any argument).
 #: Whatever is not listed gets :func:`on_unexpected` (a stale button also gets a toast).
 FLOW: dict[tuple[Step, str], Transition] = {
-    (Step.IDLE, "text"): Transition(on_idle_text),
+    (Step.IDLE, "text"): Transition(on_free_text, (Step.CATEGORY, Step.STATUS_NUMBER)),
     (Step.IDLE, "photo"): Transition(on_idle_photo, (Step.CATEGORY,)),
     (Step.IDLE, "location"): Transition(on_idle_location, (Step.CATEGORY,)),
     (Step.CATEGORY, f"{CAT_PREFIX}*"): Transition(on_category_button, _TO_FILL),
@@ -170,13 +184,15 @@ FLOW: dict[tuple[Step, str], Transition] = {
     (Step.DESCRIPTION, "photo"): Transition(on_keep_photo, _TO_FILL[1:]),
     (Step.DESCRIPTION, "location"): _KEEP_PIN,
     (Step.DESCRIPTION, DESC_CAPTION): Transition(on_use_caption, _TO_FILL[1:]),
+    (Step.DESCRIPTION, DESC_CUT): Transition(on_keep_first, _TO_FILL[1:]),
+    (Step.DESCRIPTION, DESC_SHORT): Transition(on_write_shorter),
     (Step.PHOTOS, "photo"): Transition(on_photo, (Step.LOCATION, Step.SUMMARY)),
     (Step.PHOTOS, PHOTO_DONE): Transition(on_photos_done, (Step.LOCATION, Step.SUMMARY)),
     (Step.PHOTOS, PHOTO_SKIP): Transition(on_photos_skip, (Step.LOCATION, Step.SUMMARY)),
     (Step.PHOTOS, "text"): Transition(on_photos_text, (Step.LOCATION, Step.SUMMARY)),
     (Step.PHOTOS, "location"): _KEEP_PIN,
     (Step.LOCATION, "location"): Transition(on_location_pin, (Step.SUMMARY,)),
-    (Step.LOCATION, "text"): Transition(on_location_text, (Step.SUMMARY, Step.ADDRESS_PICK)),
+    (Step.LOCATION, "text"): Transition(on_place_text, (Step.SUMMARY, Step.ADDRESS_PICK)),
     (Step.LOCATION, "photo"): _KEEP_PHOTO,
     (Step.SUMMARY, SUM_SEND): Transition(on_send, (Step.IDLE, Step.DUPLICATES)),
     (Step.SUMMARY, SUM_EDIT): Transition(on_edit, (Step.EDIT_MENU,)),
@@ -196,11 +212,12 @@ FLOW: dict[tuple[Step, str], Transition] = {
     (Step.DUPLICATES, DUP_BACK): Transition(on_back_to_summary, (Step.SUMMARY,)),
     (Step.DUPLICATES, f"{DUP_PREFIX}*"): Transition(on_same_problem, (Step.IDLE,)),
     (Step.DUPLICATES, "photo"): _KEEP_PHOTO,
+    (Step.DUPLICATES, "text"): Transition(on_choice_text),
     (Step.ADDRESS_PICK, ADDR_TYPED): Transition(on_address_as_typed, (Step.SUMMARY,)),
     (Step.ADDRESS_PICK, ADDR_PIN): Transition(on_address_pin_instead, (Step.LOCATION,)),
     (Step.ADDRESS_PICK, f"{ADDR_PREFIX}*"): Transition(on_address_match, (Step.SUMMARY,)),
     (Step.ADDRESS_PICK, "location"): Transition(on_location_pin, (Step.SUMMARY,)),
-    (Step.ADDRESS_PICK, "text"): Transition(on_location_text, (Step.ADDRESS_PICK, Step.SUMMARY)),
+    (Step.ADDRESS_PICK, "text"): Transition(on_place_text, (Step.ADDRESS_PICK, Step.SUMMARY)),
     (Step.ADDRESS_PICK, "photo"): _KEEP_PHOTO,
 }
 

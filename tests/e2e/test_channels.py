@@ -79,12 +79,15 @@ async def test_unexpected_media_gets_a_friendly_reprompt_and_keeps_the_draft(wa_
     await citizen.say("halo")
     await choose(citizen, "Buat Pengaduan")
     await choose(citizen, "Jalan rusak")
-    for data, content_type in ((b"OggS voice", "audio/ogg"), (b"RIFF sticker", "image/webp"),
-                               (b"%PDF-1.4", "application/pdf"), (b"mp4", "video/mp4")):
+    for tries, (data, content_type) in enumerate(((b"OggS voice", "audio/ogg"), (b"RIFF sticker", "image/webp"),
+                                                 (b"%PDF-1.4", "application/pdf"), (b"mp4", "video/mp4")), 1):
         await citizen.send(None, media=[(data, content_type)])
         answer = await citizen.next()
-        assert "ceritakan masalahnya" in text_of(answer).lower(), text_of(answer)
         assert "maaf" in text_of(answer).lower(), "it says what it cannot use before asking again"
+        if tries % 2:
+            assert "ceritakan masalahnya" in text_of(answer).lower(), text_of(answer)
+        else:  # two unusable answers in a row: the menu, with the way back to the draft
+            assert any("Lanjutkan draf" in o for o in options(answer)), text_of(answer)
     after = await citizen.say(DESCRIPTION)
     assert "foto" in text_of(after).lower(), "the draft kept its category and moved on"
 

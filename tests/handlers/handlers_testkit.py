@@ -239,7 +239,8 @@ def payloads(outcome: Outcome) -> list[str]:
 
 def at_step(target: Step, ctx: FlowContext, language: str = "id") -> Conversation:
     """A conversation at ``target`` reached through the real flow, with a realistic draft."""
-    conv = Conversation(language=language, language_chosen=language != "id")
+    # someone who got this far was greeted long ago (a first message gets the welcome; see test_flow_dead_ends)
+    conv = Conversation(language=language, language_chosen=language != "id", greeted=True)
     path: dict[Step, list[Incoming]] = {
         Step.IDLE: [],
         Step.CATEGORY: [btn("menu:new")],

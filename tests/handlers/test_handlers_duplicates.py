@@ -21,7 +21,7 @@ def test_nearby_complaints_are_offered_with_one_menu(ctx: FlowContext) -> None:
     assert "2 laporan serupa" in said and "JMB-2026-000007" in said and "±12 m" in said
     menus = [m for m in offered.messages if m.buttons]
     assert len(menus) == 1, "one menu, so a typed number on WhatsApp means one thing"
-    assert payloads(offered) == ["dup:new", "dup:JMB-2026-000007", "dup:JMB-2026-000009", "dup:back"]
+    assert payloads(offered) == ["dup:new", "dup:JMB-2026-000007", "dup:JMB-2026-000009", "dup:back", "nav:menu"]
 
 
 def test_same_problem_follows_instead_of_filing(ctx: FlowContext) -> None:

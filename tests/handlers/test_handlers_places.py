@@ -66,7 +66,7 @@ def test_a_typed_address_the_geocoder_places_is_confirmed_by_the_citizen(ctx: Fl
 
     asked = step(at_step(Step.LOCATION, ctx), typed_address(), ctx)
     assert asked.conversation.step == Step.ADDRESS_PICK
-    assert payloads(asked) == ["addr:0", "addr:1", "addr:typed", "addr:pin"]
+    assert payloads(asked) == ["addr:0", "addr:1", "addr:typed", "addr:pin", "nav:menu"]
     labels = [b.label for m in asked.messages for row in m.buttons for b in row]
     assert "📍 Jl. Sultan Thaha, Kel. Beringin, Kec. Pasar Jambi" in labels
     picked = step(asked.conversation, btn("addr:0"), ctx)
