@@ -184,6 +184,23 @@ def test_every_literal_key_the_code_uses_exists_in_both_languages() -> None:
         assert not missing, (language, missing)
 
 
+def test_every_key_like_string_in_the_code_exists_in_both_languages() -> None:
+    """Wider than the calls above: any dotted string in handlers/ or bot/ whose first part is one the
+    catalogs use (``staff.``, ``card.``...) is a key somewhere (a dict of refusals, a tuple of toasts)
+    and must exist; logger names and file names start otherwise."""
+    prefixes = {key.split(".", 1)[0] for key in CATALOG.keys("id")}
+    used: set[str] = set()
+    for path in _python_files():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and _KEY.match(node.value):
+                if node.value.split(".", 1)[0] in prefixes:
+                    used.add(node.value)
+    assert len(used) > 150
+    for language in LANGUAGES:
+        missing = sorted(k for k in used if not CATALOG.has(language, k))
+        assert not missing, (language, missing)
+
+
 def test_every_key_family_the_code_builds_exists_in_both_languages() -> None:
     _, families = _key_calls()
     assert ("status.", ".desc") in families and ("history.action.", "") in families
