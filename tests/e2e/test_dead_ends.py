@@ -149,3 +149,17 @@ async def test_a_split_paste_is_one_description_with_one_message(world: World) -
     assert await citizen.quiet(1.0) == [], "the second part is added silently"
     kept = await choose(citizen, "bagian awal")
     assert "Deskripsi dicatat" in text_of(kept) and "foto" in text_of(kept).casefold()
+
+
+async def test_a_description_over_the_limit_gets_one_offer_on_both_channels(wa_world: World, channel: str) -> None:
+    citizen = wa_world.citizen_on(channel)
+    await citizen.say("halo")
+    await choose(citizen, "Buat Pengaduan")
+    await choose(citizen, "Sampah")
+    offer = await citizen.say(SENTENCE * 20)  # ~1400 characters, over the 1000 allowed
+    assert "1000" in text_of(offer) and offers(offer, "bagian awal", "lebih singkat")
+    shorter = await choose(citizen, "lebih singkat")
+    assert "Ceritakan masalahnya" in text_of(shorter)
+    await citizen.say(SENTENCE * 20)
+    kept = await choose(citizen, "bagian awal")
+    assert "Deskripsi dicatat" in text_of(kept)
