@@ -10,11 +10,16 @@ whole scenario names a Telegram control.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from bot.services.drafts import sweep_drafts
 from localapi.telegram import make_jpeg
+from storage.models import ConversationRow
+from storage.uow import UnitOfWork
 from tests.e2e.conftest import World, outbox_settled
 from tests.e2e.harness import Person, WhatsAppPerson, choose, options, payloads, text_of
 
@@ -111,3 +116,26 @@ async def test_whatsapp_in_english_says_it_in_english(wa_world: World) -> None:
         asked = await citizen.next_matching("Where is it?")
     assert "📎 (Android) or ➕ (iPhone) → *Location*" in text_of(asked), text_of(asked)
     assert not TELEGRAM_CONTROLS.search(text_of(asked))
+
+
+async def test_a_whatsapp_draft_reminder_is_a_numbered_choice(wa_world: World) -> None:
+    """The idle-draft sweeper's reminder reaches a WhatsApp citizen as a numbered list that a typed "1"
+    answers, with nothing to press."""
+    runtime = wa_world.app.runtime
+    assert runtime is not None
+    citizen = wa_world.whatsapp_citizen()
+    await citizen.say("halo")
+    await choose(citizen, "Buat Pengaduan")
+    await choose(citizen, "Jalan rusak")
+    await outbox_settled(wa_world)
+    async with UnitOfWork(runtime.sessionmaker) as uow:  # the citizen went quiet half an hour ago
+        for row in (await uow.session.execute(select(ConversationRow))).scalars():
+            row.updated_at = row.updated_at - timedelta(minutes=wa_world.config.drafts.remind_after_minutes + 1)
+        await uow.commit()
+    assert (await sweep_drafts(runtime)).reminded == 1
+    reminder = text_of(await citizen.next_matching("belum terkirim"))
+    assert re.search(r"^1\. ▶️ Lanjutkan", reminder, re.MULTILINE) and "Balas 1 atau 2" in reminder, reminder
+    assert not TELEGRAM_CONTROLS.search(reminder)
+    await outbox_settled(wa_world)
+    again = text_of(await citizen.say("1"))
+    assert "Ceritakan masalahnya" in again, "the typed 1 continues the draft where it was"
