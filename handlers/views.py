@@ -422,7 +422,8 @@ def render_status_notification(
         )
     else:
         key = f"notify.{view.status}"
-        if not ctx.catalog.has(language, key):
+        # a duplicate whose original is not known (e.g. deleted) cannot name it: the plain status notice
+        if not ctx.catalog.has(language, key) or view.status == Status.DUPLIKAT:
             key = "notify.other"
         text = ctx.t(language, key, number=number, agency=agency, status=status_label(view.status, language, ctx))
     last = _last_entry(view)

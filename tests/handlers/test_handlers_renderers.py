@@ -107,3 +107,13 @@ def test_time_formatting_and_helpers() -> None:
     assert truncate("abcdef", 4) == "abc…" and truncate("abc", 4) == "abc"
     assert telegram_length("<b>a&lt;</b>") == 2
     assert telegram_length("🛣") == 2
+
+
+def test_duplicate_notice_without_a_known_original_is_the_plain_status() -> None:
+    """A duplicate whose original cannot be named (gone) still gets a notice, never a crash."""
+    ctx = make_ctx()
+    for language in ("id", "en"):
+        view = replace(make_view(status="duplikat"), duplicate_of_number=None)
+        message = render_status_notification(language, view, ctx=ctx)
+        check_message(message)
+        assert view.number in message.text
