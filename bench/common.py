@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from handlers.flow.versions import bare
 from localapi.telegram import StoredMessage, TelegramServer
 from localapi.telegram.simulation import SimUser
 from localapi.telegram.state import ChatRecord, UserRecord
@@ -116,7 +117,7 @@ class Citizen:
 
     def last_with_button(self, payload: str) -> StoredMessage:
         for message in reversed(self.server.bot_messages(self.chat_id)):
-            if any(b.get("callback_data") == payload for b in message.buttons()):
+            if payload in payloads(message):
                 return message
         raise AssertionError(f"no message with button {payload!r} in chat {self.chat_id}")
 
@@ -125,7 +126,7 @@ class Citizen:
 
     async def tap(self, payload: str) -> StoredMessage:
         target = self.last_with_button(payload)
-        return await self.act(lambda: self.user.press_button(target.message_id, payload))
+        return await self.act(lambda: self.user.press_button(target.message_id, real_data(target, payload)))
 
     async def photo(self, data: bytes) -> StoredMessage:
         return await self.act(lambda: self.user.send_photo(data))
@@ -146,7 +147,14 @@ def body(message: StoredMessage) -> str:
 
 
 def payloads(message: StoredMessage) -> list[str]:
-    return [b["callback_data"] for b in message.buttons() if "callback_data" in b]
+    """The buttons' payloads without the menu version the bot stamps on them."""
+    return [bare(b["callback_data"]) for b in message.buttons() if "callback_data" in b]
+
+
+def real_data(message: StoredMessage, payload: str) -> str:
+    """The callback data (with the bot's menu version) of the button ``payload`` names on ``message``."""
+    return next((str(b["callback_data"]) for b in message.buttons() if bare(str(b.get("callback_data", ""))) == payload),
+                payload)
 
 
 def percentile(values: list[float], q: float) -> float | None:

@@ -37,6 +37,7 @@ from bench.common import (
     payloads,
     peak_rss_mb,
     places,
+    real_data,
 )
 from bot.app import SikesalApp
 from bot.config import AppConfig, load_config
@@ -113,13 +114,17 @@ async def file_one(
     location_prompt = await citizen.photo(photo)
     if "photo:done" in payloads(location_prompt):  # asked for more photos: we are done
         location_prompt = await citizen.tap("photo:done")
-    ack = await citizen.location(*spot)  # "📍 Lokasi diterima." then the summary
-    summary = ack if "sum:send" in payloads(ack) else await citizen.next()
+    ack = await citizen.location(*spot)  # "📍 Lokasi diterima." and the summary: one message
+    # its buttons are put on right after it is sent (the same message loses the location keyboard)
+    summary = await citizen.server.wait_for_message(
+        citizen.chat_id, lambda m: m.message_id >= ack.message_id and "sum:send" in payloads(m),
+        timeout=STEP_TIMEOUT, new_only=False,
+    )
     if "sum:send" not in payloads(summary):
         raise AssertionError(f"no summary after the location: {body(summary)[:80]!r}")
     target = citizen.last_with_button("sum:send")
     sent_at = time.perf_counter()
-    confirmation = await citizen.act(lambda: citizen.user.press_button(target.message_id, "sum:send"))
+    confirmation = await citizen.act(lambda: citizen.user.press_button(target.message_id, real_data(target, "sum:send")))
     found = TRACKING.search(body(confirmation))
     if found is None:
         raise AssertionError(f"no tracking number in the confirmation: {body(confirmation)[:120]!r}")

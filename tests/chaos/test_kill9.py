@@ -46,6 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import load_config
 from handlers import lifecycle
+from handlers.flow.versions import bare
 from localapi.telegram import TelegramServer, make_jpeg
 from localapi.telegram.simulation import SimUser
 from localapi.telegram.state import CallbackRecord, StoredMessage
@@ -218,7 +219,16 @@ def press(server: TelegramServer, user: SimUser, chat_id: int, message_id: int, 
 
 
 def payloads(message: StoredMessage) -> list[str]:
-    return [str(b["callback_data"]) for b in message.buttons() if "callback_data" in b]
+    """The buttons' payloads without the menu version the bot stamps on them."""
+    return [bare(str(b["callback_data"])) for b in message.buttons() if "callback_data" in b]
+
+
+def real_data(message: StoredMessage, payload: str) -> str:
+    """The callback data (with the bot's menu version) of the button ``payload`` names on ``message``."""
+    for button in [*message.buttons(), *message.earlier_buttons()]:
+        if bare(str(button.get("callback_data", ""))) == payload:
+            return str(button["callback_data"])
+    return payload
 
 
 def body(message: StoredMessage) -> str:
@@ -242,18 +252,18 @@ async def file_complaint(server: TelegramServer, filer: Filer) -> None:
     user, chat = filer.user, filer.user.id
     user.send_text("/baru")
     prompt = await wait_for(server, chat, 0, lambda m: f"cat:{filer.category}" in payloads(m), "category prompt")
-    user.press_button(prompt, f"cat:{filer.category}")
+    user.press_button(prompt, real_data(prompt, f"cat:{filer.category}"))
     user.send_text(filer.description)
     user.send_photo(make_jpeg(gray=40 + filer.user.id % 150))
     user.send_location(*filer.point)
     step = await wait_for(server, chat, prompt.message_id,
                           lambda m: bool({"photo:done", "sum:send"} & set(payloads(m))), "photo or summary step")
     if "sum:send" not in payloads(step):
-        user.press_button(step, "photo:done")
+        user.press_button(step, real_data(step, "photo:done"))
         step = await wait_for(server, chat, step.message_id, lambda m: "sum:send" in payloads(m), "summary")
-    user.press_button(step, "sum:send")
-    if filer.double_tap:  # pressed twice before the bot answered: files once
-        user.press_button(step, "sum:send")
+    user.press_button(step, real_data(step, "sum:send"))
+    if filer.double_tap:  # pressed twice before the bot answered (the client still shows it): files once
+        user.press_button(step, real_data(step, "sum:send"), stale_ok=True)
     confirmation = await wait_for(server, chat, step.message_id, lambda m: bool(NUMBER.search(body(m))),
                                   "confirmation with a tracking number")
     found = NUMBER.search(body(confirmation))

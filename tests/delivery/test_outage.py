@@ -43,7 +43,7 @@ from localapi.telegram.state import StoredMessage
 from storage.models import AuditEntry, Complaint, OutboxMessage
 from storage.uow import UnitOfWork
 from tests.e2e.conftest import ROOT, TOKEN, start_app
-from tests.e2e.harness import Person, payloads
+from tests.e2e.harness import Person, payloads, real_payload
 from tests.multiproc.procs import (
     Recorder,
     body,
@@ -94,8 +94,7 @@ async def to_summary(citizen: Person, category: str, place: tuple[float, float])
     after_photo = await citizen.photo(make_jpeg())
     if "photo:done" in payloads(after_photo):
         await citizen.tap_and_read("photo:done")
-    ack = await citizen.location(*place)
-    summary = ack if "sum:send" in payloads(ack) else await citizen.next()
+    summary = await citizen.location(*place)  # "📍 Lokasi diterima." and the summary: one message
     assert "sum:send" in payloads(summary)
     return summary
 
@@ -174,7 +173,7 @@ async def test_every_card_and_notice_arrives_once_after_a_long_outage(
             outage_started = time.monotonic()
             server.fail_network(count=10**9, mode="disconnect")
             for name in ("B1", "B2"):
-                citizens[name].user.press_button(summaries[name].message_id, "sum:send")
+                citizens[name].user.press_button(summaries[name].message_id, real_payload(summaries[name], "sum:send"))
             # two presses in A1's group: the first's button answer fails (no network), which must not hold
             # back the second (the answer is best effort; the press itself is committed)
             for name, action in (("A1", "process"), ("A3", "process"), ("A2", "accept")):

@@ -42,6 +42,7 @@ from aiohttp import web
 
 from bench.common import places
 from bot.config import AppConfig, load_config
+from handlers.flow.versions import bare
 from localapi.telegram import StoredMessage, TelegramAPIError, TelegramServer
 from localapi.telegram.simulation import SimUser
 from localapi.telegram.state import ChatRecord
@@ -95,8 +96,14 @@ def body(message: StoredMessage | dict[str, Any]) -> str:
 def payloads(message: StoredMessage | dict[str, Any]) -> list[str]:
     if isinstance(message, dict):
         rows = (message.get("reply_markup") or {}).get("inline_keyboard") or []
-        return [b["callback_data"] for row in rows for b in row if "callback_data" in b]
-    return [b["callback_data"] for b in message.buttons() if "callback_data" in b]
+        return [bare(b["callback_data"]) for row in rows for b in row if "callback_data" in b]
+    return [bare(b["callback_data"]) for b in message.buttons() if "callback_data" in b]
+
+
+def real_data(message: StoredMessage, payload: str) -> str:
+    """The callback data (with the bot's menu version) of the button ``payload`` names on ``message``."""
+    return next((str(b["callback_data"]) for b in message.buttons() if bare(str(b.get("callback_data", ""))) == payload),
+                payload)
 
 
 # -- configuration and places ------------------------------------------------------------------------------
@@ -528,7 +535,7 @@ class Citizen:
 
     async def tap(self, payload: str) -> StoredMessage:
         target = self.last_with_button(payload)
-        return await self.act(lambda: self.user.press_button(target.message_id, payload))
+        return await self.act(lambda: self.user.press_button(target.message_id, real_data(target, payload)))
 
 
 async def file_complaint(server: TelegramServer, filing: Filing, *, timeout: float = 60.0) -> str:
@@ -545,7 +552,11 @@ async def file_complaint(server: TelegramServer, filing: Filing, *, timeout: flo
     if "photo:done" in payloads(after_photo):
         await citizen.tap("photo:done")
     ack = await citizen.act(lambda: user.send_location(*filing.place))
-    summary = ack if "sum:send" in payloads(ack) else await citizen.next()
+    # "📍 Lokasi diterima." and the summary are one message; its buttons are put on right after it
+    summary = await server.wait_for_message(
+        filing.user.id, lambda m: m.message_id >= ack.message_id and "sum:send" in payloads(m),
+        timeout=timeout, new_only=False,
+    )
     if "sum:send" not in payloads(summary):
         raise AssertionError(f"no summary after the location: {body(summary)[:80]!r}")
     confirmation = await citizen.tap("sum:send")
