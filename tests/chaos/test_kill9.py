@@ -237,13 +237,16 @@ def body(message: StoredMessage) -> str:
 
 async def wait_for(server: TelegramServer, chat_id: int, after: int, match: Callable[[StoredMessage], bool],
                    what: str) -> StoredMessage:
-    """The first bot message after ``after`` in the chat that matches (people are patient: the bot restarts)."""
-    try:
-        return await server.wait_for_message(
-            chat_id, lambda m: m.message_id > after and match(m), timeout=PATIENCE, new_only=False
-        )
-    except TimeoutError as exc:
-        raise AssertionError(f"chat {chat_id}: no {what} within {PATIENCE}s ({exc})") from None
+    """The first bot message after ``after`` in the chat that matches (people are patient: the bot restarts).
+    Polled, so a message that matches only once the bot edited it (buttons put on after sending) is seen."""
+    deadline = time.monotonic() + PATIENCE
+    while True:
+        found = next((m for m in server.bot_messages(chat_id) if m.message_id > after and match(m)), None)
+        if found is not None:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"chat {chat_id}: no {what} within {PATIENCE}s")
+        await asyncio.sleep(0.05)
 
 
 async def file_complaint(server: TelegramServer, filer: Filer) -> None:

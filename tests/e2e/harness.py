@@ -50,13 +50,12 @@ class Person:
         if not markup.get("remove_keyboard") or message.inline_keyboard:
             return
         mid = message.message_id
-        try:
-            await self.server.wait_for_message(
-                self.chat_id, lambda m: (m.message_id == mid and bool(m.inline_keyboard)) or m.message_id > mid,
-                timeout=timeout, new_only=False,
-            )
-        except TimeoutError:
-            return  # a message without buttons after all
+        deadline = asyncio.get_running_loop().time() + timeout
+        # polled: a message already looked at is not looked at again when it is edited (wait_for_message)
+        while not message.inline_keyboard and asyncio.get_running_loop().time() < deadline:
+            if any(m.message_id > mid for m in self.server.bot_messages(self.chat_id)):
+                return  # the bot moved on: a message without buttons after all
+            await asyncio.sleep(0.02)
 
     @property
     def reply_keyboard(self) -> Any:

@@ -553,10 +553,7 @@ async def file_complaint(server: TelegramServer, filing: Filing, *, timeout: flo
         await citizen.tap("photo:done")
     ack = await citizen.act(lambda: user.send_location(*filing.place))
     # "📍 Lokasi diterima." and the summary are one message; its buttons are put on right after it
-    summary = await server.wait_for_message(
-        filing.user.id, lambda m: m.message_id >= ack.message_id and "sum:send" in payloads(m),
-        timeout=timeout, new_only=False,
-    )
+    summary = await _until(lambda: "sum:send" in payloads(ack) and ack, timeout, "the summary's buttons")
     if "sum:send" not in payloads(summary):
         raise AssertionError(f"no summary after the location: {body(summary)[:80]!r}")
     confirmation = await citizen.tap("sum:send")
