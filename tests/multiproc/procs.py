@@ -70,6 +70,8 @@ BURST = ("/help", "/laporan", "/status {number}", "/bahasa", "/status")
 #: how each of the burst's replies begins (handlers/locales/id), in the order sent
 BURST_REPLIES = ("Cara membuat pengaduan", "📋 Pengaduan Anda", "📄 Pengaduan {number}", "Silakan pilih bahasa",
                  "🔎 Ketik nomor pengaduan")
+#: how the summary begins (handlers/locales/id: summary.title)
+SUMMARY_MARK = "Periksa pengaduan Anda"
 #: the lifecycle order of the statuses a card and the notices go through
 LIFECYCLE = ("baru", "diterima", "diproses", "selesai")
 #: the staff button that moves a complaint into each status
@@ -744,7 +746,10 @@ def citizen_order(recorder: Recorder, filing: Filing, *, allow_repeats: bool = F
     sent = sorted(recorder.sends(filing.user.id), key=lambda s: s.message_id)
     texts = [body(s.message) for s in sent]
     where = f"citizen {filing.index} ({filing.number})"
-    summary = next((i for i, s in enumerate(sent) if "sum:send" in payloads(s.message)), None)
+    # the summary goes out with the location keyboard's removal and gets its buttons by an edit right after:
+    # as sent, it is known by its title
+    summary = next((i for i, s in enumerate(sent) if "sum:send" in payloads(s.message) or SUMMARY_MARK in texts[i]),
+                   None)
     confirm = next((i for i, t in enumerate(texts) if filing.number and filing.number in t), None)
     if summary is None or confirm is None or not summary < confirm:
         problems.append(f"{where}: summary at {summary}, confirmation at {confirm}")
