@@ -663,7 +663,7 @@ class TelegramSender(OutboxLoop):
         except (TelegramBadRequest, ValueError) as exc:
             reason = _description(exc) if isinstance(exc, TelegramBadRequest) else f"bad message id: {exc}"
             if NOT_MODIFIED in reason.lower():
-                return _Outcome("sent", message_ids=[edit.message_id])
+                return _Outcome("sent")
             if isinstance(exc, TelegramBadRequest) and is_chat_problem(reason):
                 raise
             if edit.mode == EDIT_BUTTONS:
@@ -673,7 +673,8 @@ class TelegramSender(OutboxLoop):
                      job.chat_id, reason)
             job.message = dataclasses.replace(job.message, edit=None)
             return await self._send(job, attempt)
-        return _Outcome("sent", message_ids=[str(message_id)])
+        # no ids: nothing new reached the chat (the message changed is named in the row's payload)
+        return _Outcome("sent")
 
     async def _edit_card(self, job: _Job) -> _Outcome:
         """Re-render a card in place: caption for photo cards, text otherwise. Unchanged = done."""
