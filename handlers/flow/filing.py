@@ -79,12 +79,21 @@ def on_idle_photo(turn: Turn) -> Reply:
     return _advance(turn, turn.t("filing.photo_kept"), *([turn.t("drafts.caption_kept")] if offered else []))
 
 
+def _unusable_pin(turn: Turn, loc: Location) -> Reply | None:
+    """The answer to a pin that cannot be kept (not a real coordinate, or outside the area served);
+    None when it can be stored."""
+    if not _valid_pin(loc):
+        return on_unexpected(turn)
+    if _outside(loc):
+        return _refuse_outside(turn)
+    return None
+
+
 def on_idle_location(turn: Turn) -> Reply:
     assert isinstance(turn.event, Location)
-    if not _valid_pin(turn.event):
-        return on_unexpected(turn)
-    if _outside(turn.event):
-        return _refuse_outside(turn)
+    refused = _unusable_pin(turn, turn.event)
+    if refused is not None:
+        return refused
     turn.conv.draft = Draft()
     _store_pin(turn.draft, turn.event, turn.ctx)
     return _advance(turn, turn.t("filing.location_kept"))
@@ -170,10 +179,9 @@ def on_use_caption(turn: Turn) -> Reply:
 def on_keep_location(turn: Turn) -> Reply:
     """A map pin before the location step: keep it (the location step will then be skipped)."""
     assert isinstance(turn.event, Location)
-    if not _valid_pin(turn.event):
-        return on_unexpected(turn)
-    if _outside(turn.event):
-        return _refuse_outside(turn)
+    refused = _unusable_pin(turn, turn.event)
+    if refused is not None:
+        return refused
     _store_pin(turn.draft, turn.event, turn.ctx)
     return _reprompt(turn, turn.t("filing.location_kept"))
 
@@ -238,10 +246,9 @@ def on_photos_text(turn: Turn) -> Reply:
 
 def on_location_pin(turn: Turn) -> Reply:
     assert isinstance(turn.event, Location)
-    if not _valid_pin(turn.event):
-        return on_unexpected(turn)
-    if _outside(turn.event):
-        return _refuse_outside(turn)
+    refused = _unusable_pin(turn, turn.event)
+    if refused is not None:
+        return refused
     _store_pin(turn.draft, turn.event, turn.ctx)
     return _advance(turn, turn.t("filing.location_received"))
 
