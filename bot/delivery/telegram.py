@@ -16,53 +16,53 @@ Why it is shaped this way:
 * **Errors by kind.** Flood waits and migrations are not failures; blocked users and malformed messages
   fail for good at once; network and server trouble retries with capped exponential backoff. An
   unexpected exception fails one attempt of one row and never the loop.
+
+Where the parts live: the job and outcome types and the error classification in
+:mod:`bot.delivery.telegram_outcomes`, rate-limited calls in :mod:`bot.delivery.telegram_calls`, sending
+and card edits in :mod:`bot.delivery.telegram_send`, edits of a citizen's messages in
+:mod:`bot.delivery.telegram_edits`; this module is the loop that reads a row, attempts it and records
+the outcome.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING
 
-import aiohttp
 from aiogram import Bot
-from aiogram.exceptions import (
-    ClientDecodeError,
-    TelegramAPIError,
-    TelegramBadRequest,
-    TelegramEntityTooLarge,
-    TelegramForbiddenError,
-    TelegramMigrateToChat,
-    TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
-)
-from aiogram.types import (
-    BufferedInputFile,
-    InlineKeyboardMarkup,
-    InputMediaPhoto,
-    Message,
-    ReplyKeyboardRemove,
-    ReplyParameters,
-)
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.delivery import render
-from bot.delivery.loop import RECORD_RETRIES, OutboxLoop, Stopped
+from bot.delivery.loop import RECORD_RETRIES, Stopped
 from bot.delivery.ratelimit import RateLimiter, RateLimits, is_group_chat
-from bot.delivery.shared_limits import RedisError, SharedRateLimiter
+from bot.delivery.shared_limits import SharedRateLimiter
+from bot.delivery.telegram_calls import GLOBAL_FLOOD_WINDOW
+from bot.delivery.telegram_edits import CitizenEdits
+from bot.delivery.telegram_outcomes import (
+    CHAT_PROBLEMS,
+    FILE_REFERENCE,
+    FILE_TYPE_MISMATCH,
+    NOT_MODIFIED,
+    REPLY_NOT_FOUND,
+    WRONG_FILE_ID,
+    Action,
+    Attempt,
+    Job,
+    Outcome,
+    PhotoSource,
+    UnusablePhoto,
+    classify_error,
+    is_chat_problem,
+)
 from bot.services.receipts import REASON_BLOCKED, WATCHED_ROLES
-from handlers.messages import EDIT_BUTTONS, OutMessage
-from storage.images import reencode_jpeg
+from handlers.messages import OutMessage
 from storage.models import Card, MediaFile, OutboxMessage, utcnow
 from storage.outbox import KIND_EDIT_CARD, PENDING, SUPERSEDED, OutboxRepo
-from storage.repositories import AgencyRepo, CardRepo, CitizenRepo, MediaRepo, MessageLinkRepo
+from storage.repositories import AgencyRepo, CardRepo, CitizenRepo, MessageLinkRepo
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -72,102 +72,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("sikesal.delivery")
 
 CHANNEL = "telegram"
-T = TypeVar("T")
-
-# Telegram's descriptions (see localapi.telegram.errors), matched case-insensitively as substrings
-NOT_MODIFIED = "message is not modified"
-REPLY_NOT_FOUND = "message to be replied not found"
-WRONG_FILE_ID = "wrong file identifier"
-FILE_REFERENCE = "file reference"
-#: a document's file id sent as a photo (an image the citizen sent "as a file")
-FILE_TYPE_MISMATCH = "type of file mismatch"
-#: descriptions meaning the chat itself cannot be written to (not the message's fault)
-CHAT_PROBLEMS = ("chat not found", "not enough rights", "have no rights", "chat_write_forbidden",
-                 "bot is not a member", "bot was kicked", "group chat was deactivated", "chat was deleted",
-                 "need administrator rights")
-
-#: two chats hit by 429 within this many seconds -> the flood is bot-wide, pause everything
-GLOBAL_FLOOD_WINDOW = 1.0
 
 
-@dataclass(slots=True)
-class _PhotoSource:
-    sha256: str
-    file_id: str | None
-    path: str | None  # relative to the media directory; None if we have no bytes to upload
-
-
-@dataclass(slots=True)
-class _Job:
-    """Everything needed to deliver one row, copied out of the read session (no ORM objects in flight)."""
-
-    row_id: int
-    chat_id: str
-    kind: str
-    message: OutMessage
-    attempts: int
-    complaint_id: int | None
-    card_id: int | None
-    link_role: str | None
-    link_staff_user_id: str | None
-    reply_to: int | None = None
-    edit_message_id: int | None = None
-    card_kind: str = "text"
-    photos: list[_PhotoSource] = field(default_factory=list)
-    progress: list[str] = field(default_factory=list)
-
-
-Action = Literal["sent", "retry", "failed", "flood", "migrated", "skip", "superseded"]
-
-
-class UnusablePhoto(Exception):
-    """A photo Telegram will not take (or we cannot decode): a card goes without it rather than not at all."""
-
-
-def is_chat_problem(description: str) -> bool:
-    """Telegram refused the chat, not the message (removed bot, deleted group, no rights to write)."""
-    text = description.lower()
-    return any(problem in text for problem in CHAT_PROBLEMS)
-
-
-@dataclass(slots=True)
-class _Outcome:
-    action: Action
-    message_ids: list[str] = field(default_factory=list)
-    #: the message that carries the buttons (what a card's ``message_id`` must be)
-    button_message_id: int | None = None
-    card_kind: str = "text"
-    error: str = ""
-    delay: float = 0.0
-    count_attempt: bool = True
-    migrate_to: int | None = None
-    blocked: bool = False
-    #: the group itself refused us (bot removed, chat gone): re-route, and say so on ``agency list``
-    unreachable: bool = False
-    #: a row of the same chat that must be delivered first (the card this row replies to or edits)
-    prerequisite: int | None = None
-
-
-@dataclass(slots=True)
-class _Attempt:
-    """Side results gathered while sending, kept even when a later call of the same row fails."""
-
-    file_ids: dict[str, str] = field(default_factory=dict)
-
-
-def _chat_arg(chat_id: str) -> int | str:
-    """aiogram wants an int for numeric ids (and a str for ``@username``)."""
-    try:
-        return int(chat_id)
-    except ValueError:
-        return chat_id
-
-
-def _description(exc: TelegramAPIError) -> str:
-    return str(exc.message)
-
-
-class TelegramSender(OutboxLoop):
+class TelegramSender(CitizenEdits):
     """Delivers pending ``telegram`` outbox rows. One instance per process; see :meth:`run`.
 
     ``wake()`` after committing a transaction that enqueued something makes delivery prompt; without it
@@ -237,9 +144,9 @@ class TelegramSender(OutboxLoop):
 
     async def _process(self, row_id: int, *, nested: bool = False) -> bool:
         """Deliver one row and record the outcome. True if the chat may continue with its next row."""
-        attempt = _Attempt()
+        attempt = Attempt()
         loaded = await self._load(row_id)
-        if isinstance(loaded, _Outcome) and loaded.prerequisite is not None and not nested:
+        if isinstance(loaded, Outcome) and loaded.prerequisite is not None and not nested:
             if await self._claim(loaded.prerequisite):
                 try:
                     await self._process(loaded.prerequisite, nested=True)
@@ -248,10 +155,10 @@ class TelegramSender(OutboxLoop):
             loaded = await self._load(row_id)
         if loaded is None:
             return True
-        if isinstance(loaded, _Job):
+        if isinstance(loaded, Job):
             loaded = await self._refresh_card(loaded)
-        if isinstance(loaded, _Outcome):
-            job: _Job | None = None
+        if isinstance(loaded, Outcome):
+            job: Job | None = None
             outcome = loaded
         else:
             job = loaded
@@ -283,13 +190,13 @@ class TelegramSender(OutboxLoop):
                 log.exception("could not re-route after chat %s became unreachable", job.chat_id)
         return outcome.action in ("sent", "failed", "skip", "superseded")
 
-    async def _refresh_card(self, job: _Job) -> _Job | _Outcome:
+    async def _refresh_card(self, job: Job) -> Job | Outcome:
         """A card's first rendering is sent as the complaint is *now*, however long it waited."""
         if self.render_card is None or job.kind == KIND_EDIT_CARD or job.card_id is None:
             return job
         fresh = await self.render_card(job.card_id)
         if fresh is None:
-            return _Outcome("superseded", error="the card was retired before it could be delivered")
+            return Outcome("superseded", error="the card was retired before it could be delivered")
         if fresh.to_dict() == job.message.to_dict():
             return job
         job.message = fresh
@@ -298,8 +205,7 @@ class TelegramSender(OutboxLoop):
                 sources = [await self._photo_source(session, p.sha256, p.telegram_file_id) for p in fresh.photos]
             job.photos = [s for s in sources if s is not None]
         return job
-
-    async def _attempt(self, job: _Job, attempt: _Attempt) -> _Outcome:
+    async def _attempt(self, job: Job, attempt: Attempt) -> Outcome:
         """Make the API calls for ``job`` and classify what happened."""
         try:
             if job.kind == KIND_EDIT_CARD:
@@ -309,35 +215,12 @@ class TelegramSender(OutboxLoop):
             return await self._send(job, attempt)
         except Stopped:
             raise
-        except TelegramRetryAfter as exc:
-            return _Outcome("flood", delay=float(exc.retry_after), error=self._scrub(str(exc)), count_attempt=False)
-        except TelegramMigrateToChat as exc:
-            return _Outcome("migrated", migrate_to=int(exc.migrate_to_chat_id), error=_description(exc))
-        except TelegramForbiddenError as exc:
-            group = is_group_chat(job.chat_id)
-            return _Outcome("failed", error=_description(exc), blocked=not group, unreachable=group)
-        except TelegramBadRequest as exc:
-            unreachable = is_group_chat(job.chat_id) and is_chat_problem(_description(exc))
-            return _Outcome("failed", error=_description(exc), unreachable=unreachable)
-        except TelegramEntityTooLarge as exc:  # a TelegramNetworkError subclass, but permanent
-            return _Outcome("failed", error=_description(exc))
-        except (TelegramNetworkError, TelegramServerError, ClientDecodeError, aiohttp.ClientError) as exc:
-            return _Outcome("retry", error=self._scrub(f"{type(exc).__name__}: {exc}"))
-        except TimeoutError as exc:
-            return _Outcome("retry", error=f"timeout: {exc}")
-        except FileNotFoundError as exc:  # the media disk may be back later; max_attempts bounds the wait
-            log.warning("outbox row %s: stored photo missing: %s", job.row_id, exc)
-            return _Outcome("retry", error=f"photo file missing: {exc}")
-        except TelegramAPIError as exc:  # 401/404/409: configuration trouble, worth retrying slowly
-            log.error("telegram refused row %s: %s", job.row_id, self._scrub(str(exc)))
-            return _Outcome("retry", error=self._scrub(str(exc)))
-        except Exception as exc:  # the per-row safety net: one bad row must not stop delivery
-            log.exception("unexpected error delivering outbox row %s", job.row_id)
-            return _Outcome("retry", error=self._scrub(f"{type(exc).__name__}: {exc}"))
+        except Exception as exc:  # sorted by kind; the per-row safety net: one bad row must not stop delivery
+            return classify_error(exc, job, self._scrub)
 
     # ------------------------------------------------------------------ reading
 
-    async def _load(self, row_id: int) -> _Job | _Outcome | None:
+    async def _load(self, row_id: int) -> Job | Outcome | None:
         """Copy the row and what it refers to out of the database; an outcome if it cannot go now."""
         async with self._db_sem, self.sessionmaker() as session:
             row = await session.get(OutboxMessage, row_id)
@@ -346,8 +229,8 @@ class TelegramSender(OutboxLoop):
             try:
                 message = OutMessage.from_dict(row.payload)
             except (KeyError, TypeError, ValueError) as exc:
-                return _Outcome("failed", error=f"malformed payload: {exc!r}")
-            job = _Job(
+                return Outcome("failed", error=f"malformed payload: {exc!r}")
+            job = Job(
                 row_id=row.id,
                 chat_id=row.chat_id,
                 kind=row.kind,
@@ -363,10 +246,10 @@ class TelegramSender(OutboxLoop):
             if job.kind == KIND_EDIT_CARD:
                 card = await session.get(Card, row.card_id) if row.card_id is not None else None
                 if card is None:
-                    return _Outcome("failed", error="card to edit does not exist")
+                    return Outcome("failed", error="card to edit does not exist")
                 if card.message_id is None:
                     waiting = await self._wait_for_card(repo, card, row, "waiting for the card to be delivered")
-                    return waiting or _Outcome("failed", error="card was never delivered; nothing to edit")
+                    return waiting or Outcome("failed", error="card was never delivered; nothing to edit")
                 job.edit_message_id = int(card.message_id)
                 job.card_kind = card.kind
                 job.chat_id = str(card.chat_id)
@@ -393,7 +276,7 @@ class TelegramSender(OutboxLoop):
 
     async def _wait_for_card(
         self, repo: OutboxRepo, card: Card, row: OutboxMessage, why: str
-    ) -> _Outcome | None:
+    ) -> Outcome | None:
         """A reply to (or an edit of) a card that is still queued waits for it. None: the card will never
         be delivered (its row failed), so there is nothing to wait for.
 
@@ -404,7 +287,7 @@ class TelegramSender(OutboxLoop):
         if pending is None:
             return None
         same_chat = pending.chat_id == row.chat_id
-        return _Outcome(
+        return Outcome(
             "retry", delay=self.defer_delay, count_attempt=False, error=why,
             prerequisite=pending.id if same_chat else None,
         )
@@ -428,302 +311,18 @@ class TelegramSender(OutboxLoop):
         return (await session.scalars(stmt)).first()
 
     @staticmethod
-    async def _photo_source(session: AsyncSession, sha256: str, file_id: str | None) -> _PhotoSource | None:
+    async def _photo_source(session: AsyncSession, sha256: str, file_id: str | None) -> PhotoSource | None:
         stored = await session.get(MediaFile, sha256)
         path = stored.path if stored is not None else None
         known = file_id or (stored.telegram_file_id if stored is not None else None)
         if known is None and path is None:
             return None
-        return _PhotoSource(sha256=sha256, file_id=known, path=path)
-
-    # ------------------------------------------------------------------ sending
-
-    async def _throttled(
-        self, chat_id: str, call: Callable[[], Awaitable[T]], *, cost: int = 1, edit: bool = False
-    ) -> T:
-        """Wait for the limiter (without holding a concurrency slot), then make the call.
-
-        The limiter records the send while holding the slot, right before the request leaves, so the time
-        it counts is as close as possible to what Telegram sees.
-        """
-        while True:
-            async with self._sem:
-                wait = await self._acquire(chat_id, cost=cost, edit=edit)
-                if wait <= 0:
-                    return await call()
-            await self._sleep(wait)
-
-    async def _acquire(self, chat_id: str, *, cost: int, edit: bool) -> float:
-        """Ask the shared limiter (Redis) when there is one; while it cannot be reached, count locally."""
-        if self.shared_limiter is not None:
-            try:
-                wait = await self.shared_limiter.acquire(chat_id, cost=cost, edit=edit)
-            except (RedisError, OSError) as exc:
-                if self._shared_down_since is None:
-                    self._shared_down_since = time.monotonic()
-                    log.error("the shared rate limiter (Redis) is unreachable (%s); counting limits in this "
-                              "process only until it is back", type(exc).__name__)
-            else:
-                if self._shared_down_since is not None:
-                    log.warning("the shared rate limiter (Redis) is back")
-                    self._shared_down_since = None
-                return wait
-        return self.limiter.acquire(chat_id, time.monotonic(), cost=cost, edit=edit)
-
-    async def _share_pause(self, chat_id: str, seconds: float) -> None:
-        """Tell every process about a 429 (the chat's, and the whole bot's when several chats were hit)."""
-        if self.shared_limiter is None:
-            return
-        try:
-            await self.shared_limiter.pause(chat_id, seconds)
-            if self.limiter.paused_until(None) > time.monotonic():
-                await self.shared_limiter.pause(None, seconds)
-        except (RedisError, OSError):
-            log.warning("could not share a flood pause through Redis")
-
-    async def _with_reply(
-        self, chat_id: str, reply_to: int | None, make: Callable[[ReplyParameters | None], Awaitable[T]],
-        *, cost: int = 1,
-    ) -> T:
-        """Send replying to ``reply_to``; if Telegram says that message is gone, send without the reply."""
-        params = render.reply_parameters(reply_to)
-        try:
-            return await self._throttled(chat_id, lambda: make(params), cost=cost)
-        except TelegramBadRequest as exc:
-            if params is None or REPLY_NOT_FOUND not in _description(exc).lower():
-                raise
-            log.info("reply target %s in chat %s is gone; sending without reply", reply_to, chat_id)
-        return await self._throttled(chat_id, lambda: make(None), cost=cost)
-
-    async def _input(self, source: _PhotoSource, upload: bool) -> str | BufferedInputFile:
-        if source.file_id is not None and not upload:
-            return source.file_id
-        if source.path is None:
-            raise FileNotFoundError(f"no stored bytes for photo {source.sha256}")
-        data = await self.media.read(source.path)
-        # what leaves for a group is always a clean JPEG (files stored before re-encoding existed too)
-        cleaned = await asyncio.to_thread(reencode_jpeg, data)
-        if cleaned is None:
-            raise UnusablePhoto(f"stored photo {source.sha256[:12]} does not decode as an image")
-        return BufferedInputFile(cleaned, filename=f"{source.sha256[:16]}.jpg")
-
-    async def _send_photos(
-        self, job: _Job, group: tuple[int, ...], *, caption: str | None, markup: render.ReplyMarkup | None,
-        reply_to: int | None, attempt: _Attempt,
-    ) -> list[Message]:
-        """One photo (sendPhoto) or an album (sendMediaGroup). Falls back to uploading the stored bytes
-        once if a cached file_id was refused."""
-        chat = _chat_arg(job.chat_id)
-        sources = [job.photos[i] for i in group]
-        upload = False
-        while True:
-            inputs = [await self._input(s, upload) for s in sources]
-            try:
-                if len(inputs) == 1:
-                    photo = inputs[0]
-                    message = await self._with_reply(
-                        job.chat_id,
-                        reply_to,
-                        lambda rp, photo=photo: self.bot.send_photo(  # type: ignore[misc]
-                            chat, photo=photo, caption=caption, parse_mode="HTML" if caption else None,
-                            reply_markup=markup, reply_parameters=rp,
-                        ),
-                    )
-                    messages = [message]
-                else:
-                    media = [InputMediaPhoto(media=item) for item in inputs]
-                    messages = await self._with_reply(
-                        job.chat_id,
-                        reply_to,
-                        lambda rp, media=media: self.bot.send_media_group(  # type: ignore[misc]
-                            chat, media=media, reply_parameters=rp  # type: ignore[arg-type]
-                        ),
-                        cost=len(media),
-                    )
-            except TelegramBadRequest as exc:
-                text = _description(exc).lower()
-                refused_id = WRONG_FILE_ID in text or FILE_REFERENCE in text or FILE_TYPE_MISMATCH in text
-                if upload or not refused_id or not all(s.path is not None for s in sources):
-                    raise
-                log.info("cached file_id refused in chat %s; uploading the stored photo", job.chat_id)
-                upload = True
-                continue
-            for source, message in zip(sources, messages, strict=False):
-                if message.photo:
-                    new_id = message.photo[-1].file_id
-                    if new_id != source.file_id:
-                        attempt.file_ids[source.sha256] = new_id
-                        source.file_id = new_id
-            return messages
-
-    async def _send(self, job: _Job, attempt: _Attempt) -> _Outcome:
-        """Send the row; if Telegram will not take its photos (even uploaded afresh) the message goes
-        without them: a card must reach its agency, a photo is a detail of it."""
-        try:
-            return await self._send_parts(job, attempt)
-        except (TelegramBadRequest, UnusablePhoto) as exc:
-            if not job.photos or (isinstance(exc, TelegramBadRequest) and is_chat_problem(_description(exc))):
-                raise
-            log.warning("outbox row %s: photos refused (%s); sending it without them", job.row_id, exc)
-            job.photos = []
-            return await self._send_parts(job, attempt)
-
-    async def _send_parts(self, job: _Job, attempt: _Attempt) -> _Outcome:
-        """Photos first (one with caption, or albums), then the text with the markup.
-
-        A message that must both take the reply keyboard away and show inline buttons (the summary
-        after the location step) cannot say both in one call: Telegram takes one ``reply_markup``.
-        It goes out with the keyboard removal, and the buttons are then put on that same message
-        (editMessageReplyMarkup works on any message the bot sent), so the citizen gets one message."""
-        message = job.message
-        chat = _chat_arg(job.chat_id)
-        plan = render.plan(message, len(job.photos))
-        later = render.inline_markup(message) if message.buttons and message.remove_keyboard else None
-        markup: render.ReplyMarkup | None = ReplyKeyboardRemove(remove_keyboard=True) if later else None
-        markup = markup or render.reply_markup(message)
-        parts = plan.photo_count + (0 if plan.caption_on_photo else 1)
-        if later is not None and len(job.progress) >= parts:  # all sent earlier; only the buttons missing
-            return await self._add_buttons(job, list(job.progress), later, plan.card_kind)
-        ids = list(job.progress)  # parts delivered by an earlier attempt
-        sent_photos = 0
-        for index, group in enumerate(plan.photo_groups):
-            if sent_photos + len(group) <= len(job.progress):
-                sent_photos += len(group)
-                continue
-            caption = message.text if plan.caption_on_photo else None
-            results = await self._send_photos(
-                job, group, caption=caption, markup=markup if plan.caption_on_photo else None,
-                reply_to=job.reply_to if index == 0 else None, attempt=attempt,
-            )
-            sent_photos += len(group)
-            ids.extend(str(m.message_id) for m in results)
-            if not plan.caption_on_photo:
-                await self._save_progress(job.row_id, ids, attempt)
-        if plan.caption_on_photo:
-            if later is not None:
-                await self._save_progress(job.row_id, ids, attempt)
-                return await self._add_buttons(job, ids, later, "photo")
-            return _Outcome("sent", message_ids=ids, button_message_id=int(ids[0]), card_kind="photo")
-        text_reply = int(ids[0]) if ids else job.reply_to
-        sent = await self._with_reply(
-            job.chat_id,
-            text_reply,
-            lambda rp: self.bot.send_message(
-                chat, message.text, parse_mode="HTML", reply_markup=markup, reply_parameters=rp
-            ),
-        )
-        ids.append(str(sent.message_id))
-        if later is not None:
-            await self._save_progress(job.row_id, ids, attempt)  # a retry must not send the text again
-            return await self._add_buttons(job, ids, later, "text")
-        return _Outcome("sent", message_ids=ids, button_message_id=sent.message_id, card_kind="text")
-
-    async def _add_buttons(
-        self, job: _Job, ids: list[str], markup: InlineKeyboardMarkup, card_kind: str
-    ) -> _Outcome:
-        """Put the inline buttons on the message just sent with the keyboard removal."""
-        chat, message_id = _chat_arg(job.chat_id), int(ids[-1])
-        try:
-            await self._throttled(
-                job.chat_id,
-                lambda: self.bot.edit_message_reply_markup(chat_id=chat, message_id=message_id, reply_markup=markup),
-                edit=True,
-            )
-        except TelegramBadRequest as exc:
-            if NOT_MODIFIED not in _description(exc).lower():
-                raise
-        return _Outcome("sent", message_ids=ids, button_message_id=message_id, card_kind=card_kind)
-
-    async def _edit_message(self, job: _Job, attempt: _Attempt) -> _Outcome:
-        """Change an earlier message of this chat (:class:`handlers.messages.EditTarget`): its text and
-        buttons, or only its buttons (none = take them off). "Not modified" is done. A message that can
-        no longer be edited (deleted, too old, not text) gets a content edit as a new message, since the
-        citizen must read it; taking buttons off such a message is simply dropped."""
-        edit = job.message.edit
-        assert edit is not None
-        chat = _chat_arg(job.chat_id)
-        markup = render.inline_markup(job.message)
-        try:
-            message_id = int(edit.message_id)
-            if edit.mode == EDIT_BUTTONS:
-                await self._throttled(
-                    job.chat_id,
-                    lambda: self.bot.edit_message_reply_markup(chat_id=chat, message_id=message_id, reply_markup=markup),
-                    edit=True,
-                )
-            else:
-                await self._throttled(
-                    job.chat_id,
-                    lambda: self.bot.edit_message_text(
-                        text=job.message.text, chat_id=chat, message_id=message_id, parse_mode="HTML",
-                        reply_markup=markup,
-                    ),
-                    edit=True,
-                )
-        except (TelegramBadRequest, ValueError) as exc:
-            reason = _description(exc) if isinstance(exc, TelegramBadRequest) else f"bad message id: {exc}"
-            if NOT_MODIFIED in reason.lower():
-                return _Outcome("sent")
-            if isinstance(exc, TelegramBadRequest) and is_chat_problem(reason):
-                raise
-            if edit.mode == EDIT_BUTTONS:
-                log.info("buttons of message %s in chat %s stay (%s)", edit.message_id, job.chat_id, reason)
-                return _Outcome("sent")
-            log.info("message %s in chat %s cannot be edited (%s); sending it anew", edit.message_id,
-                     job.chat_id, reason)
-            job.message = dataclasses.replace(job.message, edit=None)
-            return await self._send(job, attempt)
-        # no ids: nothing new reached the chat (the message changed is named in the row's payload)
-        return _Outcome("sent")
-
-    async def _edit_card(self, job: _Job) -> _Outcome:
-        """Re-render a card in place: caption for photo cards, text otherwise. Unchanged = done."""
-        assert job.edit_message_id is not None
-        chat = _chat_arg(job.chat_id)
-        message_id = job.edit_message_id
-        text = job.message.text
-        markup = render.inline_markup(job.message)
-        try:
-            if job.card_kind == "photo":
-                await self._throttled(
-                    job.chat_id,
-                    lambda: self.bot.edit_message_caption(
-                        chat_id=chat, message_id=message_id, caption=text, parse_mode="HTML", reply_markup=markup
-                    ),
-                    edit=True,
-                )
-            else:
-                await self._throttled(
-                    job.chat_id,
-                    lambda: self.bot.edit_message_text(
-                        text=text, chat_id=chat, message_id=message_id, parse_mode="HTML", reply_markup=markup
-                    ),
-                    edit=True,
-                )
-        except TelegramBadRequest as exc:
-            if NOT_MODIFIED not in _description(exc).lower():
-                raise
-        return _Outcome("sent", message_ids=[str(message_id)], card_kind=job.card_kind)
+        return PhotoSource(sha256=sha256, file_id=known, path=path)
 
     # ------------------------------------------------------------------ writing
 
-    async def _save_progress(self, row_id: int, ids: list[str], attempt: _Attempt) -> None:
-        """Commit the parts already delivered (and new file ids) before sending the next part."""
-        async with self._db_sem, self.sessionmaker() as session, session.begin():
-            row = await session.get(OutboxMessage, row_id)
-            if row is not None and row.status == PENDING:
-                OutboxRepo(session).save_progress(row, ids)
-            await self._save_file_ids(session, attempt)
-        attempt.file_ids.clear()
-
-    @staticmethod
-    async def _save_file_ids(session: AsyncSession, attempt: _Attempt) -> None:
-        media = MediaRepo(session)
-        for sha256, file_id in attempt.file_ids.items():
-            await media.set_telegram_file_id(sha256, file_id)
-
     async def _record(
-        self, row_id: int, job: _Job | None, outcome: _Outcome, attempt: _Attempt
+        self, row_id: int, job: Job | None, outcome: Outcome, attempt: Attempt
     ) -> tuple[int, str | None, tuple[str, str]] | None:
         """Apply ``outcome`` to the row (and card, links, citizen, agency) in one short transaction.
 
@@ -818,7 +417,7 @@ class TelegramSender(OutboxLoop):
         return None
 
     @staticmethod
-    async def _record_links(session: AsyncSession, row: OutboxMessage, outcome: _Outcome) -> None:
+    async def _record_links(session: AsyncSession, row: OutboxMessage, outcome: Outcome) -> None:
         """Card rows: the card learns its message; the button message links as ``card``, album items as
         ``album``. Other rows: every message links with the row's ``link_role``."""
         links = MessageLinkRepo(session)
@@ -838,22 +437,19 @@ class TelegramSender(OutboxLoop):
                     staff_user_id=row.link_staff_user_id,
                 )
 
-    def _pause(self, chat_id: str, seconds: float) -> None:
-        """Pause the chat; if another chat was hit within a second, Telegram is limiting the whole bot."""
-        now = time.monotonic()
-        until = now + seconds
-        self.limiter.pause(chat_id, until)
-        recent = [c for c, at in self._floods.items() if c != chat_id and now - at <= GLOBAL_FLOOD_WINDOW]
-        self._floods = {c: at for c, at in self._floods.items() if now - at <= GLOBAL_FLOOD_WINDOW}
-        self._floods[chat_id] = now
-        if recent:
-            log.warning("flood control in several chats at once: pausing all sends for %.0fs", seconds)
-            self.limiter.pause(None, until)
 
-    def _scrub(self, text: str) -> str:
-        """Never let the bot token reach a log line or the database (aiohttp errors can carry the URL)."""
-        token = getattr(self.bot, "token", None)
-        return text.replace(token, "<token>") if token else text
-
-
-__all__ = ["RateLimits", "TelegramSender"]
+__all__ = [
+    "CHANNEL",
+    "CHAT_PROBLEMS",
+    "FILE_REFERENCE",
+    "FILE_TYPE_MISMATCH",
+    "GLOBAL_FLOOD_WINDOW",
+    "NOT_MODIFIED",
+    "REPLY_NOT_FOUND",
+    "WRONG_FILE_ID",
+    "Action",
+    "RateLimits",
+    "TelegramSender",
+    "UnusablePhoto",
+    "is_chat_problem",
+]
