@@ -529,11 +529,17 @@ class Citizen:
         self.filing.latencies.append(time.perf_counter() - started)
         return reply
 
-    def last_with_button(self, payload: str) -> StoredMessage:
+    def latest_with_button(self, payload: str) -> StoredMessage | None:
         for message in reversed(self.server.bot_messages(self.user.id)):
             if payload in payloads(message):
                 return message
-        raise AssertionError(f"no message with button {payload!r} in chat {self.user.id}")
+        return None
+
+    def last_with_button(self, payload: str) -> StoredMessage:
+        message = self.latest_with_button(payload)
+        if message is None:
+            raise AssertionError(f"no message with button {payload!r} in chat {self.user.id}")
+        return message
 
     async def tap(self, payload: str) -> StoredMessage:
         target = self.last_with_button(payload)
@@ -553,9 +559,11 @@ async def file_complaint(server: TelegramServer, filing: Filing, *, timeout: flo
     after_photo = await citizen.act(lambda: user.send_photo(filing.photo))
     if "photo:done" in payloads(after_photo):
         await citizen.tap("photo:done")
-    ack = await citizen.act(lambda: user.send_location(*filing.place))
-    # "📍 Lokasi diterima." and the summary are one message; its buttons are put on right after it
-    summary = await _until(lambda: "sum:send" in payloads(ack) and ack, timeout, "the summary's buttons")
+    await citizen.act(lambda: user.send_location(*filing.place))
+    # "📍 Lokasi diterima." and the summary are one message; its buttons are put on right after it. After a
+    # process is killed the message may come twice (sent, not recorded, sent again): the buttons go on the
+    # copy the bot recorded, so look at the latest message with them.
+    summary = await _until(lambda: citizen.latest_with_button("sum:send"), timeout, "the summary's buttons")
     if "sum:send" not in payloads(summary):
         raise AssertionError(f"no summary after the location: {body(summary)[:80]!r}")
     confirmation = await citizen.tap("sum:send")
@@ -585,22 +593,29 @@ async def work_card(server: TelegramServer, filing: Filing, group_id: int, staff
     number = filing.number
     card = await server.wait_for_message(group_id, lambda m: number in body(m), timeout=timeout, new_only=False)
     filing.card_message_id, filing.group_id = card.message_id, group_id
-    chat = server.state.chats[group_id]
+
+    def latest_card() -> StoredMessage:
+        """The card as the bot knows it: after a process is killed a card may come twice (sent, not
+        recorded, sent again), and the bot edits the copy it recorded, the later one."""
+        cards = [m for m in server.bot_messages(group_id) if number in body(m).split("\n", 1)[0]]
+        return cards[-1] if cards else card
+
     for status in filing.chain:
         prefix = f"st:{ACTION_FOR[status]}:"
 
-        def button(prefix: str = prefix) -> str | None:
-            current = chat.messages[card.message_id]
-            return next((p for p in payloads(current) if p.startswith(prefix)), None)
+        def button(prefix: str = prefix) -> tuple[int, str] | None:
+            current = latest_card()
+            found = next((p for p in payloads(current) if p.startswith(prefix)), None)
+            return (current.message_id, found) if found else None
 
-        payload = await _until(button, timeout, f"{prefix} on the card of {number}")
-        query = staff.press_button(card.message_id, payload, chat=group_id)
+        message_id, payload = await _until(button, timeout, f"{prefix} on the card of {number}")
+        query = staff.press_button(message_id, payload, chat=group_id)
         answer = await server.wait_callback_answer(query, timeout=timeout)
         if answer.get("show_alert"):
             raise AssertionError(f"{payload} on {number} refused: {answer}")
     if filing.chain:
         final = CARD_STATUS[filing.chain[-1]]
-        await _until(lambda: card_status(body(chat.messages[card.message_id])) == final, timeout,
+        await _until(lambda: card_status(body(latest_card())) == final, timeout,
                      f"the card of {number} showing {final}")
 
 

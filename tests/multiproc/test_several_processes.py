@@ -3,7 +3,7 @@ through a round-robin reverse proxy: nothing lost, nothing twice, every chat in 
 respected by the processes together, and a process killed with SIGKILL leaves its work to the others.
 
 The local Telegram server enforces Telegram's limits (30 sends/s overall with a burst of 30, 1/s per
-private chat beyond a burst of 4, 20 actions a minute per group, edits included) and answers 429 when they
+private chat beyond a burst of 4 (6 here, see :data:`SERVER_LIMITS`), 20 actions a minute per group, edits included) and answers 429 when they
 are exceeded; :class:`~tests.multiproc.procs.Recorder` counts every 429 and keeps every bot message and edit
 as it was at that moment. The processes keep the real limits from config.yaml and share them through
 Redis (``SIKESAL_REDIS_URL``, a fresh database number per test).
@@ -62,6 +62,13 @@ from tests.multiproc.procs import (
 )
 
 pytestmark = [pytest.mark.multiproc, pytest.mark.postgres]
+
+#: Telegram's limits as the server enforces them, with two seconds of a private chat's rate added to its
+#: burst: the bot counts a message when it leaves, the server when it arrives, and on this loaded two-core
+#: machine (three bots, the server and the test in one box) a request sometimes arrives a second or more
+#: late, bunched with the next ones, which a real chat's 1/s would never see. The overall and group limits
+#: are Telegram's own: they are what the processes must share (see above).
+SERVER_LIMITS = ServerLimits(private_burst=ServerLimits().private_burst + 2)
 
 FILINGS = 100
 PRESSES = 100
@@ -151,7 +158,7 @@ async def test_several_processes_lose_nothing_and_send_nothing_twice(
 ) -> None:
     redis_url = await fresh_redis(10 + processes)
     config = write_config(tmp_path / "config.yaml")  # Telegram's real limits
-    async with TelegramServer(TOKEN, rate_limits=True) as server:
+    async with TelegramServer(TOKEN, rate_limits=SERVER_LIMITS) as server:
         recorder = Recorder(server)
         cluster = Cluster(processes, server, pg_url, tmp_path, tmp_path / "config.yaml", redis_url)
         try:
@@ -274,7 +281,7 @@ async def test_a_killed_process_leaves_its_work_to_the_others(
     per row it held."""
     redis_url = await fresh_redis(14)
     config = write_config(tmp_path / "config.yaml")
-    async with TelegramServer(TOKEN, rate_limits=True) as server:
+    async with TelegramServer(TOKEN, rate_limits=SERVER_LIMITS) as server:
         recorder = Recorder(server)
         cluster = Cluster(3, server, pg_url, tmp_path, tmp_path / "config.yaml", redis_url)
         victim_held: dict[str, list[tuple[int, str]]] = {}
