@@ -2,16 +2,16 @@
 pydantic, plus the environment for secrets and endpoints.
 
 A wrong key or type stops the start with a message naming it (``ConfigError``), e.g.
-``config.yaml: categories.jalan.target_hours: Input should be a valid integer``.
+``config.yaml: categories.jalan.target_hours: Input should be a valid number``.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -33,6 +33,14 @@ class _Strict(BaseModel):
 
 
 LocalizedText = dict[str, str]
+
+#: canned replies when config.yaml names none (staff texts are Indonesian, like the cards)
+DEFAULT_CANNED = (
+    "Terima kasih, laporan Anda sudah kami terima dan akan segera kami tindak lanjuti.",
+    "Petugas kami sedang menuju lokasi.",
+    "Mohon kirimkan foto yang lebih jelas atau titik lokasi yang lebih tepat.",
+    "Perbaikan dijadwalkan dalam beberapa hari ke depan. Terima kasih atas kesabaran Anda.",
+)
 
 
 class CityConfig(_Strict):
@@ -87,6 +95,130 @@ class MediaLinksConfig(_Strict):
     ttl_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
 
 
+_HHMM = r"(?:[01]\d|2[0-3]):[0-5]\d"
+#: ``"07:30-16:00"``: one span of a working day, city time
+_SPAN = re.compile(rf"^({_HHMM})-({_HHMM}|24:00)$")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _check_spans(spans: list[str]) -> list[str]:
+    last = ""
+    for span in spans:
+        found = _SPAN.fullmatch(span.replace(" ", ""))
+        if found is None:
+            raise ValueError(f"{span!r} must look like 07:30-16:00")
+        start, end = found.groups()
+        if end <= start or start < last:
+            raise ValueError(f"{span!r} must end after it starts, and spans must be in order")
+        last = end
+    return [s.replace(" ", "") for s in spans]
+
+
+class OfficeHoursOverride(_Strict):
+    """Different office hours between two dates, both included (e.g. Ramadan)."""
+
+    start: date = Field(alias="from")
+    until: date
+    hours: dict[str, list[str]]
+
+    @field_validator("hours")
+    @classmethod
+    def _days(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for day in value:
+            if day not in WEEKDAYS:
+                raise ValueError(f"{day!r} is not one of {', '.join(WEEKDAYS)}")
+        return {day: _check_spans(spans) for day, spans in value.items()}
+
+    @model_validator(mode="after")
+    def _order(self) -> OfficeHoursOverride:
+        if self.until < self.start:
+            raise ValueError("until must not be before from")
+        return self
+
+
+def _default_office_hours() -> dict[str, list[str]]:
+    """A regional government office's five-day week, with the shorter Friday (Friday prayers)."""
+    week = {day: ["07:30-16:00"] for day in ("mon", "tue", "wed", "thu")}
+    return {**week, "fri": ["07:30-11:30", "13:30-16:30"]}
+
+
+class DeadlinesConfig(_Strict):
+    """The clocks, reminders and escalation (issue 11). Hours may be fractions (``0.02`` is 72 s), so a
+    city can watch the whole loop in minutes with a copy of its config."""
+
+    #: a complaint still *baru* this long after it reached its agency gets a reminder in the group
+    accept_hours: float = Field(default=4, gt=0)
+    #: ``hours``: clocks run round the clock; ``office``: only in office hours (below), skipping holidays
+    calendar: Literal["hours", "office"] = "hours"
+    #: per weekday (mon..sun), spans of city time; a day not listed is closed
+    office_hours: dict[str, list[str]] = Field(default_factory=_default_office_hours)
+    #: dated exceptions, e.g. Ramadan hours
+    overrides: list[OfficeHoursOverride] = Field(default_factory=list)
+    #: national holidays and *cuti bersama* (decreed each year): no office hours on these dates
+    holidays: list[date] = Field(default_factory=list)
+    #: agencies whose clocks run round the clock even with ``calendar: office`` (e.g. the water utility)
+    round_the_clock: list[str] = Field(default_factory=list)
+    #: reminders, digests and escalations falling in this span (city time) wait for its end; "" = never
+    quiet_hours: str = "21:00-06:00"
+    #: the reminder before the resolve deadline, this long before it (0: none)
+    remind_before_hours: float = Field(default=6, ge=0)
+    #: escalation levels to the command centre, hours after the resolve deadline (0 = at the deadline)
+    escalate_after_hours: list[float] = Field(default_factory=lambda: [0.0, 24.0])
+    #: the command centre's agency (its linked group gets escalations); default: routing.fallback_agency
+    command_centre: str | None = None
+    #: the daily digest per agency group and for the city, city time; "" = no digest
+    digest_at: str = "07:30"
+    #: tell the citizen once, kindly, that the agency was reminded of their overdue complaint
+    tell_citizen_overdue: bool = True
+    #: this many reminders due for one group at the same time are folded into one message
+    fold_at: int = Field(default=3, ge=2)
+
+    @field_validator("office_hours")
+    @classmethod
+    def _week(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for day in value:
+            if day not in WEEKDAYS:
+                raise ValueError(f"{day!r} is not one of {', '.join(WEEKDAYS)}")
+        return {day: _check_spans(spans) for day, spans in value.items()}
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, value: str) -> str:
+        value = value.replace(" ", "")
+        if value and not re.fullmatch(rf"{_HHMM}-{_HHMM}", value):
+            raise ValueError(f"{value!r} must look like 21:00-06:00, or be empty")
+        return value
+
+    @field_validator("digest_at")
+    @classmethod
+    def _digest(cls, value: str) -> str:
+        if value and not re.fullmatch(_HHMM, value):
+            raise ValueError(f"{value!r} must look like 07:30, or be empty")
+        return value
+
+    @field_validator("escalate_after_hours")
+    @classmethod
+    def _levels(cls, value: list[float]) -> list[float]:
+        if any(v < 0 for v in value) or value != sorted(set(value)):
+            raise ValueError("levels must be hours >= 0 in increasing order")
+        return value
+
+    @model_validator(mode="after")
+    def _open_some_time(self) -> DeadlinesConfig:
+        if self.calendar == "office" and not any(self.office_hours.values()):
+            raise ValueError("calendar: office needs office_hours on at least one day")
+        return self
+
+
+class FollowupConfig(_Strict):
+    """After *Selesai*: the citizen is asked whether the problem is fixed; *Belum* reopens within
+    ``reopen_within_days``; no answer closes it after ``confirm_within_days``; a rejection can be appealed."""
+
+    confirm_within_days: float = Field(default=7, gt=0)
+    reopen_within_days: float = Field(default=14, gt=0)
+    appeal: bool = True
+
+
 class DeliveryConfig(_Strict):
     global_per_second: float = Field(default=30, gt=0)
     private_per_second: float = Field(default=1, gt=0)
@@ -138,6 +270,11 @@ class WhatsAppConfig(_Strict):
     #: a status notification outside the 24-hour customer-service window needs an approved template:
     #: variables {{1}} tracking number, {{2}} new status, {{3}} agency
     status_template: TemplateConfig | None = None
+    #: "Apakah masalahnya sudah beres?" outside the window, with Quick Reply buttons whose ids carry the
+    #: complaint: {{1}} tracking number, {{2}} agency
+    resolution_template: TemplateConfig | None = None
+    #: "your complaint is overdue, the agency was reminded" outside the window: {{1}} number, {{2}} agency
+    overdue_template: TemplateConfig | None = None
     #: optional quick-reply / list templates used instead of numbered menus, by menu name
     #: (lang, menu, draft, cat, photo, sum, edit, show: the button payload prefix)
     menu_templates: dict[str, TemplateConfig] = Field(default_factory=dict)
@@ -158,8 +295,11 @@ class CategoryConfig(_Strict):
     emoji: str = ""
     label: LocalizedText
     agency: str
-    target_hours: int = Field(default=72, ge=1)
+    #: the resolve clock, from filing (fractions allowed: 0.5 is 30 minutes)
+    target_hours: float = Field(default=72, gt=0)
     photo_required: bool = False
+    #: Selesai asks the clerk for an "after" photo: required, optional (may be skipped) or off
+    proof_photo: Literal["required", "optional", "off"] = "optional"
 
 
 class RoutingRule(_Strict):
@@ -213,6 +353,11 @@ class AppConfig(_Strict):
     geography: GeographyConfig = Field(default_factory=GeographyConfig)
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     whatsapp: WhatsAppConfig = Field(default_factory=WhatsAppConfig)
+    deadlines: DeadlinesConfig = Field(default_factory=DeadlinesConfig)
+    followup: FollowupConfig = Field(default_factory=FollowupConfig)
+    #: ready answers staff send with one tap ("💬 Balasan cepat"): ``default`` for every agency, or per
+    #: agency key (which replaces the default set for that agency)
+    canned_replies: dict[str, list[str]] = Field(default_factory=lambda: {"default": list(DEFAULT_CANNED)})
     agencies: dict[str, AgencyConfig]
     categories: dict[str, CategoryConfig]
     routing: RoutingConfig
@@ -233,6 +378,16 @@ class AppConfig(_Strict):
         for key, category in self.categories.items():
             if category.agency not in self.agencies:
                 problems.append(f"categories.{key}.agency: unknown agency {category.agency!r}")
+        for key in self.deadlines.round_the_clock:
+            if key not in self.agencies:
+                problems.append(f"deadlines.round_the_clock: unknown agency {key!r}")
+        if self.deadlines.command_centre is not None and self.deadlines.command_centre not in self.agencies:
+            problems.append(f"deadlines.command_centre: unknown agency {self.deadlines.command_centre!r}")
+        for key, replies in self.canned_replies.items():
+            if key != "default" and key not in self.agencies:
+                problems.append(f"canned_replies.{key}: unknown agency (use an agency key or default)")
+            if any(not r.strip() or len(r) > 1000 for r in replies):
+                problems.append(f"canned_replies.{key}: every reply must be 1-1000 characters")
         if self.routing.fallback_agency not in self.agencies:
             problems.append(f"routing.fallback_agency: unknown agency {self.routing.fallback_agency!r}")
         for i, rule in enumerate(self.routing.rules):
@@ -243,6 +398,15 @@ class AppConfig(_Strict):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @property
+    def command_centre(self) -> str:
+        """The command centre's agency key: escalations, appeals and the city digest go to its group."""
+        return self.deadlines.command_centre or self.routing.fallback_agency
+
+    def canned_for(self, agency: str) -> list[str]:
+        """The ready answers offered on ``agency``'s cards."""
+        return self.canned_replies.get(agency) or self.canned_replies.get("default", [])
 
     @property
     def draft_remind_after(self) -> timedelta:

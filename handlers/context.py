@@ -17,7 +17,7 @@ class CategoryInfo:
     emoji: str
     labels: dict[str, str]  # language -> label
     photo_required: bool = False
-    target_hours: int = 72
+    target_hours: float = 72
 
     def label(self, language: str) -> str:
         return self.labels.get(language) or self.labels.get("id") or self.key

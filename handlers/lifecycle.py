@@ -24,6 +24,9 @@ class Status(StrEnum):
     SELESAI = "selesai"
     DITOLAK = "ditolak"
     DUPLIKAT = "duplikat"  # the same problem as another complaint; its reporters follow that one
+    #: the citizen said a resolved complaint is not fixed (or the command centre upheld an appeal against a
+    #: rejection): it is back with its agency, with a new resolve clock
+    DIBUKA_KEMBALI = "dibuka_kembali"
 
 
 class Action(StrEnum):
@@ -35,6 +38,9 @@ class Action(StrEnum):
     REJECT = "reject"
     REASSIGN = "reassign"
     DUPLICATE = "duplicate"
+    #: not a staff button: the citizen answers *Belum* to "is it fixed?", or the command centre reopens a
+    #: rejected complaint on appeal (see :data:`OTHER_TRANSITIONS`)
+    REOPEN = "reopen"
 
 
 #: (current status, action) -> new status. Anything not listed is refused.
@@ -51,6 +57,19 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
     (Status.BARU, Action.DUPLICATE): Status.DUPLIKAT,
     (Status.DITERIMA, Action.DUPLICATE): Status.DUPLIKAT,
     (Status.DIPROSES, Action.DUPLICATE): Status.DUPLIKAT,
+    # a reopened complaint goes straight back to work (it was accepted before), or elsewhere
+    (Status.DIBUKA_KEMBALI, Action.PROCESS): Status.DIPROSES,
+    (Status.DIBUKA_KEMBALI, Action.REJECT): Status.DITOLAK,
+    (Status.DIBUKA_KEMBALI, Action.REASSIGN): Status.BARU,
+    (Status.DIBUKA_KEMBALI, Action.DUPLICATE): Status.DUPLIKAT,
+}
+
+#: transitions that are not buttons on the agency card: who may make them is in the key
+#: ("citizen" answers the resolution question; "command" is the command centre deciding an appeal)
+OTHER_TRANSITIONS: dict[tuple[str, Status, Action], Status] = {
+    ("citizen", Status.SELESAI, Action.REOPEN): Status.DIBUKA_KEMBALI,
+    ("command", Status.DITOLAK, Action.REOPEN): Status.DIBUKA_KEMBALI,
+    ("command", Status.DITOLAK, Action.REASSIGN): Status.BARU,
 }
 
 #: actions that need a written note (the citizen must be told why a complaint is rejected)
@@ -67,6 +86,7 @@ STATUS_EMOJI: dict[Status, str] = {
     Status.SELESAI: "✅",
     Status.DITOLAK: "❌",
     Status.DUPLIKAT: "🔁",
+    Status.DIBUKA_KEMBALI: "🔄",
 }
 
 #: why a specific refused pair is refused (catalog keys); other refusals use the generic keys below
@@ -78,6 +98,8 @@ REFUSALS: dict[tuple[Status, Action], str] = {
     (Status.DIPROSES, Action.ACCEPT): "staff.refuse.already_accepted",
     (Status.DIPROSES, Action.PROCESS): "staff.refuse.already_processing",
     (Status.DIPROSES, Action.REJECT): "staff.refuse.reject_in_process",
+    (Status.DIBUKA_KEMBALI, Action.ACCEPT): "staff.refuse.already_accepted",
+    (Status.DIBUKA_KEMBALI, Action.RESOLVE): "staff.refuse.process_first",
 }
 TERMINAL_REFUSALS: dict[Status, str] = {
     Status.SELESAI: "staff.refuse.already_resolved",
@@ -114,13 +136,19 @@ def _action(value: str) -> Action | None:
         return None
 
 
-def decide(status: str, action: str) -> Decision:
-    """Look the pair up in :data:`TRANSITIONS`; never raises, whatever strings come in."""
+def decide(status: str, action: str, *, actor: str = "staff") -> Decision:
+    """Look the pair up in :data:`TRANSITIONS` (``actor="staff"``, the card's buttons) or in
+    :data:`OTHER_TRANSITIONS` for ``citizen`` and ``command``; never raises, whatever strings come in."""
     current, act = _status(status), _action(action)
     if act is None:
         return Decision(False, refusal_key=REFUSE_UNKNOWN_ACTION)
     if current is None:
         return Decision(False, refusal_key=REFUSE_UNKNOWN_STATUS)
+    if actor != "staff":
+        other = OTHER_TRANSITIONS.get((actor, current, act))
+        if other is not None:
+            return Decision(True, to_status=other)
+        return Decision(False, refusal_key=TERMINAL_REFUSALS.get(current) or REFUSE_NOT_ALLOWED)
     target = TRANSITIONS.get((current, act))
     if target is not None:
         return Decision(True, to_status=target, needs_note=act in NEEDS_NOTE)

@@ -299,7 +299,7 @@ def _citizen_history_lines(view: ComplaintView, language: str, ctx: FlowContext)
 
 
 def render_submitted(
-    language: str, number: str, agency_name: str, target_hours: int, ctx: FlowContext
+    language: str, number: str, agency_name: str, target_hours: float, ctx: FlowContext
 ) -> OutMessage:
     """The confirmation after SubmitDraft: the tracking number (bold), who handles it, by when."""
     text = ctx.t(

@@ -25,6 +25,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -179,6 +180,26 @@ class Complaint(Base):
     #: staff marked this complaint as a report of the same problem as another one
     #: (a plain id, no FOREIGN KEY: see migration 0004)
     duplicate_of: Mapped[int | None] = mapped_column(Integer, default=None)
+    #: the clocks (issue 11, see handlers.clocks): accept by ``accept_due_at`` (restarted by a reassign),
+    #: resolve by ``due_at`` (counted from filing, restarted by a reopen). The rounds name which run of
+    #: each clock a timer belongs to, so a timer planned for an earlier run is recognised as stale.
+    accept_due_at: Mapped[datetime | None] = mapped_column(default=None)
+    accept_round: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    resolve_round: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: the clerk's note with the resolution (the "after" photos are complaint_photos of kind "proof")
+    proof_note: Mapped[str | None] = mapped_column(Text, default=None)
+    #: the citizen's answer to "Apakah masalahnya sudah beres?": asked | yes | no | auto (closed unanswered)
+    confirmation: Mapped[str | None] = mapped_column(String(8), default=None)
+    confirm_asked_at: Mapped[datetime | None] = mapped_column(default=None)
+    rating: Mapped[int | None] = mapped_column(Integer, default=None)
+    rating_comment: Mapped[str | None] = mapped_column(Text, default=None)
+    rated_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: an appeal against a rejection (once): the citizen's reason, when, and the command centre's outcome
+    #: (pending | upheld | reopened | reassigned)
+    appeal_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    appealed_at: Mapped[datetime | None] = mapped_column(default=None)
+    appeal_outcome: Mapped[str | None] = mapped_column(String(16), default=None)
 
     photos: Mapped[list[ComplaintPhoto]] = relationship(
         back_populates="complaint", order_by="ComplaintPhoto.position", lazy="selectin"
@@ -207,6 +228,8 @@ class ComplaintPhoto(Base):
     position: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(ForeignKey("media_files.sha256"))
     telegram_file_id: Mapped[str | None] = mapped_column(String(255))
+    #: "report" (the citizen's photo of the problem) or "proof" (the clerk's "after" photo with Selesai)
+    kind: Mapped[str] = mapped_column(String(8), default="report", server_default="report")
 
     complaint: Mapped[Complaint] = relationship(back_populates="photos")
 
@@ -459,3 +482,33 @@ class GroupMember(Base):
     status: Mapped[str] = mapped_column(String(16))
     source: Mapped[str] = mapped_column(String(16))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Timer(Base):
+    """A deadline timer (issue 11): a reminder, an overdue notice, an escalation level, a digest, the
+    close of an unanswered resolution question. The scheduler fires what is due (``fired_at`` set once,
+    by a conditional UPDATE, so a timer fires once even with several processes and after a restart).
+
+    ``subject`` names what the timer is about (``c<complaint id>``, ``agency:<key>``, ``city``); with
+    ``kind``, ``level`` and ``round`` (which run of the clock, see Complaint.accept_round) it is unique,
+    so planning the same timer twice stores it once."""
+
+    __tablename__ = "timers"
+    __table_args__ = (
+        UniqueConstraint("kind", "subject", "level", "round"),
+        #: what is due: only unfired timers, ordered by due time (a partial index on both backends)
+        Index("ix_timers_due", "due_at", sqlite_where=text("fired_at IS NULL"),
+              postgresql_where=text("fired_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    subject: Mapped[str] = mapped_column(String(64))
+    level: Mapped[int] = mapped_column(Integer, default=0)
+    round: Mapped[int] = mapped_column(Integer, default=0)
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True, default=None)
+    due_at: Mapped[datetime]
+    fired_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: why it fired without effect, or was deferred (quiet hours) -- for the operator
+    outcome: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

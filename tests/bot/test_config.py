@@ -112,7 +112,7 @@ def test_a_wrong_type_is_named(tmp_path: Path) -> None:
         load_config(write(tmp_path, data))
     message = str(caught.value)
     assert "categories.jalan.target_hours" in message
-    assert "integer" in message
+    assert "number" in message
 
 
 def test_a_wrong_type_in_a_nested_section_is_named(tmp_path: Path) -> None:

@@ -32,6 +32,10 @@ EXPECTED: dict[tuple[Status, Action], Status] = {
     (Status.BARU, Action.DUPLICATE): Status.DUPLIKAT,
     (Status.DITERIMA, Action.DUPLICATE): Status.DUPLIKAT,
     (Status.DIPROSES, Action.DUPLICATE): Status.DUPLIKAT,
+    (Status.DIBUKA_KEMBALI, Action.PROCESS): Status.DIPROSES,
+    (Status.DIBUKA_KEMBALI, Action.REJECT): Status.DITOLAK,
+    (Status.DIBUKA_KEMBALI, Action.REASSIGN): Status.BARU,
+    (Status.DIBUKA_KEMBALI, Action.DUPLICATE): Status.DUPLIKAT,
 }
 
 
@@ -84,3 +88,19 @@ def test_labels() -> None:
     assert status_label("weird", "id", CTX) == "weird"
     for s in Status:
         assert status_description(s, "id", CTX) and status_description(s, "en", CTX)
+
+
+def test_a_reopened_card_goes_back_to_work() -> None:
+    assert allowed_actions("dibuka_kembali") == (Action.PROCESS, Action.REJECT, Action.REASSIGN, Action.DUPLICATE)
+    assert not is_terminal("dibuka_kembali")
+    assert status_label("dibuka_kembali", "id", CTX) == "🔄 Dibuka kembali"
+
+
+def test_reopen_is_not_a_staff_button_but_the_citizen_and_the_command_centre_may() -> None:
+    assert Action.REOPEN not in allowed_actions("selesai")
+    assert not decide("selesai", "reopen").allowed
+    assert decide("selesai", "reopen", actor="citizen").to_status == Status.DIBUKA_KEMBALI
+    assert not decide("ditolak", "reopen", actor="citizen").allowed
+    assert decide("ditolak", "reopen", actor="command").to_status == Status.DIBUKA_KEMBALI
+    assert decide("ditolak", "reassign", actor="command").to_status == Status.BARU
+    assert not decide("diproses", "reopen", actor="command").allowed
