@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.services import relay
+from bot.services import relay, staff_extensions
 from bot.services.complaints import (
     GROUP_CHANNEL,
     build_view,
@@ -111,6 +111,10 @@ async def handle_non_member(
 async def handle_staff_button(
     rt: Runtime, *, chat_id: int, actor: StaffActor, payload: str, update_key: str | None
 ) -> StaffResult:
+    extension = staff_extensions.button_handlers().get(payload.split(":", 1)[0])
+    if extension is not None:  # proof of fix, canned replies, the command centre's buttons...
+        result: StaffResult = await extension(rt, chat_id=chat_id, actor=actor, payload=payload, update_key=update_key)
+        return result
     parsed = cards.parse_staff_payload(payload)
     async with UnitOfWork(rt.sessionmaker) as uow:
         if update_key is not None and not await uow.idempotency.claim(update_key):
@@ -121,7 +125,7 @@ async def handle_staff_button(
             await uow.commit()
             return StaffResult(alert=unknown)
         complaint = await uow.complaints.get_for_update(parsed.complaint_id)
-        refusal = await _check_owner(rt, uow, complaint, chat_id)
+        refusal = await check_owner(rt, uow, complaint, chat_id)
         if complaint is None or refusal is not None:
             refusal = refusal or cards.alert_not_found(rt.ctx)
             await _refuse(rt, uow, complaint, actor, parsed.action, refusal.text, chat_id)
@@ -144,7 +148,7 @@ async def handle_staff_button(
     return StaffResult(alert=alert)
 
 
-async def _check_owner(rt: Runtime, uow: UnitOfWork, complaint: Complaint | None, chat_id: int) -> Alert | None:
+async def check_owner(rt: Runtime, uow: UnitOfWork, complaint: Complaint | None, chat_id: int) -> Alert | None:
     """None when ``chat_id`` holds the complaint's active card *and* is still the linked group of the
     complaint's agency (a group re-linked to another agency loses its old cards), else the refusal."""
     if complaint is None:
@@ -246,7 +250,18 @@ async def handle_staff_reply(
         if link is None:
             return False
         complaint = await uow.complaints.get_for_update(link.complaint_id)
-        refusal = await _check_owner(rt, uow, complaint, chat_id)
+        extension = staff_extensions.reply_handlers().get(link.role)
+        if extension is not None and complaint is not None:
+            # a prompt of a newer capability (see bot.services.staff_extensions): it checks who may answer
+            # (the command centre answers about other agencies' complaints)
+            await extension(
+                rt, uow, link, complaint, actor, text, photo=photo, chat_id=chat_id,
+                reply_to_message_id=reply_to_message_id,
+            )
+            await uow.commit()
+            rt.on_enqueued()
+            return True
+        refusal = await check_owner(rt, uow, complaint, chat_id)
         if complaint is None or refusal is not None:
             refusal = refusal or cards.alert_not_found(rt.ctx)
             await _refuse(rt, uow, complaint, actor, "reply", refusal.text, chat_id)

@@ -1,0 +1,39 @@
+"""Group buttons and reply prompts beyond the card's status buttons, each owned by its own module.
+
+The card's status buttons (``st:``, ``ra:``, ``cx:``) are handled in :mod:`bot.services.staff`. Newer
+capabilities (proof of fix, canned replies, the command centre's escalation cards, appeals) register a
+payload prefix or a message-link role here instead of growing ``handle_staff_button``'s chain of ifs:
+
+* :func:`button_handlers`: payload prefix (the text before the first ``:``) -> an async handler called as
+  ``handler(rt, chat_id=..., actor=..., payload=..., update_key=...)`` returning a ``StaffResult``; it opens
+  its own unit of work, claims ``update_key`` for idempotency, checks who may press (e.g. with
+  :func:`bot.services.staff.check_owner`), and commits.
+* :func:`reply_handlers`: message-link role (``MessageLink.role`` of the bot message a staff member replied
+  to) -> an async handler called inside the reply's unit of work as
+  ``handler(rt, uow, link, complaint, actor, text, photo=..., chat_id=..., reply_to_message_id=...)``
+  (the complaint is locked; the caller commits). It is called before the agency-group check, so it
+  decides who may answer (:func:`bot.services.staff.check_owner` for the complaint's own group).
+
+The imports are inside the functions: the handlers import :mod:`bot.services.staff`'s helpers, which
+imports this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+ButtonHandler = Callable[..., Awaitable[Any]]
+ReplyHandler = Callable[..., Awaitable[None]]
+
+
+def button_handlers() -> dict[str, ButtonHandler]:
+    """Payload prefix -> handler (see the module docstring)."""
+    handlers: dict[str, ButtonHandler] = {}
+    return handlers
+
+
+def reply_handlers() -> dict[str, ReplyHandler]:
+    """Message-link role -> handler for a staff reply to a message with that role."""
+    handlers: dict[str, ReplyHandler] = {}
+    return handlers
