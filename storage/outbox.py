@@ -229,6 +229,28 @@ class OutboxRepo:
             stmt = stmt.where(OutboxMessage.channel == channel)
         return (await self.session.scalars(stmt)).first()
 
+    async def recent_complaints(
+        self, channel: str, chat_id: str, *, role: str, since: datetime, limit: int
+    ) -> list[int]:
+        """The complaints whose messages of ``role`` went to this chat since ``since``, latest first (one
+        indexed query on the chat's rows). A message that failed for good does not count: nobody saw it."""
+        last = func.max(OutboxMessage.created_at).label("last")
+        rows = await self.session.execute(
+            select(OutboxMessage.complaint_id, last)
+            .where(
+                OutboxMessage.channel == channel,
+                OutboxMessage.chat_id == chat_id,
+                OutboxMessage.link_role == role,
+                OutboxMessage.complaint_id.is_not(None),
+                OutboxMessage.created_at >= since,
+                OutboxMessage.status != "failed",
+            )
+            .group_by(OutboxMessage.complaint_id)
+            .order_by(last.desc(), OutboxMessage.complaint_id.desc())
+            .limit(limit)
+        )
+        return [int(complaint_id) for complaint_id, _at in rows if complaint_id is not None]
+
     async def next_due_at(self, *, channel: str | None = None) -> datetime | None:
         """When the earliest chat head becomes due (None if nothing is pending).
 

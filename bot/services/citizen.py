@@ -32,9 +32,6 @@ log = logging.getLogger("sikesal.citizen")
 
 WHATSAPP = "whatsapp"
 
-#: roles of messages whose reply by the citizen is relayed to the agency group (see bot.services.relay)
-RELAYABLE_ROLES = relay.RELAYABLE_ROLES
-
 
 
 @dataclass(slots=True)

@@ -24,8 +24,6 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import desc, func, select
-
 from bot.services.complaints import GROUP_CHANNEL, build_view, send_to_citizen
 from bot.services.runtime import Runtime
 from handlers import cards, flow, visibility
@@ -34,7 +32,7 @@ from handlers.events import Incoming, Location, MediaRef, Photo, RecentStaff, Te
 from handlers.messages import MessageRef, OutMessage
 from handlers.state import Conversation, Step
 from handlers.views import reporter_alias
-from storage.models import Citizen, Complaint, MessageLink, OutboxMessage
+from storage.models import Citizen, Complaint, MessageLink
 from storage.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -267,32 +265,17 @@ async def with_recent_staff(
 ) -> Incoming:
     """With no draft in progress, the complaints staff wrote to this citizen about within
     ``relay.ask_window_hours`` travel with the event (latest first), so the core can ask whether plain
-    text is for the agency. One indexed query on the citizen's outbox rows; a message that failed for
-    good does not count (the citizen never saw it)."""
+    text is for the agency."""
     hours = rt.config.relay.ask_window_hours
     if hours <= 0 or conversation.step not in OFFER_STEPS or not isinstance(incoming.event, Text | Photo):
         return incoming
     since = rt.clock() - timedelta(hours=hours)
-    last = func.max(OutboxMessage.created_at).label("last")
-    rows = (
-        await uow.session.execute(
-            select(OutboxMessage.complaint_id, last)
-            .where(
-                OutboxMessage.channel == citizen.channel,
-                OutboxMessage.chat_id == citizen.channel_user_id,
-                OutboxMessage.link_role == STAFF_REPLY,
-                OutboxMessage.complaint_id.is_not(None),
-                OutboxMessage.created_at >= since,
-                OutboxMessage.status != "failed",
-            )
-            .group_by(OutboxMessage.complaint_id)
-            .order_by(desc(last), desc(OutboxMessage.complaint_id))
-            .limit(RECENT_LIMIT)
-        )
-    ).all()
+    complaint_ids = await uow.outbox.recent_complaints(
+        citizen.channel, citizen.channel_user_id, role=STAFF_REPLY, since=since, limit=RECENT_LIMIT
+    )
     recent: list[RecentStaff] = []
-    for complaint_id, _at in rows:
-        complaint = await uow.complaints.get(complaint_id) if complaint_id is not None else None
+    for complaint_id in complaint_ids:
+        complaint = await uow.complaints.get(complaint_id)
         if complaint is not None and await _related(uow, citizen, complaint):
             recent.append(RecentStaff(number=complaint.number, agency=complaint.agency))
     return dataclasses.replace(incoming, recent_staff=tuple(recent)) if recent else incoming
