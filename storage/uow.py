@@ -34,6 +34,7 @@ from storage.repositories import (
     MessageLinkRepo,
     ReceiptRepo,
 )
+from storage.timers import TimerRepo
 
 if TYPE_CHECKING:
     from storage.outbox import OutboxRepo
@@ -56,6 +57,8 @@ class UnitOfWork:
     inbox: InboxRepo
     #: delivery receipts from channel status callbacks (message_receipts)
     receipts: ReceiptRepo
+    #: deadline timers the scheduler fires once (storage.timers)
+    timers: TimerRepo
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
@@ -80,6 +83,7 @@ class UnitOfWork:
         self.followers = FollowerRepo(session)
         self.inbox = InboxRepo(session)
         self.receipts = ReceiptRepo(session)
+        self.timers = TimerRepo(session)
         return self
 
     async def __aexit__(
