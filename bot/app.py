@@ -143,6 +143,9 @@ class SikesalApp:
         #: is ``SIKESAL_MEDIA_SECRET`` or derived from the bot token, the same in every process
         self.media_secret = media_secret.encode() if media_secret else media_secret_for(token)
         self.media_links: MediaLinks | None = None
+        #: what looks at due reminders and timers: :meth:`wake_timers` calls each (a loop adds its own)
+        self._drafts_wake = asyncio.Event()
+        self.timer_wakers: list[Callable[[], None]] = [self._drafts_wake.set]
 
     async def start(self) -> None:
         self.engine = engine = make_engine(self.database_url)
@@ -234,7 +237,8 @@ class SikesalApp:
         self._tasks = [
             telegram_task,
             *(asyncio.create_task(loop.run(self._stop), name=loop.name) for loop in loops),
-            asyncio.create_task(run_draft_sweeper(runtime, self._stop, interval=self.sweep_interval), name="drafts"),
+            asyncio.create_task(run_draft_sweeper(runtime, self._stop, interval=self.sweep_interval,
+                                                  wake=self._drafts_wake), name="drafts"),
         ]
 
     def _retry_settings(self) -> dict[str, Any]:
@@ -301,6 +305,14 @@ class SikesalApp:
         self.http_app.add_routes(self.webhooks.routes(settings.webhook_path, settings.status_path))
         log.info("WhatsApp webhooks at %s (status callbacks at %s)", settings.webhook_path, settings.status_path)
         return [self.inbox, self.whatsapp_sender]
+
+    def wake_timers(self) -> None:
+        """Look at due reminders and timers now instead of at the next poll: the clock jumped forward
+        (the playground's ⏩ control moves an injected clock; tests may too)."""
+        for wake in self.timer_wakers:
+            wake()
+        if self.runtime is not None:
+            self.runtime.on_enqueued()  # the senders too: retries waiting for a later time may be due now
 
     @property
     def http_url(self) -> str:

@@ -5,8 +5,8 @@ unknown ids, 409 while the world is being rebuilt).
 
 - ``GET  /`` -> the page; ``GET /static/...`` -> its scripts, styles and sample photos
 - ``GET  /api/world`` -> ``{bot, ready, citizens: [...], groups: [...], places: [...], samples: [...],
-  categories: [...], whatsapp: {from}, timezone: {name, label}}`` (``timezone``: the city's, in which the
-  page shows every bubble's time, as the cards do); a citizen has ``channel`` ``telegram`` (``user_id``, ``chat_id``: ints)
+  categories: [...], whatsapp: {from}, timezone: {name, label}, clock}`` (``timezone``: the city's, in which the
+  page shows every bubble's time, as the cards do; ``clock``: the bot's time, see below); a citizen has ``channel`` ``telegram`` (``user_id``, ``chat_id``: ints)
   or ``whatsapp`` (``number``; ``chat_id`` is the string ``wa:<number>``); a place is ``{key, name, lat, lon,
   outside}`` (``outside``: beyond the city, for the bot's refusal)
 - ``GET  /api/chats/{chat_id}`` -> ``{chat_id, messages: [transcript entry], reply_keyboard}``
@@ -24,10 +24,16 @@ unknown ids, 409 while the world is being rebuilt).
 - ``POST /api/whatsapp/advance`` ``{hours?: 25, database?: true}`` -> a demo control: the local Twilio's clock
   moves on (and, with ``database``, the bot's record of when each WhatsApp citizen last wrote moves back)
 - ``GET  /api/whatsapp/files/{key}`` -> a photo a WhatsApp citizen sent from the page
+- ``GET  /api/clock`` -> the bot's time ``{now (ISO, UTC), local ("2026-12-01 14:05", the city's zone), zone
+  ("WIB"), offset_hours}``
+- ``POST /api/clock/advance`` ``{hours}`` (more than 0, at most 720) -> the bot's new time, as above: a demo
+  control, the bot's clock (and the local Twilio's, so WhatsApp's 24-hour window moves along) jumps forward
+  and the bot looks at its due reminders and timers at once
 - ``GET  /api/events`` -> ``text/event-stream``: ``{"type": "message"|"edit", chat_id, message: transcript
   entry, reply_keyboard}``, ``{"type": "delete", chat_id, message_id}``, ``{"type": "callback_answer",
   chat_id, callback_query_id, answer}``, ``{"type": "wa_message", chat_id, message: WhatsApp entry, window}``
-  (a new WhatsApp bubble or a new delivery status), ``{"type": "reset"}`` (the world is being rebuilt) and
+  (a new WhatsApp bubble or a new delivery status), ``{"type": "clock", now, local, zone, offset_hours}`` (the
+  bot's clock moved), ``{"type": "reset"}`` (the world is being rebuilt) and
   ``{"type": "world"}`` (citizens or groups changed: fetch ``/api/world``)
 
 A transcript entry is the Bot API ``Message`` plus ``from_bot``, ``html``, ``caption_html``,
@@ -145,6 +151,7 @@ def build_web_app(playground: Playground) -> web.Application:
             "categories": [{"key": key, "emoji": c.emoji, "label": dict(c.label), "agency": c.agency}
                            for key, c in config.categories.items()],
             "whatsapp": {"from": playground.twilio.whatsapp_from},
+            "clock": playground.clock_state(),
         }
 
     async def chat(request: web.Request) -> Any:
@@ -233,6 +240,21 @@ def build_web_app(playground: Playground) -> web.Application:
             raise ApiError("hours must be between 0 and 720")
         return await playground.advance_whatsapp_clock(hours, database=bool(data.get("database", True)))
 
+    async def clock(request: web.Request) -> Any:
+        return playground.clock_state()
+
+    async def clock_advance(request: web.Request) -> Any:
+        data = await body(request)
+        require_ready()
+        try:
+            hours = float(data["hours"])
+        except (KeyError, TypeError, ValueError):
+            raise ApiError("hours (a number) is required") from None
+        try:
+            return await playground.advance_clock(hours)
+        except ValueError as exc:
+            raise ApiError(str(exc)) from None
+
     async def wa_file(request: web.Request) -> web.StreamResponse:
         item = playground.whatsapp_files.get(request.match_info["key"])
         if item is None:
@@ -304,7 +326,7 @@ def build_web_app(playground: Playground) -> web.Application:
             if chat is None or stored is None:
                 return None
             return {"type": kind, "chat_id": chat.id, "message": entry(stored), "reply_keyboard": chat.reply_keyboard}
-        if kind in ("delete", "callback_answer", "reset", "world", "wa_message"):
+        if kind in ("delete", "callback_answer", "reset", "world", "wa_message", "clock"):
             return event
         return None
 
@@ -359,6 +381,8 @@ def build_web_app(playground: Playground) -> web.Application:
     app.router.add_get("/api/whatsapp/{number}", guarded(wa_chat))
     app.router.add_post("/api/whatsapp/send", guarded(wa_send))
     app.router.add_post("/api/whatsapp/advance", guarded(wa_advance))
+    app.router.add_get("/api/clock", guarded(clock))
+    app.router.add_post("/api/clock/advance", guarded(clock_advance))
     app.router.add_get("/api/events", events)
     app.router.add_static("/static/", STATIC_DIR, append_version=False)
     return app

@@ -51,6 +51,7 @@ from localapi.twilio import TwilioServer
 from localapi.twilio.control import reset_server, wait_for_changes
 from routing.geocode import KOTA_JAMBI_VIEWBOX, GeocoderSettings
 
+from .clock import OffsetClock
 from .whatsapp import (
     TWILIO_FROM,
     TWILIO_SID,
@@ -116,6 +117,8 @@ class Playground:
         #: photos WhatsApp citizens uploaded from the page, served back to it by key
         self.whatsapp_files: dict[str, tuple[bytes, str]] = {}
         self.app: SikesalApp | None = None
+        #: the bot's clock: real time plus what the page's ⏩ control added (back to real time at a reset)
+        self.clock = OffsetClock()
         self.world = World()
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -312,6 +315,31 @@ class Playground:
         return {"hours": hours, "database": database, "citizens_shifted": shifted,
                 "twilio_offset_hours": round((self.twilio.now() - time.time()) / 3600, 2)}
 
+    def clock_state(self) -> dict[str, Any]:
+        """The bot's time as the page shows it (``now`` ISO UTC, ``local`` in the city's zone, ``offset_hours``)."""
+        return self.clock.state(self.config.city.timezone)
+
+    async def advance_clock(self, hours: float) -> dict[str, Any]:
+        """Demo control: ``hours`` pass for the bot, so its reminders, escalations and questions come due.
+
+        The bot's own clock moves (everything it schedules is judged by it); the local Twilio's clock moves
+        by as much, so WhatsApp's 24-hour window closes for both alike (the bot judges it by its clock and
+        the citizen's last message time, Twilio by its own clock). Then the bot's loops that wait for time
+        look at once instead of at their next poll. Raises ``ValueError`` for a step out of range.
+        """
+        self.clock.advance(hours)
+        self.twilio.advance(hours)
+        if self.app is not None:
+            self.app.wake_timers()
+        for citizen in self.world.whatsapp:
+            note = WaEntry(id=next_entry_id(), from_bot=False, date=self.twilio.now(), kind="clock",
+                           body=f"{hours:g}", status="bot")
+            citizen.add(note)
+            self.publish_whatsapp(citizen, note)
+        state = self.clock_state()
+        self.server.state.publish({"type": "clock", **state})
+        return state
+
     async def _watch_whatsapp(self, citizen: WhatsAppCitizen) -> None:
         """Follow the bot's messages to ``citizen`` on the Twilio server (new ones, status changes)."""
         while not self._closing.is_set():
@@ -325,6 +353,7 @@ class Playground:
 
     async def _start_world(self) -> None:
         self.world = World()
+        self.clock.reset()  # a fresh database: the bot starts at real time again
         await wipe_database(self.database_url)
         http_port = _free_port()
         twilio = TwilioSettings(account_sid=self.twilio.account_sid, auth_token=self.twilio.auth_token,
@@ -336,6 +365,7 @@ class Playground:
             media_dir=self.media_dir,
             token=TOKEN,
             api_base=self.server.base_url,
+            clock=self.clock,
             polling_timeout=self.polling_timeout,
             rate_limits=self.rate_limits,
             twilio=twilio,

@@ -101,15 +101,31 @@ async def prune_processed_updates(rt: Runtime) -> int:
     return removed
 
 
-async def run_draft_sweeper(rt: Runtime, stop: asyncio.Event, *, interval: float = 60.0) -> None:
-    """Periodic housekeeping: draft reminders and discards, then old idempotency keys."""
+async def run_draft_sweeper(
+    rt: Runtime, stop: asyncio.Event, *, interval: float = 60.0, wake: asyncio.Event | None = None
+) -> None:
+    """Periodic housekeeping: draft reminders and discards, then old idempotency keys.
+
+    ``wake`` starts the next sweep at once instead of after ``interval`` (the playground's clock control
+    moves time forward and wants the reminders it made due now, not a minute later)."""
     while not stop.is_set():
+        if wake is not None:
+            wake.clear()  # a wake-up during this sweep is seen by the next wait
         try:
             await sweep_drafts(rt)
             await prune_processed_updates(rt)
         except Exception:  # keep sweeping; one bad row must not stop reminders for everyone
             log.exception("draft sweep failed")
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-        except TimeoutError:
-            pass
+        await _pause(stop, wake, interval)
+
+
+async def _pause(stop: asyncio.Event, wake: asyncio.Event | None, interval: float) -> None:
+    """Until ``stop`` or ``wake`` is set, or ``interval`` seconds pass."""
+    waiters = [asyncio.ensure_future(stop.wait())]
+    if wake is not None:
+        waiters.append(asyncio.ensure_future(wake.wait()))
+    try:
+        await asyncio.wait(waiters, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -220,13 +220,13 @@ async def test_page_and_assets_are_served_without_external_references(client: Cl
         csp = response.headers["Content-Security-Policy"]
     assert "default-src 'self'" in csp and "script-src 'self'" in csp
     assert '<script src="/static/app.js">' in html
-    for name in ("index.html", "app.js", "i18n.js", "style.css"):
+    for name in ("index.html", "app.js", "clock.js", "i18n.js", "style.css"):
         text = (STATIC_DIR / name).read_text(encoding="utf-8")
         urls = set(re.findall(r"https?://[a-z0-9.-]+", text, flags=re.I))
         assert not urls, (name, urls)
         assert not re.search(r"""(src=|href=|url\()["']?//""", text), name  # protocol-relative
         assert "@import" not in text
-    for path in ("/static/app.js", "/static/style.css", f"/static/samples/{SAMPLE_PHOTOS[0].key}.jpg"):
+    for path in ("/static/app.js", "/static/clock.js", "/static/style.css", f"/static/samples/{SAMPLE_PHOTOS[0].key}.jpg"):
         async with client.session.get(client.base + path) as response:
             assert response.status == 200, path
 

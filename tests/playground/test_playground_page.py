@@ -1,7 +1,7 @@
 """The playground page as one person uses it, in Debian's Chromium: panes keep their place when another chat
 opens, the photo and place panels fit the pane, bubble times are the city's, Reset leaves nothing unread, a
-WhatsApp citizen answers staff with the pane's reply control (Twilio's ``OriginalRepliedMessageSid``), and the
-README's picture.
+WhatsApp citizen answers staff with the pane's reply control (Twilio's ``OriginalRepliedMessageSid``), the clock
+control moves the bot an hour on (the draft reminder comes at once), and the README's picture.
 
 ``docs/playground.png`` is made by the last test::
 
@@ -11,8 +11,9 @@ README's picture.
 from __future__ import annotations
 
 import os
+import re
 import shutil
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -168,6 +169,38 @@ async def test_bubble_times_are_the_citys_time_whatever_the_browsers_zone(
     await page.locator('.chat-item[data-title="Wulan"] .chat-link').click()
     wa_time = pane(page, "Wulan").locator(f'.msg[data-msg-id="{greeting["message_id"]}"] .meta time')
     await expect(wa_time).to_have_text(datetime.fromtimestamp(greeting["date"], city).strftime("%H:%M"))
+    assert page.errors == []
+
+
+async def test_the_clock_control_moves_the_bot_an_hour_on_and_the_draft_reminder_comes(
+    browser: Any, playground: Playground
+) -> None:
+    from playwright.async_api import expect
+
+    expect.set_options(timeout=WAIT_MS)
+    city = ZoneInfo(playground.config.city.timezone)
+    siti = Person(playground.server, playground.world.citizens[0].user)
+    await siti.say("/start")
+    await siti.tap_and_read("menu:new")  # a draft now waits at the category question
+
+    page = await open_page(browser, playground, timezone="America/New_York")  # the bot's time is the city's
+    shown = page.locator("#bot-clock-time")
+    await expect(shown).to_have_text(re.compile(r"\d{2}:\d{2} WIB$"))
+    await expect(page.locator("#bot-clock-ahead")).to_be_hidden()
+
+    await page.locator("#clock-btn").click()
+    await expect(page.locator("#clock-menu")).to_be_visible()
+    await page.locator('.clock-step[data-hours="1"]').click()
+    await expect(page.locator("#clock-menu")).to_be_hidden()
+    await expect(page.locator("#bot-clock-ahead")).to_have_text("+1 jam")
+    # the bot's draft reminder (drafts.remind_after_minutes: 30) comes now, not after the sweeper's next minute
+    await expect(pane(page, "Siti").locator(".msg.bot", has_text="belum terkirim")).to_have_count(1, timeout=8_000)
+
+    moved = datetime.fromisoformat(str(await shown.get_attribute("datetime")).replace("Z", "+00:00"))
+    assert abs((moved - datetime.now(city) - timedelta(hours=1)).total_seconds()) < 90
+    local = moved.astimezone(city)
+    assert (await shown.text_content() or "").endswith(f"{local:%H:%M} WIB")
+    await expect(page.locator(".toast", has_text="Jam bot maju +1 jam")).to_have_count(1)
     assert page.errors == []
 
 

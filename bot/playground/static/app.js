@@ -199,6 +199,7 @@
   async function loadWorld() {
     const world = await api("/api/world");
     S.world = world;
+    clockChanged(world.clock);
     const ids = new Set();
     for (const c of world.citizens) {
       ensureChat({ id: c.chat_id, kind: "citizen", channel: c.channel || "telegram", number: c.number, title: c.name, actors: [{ user_id: c.user_id, name: c.name }] });
@@ -262,6 +263,11 @@
     };
   }
 
+  // The bot's clock control lives in clock.js; it hears about the clock (and the city's zone) from here.
+  function clockChanged(clock) {
+    document.dispatchEvent(new CustomEvent("playground:clock", { detail: { clock, timezone: S.world?.timezone, lang: S.lang } }));
+  }
+
   function setConnected(live) {
     const node = document.getElementById("conn");
     node.classList.toggle("live", live);
@@ -279,6 +285,7 @@
       return;
     }
     if (event.type === "world") { scheduleWorldReload(); return; }
+    if (event.type === "clock") { clockChanged(event); return; }
     if (event.type === "wa_message") { onWaMessage(event); return; }
     if (event.type === "message" || event.type === "edit") {
       const chat = S.chats.get(event.chat_id);
@@ -959,7 +966,7 @@
 
   function renderWaMessage(chat, message) {
     if (message.kind === "clock") {
-      const note = t(message.status === "database" ? "wa.clock.database" : "wa.clock.twilio");
+      const note = t({ database: "wa.clock.database", bot: "wa.clock.bot" }[message.status] || "wa.clock.twilio");
       return el("div", { class: "msg service wa-clock", dataset: { msgId: String(message.message_id) } },
         el("span", {}, `⏩ ${t("wa.clock", { hours: message.body })} · ${note}`));
     }
@@ -1186,6 +1193,7 @@
       if (chat.panel) togglePanel(chat, chat.panel, { share: chat.shareMode, force: true });
     }
     for (const chat of S.chats.values()) updateSidebarItem(chat);
+    clockChanged(null); // the same clock in the other language
   }
 
   function init() {
