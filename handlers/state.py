@@ -174,6 +174,9 @@ class Conversation:
     paste: dict[str, Any] = field(default_factory=dict)
     #: at ``Step.RELAY_CONFIRM``: what waits for "send it to the agency?" (kept only in that step)
     relay: PendingRelay | None = None
+    #: the follow-up question open with this citizen ("is it fixed?", the rating, an appeal): its own
+    #: small state, read and written only by :mod:`handlers.followup` (empty when none is open)
+    followup: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -190,6 +193,7 @@ class Conversation:
             "paste": dict(self.paste),
             # the citizen's words are kept only while the question is open
             "relay": self.relay.to_dict() if self.relay is not None and self.step == Step.RELAY_CONFIRM else None,
+            "followup": dict(self.followup),
         }
 
     @classmethod
@@ -209,6 +213,7 @@ class Conversation:
             detour_since=str(data["detour_since"]) if data.get("detour_since") else None,
             paste=dict(data["paste"]) if isinstance(data.get("paste"), dict) else {},
             relay=PendingRelay.from_dict(data.get("relay")),
+            followup=dict(data["followup"]) if isinstance(data.get("followup"), dict) else {},
         )
 
 

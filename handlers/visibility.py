@@ -38,6 +38,11 @@ CITIZEN_AUDIENCE: dict[str, Audience] = {
     "citizen_reply": Audience.AUTHOR,  # a citizen's message to the agency
     "staff_reply": Audience.ADDRESSEE,  # the agency's answer to one citizen
     "reply": Audience.ADDRESSEE,  # the older name of staff_reply
+    # the follow-up (handlers.followup): the reporter's own answers, and why their appeal was turned down
+    "confirm_fixed": Audience.AUTHOR,
+    "rated": Audience.AUTHOR,
+    "appeal": Audience.AUTHOR,
+    "appeal_upheld": Audience.ADDRESSEE,
 }
 
 #: how an audit row names the citizen a staff answer was addressed to (in its ``to_agency`` column,
