@@ -25,9 +25,9 @@ import asyncio
 import signal
 import sys
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bot.config import AppConfig, ConfigError, Settings, geocoder_settings, load_config, load_service_area
 from bot.logs import RedactSecrets, setup_logging
@@ -44,14 +44,25 @@ def _load(settings: Settings) -> AppConfig:
     return load_config(settings.config_path)
 
 
-async def _migrate(settings: Settings) -> None:
-    from storage.db import make_engine, upgrade_database
+async def _migrate(settings: Settings, config: AppConfig) -> int:
+    """Upgrade the schema, then give complaints stored before the clocks existed their clocks (a migration
+    cannot read config.yaml, which decides them); returns how many were filled."""
+    from bot.services.clocks import fill_missing_clocks
+    from storage.db import make_engine, make_sessionmaker, upgrade_database
 
     engine = make_engine(settings.resolved_database_url)
     try:
         await upgrade_database(engine)
+        return await fill_missing_clocks(_Clocks(config, make_sessionmaker(engine)), datetime.now(UTC))
     finally:
         await engine.dispose()
+
+
+class _Clocks(NamedTuple):
+    """What :func:`bot.services.clocks.fill_missing_clocks` needs (no full runtime: no geography, no media)."""
+
+    config: AppConfig
+    sessionmaker: Any
 
 
 async def _run(settings: Settings, config: AppConfig) -> None:
@@ -426,8 +437,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{settings.config_path}: OK ({len(config.categories)} categories, {len(config.agencies)} agencies)")
         return 0
     if args.command == "migrate":
-        asyncio.run(_migrate(settings))
-        print("Database is up to date.")
+        filled = asyncio.run(_migrate(settings, config))
+        print("Database is up to date." + (f" Clocks set for {filled} stored complaints." if filled else ""))
         return 0
     if args.command == "agency":
         if args.agency_command == "link-code" and args.agency not in config.agencies:

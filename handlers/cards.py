@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from handlers import clocks
 from handlers.context import FlowContext
 from handlers.lifecycle import Action, Decision, action_label, allowed_actions, status_label
 from handlers.messages import Alert, Button, MessageRef, OutMessage
@@ -188,6 +189,8 @@ def _card_lines(
     lines.append(t(language, "card.created", time=format_time(view.created_at, language, ctx)))
     if view.due_at is not None:
         lines.append(t(language, "card.due", time=format_time(view.due_at, language, ctx)))
+    if (accept := _accept_line(view, language, ctx)) and not moved_to:
+        lines.append(accept)
     entries = view.history[-detail.history :] if detail.history else ()
     if entries:
         lines += ["", t(language, "card.history_title")]
@@ -208,7 +211,23 @@ def _header(view: ComplaintView, language: str, ctx: FlowContext, *, moved_to: s
     if moved_to:
         key = "card.header_regrouped" if relinked else "card.header_moved"
         return ctx.t(language, key, agency=esc(_short_agency(moved_to, language, ctx)), number=esc(view.number))
-    return ctx.t(language, "card.header", status=status_label(view.status, language, ctx), number=esc(view.number))
+    header = ctx.t(language, "card.header", status=status_label(view.status, language, ctx), number=esc(view.number))
+    return f"{header} · {badge}" if (badge := _resolve_badge(view, language, ctx)) else header
+
+
+def _resolve_badge(view: ComplaintView, language: str, ctx: FlowContext) -> str | None:
+    """"⏳ batas 2 Des 15:30" or "🔴 terlambat 3 jam" for an open complaint rendered at ``view.now`` (the
+    scheduler re-renders the card when a deadline passes, so the badge never counts down stale)."""
+    if view.now is None:
+        return None
+    badge = clocks.resolve_badge(view.status, view.due_at, view.now, duplicate=view.duplicate_of_number is not None)
+    return clocks.badge_text(badge, language, ctx) if badge else None
+
+
+def _accept_line(view: ComplaintView, language: str, ctx: FlowContext) -> str | None:
+    """While *baru*: "📥 terima sebelum 1 Des 14:00", or "🔴 belum diterima, lewat 40 menit"."""
+    badge = clocks.accept_badge(view.status, view.accept_due_at, view.now) if view.now is not None else None
+    return clocks.badge_text(badge, language, ctx) if badge else None
 
 
 def district_line(address: str | None, kelurahan: str | None, kecamatan: str | None) -> str | None:

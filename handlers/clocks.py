@@ -27,7 +27,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from handlers.context import FlowContext
 from handlers.lifecycle import Status
+from handlers.views import format_decimal, format_time, format_time_short
 
 #: config weekday names, Monday first (``date.weekday()`` order)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -266,6 +268,55 @@ def split_duration(length: timedelta) -> tuple[str, int]:
     return "days", math.floor(seconds / 86400)
 
 
+_BADGE_KEYS = {
+    ("resolve", "due"): "clock.badge.resolve.due",
+    ("resolve", "late"): "clock.badge.resolve.late",
+    ("accept", "due"): "clock.badge.accept.due",
+    ("accept", "late"): "clock.badge.accept.late",
+}
+#: the late badges that name the deadline instead of counting from it
+_SINCE_KEYS = {"resolve": "clock.badge.resolve.late_since", "accept": "clock.badge.accept.late_since"}
+_DURATION_KEYS = {"minutes": "clock.duration.minutes", "hours": "clock.duration.hours", "days": "clock.duration.days"}
+
+
+def duration_text(length: timedelta, language: str, ctx: FlowContext) -> str:
+    """"40 menit", "3 jam", "2 hari" (see :func:`split_duration`)."""
+    unit, count = split_duration(length)
+    return ctx.t(language, _DURATION_KEYS[unit], count=count)
+
+
+def badge_text(badge: Badge, language: str, ctx: FlowContext, *, live: bool = False) -> str:
+    """"⏳ batas 2 Des 15:30" / "🔴 terlambat sejak 2 Des 15:30" (accept: "📥 terima sebelum …" / "🔴 belum
+    diterima, batas …"), in the city's time. ``live``: a list rendered when asked (/terlambat) says how
+    late, "🔴 terlambat 3 jam"; a card, which stays in the chat until its next edit, names the deadline
+    instead, so it never shows a stale count."""
+    key = _BADGE_KEYS[(badge.clock, badge.state)] if live or not badge.overdue else _SINCE_KEYS[badge.clock]
+    return ctx.t(
+        language, key, time=format_time_short(badge.at, language, ctx), late=duration_text(badge.late, language, ctx)
+    )
+
+
+def hours_text(hours: float, language: str, ctx: FlowContext) -> str:
+    """A clock's length as config.yaml gives it: "48 jam", "1,5 jam", under an hour "30 menit" (at least
+    one minute: 0.02 h is shown as 2 menit, rounded up)."""
+    if hours < 1:
+        return ctx.t(language, "clock.duration.minutes", count=max(1, math.ceil(round(hours * 60, 6))))
+    count = str(int(hours)) if float(hours).is_integer() else format_decimal(hours, language, ctx)
+    return ctx.t(language, "clock.hours", count=count)
+
+
+def handling_text(
+    language: str, ctx: FlowContext, *, hours: float, due_at: datetime | None = None, office: bool = False
+) -> str:
+    """What the citizen is promised after filing: "paling lambat 3 Des 2026 10:00 WIB (maks. 48 jam)"; with
+    an office calendar the hours are office hours, so the due time is what tells. Without a due time:
+    "maks. 48 jam"."""
+    if due_at is None:
+        return ctx.t(language, "clock.handling_hours", duration=hours_text(hours, language, ctx))
+    key = "clock.handling_office" if office else "clock.handling"
+    return ctx.t(language, key, time=format_time(due_at, language, ctx), duration=hours_text(hours, language, ctx))
+
+
 # --- the timer plan -------------------------------------------------------------------------------
 
 
@@ -361,6 +412,10 @@ __all__ = [
     "TimerSpec",
     "WorkCalendar",
     "accept_badge",
+    "badge_text",
+    "duration_text",
+    "handling_text",
+    "hours_text",
     "parse_span",
     "plan_timers",
     "resolve_badge",

@@ -98,6 +98,10 @@ class ComplaintView:
     #: older open complaints of the same category close by (number, metres), nearest first: the card
     #: warns staff so they can mark a duplicate at once (filled for cards only)
     nearby: tuple[tuple[str, float], ...] = ()
+    #: the accept clock (shown on the card while baru) and the moment the card is rendered for, which
+    #: decides its badge ("⏳ batas …" or "🔴 terlambat …"); None: no badge (see handlers.clocks)
+    accept_due_at: datetime | None = None
+    now: datetime | None = None
 
     @property
     def has_pin(self) -> bool:
@@ -299,15 +303,19 @@ def _citizen_history_lines(view: ComplaintView, language: str, ctx: FlowContext)
 
 
 def render_submitted(
-    language: str, number: str, agency_name: str, target_hours: float, ctx: FlowContext
+    language: str, number: str, agency_name: str, target_hours: float, ctx: FlowContext, *,
+    due_at: datetime | None = None, office_hours: bool = False,
 ) -> OutMessage:
-    """The confirmation after SubmitDraft: the tracking number (bold), who handles it, by when."""
+    """The confirmation after SubmitDraft: the tracking number (bold), who handles it, by when (the due
+    time when known: with decimal or office hours a number of hours alone would mislead)."""
+    from handlers.clocks import handling_text  # the clocks render times with this module's helpers
+
     text = ctx.t(
         language,
         "submitted.text",
         number=esc(number),
         agency=esc(agency_display(agency_name, language, ctx)),
-        hours=int(target_hours),
+        handling=handling_text(language, ctx, hours=target_hours, due_at=due_at, office=office_hours),
     )
     return OutMessage(text=text, buttons=menu_rows(language, ctx))
 
@@ -336,7 +344,7 @@ def render_status(language: str, view: ComplaintView, ctx: FlowContext) -> OutMe
         ctx.t(language, "status.view.agency", agency=esc(agency_display(view.agency, language, ctx))),
         ctx.t(language, "status.view.created", time=format_time(view.created_at, language, ctx)),
     ]
-    if view.due_at is not None and view.status not in (Status.SELESAI, Status.DITOLAK):
+    if view.due_at is not None and view.status not in (Status.SELESAI, Status.DITOLAK, Status.DUPLIKAT):
         lines.append(ctx.t(language, "status.view.due", time=format_time(view.due_at, language, ctx)))
     history = _citizen_history_lines(view, language, ctx)
     if history:

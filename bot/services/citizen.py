@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.services import relay
+from bot.services import clocks, relay
 from bot.services.complaints import build_view, post_card, refresh_card, send_to_citizen
 from bot.services.places import enrich
 from bot.services.receipts import REASON_WINDOW, note_notice_outcome
@@ -195,15 +195,16 @@ async def _apply(
     if isinstance(effect, SubmitDraft):
         complaint = await _file(rt, uow, citizen, effect.draft)
         result.submitted = complaint.number
-        category = rt.ctx.category(complaint.category)
         agency = rt.ctx.agency(complaint.agency)
         return [
             flow.render_submitted(
                 language,
                 complaint.number,
                 agency.name(language) if agency else complaint.agency,
-                category.target_hours if category else 72,
+                clocks.target_hours(rt.config, complaint.category),
                 ctx,
+                due_at=complaint.due_at,
+                office_hours=clocks.calendar_for(rt.config).counts_office_hours(complaint.agency),
             )
         ]
     if isinstance(effect, FollowComplaint):
@@ -253,6 +254,7 @@ async def _file(rt: Runtime, uow: UnitOfWork, citizen: Citizen, draft: Draft) ->
     )
     if draft.share_name and citizen.display_name:
         complaint.reporter_name = citizen.display_name
+    await clocks.start_clocks(rt, uow, complaint, now)  # accept and resolve by, on the agency's calendar
     await uow.audit.add(
         complaint.id,
         actor_kind="citizen",

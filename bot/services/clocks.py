@@ -40,9 +40,10 @@ DEFAULT_TARGET_HOURS = 72.0
 
 
 class _HasConfig(Protocol):
-    """What the clocks need of the runtime (the CLI passes a :class:`bot.services.runtime.Runtime`)."""
+    """What the clocks need of the runtime (a :class:`bot.services.runtime.Runtime`)."""
 
-    config: AppConfig
+    @property
+    def config(self) -> AppConfig: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,8 +186,13 @@ async def on_status_changed(rt: _HasConfig, uow: UnitOfWork, complaint: Complain
 
 
 class _Migrating(Protocol):
-    config: AppConfig
-    sessionmaker: async_sessionmaker[AsyncSession]
+    """What :func:`fill_missing_clocks` needs (``sikesal migrate`` has no full runtime)."""
+
+    @property
+    def config(self) -> AppConfig: ...
+
+    @property
+    def sessionmaker(self) -> async_sessionmaker[AsyncSession]: ...
 
 
 async def fill_missing_clocks(rt: _Migrating, now: datetime, *, batch: int = 500) -> int:

@@ -62,6 +62,7 @@ async def build_view(uow: UnitOfWork, complaint: Complaint, *, viewer: int | Non
         agency=complaint.agency,
         created_at=complaint.created_at,
         due_at=complaint.due_at,
+        accept_due_at=complaint.accept_due_at,
         photos=tuple(
             MediaRef(sha256=p.sha256, telegram_file_id=p.telegram_file_id) for p in complaint.photos
         ),
@@ -83,7 +84,9 @@ async def build_view(uow: UnitOfWork, complaint: Complaint, *, viewer: int | Non
 
 async def nearby_for_card(rt: Runtime, uow: UnitOfWork, complaint: Complaint, view: ComplaintView) -> ComplaintView:
     """The view with the older open complaints of the same category within the duplicate radius, so
-    the card can warn staff ("⚠️ 1 laporan terbuka ±12 m: JMB-…") while this one is still open."""
+    the card can warn staff ("⚠️ 1 laporan terbuka ±12 m: JMB-…") while this one is still open, and the
+    moment the card is rendered for (its clock badge, see handlers.clocks)."""
+    view = dataclasses.replace(view, now=rt.clock())
     if complaint.latitude is None or complaint.longitude is None or lifecycle.is_terminal(complaint.status):
         return view
     found = await uow.complaints.nearby_open(

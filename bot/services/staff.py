@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.services import relay, staff_extensions
+from bot.services import clocks, relay, staff_extensions
 from bot.services.complaints import (
     GROUP_CHANNEL,
     build_view,
@@ -201,6 +201,7 @@ async def _reassign_to(
         alert = cards.alert_already_changed(rt.ctx, complaint.status)
         await _refuse(rt, uow, complaint, actor, "reassign", alert.text, None)
         return alert
+    await clocks.on_reassigned(rt, uow, complaint, now)  # a new accept clock there; the resolve clock runs on
     await uow.audit.add(
         complaint.id,
         actor_kind="staff",

@@ -11,6 +11,7 @@ import html
 import logging
 from dataclasses import dataclass
 
+from bot.services import clocks
 from bot.services.complaints import GROUP_CHANNEL, build_view, notify_status, refresh_card
 from bot.services.runtime import Runtime
 from handlers import cards, lifecycle
@@ -84,6 +85,7 @@ async def transition(
         return alert
     if decision.to_status == lifecycle.Status.DITOLAK:
         complaint.reject_reason = note
+    await clocks.on_status_changed(rt, uow, complaint, now)  # accepted, closed or a duplicate: clocks stop
     await uow.audit.add(
         complaint.id,
         actor_kind="staff",

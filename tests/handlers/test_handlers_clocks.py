@@ -4,6 +4,7 @@ badge, and the timers a complaint should have after each thing that can happen t
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -244,3 +245,76 @@ def test_escalations_count_office_hours() -> None:
     escalations = [s.due_at for s in timers if s.kind == ESCALATE]
     # 24 office hours after Friday 15:00: Fri 1.5 h + Mon 8.5 h + Tue 8.5 h + Wed 5.5 h
     assert escalations == [due, wib(2026, 12, 9, 13)]
+
+
+# --- what people read -----------------------------------------------------------------------------
+
+
+def test_card_badge_before_and_after_the_deadline() -> None:
+    from handlers_testkit import check_message, make_ctx, make_view
+
+    from handlers.cards import render_card
+
+    ctx = make_ctx()
+    due = wib(2026, 12, 2, 15, 30)
+    view = make_view(status="diterima", due_at=due, accept_due_at=wib(2026, 12, 1, 14))
+    assert "⏳" not in render_card(view, ctx).text.split("\n")[0]  # no "now": no badge
+    before = render_card(replace(view, now=due - timedelta(hours=5)), ctx)
+    check_message(before)
+    assert before.text.split("\n")[0].endswith("· ⏳ batas 2 Des 15:30")
+    late = render_card(replace(view, now=due + timedelta(hours=3)), ctx)
+    assert late.text.split("\n")[0].endswith("· 🔴 terlambat sejak 2 Des 15:30")
+    assert "⏳ Batas: 2 Des 2026 15:30 WIB" in late.text  # the due time stays on the card
+    assert "terima sebelum" not in late.text  # accepted: the accept clock stopped
+    english = render_card(replace(view, now=due + timedelta(hours=3)), ctx, language="en")
+    assert "🔴 overdue since 2 Dec 15:30" in english.text
+    for closed in ("selesai", "ditolak"):
+        assert "🔴" not in render_card(replace(view, status=closed, now=due + timedelta(days=2)), ctx).text
+    duplicate = replace(view, status="duplikat", duplicate_of_number="JMB-2026-000001", now=due + timedelta(days=2))
+    assert "🔴" not in render_card(duplicate, ctx).text
+
+
+def test_card_accept_clock_while_new() -> None:
+    from handlers_testkit import make_ctx, make_view
+
+    from handlers.cards import render_card
+
+    ctx = make_ctx()
+    view = make_view(status="baru", due_at=wib(2026, 12, 3, 10), accept_due_at=wib(2026, 12, 1, 14))
+    assert "📥 terima sebelum 1 Des 14:00" in render_card(replace(view, now=wib(2026, 12, 1, 11)), ctx).text
+    assert "🔴 belum diterima, batas 1 Des 14:00" in render_card(replace(view, now=wib(2026, 12, 1, 15)), ctx).text
+
+
+def test_live_badge_says_how_late() -> None:
+    from handlers_testkit import make_ctx
+
+    from handlers.clocks import badge_text
+
+    ctx = make_ctx()
+    due = wib(2026, 12, 2, 15, 30)
+    badge = resolve_badge("diproses", due, due + timedelta(hours=3, minutes=5))
+    assert badge is not None
+    assert badge_text(badge, "id", ctx, live=True) == "🔴 terlambat 3 jam"
+    assert badge_text(badge, "en", ctx, live=True) == "🔴 overdue by 3 h"
+    soon = resolve_badge("diproses", due, due - timedelta(hours=1))
+    assert soon is not None and badge_text(soon, "id", ctx, live=True) == "⏳ batas 2 Des 15:30"
+
+
+@pytest.mark.parametrize(
+    ("hours", "office", "said"),
+    [
+        (48, False, "paling lambat 3 Des 2026 10:00 WIB (maks. 48 jam)"),
+        (1.5, False, "paling lambat 1 Des 2026 11:30 WIB (maks. 1,5 jam)"),
+        (0.02, False, "paling lambat 1 Des 2026 10:01 WIB (maks. 2 menit)"),
+        (16, True, "paling lambat 3 Des 2026 09:00 WIB (16 jam kerja)"),
+    ],
+)
+def test_the_citizen_is_told_by_when(hours: float, office: bool, said: str) -> None:
+    from handlers_testkit import make_ctx
+
+    from handlers.views import render_submitted
+
+    calendar = OFFICE_CAL if office else HOURS
+    due = calendar.add_hours(FILED, hours, "pupr")
+    message = render_submitted("id", "JMB-2026-000042", "pupr", hours, make_ctx(), due_at=due, office_hours=office)
+    assert f"Perkiraan penanganan: {said}" in message.text
