@@ -41,7 +41,7 @@ migrate: $(STAMP)
 	$(BIN)/sikesal migrate
 
 diagram: $(STAMP)
-	$(BIN)/python -m handlers.diagram --write docs/conversation.md
+	$(BIN)/python -m handlers.diagram --write docs/conversation.md README.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
