@@ -1,6 +1,6 @@
 """Composition root: database, runtime, Telegram bot, the Telegram intake (long polling or webhook into
-the inbox), the inbox and delivery loops, draft sweeper, the web server (webhooks, /healthz, /readyz), the
-metrics server, and (when Twilio is configured) the WhatsApp webhooks, inbox and sender.
+the inbox), the inbox and delivery loops, draft sweeper, the scheduler (timers), the web server (webhooks,
+/healthz, /readyz), the metrics server, and (when Twilio is configured) the WhatsApp webhooks, inbox and sender.
 
 ``SikesalApp`` is what ``sikesal run`` starts and what the end-to-end tests and the benchmark
 start in-process against the local Bot API server, so tests run the real wiring.
@@ -39,6 +39,7 @@ from bot.services.drafts import run_draft_sweeper
 from bot.services.receipts import record_notice_outcome
 from bot.services.reroute import group_unreachable, render_card_now
 from bot.services.runtime import Runtime
+from bot.services.scheduler import Scheduler
 from bot.telegram.client import create_bot
 from bot.telegram.dispatcher import build_dispatcher, register_commands
 from bot.telegram.intake import TelegramInbox, TelegramPoller, TelegramWebhook, allowed_updates
@@ -83,6 +84,7 @@ class SikesalApp:
         metrics_host: str = "127.0.0.1",
         metrics_port: int | None = None,
         lease_ttl: float = 30.0,
+        scheduler_poll: float = 2.0,
         redis_url: str | None = None,
         media_secret: str | None = None,
     ) -> None:
@@ -124,6 +126,9 @@ class SikesalApp:
         #: several processes may share a PostgreSQL database: rows are then claimed under this name
         self.lease_owner: str | None = None
         self.lease_ttl = lease_ttl
+        #: the scheduler looks at timers at least this often (seconds) and sooner when one is due
+        self.scheduler_poll = scheduler_poll
+        self.scheduler: Scheduler | None = None
         self._single_process: SingleProcessLock | None = None
         #: Telegram's limits counted once for the bot in Redis (``SIKESAL_REDIS_URL``), else per process
         self.redis_url = redis_url
@@ -234,11 +239,15 @@ class SikesalApp:
             await bot.delete_webhook(drop_pending_updates=False)
             assert self.poller is not None
             telegram_task = asyncio.create_task(self.poller.run(self._stop), name="telegram-polling")
+        # one scheduler fires timers: the lease holder on PostgreSQL, this process alone on SQLite
+        self.scheduler = Scheduler(runtime, owner=self.lease_owner, lease_ttl=self.lease_ttl, poll=self.scheduler_poll)
+        self.timer_wakers.append(self.scheduler.wake)
         self._tasks = [
             telegram_task,
             *(asyncio.create_task(loop.run(self._stop), name=loop.name) for loop in loops),
             asyncio.create_task(run_draft_sweeper(runtime, self._stop, interval=self.sweep_interval,
                                                   wake=self._drafts_wake), name="drafts"),
+            asyncio.create_task(self.scheduler.run(self._stop), name="scheduler"),
         ]
 
     def _retry_settings(self) -> dict[str, Any]:

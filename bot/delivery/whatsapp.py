@@ -62,6 +62,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("sikesal.delivery.whatsapp")
 
 CHANNEL = "whatsapp"
+#: the link role of the citizen's overdue notice (bot.services.reminders.OVERDUE_ROLE)
+OVERDUE_ROLE = "overdue"
 #: WhatsApp's customer-service window, minus a minute so a message does not race its closing
 WINDOW = timedelta(hours=24)
 WINDOW_MARGIN = timedelta(minutes=1)
@@ -276,7 +278,10 @@ class WhatsAppSender(OutboxLoop):
         return dataclasses.replace(message, text=f"{message.text}\n\n{note}" if message.text else note)
 
     async def _status_template(self, uow: UnitOfWork, job: _Job, language: str) -> _Template | None:
-        """The approved status template, filled for this row's complaint (only status notifications use it)."""
+        """The approved status template, filled for this row's complaint (only status notifications use it),
+        or the overdue notice's (:meth:`_overdue_template`)."""
+        if job.link_role == OVERDUE_ROLE:
+            return await self._overdue_template(uow, job, language)
         config: TemplateConfig | None = self.config.status_template
         if config is None or job.complaint_id is None or job.link_role not in TEMPLATE_ROLES:
             return None
@@ -293,6 +298,18 @@ class WhatsAppSender(OutboxLoop):
                 "3": agency_display(complaint.agency, language, ctx),
             },
         )
+
+    async def _overdue_template(self, uow: UnitOfWork, job: _Job, language: str) -> _Template | None:
+        """"Your complaint is overdue; the agency was reminded" outside the window: ``whatsapp.overdue_template``
+        with {{1}} the tracking number and {{2}} the agency. Without one the notice is not sent (the card says
+        so) and the citizen gets the current status when they next write."""
+        config: TemplateConfig | None = self.config.overdue_template
+        complaint = await uow.complaints.get(job.complaint_id) if job.complaint_id is not None else None
+        sid = config.sid_for(language) if config is not None else None
+        if sid is None or complaint is None:
+            return None
+        ctx = self.rt.ctx_for(CHANNEL)
+        return _Template(sid, {"1": complaint.number, "2": agency_display(complaint.agency, language, ctx)})
 
     async def _throttled_create(self, job: _Job, **params: object) -> object:
         while True:

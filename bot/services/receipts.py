@@ -22,8 +22,10 @@ log = logging.getLogger("sikesal.receipts")
 FAILED_STATUSES = frozenset({"failed", "undelivered"})
 #: statuses that prove it did
 ARRIVED_STATUSES = frozenset({"delivered", "read"})
-#: outbox roles whose failure the agency must see (status changes and staff replies)
-WATCHED_ROLES = frozenset({"notification", "staff_reply"})
+#: outbox roles whose failure the agency must see (status changes, staff replies, the overdue notice of
+#: bot.services.reminders: a WhatsApp one outside the window without a template is caught up when the citizen
+#: next writes, like a status notice)
+WATCHED_ROLES = frozenset({"notification", "staff_reply", "overdue"})
 #: only these may go out as the approved status template outside WhatsApp's window (a staff question
 #: squeezed into "number / status / agency" would silently lose what staff asked)
 TEMPLATE_ROLES = frozenset({"notification"})

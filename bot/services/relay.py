@@ -40,8 +40,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sikesal.relay")
 
-#: roles of messages whose reply by the citizen is relayed to the agency group
-RELAYABLE_ROLES = frozenset({"notification", "staff_reply"})
+#: roles of messages whose reply by the citizen is relayed to the agency group (``overdue``: the notice that
+#: the agency was reminded, see bot.services.reminders)
+RELAYABLE_ROLES = frozenset({"notification", "staff_reply", "overdue"})
 #: the link role of a staff message to a citizen (what "staff wrote lately" looks for)
 STAFF_REPLY = "staff_reply"
 #: at most this many complaints are offered in "for which complaint?"

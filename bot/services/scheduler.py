@@ -35,6 +35,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from bot.services.clocks import calendar_for
 from bot.services.reminders import LiveReminder, on_overdue, remind_group
@@ -53,6 +54,7 @@ LEASE = "scheduler"
 DIGEST = "digest"
 CONFIRM_CLOSE = "confirm_close"
 CITY = "city"
+AGENCY_PREFIX = "agency:"
 #: kinds that wait for the end of the quiet hours (the citizen's overdue notice goes with ``overdue``)
 QUIET_KINDS = frozenset({*REMINDER_KINDS, clocks.ESCALATE, DIGEST})
 
@@ -107,8 +109,8 @@ def relevant(timer: DueTimer, complaint: Complaint | None) -> bool:
     stale."""
     if complaint is None:
         return False
-    if timer.kind == CONFIRM_CLOSE:
-        return complaint.status == Status.SELESAI
+    if timer.kind == CONFIRM_CLOSE:  # planned per resolution round (reopen_count) by the follow-up
+        return complaint.status == Status.SELESAI and timer.round == (complaint.reopen_count or 0)
     if complaint.duplicate_of is not None or complaint.status not in clocks.OPEN:
         return False
     if timer.kind == clocks.ACCEPT:
@@ -116,7 +118,7 @@ def relevant(timer: DueTimer, complaint: Complaint | None) -> bool:
     return timer.round == (complaint.resolve_round or 0)
 
 
-def _lazy(module: str, name: str) -> Callable[..., Awaitable[None]] | None:
+def _lazy(module: str, name: str) -> Callable[..., Awaitable[Any]] | None:
     """Another helper's function, imported when first needed (None while it does not exist)."""
     try:
         found = getattr(importlib.import_module(module), name, None)
@@ -361,17 +363,34 @@ class Scheduler:
             if not claimed:
                 return
             report.fired += len(claimed)
-            send = _lazy("bot.services.command_centre", "send_digests")
-            if send is None:
-                for timer in claimed:
-                    await self._missing(uow, timer, report, "bot.services.command_centre.send_digests")
-            else:
-                await send(self.rt, uow, now)
-                for timer in claimed:
-                    await uow.timers.set_outcome(timer.id, DONE)
-                report.group_messages += 1
+            await self._send_digests(uow, claimed, now, report)
             await self._plan_digest_timers(uow, now)
             await uow.commit()
+
+    async def _send_digests(self, uow: UnitOfWork, claimed: Sequence[DueTimer], now: datetime, report: TickReport) -> None:
+        """Each claimed subject's digest, once: ``agency:<key>`` in that agency's group, ``city`` in the command
+        centre's (the command centre's per-subject functions; else its ``send_digests`` for all at once)."""
+        module = "bot.services.command_centre"
+        figures_of = _lazy(module, "digest_figures")
+        agency_digest = _lazy(module, "send_agency_digest")
+        city_digest = _lazy(module, "send_city_digest")
+        if figures_of is None or agency_digest is None or city_digest is None:
+            send_all = _lazy(module, "send_digests")
+            if send_all is None:
+                for timer in claimed:
+                    await self._missing(uow, timer, report, f"{module}.send_digests")
+                return
+            await send_all(self.rt, uow, now)
+        else:
+            figures: Any = await figures_of(self.rt, uow, now)
+            for timer in claimed:
+                if timer.subject == CITY:
+                    await city_digest(self.rt, uow, figures, now)
+                elif timer.subject.startswith(AGENCY_PREFIX) and (found := figures.get(timer.subject[len(AGENCY_PREFIX):])):
+                    await agency_digest(self.rt, uow, found, now)
+        for timer in claimed:
+            await uow.timers.set_outcome(timer.id, DONE)
+        report.group_messages += 1
 
     async def _plan_digests(self, now: datetime) -> None:
         """Plan the next digests now and then (a group linked meanwhile gets its own from then on)."""
@@ -390,7 +409,7 @@ class Scheduler:
         if not digest_at:
             return
         at, day = next_daily(now, digest_at, self.rt.config.city.timezone)
-        subjects = [CITY, *(f"agency:{group.agency}" for group in await uow.agencies.all_groups())]
+        subjects = [CITY, *(f"{AGENCY_PREFIX}{group.agency}" for group in await uow.agencies.all_groups())]
         for subject in subjects:
             await uow.timers.plan(DIGEST, subject, at, round=day, now=now)
 

@@ -143,6 +143,7 @@ async def start_app(
     twilio: TwilioServer | None = None,
     telegram_webhook: bool = False,
     nominatim: NominatimServer | None = None,
+    rate_limits: RateLimits | None = None,
 ) -> SikesalApp:
     """The real app against the local server(s), with Telegram's limits lifted for speed."""
     settings = None
@@ -163,7 +164,7 @@ async def start_app(
         api_base=server.base_url,
         clock=clock,
         polling_timeout=1,
-        rate_limits=FAST,
+        rate_limits=rate_limits or FAST,
         sweep_interval=3600,
         twilio=settings,
         http_host="127.0.0.1",
