@@ -56,8 +56,8 @@ TELEGRAM_CONTROLS = re.compile(
 )
 
 #: catalog keys only agency staff read (in their Telegram group, where the controls exist)
-STAFF_PREFIXES = ("card.", "staff.", "command.", "action.", "relay.staff_")
-STAFF_FILES = ("sikesal-staff.po",)
+STAFF_PREFIXES = ("card.", "staff.", "command.", "action.", "relay.staff_", "cc.")
+STAFF_FILES = ("sikesal-staff.po", "sikesal-tools.po")
 
 
 def offending(text: str) -> list[str]:
