@@ -61,16 +61,48 @@ def _other_move(actor: str, action: Action, catalog: Catalog) -> str:
     return f"{_button(action, catalog, bare=True)} ({ACTORS.get(actor, actor)})"
 
 
+#: the composite state of the diagram holding every status whose card still has buttons
+OPEN = "open"
+
+
+def _open_statuses() -> frozenset[Status]:
+    return frozenset(status for status in Status if status not in TERMINAL)
+
+
 def render_lifecycle_mermaid(catalog: Catalog | None = None) -> str:
-    """The Mermaid ``stateDiagram-v2`` of every status: card buttons, then the other actors' moves."""
+    """The Mermaid ``stateDiagram-v2`` of every status: card buttons, then the other actors' moves.
+
+    A button every open status has (*Alihkan*, *Duplikat*) is drawn once, from the composite state
+    ``open`` that holds those statuses, instead of once per status: the picture stays readable."""
     catalog = catalog or Catalog.load()
-    edges: dict[tuple[str, str], list[str]] = defaultdict(list)
+    open_statuses = _open_statuses()
+    sources: dict[tuple[Action, Status], set[Status]] = defaultdict(set)
     for (source, action), target in TRANSITIONS.items():
-        edges[(source.value, target.value)].append(_staff_move(action, target, catalog, bare=True))
+        sources[(action, target)].add(source)
+    inside: dict[tuple[str, str], list[str]] = defaultdict(list)  # both ends open: drawn in the box
+    outside: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for (source, action), target in TRANSITIONS.items():
+        label = _staff_move(action, target, catalog, bare=True)
+        if len(open_statuses) > 1 and sources[(action, target)] == open_statuses:
+            if target in open_statuses:
+                label = f"{_button(action, catalog, bare=True)} ({target.value} at another agency)"
+                outside[(OPEN, OPEN)].append(label)
+            else:
+                outside[(OPEN, target.value)].append(label)
+            continue
+        edges = inside if source in open_statuses and target in open_statuses else outside
+        edges[(source.value, target.value)].append(label)
     for (actor, source, action), target in OTHER_TRANSITIONS.items():
-        edges[(source.value, target.value)].append(_other_move(actor, action, catalog))
-    lines = ["stateDiagram-v2", f"    [*] --> {Status.BARU.value}"]
-    lines += [f"    {source} --> {target}: {', '.join(labels)}" for (source, target), labels in edges.items()]
+        outside[(source.value, target.value)].append(_other_move(actor, action, catalog))
+    lines = ["stateDiagram-v2", f"    [*] --> {Status.BARU.value}",
+             f'    state "{OPEN}: the card has buttons" as {OPEN} {{']
+    lines += [f"        {source} --> {target}: {', '.join(dict.fromkeys(labels))}"
+              for (source, target), labels in inside.items()]
+    lines += [f"        {status.value}" for status in Status
+              if status in open_statuses and not any(status.value in pair for pair in inside)]
+    lines.append("    }")
+    lines += [f"    {source} --> {target}: {', '.join(dict.fromkeys(labels))}"
+              for (source, target), labels in outside.items()]
     lines += [f"    {status.value} --> [*]" for status in Status if status in TERMINAL]
     return "\n".join(lines) + "\n"
 
