@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench bench-duplicates migrate clean diagram
+.PHONY: run test lint typecheck bench bench-duplicates bench-timers migrate clean diagram
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,15 +27,19 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# the three benchmarks (about 5 minutes with PostgreSQL reachable); DUPLICATES_ARGS e.g. "--rows 200000",
+# the four benchmarks (about 8 minutes with PostgreSQL reachable); DUPLICATES_ARGS and TIMERS_ARGS e.g. "--rows 200000",
 # MULTIPROC_ARGS e.g. "--users 200 --processes 1 2 3"
 bench: $(STAMP)
 	$(BIN)/python -m bench.filings $(BENCH_ARGS)
 	$(BIN)/python -m bench.duplicates $(DUPLICATES_ARGS)
+	$(BIN)/python -m bench.timers $(TIMERS_ARGS)
 	$(BIN)/python -m bench.multiproc $(MULTIPROC_ARGS)
 
 bench-duplicates: $(STAMP)
 	$(BIN)/python -m bench.duplicates $(DUPLICATES_ARGS)
+
+bench-timers: $(STAMP)
+	$(BIN)/python -m bench.timers $(TIMERS_ARGS)
 
 migrate: $(STAMP)
 	$(BIN)/sikesal migrate
