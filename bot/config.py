@@ -301,6 +301,12 @@ class CategoryConfig(_Strict):
     #: Selesai asks the clerk for an "after" photo: required, optional (may be skipped) or off
     proof_photo: Literal["required", "optional", "off"] = "optional"
 
+    @field_validator("proof_photo", mode="before")
+    @classmethod
+    def _unquoted_off(cls, value: object) -> object:
+        """YAML reads an unquoted ``off`` as false: that is what the city meant."""
+        return "off" if value is False else value
+
 
 class RoutingRule(_Strict):
     """``category``, ``kecamatan`` or both -> ``agency``; the first matching rule wins."""

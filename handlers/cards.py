@@ -328,6 +328,15 @@ def render_prompt_card(
     return OutMessage(text=text, buttons=((cancel,),), photos=view.photos)
 
 
+def render_card_with_note(
+    view: ComplaintView, ctx: FlowContext, *, note: str, buttons: tuple[tuple[Button, ...], ...], language: str = "id"
+) -> OutMessage:
+    """The card with a line under it and its own buttons: the waiting state of a newer capability
+    (the proof-of-fix prompt, see :mod:`handlers.proof`), fitted to Telegram's limits like the card."""
+    text = _fit_text(view, ctx, language, moved_to=None, tail=("", note))
+    return OutMessage(text=text, buttons=buttons, photos=view.photos)
+
+
 def render_reassign_picker(
     view: ComplaintView, ctx: FlowContext, *, current_agency: str, language: str = "id"
 ) -> OutMessage:
@@ -546,6 +555,7 @@ __all__ = [
     "parse_staff_payload",
     "reassign_payload",
     "render_card",
+    "render_card_with_note",
     "render_citizen_reply_to_group",
     "render_duplicate_prompt",
     "render_duplicate_retry",

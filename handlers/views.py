@@ -59,6 +59,8 @@ class HistoryEntry:
     actor_kind: str | None = None
     actor_id: str | None = None
     addressee: int | None = None
+    #: a photo came with the action (the clerk's "after" photo with Selesai)
+    photo: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,9 @@ class ComplaintView:
     #: older open complaints of the same category close by (number, metres), nearest first: the card
     #: warns staff so they can mark a duplicate at once (filled for cards only)
     nearby: tuple[tuple[str, float], ...] = ()
+    #: a resolved complaint's proof of fix: the clerk's "after" photo and note (None when not resolved)
+    proof_photo: MediaRef | None = None
+    proof_note: str | None = None
     #: the accept clock (shown on the card while baru) and the moment the card is rendered for, which
     #: decides its badge ("⏳ batas …" or "🔴 terlambat …"); None: no badge (see handlers.clocks)
     accept_due_at: datetime | None = None
@@ -280,6 +285,8 @@ def describe_change(entry: HistoryEntry, language: str, ctx: FlowContext) -> str
         change = ctx.t(language, "history.submit")
     else:
         change = ctx.t(language, "history.action.other")
+    if entry.photo:  # "🔧 Diproses → ✅ Selesai, dengan foto bukti 📷"
+        change = ctx.t(language, "history.with_proof_photo", change=change)
     if entry.note:
         change = ctx.t(language, "history.with_note", change=change, note=esc(truncate(entry.note, 80)))
     return change
@@ -346,10 +353,20 @@ def render_status(language: str, view: ComplaintView, ctx: FlowContext) -> OutMe
     ]
     if view.due_at is not None and view.status not in (Status.SELESAI, Status.DITOLAK, Status.DUPLIKAT):
         lines.append(ctx.t(language, "status.view.due", time=format_time(view.due_at, language, ctx)))
+    if view.proof_photo is not None or view.proof_note:
+        lines += ["", _proof_line(view, language, ctx)]
     history = _citizen_history_lines(view, language, ctx)
     if history:
         lines += ["", ctx.t(language, "status.view.history"), *history]
-    return OutMessage(text="\n".join(lines), buttons=menu_rows(language, ctx))
+    photos = (view.proof_photo,) if view.proof_photo is not None else ()  # the "after" photo comes along
+    return OutMessage(text="\n".join(lines), buttons=menu_rows(language, ctx), photos=photos)
+
+
+def _proof_line(view: ComplaintView, language: str, ctx: FlowContext) -> str:
+    """"Bukti penyelesaian: <the clerk's note>" (or that the photo above is the proof)."""
+    if view.proof_note:
+        return ctx.t(language, "status.view.proof", note=esc(truncate(view.proof_note, 300)))
+    return ctx.t(language, "status.view.proof_photo")
 
 
 def render_status_not_found(language: str, number: str, ctx: FlowContext) -> OutMessage:
@@ -440,7 +457,9 @@ def render_status_notification(
         reason_key = "notify.reason" if view.status == Status.DITOLAK else "notify.note"
         text += "\n\n" + ctx.t(language, reason_key, note=esc(reason))
     text += "\n\n" + ctx.t(language, "notify.reply_hint")
-    return OutMessage(text=text)
+    # the resolution carries the clerk's "after" photo (the view has one only while resolved)
+    photos = (view.proof_photo,) if view.proof_photo is not None and moved is None else ()
+    return OutMessage(text=text, photos=photos)
 
 
 def render_staff_reply(language: str, number: str, agency_name: str, text: str, ctx: FlowContext) -> OutMessage:

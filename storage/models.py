@@ -252,6 +252,9 @@ class AuditEntry(Base):
     to_agency: Mapped[str | None] = mapped_column(String(32))
     note: Mapped[str | None] = mapped_column(Text)
     refused: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: a photo that came with the action (the clerk's "after" photo with Selesai: a complaint_photos row of
+    #: kind "proof" holds the same file), by content hash; None for actions without one
+    media_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class AgencyGroup(Base):

@@ -377,11 +377,12 @@ class ComplaintRepo(_Repo):
         return found[:limit]
 
     async def first_photos(self, complaint_ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
-        """The first photo (sha256, Telegram file id) of each complaint that has one."""
+        """The citizen's first photo (sha256, Telegram file id) of each complaint that has one."""
         if not complaint_ids:
             return {}
         stmt = select(ComplaintPhoto.complaint_id, ComplaintPhoto.sha256, ComplaintPhoto.telegram_file_id).where(
-            ComplaintPhoto.complaint_id.in_(list(complaint_ids)), ComplaintPhoto.position == 0
+            ComplaintPhoto.complaint_id.in_(list(complaint_ids)), ComplaintPhoto.position == 0,
+            ComplaintPhoto.kind == "report",  # the citizen's first photo (a proof photo comes later)
         )
         return {cid: (sha, file_id) for cid, sha, file_id in (await self.session.execute(stmt)).all()}
 
@@ -528,8 +529,10 @@ class AuditRepo(_Repo):
         note: str | None = None,
         refused: bool = False,
         at: datetime | None = None,
+        media_sha256: str | None = None,
     ) -> AuditEntry:
         entry = AuditEntry(
+            media_sha256=media_sha256,
             complaint_id=complaint_id,
             at=at or utcnow(),
             actor_kind=actor_kind,

@@ -159,13 +159,19 @@ async def start_clocks(rt: _HasConfig, uow: UnitOfWork, complaint: Complaint, no
     await replan(rt, uow, complaint, now)
 
 
-async def on_reassigned(rt: _HasConfig, uow: UnitOfWork, complaint: Complaint, now: datetime) -> None:
+async def on_reassigned(
+    rt: _HasConfig, uow: UnitOfWork, complaint: Complaint, now: datetime, *, restart_resolve: bool = False
+) -> None:
     """The complaint reached another agency (``complaint.agency`` is the new one): a new accept clock
-    there; the resolve clock keeps its deadline."""
+    there; the resolve clock keeps its deadline. ``restart_resolve``: the complaint's clocks had stopped
+    (a rejection the command centre reassigns on appeal), so it also gets a new resolve clock, as a reopen
+    does, rather than one that ran out while it was closed."""
+    calendar = calendar_for(rt.config)
     complaint.accept_round = (complaint.accept_round or 0) + 1
-    complaint.accept_due_at = calendar_for(rt.config).add_hours(
-        now, rt.config.deadlines.accept_hours, complaint.agency
-    )
+    complaint.accept_due_at = calendar.add_hours(now, rt.config.deadlines.accept_hours, complaint.agency)
+    if restart_resolve:
+        complaint.resolve_round = (complaint.resolve_round or 0) + 1
+        complaint.due_at = calendar.add_hours(now, target_hours(rt.config, complaint.category), complaint.agency)
     await replan(rt, uow, complaint, now)
 
 

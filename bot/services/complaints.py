@@ -24,6 +24,8 @@ GROUP_CHANNEL = "telegram"
 HISTORY_LIMIT = 20
 #: how many nearby open complaints a card names
 NEARBY_ON_CARD = 3
+#: complaint_photos.kind of a clerk's "after" photo (the citizen's are "report")
+PROOF = "proof"
 
 
 def _history_entry(e: AuditEntry) -> HistoryEntry:
@@ -40,7 +42,21 @@ def _history_entry(e: AuditEntry) -> HistoryEntry:
         actor_kind=e.actor_kind,
         actor_id=e.actor_id,
         addressee=addressee,
+        photo=e.media_sha256 is not None,
     )
+
+
+def _proof(complaint: Complaint, entries: list[AuditEntry]) -> tuple[MediaRef | None, str | None]:
+    """The clerk's "after" photo and note of the resolution in force: only a resolved complaint has one,
+    and the photo is the one recorded with the latest move to selesai (a complaint reopened and resolved
+    again without a photo shows none of the earlier round's)."""
+    if complaint.status != lifecycle.Status.SELESAI:
+        return None, None
+    last = next((e for e in reversed(entries) if e.to_status == lifecycle.Status.SELESAI and not e.refused), None)
+    sha = last.media_sha256 if last is not None else None
+    stored = next((p for p in complaint.photos if p.kind == PROOF and p.sha256 == sha), None) if sha else None
+    photo = MediaRef(sha256=stored.sha256, telegram_file_id=stored.telegram_file_id) if stored is not None else None
+    return photo, complaint.proof_note
 
 
 async def build_view(uow: UnitOfWork, complaint: Complaint, *, viewer: int | None = None) -> ComplaintView:
@@ -48,11 +64,13 @@ async def build_view(uow: UnitOfWork, complaint: Complaint, *, viewer: int | Non
 
     ``viewer``: the citizen (reporter or follower) the view is for; their history holds only what
     :mod:`handlers.visibility` lets them read. Without it, the whole history (for staff)."""
-    history = [_history_entry(e) for e in await uow.audit.history(complaint.id) if not e.refused]
+    entries = await uow.audit.history(complaint.id)
+    history = [_history_entry(e) for e in entries if not e.refused]
     if viewer is not None:
         history = list(visibility.citizen_history(history, viewer=viewer, reporter=complaint.citizen_id))
     citizen = await uow.citizens.get(complaint.citizen_id)
     original = await uow.complaints.get(complaint.duplicate_of) if complaint.duplicate_of is not None else None
+    proof_photo, proof_note = _proof(complaint, entries)
     return ComplaintView(
         id=complaint.id,
         number=complaint.number,
@@ -63,8 +81,9 @@ async def build_view(uow: UnitOfWork, complaint: Complaint, *, viewer: int | Non
         created_at=complaint.created_at,
         due_at=complaint.due_at,
         accept_due_at=complaint.accept_due_at,
-        photos=tuple(
+        photos=tuple(  # the citizen's photos of the problem (a clerk's "after" photo is kind "proof")
             MediaRef(sha256=p.sha256, telegram_file_id=p.telegram_file_id) for p in complaint.photos
+            if p.kind != PROOF
         ),
         latitude=complaint.latitude,
         longitude=complaint.longitude,
@@ -79,6 +98,8 @@ async def build_view(uow: UnitOfWork, complaint: Complaint, *, viewer: int | Non
         history=tuple(history[-HISTORY_LIMIT:]),
         duplicate_of_number=original.number if original is not None else None,
         duplicate_of_status=original.status if original is not None else None,
+        proof_photo=proof_photo,
+        proof_note=proof_note,
     )
 
 

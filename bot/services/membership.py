@@ -64,10 +64,13 @@ def press_must_refresh(payload: str) -> bool:
     """Whether a button press changes what the citizen sees (then a non-administrator bot asks
     Telegram about the presser every time). Opening the rejection or duplicate prompt or the agency
     picker, or cancelling the picker, changes nothing yet: the reply or the choice that follows is
-    checked again. An unknown payload is refused anyway."""
+    checked again. An unknown payload is refused anyway; a newer capability's button (registered in
+    :mod:`bot.services.staff_extensions`, e.g. *Selesai tanpa foto*) is asked about every time."""
     parsed = cards.parse_staff_payload(payload)
     if parsed is None:
-        return False
+        from bot.services.staff_extensions import button_handlers
+
+        return isinstance(payload, str) and payload.split(":", 1)[0] in button_handlers()
     if parsed.kind == cards.REASSIGN_PREFIX:
         return not parsed.cancelled
     return parsed.action not in (lifecycle.Action.REASSIGN, lifecycle.Action.REJECT, lifecycle.Action.DUPLICATE)

@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.services import clocks, relay, staff_extensions
+from bot.services import clocks, proof, relay, staff_extensions
 from bot.services.complaints import (
     GROUP_CHANNEL,
     build_view,
@@ -141,6 +141,8 @@ async def handle_staff_button(
             alert = await ask_reject_reason(rt, uow, complaint, actor)
         elif parsed.action == lifecycle.Action.DUPLICATE:
             alert = await ask_original(rt, uow, complaint, actor)
+        elif parsed.action == lifecycle.Action.RESOLVE:  # asks for the "after" photo first (bot.services.proof)
+            alert = await proof.on_resolve_pressed(rt, uow, complaint, actor)
         else:
             alert = await _transition(rt, uow, complaint, actor, parsed.action, note=None)
         await uow.commit()

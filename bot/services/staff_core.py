@@ -63,11 +63,13 @@ async def refuse(
 
 
 async def transition(
-    rt: Runtime, uow: UnitOfWork, complaint: Complaint, actor: StaffActor, action: str, *, note: str | None
+    rt: Runtime, uow: UnitOfWork, complaint: Complaint, actor: StaffActor, action: str, *, note: str | None,
+    media_sha256: str | None = None,
 ) -> Alert:
     """Apply ``action`` if the lifecycle table allows it *and* nobody changed the complaint since it
     was read (:meth:`storage.repositories.ComplaintRepo.move`): of two presses at once, in one process
-    or two, exactly one moves the complaint and the other gets a polite alert."""
+    or two, exactly one moves the complaint and the other gets a polite alert. ``media_sha256``: a photo
+    that came with the action (the proof of fix), recorded in its audit entry."""
     decision = lifecycle.decide(complaint.status, action)
     if not decision.allowed or decision.to_status is None:
         alert = cards.alert_refused(decision, rt.ctx, status=complaint.status)
@@ -96,6 +98,7 @@ async def transition(
         to_status=decision.to_status.value,
         note=note,
         at=now,
+        media_sha256=media_sha256,
     )
     view = await build_view(uow, complaint)
     await refresh_card(rt, uow, complaint, view)

@@ -29,11 +29,16 @@ ReplyHandler = Callable[..., Awaitable[None]]
 
 def button_handlers() -> dict[str, ButtonHandler]:
     """Payload prefix -> handler (see the module docstring)."""
-    handlers: dict[str, ButtonHandler] = {}
+    from bot.services import proof
+    from handlers.proof import PROOF_PREFIX
+
+    handlers: dict[str, ButtonHandler] = {PROOF_PREFIX: proof.handle_proof_button}
     return handlers
 
 
 def reply_handlers() -> dict[str, ReplyHandler]:
     """Message-link role -> handler for a staff reply to a message with that role."""
-    handlers: dict[str, ReplyHandler] = {}
+    from bot.services import proof
+
+    handlers: dict[str, ReplyHandler] = {role: proof.answer_proof for role in proof.PROOF_OPEN}
     return handlers

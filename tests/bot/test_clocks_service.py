@@ -279,3 +279,22 @@ def test_sikesal_migrate_fills_the_clocks(tmp_path: Path, monkeypatch: pytest.Mo
     assert sorted(kinds) == ["accept", "escalate", "escalate", "overdue", "resolve_soon"]
     assert main(["migrate"]) == 0
     assert "Clocks set" not in capsys.readouterr().out
+
+
+async def test_an_appeal_reassignment_may_restart_the_resolve_clock(runtime: Runtime) -> None:
+    """A rejected complaint the command centre sends elsewhere on appeal: its clocks had stopped, so the
+    new agency gets both clocks afresh (``restart_resolve``), not a deadline that ran out meanwhile."""
+    complaint_id = await _file_one(runtime)
+    later = FILED + timedelta(days=10)
+    async with UnitOfWork(runtime.sessionmaker) as uow:
+        complaint = await uow.complaints.get_for_update(complaint_id)
+        assert complaint is not None
+        complaint.status = "ditolak"
+        await clocks.on_status_changed(runtime, uow, complaint, FILED + timedelta(hours=1))
+        complaint.status, complaint.agency = "baru", "dlh"
+        await clocks.on_reassigned(runtime, uow, complaint, later, restart_resolve=True)
+        await uow.commit()
+    stored, timers = await _state(runtime, complaint_id)
+    assert (stored.accept_round, stored.resolve_round) == (1, 1)
+    assert stored.accept_due_at == later + timedelta(hours=4) and stored.due_at == later + timedelta(hours=72)
+    assert all(due > later for _, _, _, due in _unfired(timers)) and len(_unfired(timers)) == 5

@@ -23,6 +23,7 @@ from storage.models import AuditEntry, Complaint
 from storage.uow import UnitOfWork
 from tests.e2e.conftest import World, current, outbox_settled
 from tests.e2e.harness import Person, body, eventually, payloads
+from tests.e2e.proof_steps import resolve_with_proof
 from tests.e2e.test_channels import file_on
 
 pytestmark = pytest.mark.e2e
@@ -103,6 +104,9 @@ def reply_from_outside(world: World, user: SimUser, card: StoredMessage, text: s
 
 
 async def work(world: World, clerk: Person, card: StoredMessage, action: str, status: str) -> None:
+    if action == "resolve":  # Selesai asks for the after photo first (tests/e2e/proof_steps.py)
+        await resolve_with_proof(world, clerk, card)
+        return
     fresh = current(world, card)
     answer = await clerk.tap(button(fresh, action), fresh)
     assert not answer.get("show_alert"), answer

@@ -17,6 +17,7 @@ from storage.models import AuditEntry, Complaint
 from storage.uow import UnitOfWork
 from tests.e2e.conftest import World, outbox_settled
 from tests.e2e.harness import Person, body, eventually, payloads
+from tests.e2e.proof_steps import resolve_with_proof
 from tests.e2e.test_more_conversation import current, draft_to_summary, send_summary
 
 pytestmark = pytest.mark.e2e
@@ -200,7 +201,10 @@ async def test_a_resolved_complaint_cannot_be_reopened(world: World) -> None:
     accept = button(card, "accept")
     for action, status in (("accept", "diterima"), ("process", "diproses"), ("resolve", "selesai")):
         fresh = current(world, card)
-        await staff[0].tap(button(fresh, action), fresh)
+        if action == "resolve":  # Selesai asks for the after photo first (tests/e2e/proof_steps.py)
+            await resolve_with_proof(world, staff[0], card)
+        else:
+            await staff[0].tap(button(fresh, action), fresh)
         await eventually(lambda s=status: s in body(current(world, card)).lower())
         await citizen.next()
     answer = await world.server.wait_callback_answer(press_stale(world, staff[1].user, card, accept))

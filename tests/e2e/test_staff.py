@@ -11,6 +11,7 @@ from storage.models import AuditEntry, Complaint
 from storage.uow import UnitOfWork
 from tests.e2e.conftest import World, current, outbox_settled
 from tests.e2e.harness import Person, body, eventually, payloads
+from tests.e2e.proof_steps import PROMPT_WORDS, resolve_with_proof
 from tests.e2e.test_filing import file_complaint
 
 pytestmark = pytest.mark.e2e
@@ -34,15 +35,19 @@ async def test_accept_process_resolve_edits_the_card_and_tells_the_citizen(world
     citizen, staff, card = await filed(world)
     for action, status in (("accept", "diterima"), ("process", "diproses"), ("resolve", "selesai")):
         fresh = current(world, card)
-        answer = await staff[0].tap(button(fresh, action), fresh)
-        assert not answer.get("show_alert"), answer
+        if action == "resolve":  # Selesai asks for the after photo first (jalan: required)
+            await resolve_with_proof(world, staff[0], card)
+        else:
+            answer = await staff[0].tap(button(fresh, action), fresh)
+            assert not answer.get("show_alert"), answer
         await eventually(lambda s=status: s in body(current(world, card)).lower())
         notice = await citizen.next()
         assert "JMB-" in body(notice)
     final = current(world, card)
     assert payloads(final) == [], "a resolved complaint has no more buttons"
     assert final.edited
-    assert len([m for m in world.server.bot_messages(card.chat_id) if "JMB-" in body(m)]) == 1, "edited, not reposted"
+    cards_posted = [m for m in world.server.bot_messages(card.chat_id) if "JMB-" in body(m) and PROMPT_WORDS not in body(m)]
+    assert len(cards_posted) == 1, "edited, not reposted (the other message is the proof prompt)"
     async with UnitOfWork(world.app.runtime.sessionmaker) as uow:  # type: ignore[union-attr]
         entries = (await uow.session.execute(select(AuditEntry).order_by(AuditEntry.id))).scalars().all()
         moves = [(e.action, e.from_status, e.to_status, e.actor_name) for e in entries if e.actor_kind == "staff"]

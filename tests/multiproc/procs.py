@@ -119,6 +119,8 @@ def write_config(path: Path, *, delivery: dict[str, Any] | None = None) -> AppCo
     raw.setdefault("geography", {}).setdefault("geocoder", {})["enabled"] = False
     for category, agency in CATEGORY_AGENCY.items():
         raw["categories"][category]["agency"] = agency
+    for category in raw["categories"].values():  # Selesai resolves at once: these runs race the status presses
+        category["proof_photo"] = "off"
     raw["routing"]["rules"] = []
     if delivery:
         raw.setdefault("delivery", {}).update(delivery)

@@ -69,7 +69,12 @@ async def test_citizen_files_a_complaint_and_staff_handle_it(
     await card.locator(".kb-btn", has_text="Proses").click()
     await expect(card.locator(".kb-btn", has_text="Selesai")).to_be_visible()
     await card.locator(".kb-btn", has_text="Selesai").click()
+    # Selesai asks for the "after" photo (jalan: required); the prompt's force-reply opens the reply bar
+    await expect(pupr.locator(".msg.bot", has_text="foto sesudah perbaikan")).to_have_count(1)
+    await pupr.locator(".attach-photo").first.click()
+    await pupr.locator('.sample[data-sample="jalan-berlubang"]').click()
     await expect(siti.locator(".msg.bot", has_text="sudah selesai ditangani")).to_have_count(1)
+    await expect(siti.locator(".msg.bot", has_text="sudah selesai ditangani").locator("img.photo")).to_have_count(1)
     await expect(card.locator(".edited")).to_have_text("diedit")  # the card was edited in place
     await expect(card.locator(".kb-btn")).to_have_count(0)  # a resolved complaint has no buttons
     await expect(card).to_contain_text("Selesai")

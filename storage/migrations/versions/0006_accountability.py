@@ -49,6 +49,7 @@ def upgrade() -> None:
     op.add_column(
         "complaint_photos", sa.Column("kind", sa.String(length=8), nullable=False, server_default="report")
     )
+    op.add_column("audit_log", sa.Column("media_sha256", sa.String(length=64), nullable=True))
     op.create_table(
         "timers",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -76,6 +77,8 @@ def downgrade() -> None:
     op.drop_index("ix_timers_due", table_name="timers")
     op.drop_index(op.f("ix_timers_complaint_id"), table_name="timers")
     op.drop_table("timers")
+    with op.batch_alter_table("audit_log") as batch:
+        batch.drop_column("media_sha256")
     with op.batch_alter_table("complaint_photos") as batch:
         batch.drop_column("kind")
     with op.batch_alter_table("complaints") as batch:
