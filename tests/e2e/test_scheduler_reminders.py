@@ -495,3 +495,42 @@ async def test_two_app_processes_on_one_postgresql_database_fire_each_timer_once
     finally:
         await second.stop()
         await first.stop()
+
+
+# --------------------------------------------------------------------------------------------- escalation
+
+
+async def test_an_overdue_complaint_reaches_the_command_centre_once_per_level_across_a_restart(
+    server: TelegramServer, config: AppConfig, database_url: str, tmp_path: Path, clock: Clock
+) -> None:
+    settings = deadlines(config, escalate_after_hours=[0, 24], remind_before_hours=0)
+    centre = settings.command_centre
+    app = await start_app(tmp_path, server, settings, database_url, clock=clock)
+    world = World(server=server, app=app, config=app.config, tmp=tmp_path)
+    try:
+        staff = (await world.agency_group("pupr"))[0]
+        command = (await world.agency_group(centre, ("Joko",)))[0]
+        await file_complaint(world, world.citizen())
+        await staff.next_matching("JMB-")
+        await outbox_settled(world)
+        await advance(app, clock, hours(settings.categories["jalan"].target_hours + 0.5))
+        first = await command.next_matching("Eskalasi")
+        assert "JMB-" in body(first) and "1 dari 2" in body(first)
+        await advance(app, clock, hours(2))
+        assert [m for m in await command.quiet(0.3) if "Eskalasi" in body(m)] == []
+    finally:
+        await app.stop()
+
+    clock.offset += hours(24)  # the second level falls due while nothing runs
+    app = await start_app(tmp_path, server, settings, database_url, clock=clock)
+    try:
+        await fired(app, clock)
+        second = await command.next_matching("Eskalasi")
+        assert "2 dari 2" in body(second)
+        await fired(app, clock)
+        assert [m for m in await command.quiet(0.3) if "Eskalasi" in body(m)] == [], "each level once"
+        assert sorted((t.kind, t.outcome) for t in await timers(app, "escalate")) == [
+            ("escalate", "done"), ("escalate", "done"),
+        ]
+    finally:
+        await app.stop()
