@@ -1,5 +1,6 @@
 """The playground's clock control: ``POST /api/clock/advance`` moves the bot's clock (and the local Twilio's),
-and what the bot does at a time happens at once: a draft left alone gets its reminder an hour later."""
+and what the bot does at a time happens at once: a draft left alone gets its reminder an hour later, a complaint
+left *baru* its reminder in the agency group, an overdue one its escalation card in the command centre's group."""
 
 from __future__ import annotations
 
@@ -12,8 +13,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.config import AppConfig, load_config
 from bot.playground import Playground
-from tests.playground.conftest import Client, body, has_button, real_payload
+from localapi.telegram import make_jpeg
+from tests.e2e.harness import Person, payloads
+from tests.e2e.harness import body as tg_body
+from tests.playground.conftest import ROOT, Client, body, has_button, real_payload
 from tests.playground.test_playground_whatsapp import add_wa, say
 
 pytestmark = pytest.mark.e2e
@@ -21,6 +26,15 @@ pytestmark = pytest.mark.e2e
 REMINDER = "belum terkirim"  # reminder.text: "⏰ Anda punya pengaduan yang belum terkirim. Mau melanjutkannya?"
 #: far below the draft sweeper's one-minute poll: the control wakes it
 PROMPT = 8.0
+
+
+@pytest.fixture
+def config() -> AppConfig:
+    """The sample configuration without quiet hours and digests: what the clock brings does not depend on
+    the hour the test runs at (quiet hours would hold reminders until 06:00 WIB)."""
+    base = load_config(ROOT / "config.yaml")
+    calm = base.deadlines.model_copy(update={"quiet_hours": "", "digest_at": ""})
+    return base.model_copy(update={"deadlines": calm})
 
 
 def bot_clock(playground: Playground) -> datetime:
@@ -107,3 +121,43 @@ async def test_clock_advance_refuses_nonsense(client: Client, playground: Playgr
     error = await client.post("/api/clock/advance", payload, status=400)
     assert "hours" in error["error"]
     assert (await client.get("/api/clock"))["offset_hours"] == 0
+
+
+async def file_road_complaint(citizen: Person) -> str:
+    """Siti files a damaged road (PUPR, 72 hours) from her chat; the tracking number."""
+    await citizen.say("/start")
+    await citizen.tap_and_read("menu:new")
+    await citizen.tap_and_read("cat:jalan")
+    await citizen.say("Jalan berlubang besar di depan pasar, sangat berbahaya bagi motor")
+    after_photo = await citizen.photo(make_jpeg())
+    if "photo:done" in payloads(after_photo):
+        await citizen.tap_and_read("photo:done")
+    summary = await citizen.location(-1.6101, 103.6131)
+    assert "sum:send" in payloads(summary)
+    confirmation = tg_body(await citizen.tap_and_read("sum:send"))
+    return next(word.strip(".,:<>") for word in confirmation.replace("<", " <").replace(">", "> ").split()
+                if word.startswith("JMB-"))
+
+
+async def test_the_clock_brings_the_agency_reminder_then_the_escalation(
+    client: Client, playground: Playground, config: AppConfig
+) -> None:
+    number = await file_road_complaint(Person(playground.server, playground.world.citizens[0].user))
+    pupr = playground.world.group_for("pupr").chat_id
+    centre = playground.world.group_for(config.command_centre).chat_id
+    await client.wait_for(pupr, lambda m: m["from_bot"] and number in body(m) and "st:accept" in json.dumps(m))
+
+    def reminder(m: dict[str, Any]) -> bool:
+        return m["from_bot"] and number in body(m) and "belum diterima" in body(m)
+
+    assert not [m for m in await client.messages(pupr) if reminder(m)]
+    await client.post("/api/clock/advance", {"hours": config.deadlines.accept_hours + 1})
+    await client.wait_for(pupr, reminder, timeout=PROMPT)
+
+    def escalation(m: dict[str, Any]) -> bool:
+        return m["from_bot"] and number in body(m) and "Eskalasi" in body(m)
+
+    assert not [m for m in await client.messages(centre) if escalation(m)]
+    await client.post("/api/clock/advance", {"hours": config.categories["jalan"].target_hours})
+    card = await client.wait_for(centre, escalation, timeout=PROMPT)
+    assert "terlambat" in body(card)
