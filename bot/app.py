@@ -242,6 +242,7 @@ class SikesalApp:
         # one scheduler fires timers: the lease holder on PostgreSQL, this process alone on SQLite
         self.scheduler = Scheduler(runtime, owner=self.lease_owner, lease_ttl=self.lease_ttl, poll=self.scheduler_poll)
         self.timer_wakers.append(self.scheduler.wake)
+        ticking.append(self.scheduler)  # /readyz: a scheduler that stopped looking is a stalled loop
         self._tasks = [
             telegram_task,
             *(asyncio.create_task(loop.run(self._stop), name=loop.name) for loop in loops),

@@ -144,8 +144,10 @@ class Scheduler:
         self.leading = False
         self._wake = asyncio.Event()
         self._digests_planned_at: float | None = None
-        #: the last tick's report (health and tests)
+        #: the last tick's report (tests, the operator)
         self.last: TickReport | None = None
+        #: ``time.monotonic()`` of the last time round the loop, leader or not (``/readyz`` judges it)
+        self.last_tick = 0.0
         self.ticks = 0
         #: the time (by the runtime's clock) up to which the last finished tick fired everything due
         self.fired_through: datetime | None = None
@@ -160,6 +162,7 @@ class Scheduler:
         try:
             while not stop.is_set():
                 delay = self.poll
+                self.last_tick = time.monotonic()
                 self._wake.clear()  # a wake() during the tick below asks for another one right after it
                 try:
                     if await self.lead():
