@@ -193,6 +193,10 @@ async def test_an_overdue_complaint_is_reminded_its_card_turns_red_and_the_citiz
     await eventually(lambda: "🔴 terlambat" in body(current(timed, card)))
     told = await citizen.next_matching("mengingatkan")
     assert "JMB-" in body(told) and "PUPR" in body(told)
+    await outbox_settled(timed)
+    citizen.user.send_text("Sudah tiga hari, mohon dipercepat", reply_to=told.message_id)
+    relayed = await staff[0].next_matching("mohon dipercepat")  # a reply to the notice reaches the agency
+    assert relayed.reply_to_message_id == card.message_id
 
     await advance(timed.app, clock, hours(30))
     assert [m for m in await citizen.quiet(0.3) if "mengingatkan" in body(m)] == [], "the citizen is told once"
