@@ -182,13 +182,18 @@ async def _show_reassign_picker(rt: Runtime, uow: UnitOfWork, complaint: Complai
 
 
 async def _reassign_to(
-    rt: Runtime, uow: UnitOfWork, complaint: Complaint, actor: StaffActor, agency: str | None
+    rt: Runtime, uow: UnitOfWork, complaint: Complaint, actor: StaffActor, agency: str | None,
+    *, note: str | None = None, by: str = "staff",
 ) -> Alert:
+    """Move the complaint to ``agency`` (the picker's choice; None, the same or an unknown agency cancels).
+    ``note`` goes into the audit entry (the command centre's reassignment says it came from there); ``by``
+    is who decides in the lifecycle table (``command``: an appeal against a rejection, see
+    :mod:`bot.services.followup_appeals`)."""
     view = await build_view(uow, complaint)
     if not agency or agency == complaint.agency or rt.ctx.agency(agency) is None:
         await refresh_card(rt, uow, complaint, view)  # cancel: show the normal buttons again
         return cards.alert_reassign_cancelled(rt.ctx)
-    decision = lifecycle.decide(complaint.status, lifecycle.Action.REASSIGN)
+    decision = lifecycle.decide(complaint.status, lifecycle.Action.REASSIGN, actor=by)
     if not decision.allowed or decision.to_status is None:
         alert = cards.alert_refused(decision, rt.ctx, status=complaint.status)
         await _refuse(rt, uow, complaint, actor, "reassign", alert.text, None)
@@ -214,6 +219,7 @@ async def _reassign_to(
         to_status=decision.to_status.value,
         from_agency=old_agency,
         to_agency=agency,
+        note=note,
         at=now,
     )
     view = await build_view(uow, complaint)
