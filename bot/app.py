@@ -38,6 +38,7 @@ from bot.ops.metrics import Metrics, MetricsServer
 from bot.services.drafts import run_draft_sweeper
 from bot.services.receipts import record_notice_outcome
 from bot.services.reroute import group_unreachable, render_card_now
+from bot.services.staff_tools import render_edit_now
 from bot.services.runtime import Runtime
 from bot.services.scheduler import Scheduler
 from bot.telegram.client import create_bot
@@ -187,6 +188,7 @@ class SikesalApp:
             bot, sessionmaker, media, limits=self.rate_limits, clock=runtime.clock,
             on_notice_outcome=functools.partial(record_notice_outcome, runtime), lease_owner=self.lease_owner,
             render_card=functools.partial(render_card_now, runtime),
+            render_edit=functools.partial(render_edit_now, runtime),
             on_group_unreachable=functools.partial(_group_unreachable, runtime),
             shared_limiter=self.shared_limiter, **self._retry_settings(),
         )

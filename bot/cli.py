@@ -16,6 +16,9 @@
                                      put failed messages back in the queue
     sikesal backup DIR               SQLite: a consistent copy of the database and the media files, safe
                                      while the bot runs (PostgreSQL: prints the pg_dump commands)
+    sikesal report [--since DATE] [--until DATE] [--format table|csv]
+                                     per agency and category: received, accepted and resolved on time,
+                                     median times, overdue now, reopen rate, mean rating (city days, inclusive)
 """
 
 from __future__ import annotations
@@ -337,6 +340,32 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
+async def _report(settings: Settings, config: AppConfig, args: argparse.Namespace) -> int:
+    """Compute the report (storage.reports) and print it (bot.ops.report formats)."""
+    from bot.ops import report
+    from storage.db import make_engine, make_sessionmaker, upgrade_database
+    from storage.models import utcnow
+    from storage.reports import complaint_report
+
+    if args.since and args.until and args.until < args.since:
+        print("sikesal report: --until is before --since.", file=sys.stderr)
+        return EXIT_FAILED
+    start, end = report.period(args.since, args.until, config.city.timezone)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        await upgrade_database(engine)
+        now = utcnow()
+        async with make_sessionmaker(engine)() as session:
+            rows = await complaint_report(session, since=start, until=end, now=now)
+    finally:
+        await engine.dispose()
+    if args.format == "csv":
+        sys.stdout.write(report.format_csv(rows))
+    else:
+        sys.stdout.write(report.format_table(rows, title=report.title_for(args.since, args.until, config.city.timezone, now)))
+    return 0
+
+
 async def _playground(settings: Settings, config: AppConfig, host: str, port: int) -> None:
     from bot.playground import run_playground
 
@@ -402,6 +431,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="with --all-failed: only this channel's")
     backup = sub.add_parser("backup", help="back up the SQLite database and the media files (safe while running)")
     backup.add_argument("dir", type=Path, help="a new folder sikesal-YYYYmmdd-HHMMSS is created in it")
+    from bot.ops.report import parse_day
+
+    report = sub.add_parser("report", help="performance per agency and category (table or CSV)")
+    report.add_argument("--since", type=parse_day, default=None, metavar="DATE",
+                        help="first day of filing, YYYY-MM-DD in the city's time (default: from the start)")
+    report.add_argument("--until", type=parse_day, default=None, metavar="DATE",
+                        help="last day of filing, included (default: up to now)")
+    report.add_argument("--format", choices=("table", "csv"), default="table")
     return parser
 
 
@@ -448,6 +485,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_with_runtime_db(settings, config, args.agency_command, getattr(args, "agency", None)))
     if args.command == "playground":
         return _start_playground(settings, config, args.host, args.port)
+    if args.command == "report":
+        return asyncio.run(_report(settings, config, args))
     if args.command == "run":
         if not settings.telegram_bot_token:
             print(

@@ -450,6 +450,7 @@ class AppConfig(_Strict):
             city_name=self.city.name,
             timezone=self.city.timezone,
             tracking_prefix=self.city.tracking_prefix,
+            canned_agencies=frozenset(key for key in self.agencies if self.canned_for(key)),
         )
 
 

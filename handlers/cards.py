@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from handlers import clocks
 from handlers.context import FlowContext
-from handlers.lifecycle import Action, Decision, action_label, allowed_actions, status_label
+from handlers.lifecycle import Action, Decision, action_label, allowed_actions, is_terminal, status_label
 from handlers.messages import Alert, Button, MessageRef, OutMessage
 from handlers.text import parse_id
 from handlers.views import (
@@ -44,6 +44,8 @@ REASSIGN_PREFIX = "ra"
 CANCEL_PREFIX = "cx"
 #: the actions that open a prompt answered by a reply, and so have a cancel button while it is open
 PROMPT_ACTIONS = frozenset({Action.REJECT, Action.DUPLICATE})
+#: the canned replies' list (*💬 Balasan cepat*, ``cr:<id>``; handled in handlers.staff_tools)
+CANNED_PREFIX = "cr"
 #: the "cancel" choice of the reassign picker (``ra:<id>:-``)
 REASSIGN_CANCEL = "-"
 #: history entries on the card, then fewer if the caption is too tight
@@ -158,11 +160,13 @@ def _card_lines(
     *,
     moved_to: str | None,
     relinked: bool = False,
+    header: str | None = None,
 ) -> list[str]:
-    """All the card's lines, with ``description`` (plain text) escaped into place."""
+    """All the card's lines, with ``description`` (plain text) escaped into place; ``header`` replaces
+    the first line (a card /cari moved to the bottom of the group says so, see handlers.staff_tools)."""
     t = ctx.t
     lines = [
-        _header(view, language, ctx, moved_to=moved_to, relinked=relinked),
+        header or _header(view, language, ctx, moved_to=moved_to, relinked=relinked),
         esc(category_display(view.category, language, ctx)),
         "",
         esc(description),
@@ -262,6 +266,7 @@ def _fit_text(
     moved_to: str | None,
     tail: tuple[str, ...] = (),
     relinked: bool = False,
+    header: str | None = None,
 ) -> str:
     """The card text within Telegram's limit. The description is what officers need most, so the
     history is trimmed first; only when it does not fit even then is the description shortened."""
@@ -269,7 +274,7 @@ def _fit_text(
     description = view.description or ""
 
     def build(desc: str, detail: _Detail) -> str:
-        lines = _card_lines(view, ctx, language, desc, detail, moved_to=moved_to, relinked=relinked)
+        lines = _card_lines(view, ctx, language, desc, detail, moved_to=moved_to, relinked=relinked, header=header)
         return "\n".join([*lines, *tail])
 
     for detail in _DETAIL_LEVELS:
@@ -291,6 +296,8 @@ def _action_rows(view: ComplaintView, language: str, ctx: FlowContext) -> tuple[
     last = tuple(Button(action_label(a, language, ctx), status_payload(a, view.id)) for a in aside if a in allowed)
     if last:
         rows.append(last)
+    if view.agency in ctx.canned_agencies and not is_terminal(view.status):  # see handlers.staff_tools
+        rows.append((Button(ctx.t(language, "tools.canned_button"), f"{CANNED_PREFIX}:{int(view.id)}"),))
     return tuple(rows)
 
 

@@ -67,6 +67,8 @@ class FlowContext:
     timezone: str = "Asia/Jakarta"  # shown times are local (WIB for Jambi)
     tracking_prefix: str = "JMB"
     languages: tuple[str, ...] = ("id", "en")
+    #: agencies whose cards offer *💬 Balasan cepat* (they have canned replies in config)
+    canned_agencies: frozenset[str] = frozenset()
 
     def for_channel(self, channel: str | None) -> FlowContext:
         """The same context speaking ``channel``'s words (see :meth:`Catalog.for_channel`): the citizen

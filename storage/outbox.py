@@ -37,6 +37,10 @@ STATUSES = (PENDING, SENT, FAILED, SUPERSEDED)
 
 KIND_SEND = "send"
 KIND_EDIT_CARD = "edit_card"
+#: ``link_role`` of an ``edit_card`` row whose face the sender asks for when it goes out (the Telegram
+#: sender's ``render_edit`` hook): it names something queued just before it in the same chat, such as the
+#: fresh card ``/cari`` posted, whose message id is known only then (see bot.services.staff_tools)
+RENDER_AT_SEND = "render_at_send"
 
 #: ``last_error`` is for humans; a 64 KB HTML error page from a proxy is not worth storing whole.
 MAX_ERROR_CHARS = 1000

@@ -61,7 +61,7 @@ from bot.delivery.telegram_outcomes import (
 from bot.services.receipts import REASON_BLOCKED, WATCHED_ROLES
 from handlers.messages import OutMessage
 from storage.models import Card, MediaFile, OutboxMessage, utcnow
-from storage.outbox import KIND_EDIT_CARD, PENDING, SUPERSEDED, OutboxRepo
+from storage.outbox import KIND_EDIT_CARD, PENDING, RENDER_AT_SEND, SUPERSEDED, OutboxRepo
 from storage.repositories import AgencyRepo, CardRepo, CitizenRepo, MessageLinkRepo
 
 if TYPE_CHECKING:
@@ -104,6 +104,7 @@ class TelegramSender(CitizenEdits):
         lease_owner: str | None = None,
         retry_for: timedelta | None = None,
         render_card: Callable[[int], Awaitable[OutMessage | None]] | None = None,
+        render_edit: Callable[[int], Awaitable[OutMessage | None]] | None = None,
         on_group_unreachable: Callable[[int, str, int | None], Awaitable[None]] | None = None,
         shared_limiter: SharedRateLimiter | None = None,
     ) -> None:
@@ -133,6 +134,9 @@ class TelegramSender(CitizenEdits):
         self.on_notice_outcome = on_notice_outcome
         #: the card as it should look now (None: retired), so a card sent late shows the current state
         self.render_card = render_card
+        #: the face of an ``edit_card`` row marked RENDER_AT_SEND, asked for when it goes out (None: keep
+        #: the queued face), e.g. a card /cari moved down linking to the fresh card sent just before
+        self.render_edit = render_edit
         #: told (chat id, why, the card id of a first card rendering or None) when Telegram refuses a
         #: group itself (bot removed, group gone), so the card is re-routed (see bot.services.reroute)
         self.on_group_unreachable = on_group_unreachable
@@ -192,6 +196,11 @@ class TelegramSender(CitizenEdits):
 
     async def _refresh_card(self, job: Job) -> Job | Outcome:
         """A card's first rendering is sent as the complaint is *now*, however long it waited."""
+        if job.kind == KIND_EDIT_CARD and job.link_role == RENDER_AT_SEND and job.card_id is not None:
+            face = await self.render_edit(job.card_id) if self.render_edit is not None else None
+            if face is not None:
+                job.message = face
+            return job
         if self.render_card is None or job.kind == KIND_EDIT_CARD or job.card_id is None:
             return job
         fresh = await self.render_card(job.card_id)

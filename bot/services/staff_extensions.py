@@ -33,6 +33,10 @@ def button_handlers() -> dict[str, ButtonHandler]:
     from handlers.proof import PROOF_PREFIX
 
     handlers: dict[str, ButtonHandler] = {PROOF_PREFIX: proof.handle_proof_button}
+    from bot.services import canned
+    from handlers.staff_tools import CANNED_PREFIX
+
+    handlers[CANNED_PREFIX] = canned.handle_canned_button  # 💬 Balasan cepat on the card
     return handlers
 
 

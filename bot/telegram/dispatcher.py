@@ -7,17 +7,18 @@ from aiogram.types import BotCommand, BotCommandScopeAllGroupChats, BotCommandSc
 
 from bot.services.runtime import Runtime
 from bot.telegram.middlewares import PerChatSerial
-from bot.telegram.routers import citizen, staff
+from bot.telegram.routers import citizen, staff, tools
 
 #: commands shown in the private-chat menu (descriptions come from the catalogs)
 PRIVATE_COMMANDS = ("start", "baru", "status", "laporan", "bahasa", "help", "cancel")
-GROUP_COMMANDS = ("link",)
+GROUP_COMMANDS = ("link", "antrian", "terlambat", "cari")
 
 
 def build_dispatcher(rt: Runtime) -> Dispatcher:
     dp = Dispatcher(rt=rt)
     dp.update.outer_middleware(PerChatSerial())
-    dp.include_routers(staff.build_router(), citizen.build_router())
+    # the staff tools' commands first: in a private chat they get a refusal, not the citizen flow
+    dp.include_routers(tools.build_router(), staff.build_router(), citizen.build_router())
     return dp
 
 
