@@ -107,6 +107,11 @@ def alert_proof_asked(ctx: FlowContext, *, mode: str, language: str = "id") -> A
     return Alert(text=truncate(ctx.t(language, key), 200))
 
 
+def alert_already_asked(ctx: FlowContext, *, language: str = "id") -> Alert:
+    """Selesai again while the proof prompt waits (a double tap): no second prompt."""
+    return Alert(text=truncate(ctx.t(language, "staff.proof.already_asked"), 200))
+
+
 def alert_skip_refused(ctx: FlowContext, *, language: str = "id") -> Alert:
     """*Selesai tanpa foto* where the category requires a photo (a forged or outdated button)."""
     return Alert(text=truncate(ctx.t(language, "staff.proof.skip_refused"), 200), show_alert=True)
@@ -125,6 +130,7 @@ __all__ = [
     "REQUIRED",
     "SKIP",
     "ProofPayload",
+    "alert_already_asked",
     "alert_proof_asked",
     "alert_skip_refused",
     "alert_skip_stale",

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from bot.services.complaints import GROUP_CHANNEL, PROOF, build_view, refresh_card
 from bot.services.runtime import Runtime
 from bot.services.staff_core import StaffActor, refuse, tell_group, transition
-from bot.services.staff_prompts import CLOSED_TOLD, OPEN_ROLES, PROMPT_CLOSED, PROMPT_DONE
+from bot.services.staff_prompts import OPEN_ROLES, PROMPT_CLOSED, PROMPT_DONE
 from handlers import cards, lifecycle
 from handlers import proof as core
 from handlers.events import MediaRef
@@ -40,8 +40,12 @@ log = logging.getLogger("sikesal.proof")
 
 PROOF_PROMPT = "proof_prompt"
 PROOF_SPENT = "proof_spent"
+#: a prompt whose late answer was told why nothing changed (the complaint moved on): later ones are not
+PROOF_TOLD = "proof_told"
 #: the proof prompts still waiting for an answer
 PROOF_OPEN = (PROOF_PROMPT, PROOF_SPENT)
+#: the link roles whose replies :func:`answer_proof` reads (registered in bot.services.staff_extensions)
+PROOF_ROLES = (*PROOF_OPEN, PROOF_TOLD)
 
 
 def proof_mode(rt: Runtime, complaint: Complaint) -> str:
@@ -63,6 +67,8 @@ async def on_resolve_pressed(rt: Runtime, uow: UnitOfWork, complaint: Complaint,
         alert = cards.alert_refused(decision, rt.ctx, status=complaint.status)
         await refuse(rt, uow, complaint, actor, lifecycle.Action.RESOLVE.value, alert.text, None)
         return alert
+    if await _prompt_open(uow, complaint.id):  # a double tap, or a colleague's client showing the old card
+        return core.alert_already_asked(rt.ctx)
     card = await uow.cards.active_for(complaint.id)
     assert card is not None  # the caller's owner check guaranteed it
     view = await build_view(uow, complaint)
@@ -207,9 +213,12 @@ async def answer_proof(
     from bot.services.staff import check_owner
 
     refusal = await check_owner(rt, uow, complaint, chat_id)
-    if refusal is not None:
-        await refuse(rt, uow, complaint, actor, "reply", refusal.text, chat_id)
-        await tell_group(rt, uow, chat_id, refusal.text, reply_to_message_id)
+    if link.role == PROOF_TOLD or refusal is not None:  # moved to another agency meanwhile: said once per prompt
+        reason = refusal.text if refusal is not None else rt.ctx.t("id", "staff.prompt_done")
+        await refuse(rt, uow, complaint, actor, "reply", reason, chat_id)
+        if link.role != PROOF_TOLD:
+            link.role = PROOF_TOLD
+            await tell_group(rt, uow, chat_id, reason, reply_to_message_id)
         return
     mode = proof_mode(rt, complaint)
     note = core.clean_note(text)
@@ -228,14 +237,15 @@ async def answer_proof(
             )
         return
     alert = await resolve(rt, uow, complaint, actor, note=note, photo=photo)
-    if alert.show_alert:  # refused (the complaint moved on): a reply has no toast
-        link.role = CLOSED_TOLD
+    if alert.show_alert:  # refused (the complaint moved on): a reply has no toast; said once per prompt
+        link.role = PROOF_TOLD
         await tell_group(rt, uow, chat_id, alert.text, reply_to_message_id)
 
 
 __all__ = [
     "PROOF_OPEN",
     "PROOF_PROMPT",
+    "PROOF_ROLES",
     "PROOF_SPENT",
     "answer_proof",
     "handle_proof_button",

@@ -44,5 +44,5 @@ def reply_handlers() -> dict[str, ReplyHandler]:
     """Message-link role -> handler for a staff reply to a message with that role."""
     from bot.services import proof
 
-    handlers: dict[str, ReplyHandler] = {role: proof.answer_proof for role in proof.PROOF_OPEN}
+    handlers: dict[str, ReplyHandler] = {role: proof.answer_proof for role in proof.PROOF_ROLES}
     return handlers

@@ -270,3 +270,33 @@ async def test_a_whatsapp_citizen_gets_the_proof_photo_as_media(wa_world: World)
     view = await citizen.next_matching("Bukti penyelesaian")
     assert "Bukti penyelesaian: Sudah ditambal" in text_of(view)
     assert len(view.media_urls) == 1
+
+
+# --- double taps, and a prompt answered after the complaint moved on -------------------------------------
+
+
+async def test_a_double_tap_asks_once_and_a_reassigned_complaint_ignores_the_late_photo(world: World) -> None:
+    citizen, (budi, rina), card = await in_progress(world)
+    fresh = current(world, card)
+    resolve = status_button(fresh, "resolve")
+    first = await budi.tap(resolve, fresh)
+    second = await rina.tap(resolve, fresh)  # her client still shows ✔️ Selesai
+    assert "balas" in first.get("text", "") and "sudah diminta" in second.get("text", "")
+    prompt = await budi.next_matching(PROMPT_WORDS)
+    await outbox_settled(world)
+    assert not [m for m in await budi.quiet(0.4) if PROMPT_WORDS in body(m)], "one prompt"
+
+    # meanwhile the complaint is reassigned (from a client still showing Alihkan)
+    complaint_id = resolve.rsplit(":", 1)[1]
+    await rina.tap(f"st:reassign:{complaint_id}", fresh)
+    picker = await eventually(lambda: next((p for p in payloads(current(world, card)) if p.endswith(":dishub")), None))
+    await rina.tap(picker, current(world, card))
+    await eventually(lambda: "dialihkan" in first_line(world, card))
+    await outbox_settled(world)
+    budi.user.send_photo(AFTER, caption="Sudah", chat=card.chat_id, reply_to=prompt.message_id)
+    said = await budi.next_matching("Dinas Perhubungan")
+    assert "tidak" in body(said).lower() or "dialihkan" in body(said).lower()
+    budi.user.send_photo(AFTER, caption="Sudah", chat=card.chat_id, reply_to=prompt.message_id)
+    assert await budi.quiet(0.4) == [], "said once"
+    complaint, photos, _ = await stored(world)
+    assert complaint.status == "baru" and [k for k, _ in photos] == ["report"] and complaint.proof_note is None
