@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.services.clocks import calendar_for
 from bot.services.reminders import LiveReminder, on_overdue, remind_group
 from bot.services.runtime import Runtime
@@ -67,6 +69,10 @@ DEFERRED = "deferred"
 MISSING = "missing"
 DONE = "done"
 UNKNOWN = "unknown_kind"
+ERROR = "error"
+
+#: a timer failing this often (a bug, bad data; not the database) is given up
+MAX_FAILURES = 5
 
 #: how often the digest timers are planned again (real seconds) for groups linked meanwhile
 DIGEST_PLAN_EVERY = 300.0
@@ -144,6 +150,8 @@ class Scheduler:
         self.leading = False
         self._wake = asyncio.Event()
         self._digests_planned_at: float | None = None
+        #: timers whose transaction failed (not on the database), and how often: they go alone next time
+        self._failures: dict[int, int] = {}
         #: the last tick's report (tests, the operator)
         self.last: TickReport | None = None
         #: ``time.monotonic()`` of the last time round the loop, leader or not (``/readyz`` judges it)
@@ -247,7 +255,10 @@ class Scheduler:
             due = [t for t in due if t.kind not in QUIET_KINDS]
         reminders = [t for t in due if t.kind in REMINDER_KINDS]
         for chat_id, timers in (await self._by_group(reminders)).items():
-            await self._guard(report, timers, self._fire_reminders(chat_id, timers, now, report))
+            # a timer whose batch failed goes alone, so one bad complaint cannot hold back its group's others
+            batch = [t for t in timers if t.id not in self._failures]
+            for part in ([batch] if batch else []) + [[t] for t in timers if t.id in self._failures]:
+                await self._guard(report, part, self._fire_reminders(chat_id, part, now, report))
         digests = [t for t in due if t.kind == DIGEST]
         if digests:
             await self._guard(report, digests, self._fire_digests(digests, now, report))
@@ -256,12 +267,33 @@ class Scheduler:
                 await self._guard(report, [timer], self._fire_one(timer, now, report))
 
     async def _guard(self, report: TickReport, timers: Sequence[DueTimer], work: Awaitable[None]) -> None:
-        """Run one transaction's work; on failure its timers stay due (rolled back) and wait for the next tick."""
+        """Run one transaction's work; on failure its timers stay due (rolled back) and wait for the next tick.
+        A timer that fails ``MAX_FAILURES`` times for another reason than the database (a bug, bad data) is
+        given up (outcome ``error``, logged) rather than retried every tick forever."""
         try:
             await work
+        except SQLAlchemyError:
+            log.exception("firing timers %s failed on the database; they stay due", [t.id for t in timers])
+            report.failed.extend(t.id for t in timers)
         except Exception:
             log.exception("firing timers %s failed; they stay due", [t.id for t in timers])
             report.failed.extend(t.id for t in timers)
+            for timer in timers:
+                self._failures[timer.id] = self._failures.get(timer.id, 0) + 1
+                if self._failures[timer.id] >= MAX_FAILURES:
+                    await self._give_up(timer)
+        else:
+            for timer in timers:
+                self._failures.pop(timer.id, None)
+
+    async def _give_up(self, timer: DueTimer) -> None:
+        with contextlib.suppress(SQLAlchemyError):
+            async with UnitOfWork(self.rt.sessionmaker) as uow:
+                if await uow.timers.claim(timer.id, self.rt.clock(), outcome=ERROR):
+                    log.error("timer %s (%s %s) failed %d times: given up", timer.id, timer.kind, timer.subject,
+                              MAX_FAILURES)
+                await uow.commit()
+        self._failures.pop(timer.id, None)
 
     async def _by_group(self, timers: Sequence[DueTimer]) -> dict[int | None, list[DueTimer]]:
         """Reminder timers by the group their complaint's card is in (None: no card, e.g. no group linked)."""

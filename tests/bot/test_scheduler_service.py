@@ -200,3 +200,29 @@ async def test_a_missing_helper_is_recorded_not_crashed_on(
     async with UnitOfWork(rt.sessionmaker) as uow:
         complaint = (await uow.session.scalars(select(Complaint))).one()
         assert complaint.status == "baru"
+
+
+async def test_one_bad_reminder_does_not_hold_back_its_group_and_is_given_up(
+    sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path, monkeypatch: object
+) -> None:
+    rt = runtime(sessionmaker, tmp_path)
+    good, bad = await file_one(rt), await file_one(rt)
+    real = scheduler_module.remind_group
+
+    async def broken_for_one(rt_: Runtime, uow: UnitOfWork, chat_id: int, reminders: list, now: datetime) -> int:  # type: ignore[type-arg]
+        if any(r.complaint.id == bad for r in reminders):
+            raise ValueError("bad data")
+        return await real(rt_, uow, chat_id, reminders, now)
+
+    monkeypatch.setattr(scheduler_module, "remind_group", broken_for_one)  # type: ignore[attr-defined]
+    later(rt, timedelta(hours=4, minutes=1))
+    scheduler = Scheduler(rt, owner=None)
+    first = await scheduler.tick()
+    assert first.fired == 0 and sorted(first.failed) != [], "the batch failed and rolled back"
+    second = await scheduler.tick()  # each alone now: the good one goes
+    assert second.fired == 1 and len(await group_texts(rt)) == 1
+    for _ in range(scheduler_module.MAX_FAILURES):
+        await scheduler.tick()
+    found = await outcomes(rt)
+    assert found[("accept", f"c{good}")] == "reminded" and found[("accept", f"c{bad}")] == "error"
+    assert (await scheduler.tick()).failed == [], "given up: not tried again"
