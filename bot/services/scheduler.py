@@ -109,10 +109,11 @@ class TickReport:
     failed: list[int] = field(default_factory=list)
 
 
-def relevant(timer: DueTimer, complaint: Complaint | None) -> bool:
+def relevant(timer: DueTimer, complaint: Complaint | None, now: datetime | None = None) -> bool:
     """Does ``complaint`` still need ``timer``? A reassignment starts a new accept round, a reopen a new
     resolve round; a timer of an earlier round, or of a complaint accepted, closed or merged meanwhile, is
-    stale."""
+    stale. So is a "deadline close" reminder whose deadline has passed by ``now`` (deferred past it, or the
+    app was down): the overdue notice speaks instead."""
     if complaint is None:
         return False
     if timer.kind == CONFIRM_CLOSE:  # planned per resolution round (reopen_count) by the follow-up
@@ -121,6 +122,8 @@ def relevant(timer: DueTimer, complaint: Complaint | None) -> bool:
         return False
     if timer.kind == clocks.ACCEPT:
         return complaint.status == Status.BARU and timer.round == (complaint.accept_round or 0)
+    if timer.kind == clocks.RESOLVE_SOON and now is not None and complaint.due_at is not None and complaint.due_at <= now:
+        return False
     return timer.round == (complaint.resolve_round or 0)
 
 
@@ -334,7 +337,7 @@ class Scheduler:
                 complaint = (
                     await uow.complaints.get_for_update(timer.complaint_id) if timer.complaint_id is not None else None
                 )
-                if not relevant(timer, complaint):
+                if not relevant(timer, complaint, now):
                     await uow.timers.set_outcome(timer.id, STALE)
                     report.stale += 1
                     continue

@@ -226,3 +226,18 @@ async def test_one_bad_reminder_does_not_hold_back_its_group_and_is_given_up(
     found = await outcomes(rt)
     assert found[("accept", f"c{good}")] == "reminded" and found[("accept", f"c{bad}")] == "error"
     assert (await scheduler.tick()).failed == [], "given up: not tried again"
+
+
+async def test_after_downtime_past_the_deadline_only_the_overdue_notice_speaks(
+    sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    rt = runtime(sessionmaker, tmp_path)
+    complaint_id = await file_one(rt)
+    later(rt, timedelta(hours=73))  # accept, "deadline close" and overdue all due at once
+    report = await Scheduler(rt, owner=None).tick()
+    assert report.fired == 3 and report.stale == 1 and report.citizen_messages == 1
+    texts = await group_texts(rt)
+    assert len(texts) == 2 and not any("tinggal" in t for t in texts), texts
+    found = await outcomes(rt)
+    assert found[("resolve_soon", f"c{complaint_id}")] == "stale"
+    assert found[("overdue", f"c{complaint_id}")] == "reminded"
