@@ -5,6 +5,7 @@ canned replies of *💬 Balasan cepat*."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -268,3 +269,29 @@ async def test_cancel_restores_the_card_and_sends_nothing(world: World) -> None:
     restored = current(world, card)
     assert any(p.startswith("st:accept:") for p in payloads(restored)) and "Pilih balasan" not in body(restored)
     assert not [row for row in await audit_rows(world) if row[0] == "staff_reply"]
+
+
+async def test_a_clerk_who_left_the_group_cannot_send_a_canned_reply(world: World) -> None:
+    budi, rina = await world.agency_group("pupr", bot_admin=True)
+    citizen = world.citizen()
+    card = await file_card(world, budi, citizen)
+    await budi.tap(button(card, "cr:"), card)
+    await outbox_settled(world)
+    picker = current(world, card)
+    choice = next(p for p in payloads(picker) if p.count(":") == 3)
+
+    world.server.remove_member(card.chat_id, rina.user)
+    await asyncio.sleep(0.1)
+    answer = await rina.tap(choice, picker)
+    assert answer.get("show_alert") and "anggota" in answer.get("text", ""), answer
+    assert await citizen.quiet(0.3) == [], "nothing reaches the citizen"
+    rows = await audit_rows(world)
+    assert not [row for row in rows if row[0] == "staff_reply"]
+    refusal = [note for _action, name, note in rows if name == "Rina"]
+    assert len(refusal) == 1 and "anggota" in str(refusal[0]) and choice in str(refusal[0]), "audited once"
+
+
+async def test_the_group_menu_lists_the_staff_commands(world: World) -> None:
+    menus = [[c["command"] for c in commands] for key, commands in world.server.state.commands.items()
+             if "all_group_chats" in key]
+    assert menus == [["link", "antrian", "terlambat", "cari"]]
