@@ -14,6 +14,7 @@ for a retry.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -254,6 +255,24 @@ class OutboxRepo:
             .limit(limit)
         )
         return [int(complaint_id) for complaint_id, _at in rows if complaint_id is not None]
+
+    async def complaints_with_role(
+        self, channel: str, chat_id: str, role: str, complaint_ids: Sequence[int]
+    ) -> set[int]:
+        """Which of ``complaint_ids`` have a message of ``role`` queued or delivered to this chat (one that
+        failed for good does not count: the citizen never saw it, e.g. outside WhatsApp's window)."""
+        if not complaint_ids:
+            return set()
+        rows = await self.session.scalars(
+            select(OutboxMessage.complaint_id).where(
+                OutboxMessage.channel == channel,
+                OutboxMessage.chat_id == chat_id,
+                OutboxMessage.link_role == role,
+                OutboxMessage.complaint_id.in_(list(complaint_ids)),
+                OutboxMessage.status.in_((PENDING, SENT)),
+            )
+        )
+        return {int(c) for c in rows.all() if c is not None}
 
     async def next_due_at(self, *, channel: str | None = None) -> datetime | None:
         """When the earliest chat head becomes due (None if nothing is pending).

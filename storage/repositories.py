@@ -782,6 +782,18 @@ class MessageLinkRepo(_Repo):
         )
         return sum(int(getattr(r, "rowcount", 0) or 0) for r in (links, queued))
 
+    async def message_ids(
+        self, complaint_id: int, role: str, channel: str, chat_id: str | int | None = None
+    ) -> list[str]:
+        """The delivered messages about a complaint with ``role`` (in one chat, when given), oldest first:
+        e.g. a question whose buttons must come off, or the appeal card to edit."""
+        stmt = select(MessageLink.message_id).where(
+            MessageLink.complaint_id == complaint_id, MessageLink.role == role, MessageLink.channel == channel
+        )
+        if chat_id is not None:
+            stmt = stmt.where(MessageLink.chat_id == str(chat_id))
+        return [str(m) for m in (await self.session.scalars(stmt.order_by(MessageLink.id))).all()]
+
     async def find(self, channel: str, chat_id: str | int, message_id: str | int) -> MessageLink | None:
         result = await self.session.execute(
             select(MessageLink).where(

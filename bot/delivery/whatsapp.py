@@ -62,6 +62,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("sikesal.delivery.whatsapp")
 
 CHANNEL = "whatsapp"
+#: the link role of the follow-up's "is it fixed?" question (bot.services.followup.QUESTION_ROLE)
+RESOLUTION_ROLE = "fu_question"
 #: the link role of the citizen's overdue notice (bot.services.reminders.OVERDUE_ROLE)
 OVERDUE_ROLE = "overdue"
 #: WhatsApp's customer-service window, minus a minute so a message does not race its closing
@@ -279,7 +281,10 @@ class WhatsAppSender(OutboxLoop):
 
     async def _status_template(self, uow: UnitOfWork, job: _Job, language: str) -> _Template | None:
         """The approved status template, filled for this row's complaint (only status notifications use it),
-        or the overdue notice's (:meth:`_overdue_template`)."""
+        or the resolution question's (:meth:`_resolution_template`) or the overdue notice's
+        (:meth:`_overdue_template`)."""
+        if job.link_role == RESOLUTION_ROLE:
+            return await self._resolution_template(uow, job, language)
         if job.link_role == OVERDUE_ROLE:
             return await self._overdue_template(uow, job, language)
         config: TemplateConfig | None = self.config.status_template
@@ -307,6 +312,18 @@ class WhatsAppSender(OutboxLoop):
         complaint = await uow.complaints.get(job.complaint_id) if job.complaint_id is not None else None
         sid = config.sid_for(language) if config is not None else None
         if sid is None or complaint is None:
+            return None
+        ctx = self.rt.ctx_for(CHANNEL)
+        return _Template(sid, {"1": complaint.number, "2": agency_display(complaint.agency, language, ctx)})
+
+    async def _resolution_template(self, uow: UnitOfWork, job: _Job, language: str) -> _Template | None:
+        """"Apakah masalahnya sudah beres?" outside the window: ``whatsapp.resolution_template`` with {{1}} the
+        tracking number and {{2}} the agency; its Quick Reply ids (``fu:yes:{{1}}``, ``fu:no:{{1}}``) come back
+        as the button payloads the follow-up understands. Only the question itself, not its later steps."""
+        config: TemplateConfig | None = self.config.resolution_template
+        complaint = await uow.complaints.get(job.complaint_id) if job.complaint_id is not None else None
+        sid = config.sid_for(language) if config is not None else None
+        if sid is None or complaint is None or complaint.confirmation != "asked":
             return None
         ctx = self.rt.ctx_for(CHANNEL)
         return _Template(sid, {"1": complaint.number, "2": agency_display(complaint.agency, language, ctx)})

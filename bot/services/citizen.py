@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.services import clocks, relay
+from bot.services import clocks, followup, relay
 from bot.services.complaints import build_view, post_card, refresh_card, send_to_citizen
 from bot.services.places import enrich
 from bot.services.receipts import REASON_WINDOW, note_notice_outcome
@@ -76,8 +76,14 @@ async def handle_citizen_event(
         incoming = await _with_nearby(rt, uow, citizen, conversation, incoming)
 
         if not await relay.relay_citizen_reply(rt, uow, citizen, conversation, incoming):
-            incoming = await relay.with_recent_staff(rt, uow, citizen, conversation, incoming)
-            result.alert = await _run_flow(rt, uow, citizen, row, conversation, incoming, result)
+            # the follow-up question ("sudah beres?", rating, appeal) takes its answers first
+            taken, alert, conversation = await followup.take(rt, uow, citizen, row, conversation, incoming)
+            if taken:
+                result.alert = alert
+            else:
+                incoming = await relay.with_recent_staff(rt, uow, citizen, conversation, incoming)
+                result.alert = await _run_flow(rt, uow, citizen, row, conversation, incoming, result)
+        await followup.catch_up(rt, uow, citizen)  # a question WhatsApp's closed window held back
         await uow.commit()
     rt.on_enqueued()
     return result
@@ -219,7 +225,8 @@ async def _apply(
         found = await uow.complaints.by_number(effect.number.strip().upper())
         if found is None or (found.citizen_id != citizen.id and not await uow.followers.follows(found.id, citizen.id)):
             return [flow.render_status_not_found(language, effect.number, ctx)]
-        return [flow.render_status(language, await build_view(uow, found, viewer=citizen.id), ctx)]
+        shown = flow.render_status(language, await build_view(uow, found, viewer=citizen.id), ctx)
+        return [followup.with_appeal_button(rt, citizen, found, shown)]  # ⚖️ a rejection can be appealed
     if isinstance(effect, ListComplaints):
         mine = await uow.complaints.for_citizen(citizen.id, limit=10)
         views = [await build_view(uow, c, viewer=citizen.id) for c in mine]

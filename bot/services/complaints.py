@@ -175,7 +175,9 @@ async def notify_citizen(
 
 async def notify_status(rt: Runtime, uow: UnitOfWork, complaint: Complaint, view: ComplaintView, note: str | None) -> None:
     """Tell the reporter, and every citizen who reported the same problem, in their own language
-    (each reads the notice from the history they may see, see :mod:`handlers.visibility`)."""
+    (each reads the notice from the history they may see, see :mod:`handlers.visibility`); then the
+    follow-up (:mod:`bot.services.followup`: the appeal button, the resolution question)."""
+    from bot.services import followup  # late: followup builds on this module
     for citizen_id in (complaint.citizen_id, *await uow.followers.citizen_ids(complaint.id)):
         citizen = await uow.citizens.get(citizen_id)
         if citizen is not None:
@@ -184,4 +186,6 @@ async def notify_status(rt: Runtime, uow: UnitOfWork, complaint: Complaint, view
             )
             ctx = rt.ctx_for(citizen.channel)  # each in their channel's words (WhatsApp: swipe to reply)
             message = flow.render_status_notification(citizen.language, theirs, note=note, ctx=ctx)
+            message = await followup.on_notice(rt, uow, citizen, complaint, message)  # ⚖️ appeal a rejection
             await send_to_citizen(rt, uow, citizen, complaint, message)
+    await followup.after_notice(rt, uow, complaint)  # "Apakah masalahnya sudah beres?" after selesai

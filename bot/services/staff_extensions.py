@@ -33,10 +33,18 @@ def button_handlers() -> dict[str, ButtonHandler]:
     from handlers.proof import PROOF_PREFIX
 
     handlers: dict[str, ButtonHandler] = {PROOF_PREFIX: proof.handle_proof_button}
+    from bot.services import command_centre_buttons
+    from handlers.escalation import CC_PREFIX
+
+    handlers[CC_PREFIX] = command_centre_buttons.handle_button  # the escalation card (the command centre)
     from bot.services import canned
     from handlers.staff_tools import CANNED_PREFIX
 
     handlers[CANNED_PREFIX] = canned.handle_canned_button  # 💬 Balasan cepat on the card
+    from bot.services import followup_appeals
+    from handlers.appeals import PREFIX as APPEAL_PREFIX
+
+    handlers[APPEAL_PREFIX] = followup_appeals.handle_appeal_button  # an appeal card (the command centre)
     return handlers
 
 
@@ -45,4 +53,15 @@ def reply_handlers() -> dict[str, ReplyHandler]:
     from bot.services import proof
 
     handlers: dict[str, ReplyHandler] = {role: proof.answer_proof for role in proof.PROOF_ROLES}
+    from bot.services import command_centre_buttons
+    from bot.services.command_centre import TO_AGENCY_ROLE
+
+    # the command centre's note prompt (open or finished), and an agency's answer to the command centre
+    handlers.update(dict.fromkeys(command_centre_buttons.NOTE_ROLES, command_centre_buttons.answer_note))
+    handlers[TO_AGENCY_ROLE] = command_centre_buttons.answer_from_agency
+    from bot.services import followup_appeals
+
+    # why an appeal is turned down (the command centre's reply to Tolak keberatan's prompt, open or answered)
+    handlers.update(dict.fromkeys((followup_appeals.PROMPT_ROLE, followup_appeals.PROMPT_DONE),
+                                  followup_appeals.answer_appeal_prompt))
     return handlers
