@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm.attributes import flag_modified
 
+from bot.services import clocks, command_centre
 from bot.services.complaints import GROUP_CHANNEL, build_view, post_card
 from bot.services.runtime import Runtime
 from handlers import cards, followup, lifecycle
@@ -26,7 +27,7 @@ from handlers.followup import Appeal, Comment, ConfirmFixed, FollowupEffect, Rat
 from handlers.messages import Alert, OutMessage
 from handlers.state import Conversation
 from handlers.views import agency_display, card_ref, esc, reporter_alias, status_label, truncate
-from storage.models import Citizen, Complaint, ConversationRow, Timer
+from storage.models import Citizen, Complaint, ConversationRow
 from storage.uow import UnitOfWork
 
 log = logging.getLogger("sikesal.followup")
@@ -99,23 +100,11 @@ def _save_quietly(row: ConversationRow, conversation: Conversation) -> None:
 
 
 async def plan_close(rt: Runtime, uow: UnitOfWork, complaint: Complaint, now: datetime) -> None:
-    """The ``confirm_close`` timer at ``followup.confirm_within_days`` after the question (through the
-    clocks' :func:`plan_timer` when it is there; one row per resolution round either way)."""
+    """The ``confirm_close`` timer at ``followup.confirm_within_days`` after the question: one per resolution
+    round (``reopen_count``), so a reopened and again resolved complaint gets its own."""
     due = now + timedelta(days=rt.config.followup.confirm_within_days)
-    subject, round_ = f"c{complaint.id}", complaint.reopen_count or 0
-    try:
-        from bot.services.clocks import plan_timer
-    except ImportError:  # the clocks module is not there yet: the same row, written here
-        from sqlalchemy import select
-
-        found = await uow.session.scalar(select(Timer.id).where(
-            Timer.kind == CONFIRM_CLOSE, Timer.subject == subject, Timer.level == 0, Timer.round == round_))
-        if found is None:
-            uow.session.add(Timer(kind=CONFIRM_CLOSE, subject=subject, level=0, round=round_,
-                                  complaint_id=complaint.id, due_at=due, created_at=now))
-            await uow.session.flush()
-        return
-    await plan_timer(uow, CONFIRM_CLOSE, subject, due, complaint_id=complaint.id, round=round_)
+    await clocks.plan_timer(uow, CONFIRM_CLOSE, f"c{complaint.id}", due, complaint_id=complaint.id,
+                            round=complaint.reopen_count or 0)
 
 
 async def ask_resolution(rt: Runtime, uow: UnitOfWork, complaint: Complaint, now: datetime) -> None:
@@ -322,27 +311,9 @@ async def move_card_down(rt: Runtime, uow: UnitOfWork, complaint: Complaint, now
     await post_card(rt, uow, complaint, view)
 
 
-async def restart_clock(rt: Runtime, uow: UnitOfWork, complaint: Complaint, now: datetime) -> None:
-    """A reopen starts a new resolve clock (the clocks' :func:`on_reopened`, once they are there)."""
-    try:
-        from bot.services.clocks import on_reopened
-    except ImportError:
-        category = rt.ctx.category(complaint.category)
-        complaint.due_at = now + timedelta(hours=category.target_hours if category else 72)
-        return
-    await on_reopened(rt, uow, complaint, now)
-
-
-async def tell_command_centre(rt: Runtime, uow: UnitOfWork, text: str) -> None:
-    """A plain notice in the command centre's group (the command helper's :func:`notify` when it is there)."""
-    try:
-        from bot.services.command_centre import notify
-    except ImportError:
-        group = await uow.agencies.group_for(rt.config.command_centre)
-        if group is not None:
-            await uow.outbox.enqueue(GROUP_CHANNEL, group.chat_id, OutMessage(text), now=rt.clock())
-        return
-    await notify(rt, uow, text)
+async def tell_command_centre(rt: Runtime, uow: UnitOfWork, complaint: Complaint, text: str) -> None:
+    """A plain notice in the command centre's group, linked to the complaint (audited when it has no group)."""
+    await command_centre.notify(rt, uow, text, complaint_id=complaint.id)
 
 
 async def reopen(
@@ -364,7 +335,7 @@ async def reopen(
     await uow.audit.add(complaint.id, actor_kind="citizen" if actor == "citizen" else "staff", actor_id=actor_id,
                         actor_name=actor_name, action=lifecycle.Action.REOPEN.value, from_status=before,
                         to_status=decision.to_status.value, note=note, at=now)
-    await restart_clock(rt, uow, complaint, now)
+    await clocks.on_reopened(rt, uow, complaint, now)  # a new resolve clock
     await move_card_down(rt, uow, complaint, now)
     return True
 
@@ -393,7 +364,7 @@ async def _reopen(
                                  OutMessage(quote, photos=effect.photos, reply_to=card_ref(complaint.id)),
                                  complaint_id=complaint.id, link_role="relay", now=now)
     agency = agency_display(complaint.agency, "id", rt.ctx)
-    await tell_command_centre(rt, uow, rt.ctx.t("id", "staff.reopen.told", number=esc(complaint.number),
+    await tell_command_centre(rt, uow, complaint, rt.ctx.t("id", "staff.reopen.told", number=esc(complaint.number),
                                                 agency=esc(agency), text=esc(truncate(text, 600))))
     await _tell_followers(rt, uow, complaint)
     return [OutMessage(ctx.t(language, "followup.reopened", number=esc(complaint.number),
