@@ -197,26 +197,42 @@ def _add(row: ReportRow, fact: _Fact, now: datetime) -> None:
         row.rating_sum += fact.rating
 
 
-def summarise(facts: Iterable[_Fact], now: datetime) -> list[ReportRow]:
-    """Rows per agency and category (sorted by their keys), each agency's total (category ``ALL``) after
-    its categories, and the city's total (``ALL``, ``ALL``) last; nothing when there is nothing."""
-    rows: dict[tuple[str, str], ReportRow] = {}
-    agencies: dict[str, ReportRow] = {}
-    city = ReportRow(ALL, ALL)
-    for fact in facts:
+class Summary:
+    """Adds complaints up one at a time (the report streams them: a city's whole history need not fit in
+    memory, only two durations per complaint for the medians)."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self._rows: dict[tuple[str, str], ReportRow] = {}
+        self._agencies: dict[str, ReportRow] = {}
+        self._city = ReportRow(ALL, ALL)
+
+    def add(self, fact: _Fact) -> None:
         key = (fact.agency, fact.category)
-        row = rows.get(key) or rows.setdefault(key, ReportRow(*key))
-        agency = agencies.get(fact.agency) or agencies.setdefault(fact.agency, ReportRow(fact.agency, ALL))
-        for target in (row, agency, city):
-            _add(target, fact, now)
-    by_agency: dict[str, list[ReportRow]] = defaultdict(list)
-    for (agency_key, _category), row in sorted(rows.items()):
-        by_agency[agency_key].append(row)
-    out: list[ReportRow] = []
-    for agency_key in sorted(by_agency):
-        out += by_agency[agency_key]
-        out.append(agencies[agency_key])
-    return [*out, city] if out else []
+        row = self._rows.get(key) or self._rows.setdefault(key, ReportRow(*key))
+        agency = self._agencies.get(fact.agency) or self._agencies.setdefault(fact.agency, ReportRow(fact.agency, ALL))
+        for target in (row, agency, self._city):
+            _add(target, fact, self.now)
+
+    def rows(self) -> list[ReportRow]:
+        """Rows per agency and category (sorted by their keys), each agency's total (category ``ALL``) after
+        its categories, and the city's total (``ALL``, ``ALL``) last; nothing when there is nothing."""
+        by_agency: dict[str, list[ReportRow]] = defaultdict(list)
+        for (agency_key, _category), row in sorted(self._rows.items()):
+            by_agency[agency_key].append(row)
+        out: list[ReportRow] = []
+        for agency_key in sorted(by_agency):
+            out += by_agency[agency_key]
+            out.append(self._agencies[agency_key])
+        return [*out, self._city] if out else []
+
+
+def summarise(facts: Iterable[_Fact], now: datetime) -> list[ReportRow]:
+    """The report rows of ``facts`` (see :class:`Summary`)."""
+    summary = Summary(now)
+    for fact in facts:
+        summary.add(fact)
+    return summary.rows()
 
 
 async def complaint_report(
@@ -238,9 +254,11 @@ async def complaint_report(
         stmt = stmt.where(Complaint.created_at >= since)
     if until is not None:
         stmt = stmt.where(Complaint.created_at < until)
+    summary = Summary(now)
     result = await session.stream(stmt.order_by(Complaint.id).execution_options(yield_per=2000))
-    facts = [_Fact(*row) async for row in result]  # type: ignore[call-arg]  # the row's ten columns
-    return summarise(facts, now)
+    async for row in result:
+        summary.add(_Fact(*row))  # type: ignore[call-arg]  # the row's ten columns, in _Fact's order
+    return summary.rows()
 
 
 __all__ = [
@@ -248,6 +266,7 @@ __all__ = [
     "OPEN_STATUSES",
     "QueueRow",
     "ReportRow",
+    "Summary",
     "complaint_report",
     "open_queue",
     "overdue_condition",
