@@ -20,7 +20,9 @@ when :mod:`bot.services.followup` exists.
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 
 from sqlalchemy import select
 
@@ -37,6 +39,7 @@ from storage.retry import retry_transient
 from storage.uow import UnitOfWork
 
 log = logging.getLogger("sikesal.proof")
+_TAG = re.compile(r"<[^>]+>")
 
 PROOF_PROMPT = "proof_prompt"
 PROOF_SPENT = "proof_spent"
@@ -225,7 +228,8 @@ async def answer_proof(
     usable = photo is not None or (mode != core.REQUIRED and (note is not None or core.is_skip(text)))
     if not usable:
         problem_key = "staff.proof.photo_needed" if mode == core.REQUIRED else "staff.proof.photo_or_note_needed"
-        await refuse(rt, uow, complaint, actor, "resolve", rt.ctx.t("id", problem_key, number=complaint.number),
+        problem = html.unescape(_TAG.sub("", rt.ctx.t("id", problem_key, number=complaint.number)))  # plain words
+        await refuse(rt, uow, complaint, actor, "resolve", problem,
                      chat_id)
         if link.role == PROOF_PROMPT and lifecycle.decide(complaint.status, lifecycle.Action.RESOLVE).allowed:
             link.role = PROOF_SPENT  # this prompt has had its error; the fresh one may have one more
