@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.orm.attributes import flag_modified
 
 from bot.services import clocks, command_centre
-from bot.services.complaints import GROUP_CHANNEL, build_view, post_card
+from bot.services.complaints import GROUP_CHANNEL, build_view, post_card, refresh_card
 from bot.services.runtime import Runtime
 from handlers import cards, followup, lifecycle
 from handlers.events import Incoming
@@ -163,6 +163,7 @@ async def close_unanswered(rt: Runtime, uow: UnitOfWork, complaint: Complaint, n
     complaint.confirmation = "auto"
     await uow.audit.add(complaint.id, actor_kind="system", actor_id=None, actor_name=None, action="confirm_auto",
                         at=now)
+    await refresh_card(rt, uow, complaint, await build_view(uow, complaint))
     citizen = await uow.citizens.get(complaint.citizen_id)
     if citizen is None:
         return
@@ -279,11 +280,13 @@ async def _apply(
             complaint.rating_comment = effect.comment
         note = f"{effect.rating}/5" + (f" · {effect.comment}" if effect.comment else "")
         await uow.audit.add(complaint.id, action="rated", note=note, **actor)
+        await refresh_card(rt, uow, complaint, await build_view(uow, complaint))  # staff see the rating
         return []
     if isinstance(effect, Comment):
         complaint.rating_comment = effect.comment
         note = f"{complaint.rating}/5 · {effect.comment}" if complaint.rating else effect.comment
         await uow.audit.add(complaint.id, action="rated", note=note, **actor)
+        await refresh_card(rt, uow, complaint, await build_view(uow, complaint))
         return []
     if isinstance(effect, Reopen):
         return await _reopen(rt, uow, citizen, conversation, complaint, effect, now)

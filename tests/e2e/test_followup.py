@@ -126,7 +126,7 @@ async def actions_of(world: World, complaint_id: int) -> list[str]:
 async def test_sudah_four_stars_and_a_comment_are_stored(fu_world: tuple[World, Clock]) -> None:
     world, _clock = fu_world
     citizen = world.citizen()
-    _staff, _card, question = await resolved(world, citizen)
+    _staff, card, question = await resolved(world, citizen)
     cid = (await the_complaint(world)).id
     assert payloads(question) == [f"fu:yes:{cid}", f"fu:no:{cid}"]
     rating = await citizen.tap_and_read(f"fu:yes:{cid}", question)
@@ -140,6 +140,7 @@ async def test_sudah_four_stars_and_a_comment_are_stored(fu_world: tuple[World, 
     assert (complaint.confirmation, complaint.rating) == ("yes", 4)
     assert complaint.rating_comment == "Cepat dan rapi, terima kasih petugas" and complaint.rated_at is not None
     assert {"confirm_fixed", "rated"} <= set(await actions_of(world, cid))
+    await eventually(lambda: "penilaian pelapor" in body(current(world, card)) and "4/5" in body(current(world, card)))
 
 
 async def test_belum_with_reason_and_photo_reopens_at_the_same_agency(fu_world: tuple[World, Clock]) -> None:
