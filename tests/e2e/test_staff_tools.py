@@ -295,3 +295,21 @@ async def test_the_group_menu_lists_the_staff_commands(world: World) -> None:
     menus = [[c["command"] for c in commands] for key, commands in world.server.state.commands.items()
              if "all_group_chats" in key]
     assert menus == [["link", "antrian", "terlambat", "cari"]]
+
+
+async def test_the_command_centre_brings_down_a_card_it_stands_in_for(world: World) -> None:
+    """The PUPR group lost the bot: its open card stands in the command centre's group, which may
+    /cari it to the bottom like its own (still explaining why it is there, with the agencies to pick)."""
+    pupr = await world.agency_group("pupr")
+    jcoc = await world.agency_group("jcoc", ("Dewi",))
+    await file_card(world, pupr[0], world.citizen())
+    world.server.kick_bot(pupr[0].chat_id)
+    moved = await jcoc[0].next_matching("JMB-")
+    await outbox_settled(world)
+    number = "JMB-" + body(moved).split("JMB-", 1)[1].split()[0].rstrip("<")
+
+    fresh = await jcoc[0].say(f"/cari {number}")
+    assert number in body(fresh) and "tidak dapat dikirim" in body(fresh)
+    assert any(p.startswith("ra:") for p in payloads(fresh)), "still the stand-in card, with the agencies"
+    await outbox_settled(world)
+    assert body(current(world, moved)).startswith("⬇️ Dipindah ke bawah")
