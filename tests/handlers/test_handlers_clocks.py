@@ -318,3 +318,17 @@ def test_the_citizen_is_told_by_when(hours: float, office: bool, said: str) -> N
     due = calendar.add_hours(FILED, hours, "pupr")
     message = render_submitted("id", "JMB-2026-000042", "pupr", hours, make_ctx(), due_at=due, office_hours=office)
     assert f"Perkiraan penanganan: {said}" in message.text
+
+
+def test_status_shows_the_deadline_in_force() -> None:
+    """/status: a reopened complaint shows its new deadline; a duplicate's clocks stopped, so none."""
+    from handlers_testkit import make_ctx, make_view
+
+    from handlers.views import render_status
+
+    ctx = make_ctx()
+    again = render_status("id", make_view(status="dibuka_kembali", due_at=wib(2026, 12, 9, 10)), ctx)
+    assert "Target selesai: 9 Des 2026 10:00 WIB" in again.text
+    duplicate = make_view(status="duplikat", due_at=wib(2026, 12, 9, 10), duplicate_of_number="JMB-2026-000001",
+                          duplicate_of_status="diproses")
+    assert "Target selesai" not in render_status("id", duplicate, ctx).text
