@@ -26,7 +26,7 @@ from bot.services.command_centre import (
     centre_group,
     escalation_info,
 )
-from bot.services.complaints import GROUP_CHANNEL, build_view
+from bot.services.complaints import GROUP_CHANNEL, build_view, refresh_card
 from bot.services.runtime import Runtime
 from bot.services.staff_core import StaffActor, refuse, tell_group
 from handlers import escalation as esc_view
@@ -162,6 +162,7 @@ async def _nudge(rt: Runtime, uow: UnitOfWork, complaint: Complaint, actor: Staf
     await uow.outbox.enqueue(GROUP_CHANNEL, target, nudge, complaint_id=complaint.id, link_role=TO_AGENCY_ROLE,
                              now=now)
     await _audit(rt, uow, complaint, actor, NUDGE_ACTION, _via(rt))
+    await refresh_card(rt, uow, complaint, await build_view(uow, complaint))  # its history says so too
     await show_card(rt, uow, complaint, chat_id)
     log.info("%s: the command centre (%s) reminded %s", complaint.number, actor.user_id, complaint.agency)
     return esc_view.cc_alert(ctx, "cc.alert_nudged", agency=agency)
@@ -249,6 +250,7 @@ async def answer_note(
         await uow.outbox.enqueue(GROUP_CHANNEL, target, note, complaint_id=complaint.id, link_role=TO_AGENCY_ROLE,
                                  now=now)
     await _audit(rt, uow, complaint, actor, NOTE_ACTION, ctx.t(STAFF_LANGUAGE, "cc.audit_note", note=text.strip()))
+    await refresh_card(rt, uow, complaint, await build_view(uow, complaint))  # its history says so too
     key = "cc.note_sent" if target is not None else "cc.note_kept"
     said = esc_view.group_text(ctx, key, number=complaint.number, agency=agency)
     await uow.outbox.enqueue(GROUP_CHANNEL, chat_id, esc_view.render_group_notice(said, reply_to=reply_to_message_id),

@@ -167,6 +167,7 @@ async def test_remind_posts_under_the_agencys_card_and_its_answer_comes_back(wor
     (entry,) = await audit(world, "nudge")
     assert (entry.actor_kind, entry.actor_name, entry.refused, entry.note) == ("staff", "Wawan", False, "via pusat komando")
     await eventually(lambda: "pusat komando mengingatkan" in body(current(world, card)))
+    await eventually(lambda: "pusat komando mengingatkan" in body(current(world, scene.card)))  # the card's history
 
     # the agency answers the reminder: it reaches the command centre, never the citizen
     await outbox_settled(world)
@@ -256,6 +257,7 @@ async def test_a_note_reaches_the_agency_under_its_card(world: World) -> None:
     (entry,) = await audit(world, "cc_note")
     assert entry.actor_kind == "staff" and entry.note == "via pusat komando: Mohon kirim tim <hari ini> & laporkan."
     await eventually(lambda: f"cc:nudge:{scene.complaint_id}" in payloads(current(world, card)))
+    await eventually(lambda: "catatan dari pusat komando" in body(current(world, scene.card)))
     assert await scene.citizen.quiet(0.2) == [], "a note is between the command centre and the agency"
 
     # a second reply under the answered prompt changes nothing, and says so once
