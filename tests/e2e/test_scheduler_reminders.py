@@ -457,7 +457,9 @@ async def test_thirty_due_together_fold_into_one_message_with_links_and_no_429(
         chat = str(staff.chat_id).removeprefix("-100")
         links = {e["url"] for e in folded.entities or [] if e.get("type") == "text_link"}
         assert {f"https://t.me/c/{chat}/{mid}" for mid in cards.values()} <= links
-        assert limited_server.api.limiter.refused == 0, "cards and the reminder shared the group's budget: no 429"
+        limiter = limited_server.api.limiter
+        assert isinstance(limiter, CountingLimiter)
+        assert limiter.refused == 0, "cards and the reminder shared the group's budget: no 429"
         assert {t.outcome for t in await timers(app, "accept")} == {"folded"}
     finally:
         await app.stop()
