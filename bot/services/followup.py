@@ -25,8 +25,8 @@ from handlers.events import Incoming
 from handlers.flow import versions
 from handlers.followup import Appeal, Comment, ConfirmFixed, FollowupEffect, Rate, Reopen, Subject
 from handlers.messages import Alert, OutMessage
-from handlers.state import Conversation
-from handlers.views import agency_display, card_ref, esc, reporter_alias, status_label, truncate
+from handlers.state import Conversation, Step
+from handlers.views import agency_display, card_ref, esc, menu_rows, reporter_alias, status_label, truncate
 from storage.models import Citizen, Complaint, ConversationRow
 from storage.uow import UnitOfWork
 
@@ -246,10 +246,14 @@ async def take(
     if subject is None:  # a forged or foreign press: the same words as an answered question
         subject = Subject(complaint_id=0, number=truncate(ref, 32), status="", agency="")
     outcome = followup.handle(conversation, incoming, ctx, subject, now)
-    messages = list(outcome.messages)
+    messages, results = list(outcome.messages), []
     for effect in outcome.effects:
         assert complaint is not None
-        messages.extend(await _apply(rt, uow, citizen, outcome.conversation, complaint, effect, now))
+        results.extend(await _apply(rt, uow, citizen, outcome.conversation, complaint, effect, now))
+    if results and not results[-1].buttons and outcome.conversation.step == Step.IDLE:
+        # "reopened" / "appeal sent" ends the question: the menu under it, never a dead end
+        results[-1] = dataclasses.replace(results[-1], buttons=menu_rows(outcome.conversation.language, ctx))
+    messages.extend(results)
     messages = versions.present(outcome.conversation, messages)
     for message in messages:
         asks = complaint is not None and any(

@@ -157,7 +157,7 @@ async def test_belum_with_reason_and_photo_reopens_at_the_same_agency(fu_world: 
     with_photo = await citizen.photo(make_jpeg(gray=60))
     assert "1 foto" in body(with_photo)
     done = await citizen.tap_and_read(f"fu:send:{cid}", with_photo)
-    assert "dibuka kembali" in body(done).lower()
+    assert "dibuka kembali" in body(done).lower() and "menu:new" in payloads(done), "never a dead end"
 
     fresh = await staff[0].next_matching("Dibuka kembali")
     assert fresh.message_id > card.message_id and any(p.startswith("st:process:") for p in payloads(fresh))
@@ -248,8 +248,12 @@ async def test_an_appeal_reaches_the_command_centre_and_each_outcome_does_what_i
     await outbox_settled(world)
     staff[0].user.send_text("Bukan wewenang dinas ini", chat=card.chat_id, reply_to=prompt.message_id)
     notice = await citizen.next_matching("Bukan wewenang")
-    cid = (await the_complaint(world)).id
+    complaint = await the_complaint(world)
+    cid = complaint.id
     assert f"fu:appeal:{cid}" in payloads(notice)
+    if outcome == "uphold":  # /status of a rejected complaint offers the appeal too
+        status = await citizen.say(f"/status {complaint.number}")
+        assert f"fu:appeal:{cid}" in payloads(status)
     asked = await citizen.tap_and_read(f"fu:appeal:{cid}", notice)
     assert "alasan keberatan" in body(asked)
     kept = await citizen.say("Jalan ini jelas jalan kota, bukan jalan provinsi")
