@@ -298,3 +298,17 @@ async def test_an_appeal_reassignment_may_restart_the_resolve_clock(runtime: Run
     assert (stored.accept_round, stored.resolve_round) == (1, 1)
     assert stored.accept_due_at == later + timedelta(hours=4) and stored.due_at == later + timedelta(hours=72)
     assert all(due > later for _, _, _, due in _unfired(timers)) and len(_unfired(timers)) == 5
+
+
+async def test_the_citizen_is_told_by_when(runtime: Runtime) -> None:
+    from bot.services.citizen import CitizenResult, _apply
+    from handlers.effects import SubmitDraft
+    from handlers.state import Conversation
+
+    async with UnitOfWork(runtime.sessionmaker) as uow:
+        await uow.agencies.link("pupr", PUPR_CHAT, title="PUPR", linked_by="1", now=FILED)
+        citizen = await uow.citizens.get_or_create("telegram", "7004", language="id")
+        draft = Draft(category="jalan", description="Lubang besar di depan pasar", latitude=-1.61, longitude=103.61)
+        messages = await _apply(runtime, uow, citizen, Conversation(language="id"), SubmitDraft(draft), CitizenResult())
+        await uow.commit()
+    assert "Perkiraan penanganan: paling lambat 4 Des 2026 10:00 WIB (maks. 72 jam)" in messages[0].text
