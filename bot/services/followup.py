@@ -311,10 +311,10 @@ async def move_card_down(rt: Runtime, uow: UnitOfWork, complaint: Complaint, now
     old = await uow.cards.active_for(complaint.id)
     if old is not None:
         await uow.cards.deactivate(old)
-        face = cards.render_card(view, rt.ctx, active=False, moved_to_agency=complaint.agency)
         header = rt.ctx.t("id", "staff.reopen.old_card", number=esc(complaint.number))
-        face = dataclasses.replace(face, text="\n".join([header, *face.text.split("\n")[1:]]))
-        await uow.outbox.enqueue_card_edit(old, face, now=now)
+        below = rt.ctx.t("id", "tools.moved_down_below")  # the words /cari's card left behind uses
+        text = cards._fit_text(view, rt.ctx, "id", moved_to=None, tail=("", below), header=header)
+        await uow.outbox.enqueue_card_edit(old, OutMessage(text, photos=view.photos), now=now)
     await post_card(rt, uow, complaint, view)
 
 
