@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.services import clocks, followup, relay
+from bot.services import clocks, followup, relay, reminders
 from bot.services.complaints import build_view, post_card, refresh_card, send_to_citizen
 from bot.services.places import enrich
 from bot.services.receipts import REASON_WINDOW, note_notice_outcome
@@ -151,6 +151,7 @@ async def _catch_up_missed_notices(rt: Runtime, uow: UnitOfWork, citizen: Citize
         view = await build_view(uow, complaint, viewer=citizen.id)
         message = flow.render_status_notification(citizen.language, view, note=None, ctx=rt.ctx_for(citizen.channel))
         await send_to_citizen(rt, uow, citizen, complaint, message)  # this citizen only, not followers again
+        await reminders.catch_up_overdue(rt, uow, citizen, complaint)  # "the agency was reminded", if missed
         await note_notice_outcome(rt, uow, complaint.id, None)
 
 

@@ -9,8 +9,8 @@ budget (20 messages a minute, counted by the Telegram sender per chat) is shared
 At ``overdue`` the card is re-rendered (its badge turns "🔴 terlambat") and the reporter is told once,
 kindly, that the agency was reminded (``deadlines.tell_citizen_overdue``). On WhatsApp, outside the 24-hour
 window, that notice goes as ``whatsapp.overdue_template``; without one the sender records it as not
-delivered (the card says so) and the citizen gets the current status when they next write (the catch-up
-of :mod:`bot.services.citizen`).
+delivered (the card says so), and when the citizen next writes they get the current status and this notice
+(:func:`catch_up_overdue`, called by the catch-up of :mod:`bot.services.citizen`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from bot.services.complaints import GROUP_CHANNEL, build_view, refresh_card, sen
 from bot.services.runtime import Runtime
 from handlers import clocks
 from handlers.reminders import ReminderItem, render_citizen_overdue, render_reminders
-from storage.models import Card, Complaint
+from storage.models import Card, Citizen, Complaint
 from storage.uow import UnitOfWork
 
 log = logging.getLogger("sikesal.reminders")
@@ -89,4 +89,28 @@ async def on_overdue(rt: Runtime, uow: UnitOfWork, complaint: Complaint, now: da
     return 1
 
 
-__all__ = ["OVERDUE_ROLE", "LiveReminder", "on_overdue", "remind_group", "reminder_item"]
+#: outcomes of an ``overdue`` timer that told the citizen (bot.services.scheduler)
+_TOLD = frozenset({"reminded", "folded", "no_card"})
+
+
+async def catch_up_overdue(rt: Runtime, uow: UnitOfWork, citizen: Citizen, complaint: Complaint) -> bool:
+    """A WhatsApp citizen writing again after their overdue notice could not be sent (the window had closed
+    and no ``whatsapp.overdue_template`` is set) hears it now, once, with the status catch-up: the complaint's
+    overdue timer of its current resolve clock fired, and no overdue notice for it reached this chat."""
+    if not rt.config.deadlines.tell_citizen_overdue or complaint.status not in clocks.OPEN:
+        return False
+    told = any(
+        t.kind == clocks.OVERDUE and t.round == (complaint.resolve_round or 0) and t.fired_at is not None
+        and t.outcome in _TOLD
+        for t in await uow.timers.for_complaint(complaint.id)
+    )
+    if not told or complaint.id in await uow.outbox.complaints_with_role(
+        citizen.channel, citizen.channel_user_id, OVERDUE_ROLE, [complaint.id]
+    ):
+        return False
+    message = render_citizen_overdue(citizen.language, complaint.number, complaint.agency, rt.ctx_for(citizen.channel))
+    await send_to_citizen(rt, uow, citizen, complaint, message, role=OVERDUE_ROLE)
+    return True
+
+
+__all__ = ["OVERDUE_ROLE", "LiveReminder", "catch_up_overdue", "on_overdue", "remind_group", "reminder_item"]

@@ -348,7 +348,7 @@ async def test_outside_the_window_the_overdue_notice_goes_as_its_template(
         await app.stop()
 
 
-async def test_outside_the_window_without_a_template_the_citizen_catches_up_when_writing(
+async def test_outside_the_window_without_a_template_the_citizen_is_told_when_writing_again(
     server: TelegramServer, twilio: TwilioServer, config: AppConfig, database_url: str, tmp_path: Path, clock: Clock
 ) -> None:
     settings = deadlines(config, remind_before_hours=0)
@@ -369,7 +369,12 @@ async def test_outside_the_window_without_a_template_the_citizen_catches_up_when
         await citizen.send("halo")
         caught_up = await citizen.next_matching("JMB-")
         assert "baru" in text_of(caught_up).lower(), text_of(caught_up)
+        told = await citizen.next_matching("mengingatkan")  # and the notice it missed, now in the window
+        assert "JMB-" in text_of(told)
         await eventually(lambda: "24 jam" not in body(current(world, card)))
+        await outbox_settled(world)
+        await citizen.send("menu")
+        assert [m for m in await citizen.quiet(0.5) if "mengingatkan" in text_of(m)] == [], "once"
     finally:
         await app.stop()
 
