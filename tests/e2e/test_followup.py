@@ -313,6 +313,22 @@ async def test_whatsapp_answers_by_number(fu_world: tuple[World, Clock]) -> None
     assert (complaint.confirmation, complaint.rating, complaint.rating_comment) == ("yes", 4, None)
 
 
+async def test_whatsapp_belum_by_number_with_a_photo_reopens(fu_world: tuple[World, Clock]) -> None:
+    world, _clock = fu_world
+    citizen = world.whatsapp_citizen()
+    staff, _card, _question = await resolved(world, citizen)
+    asked = await citizen.say("2")  # ❌ Belum
+    assert "masih salah" in text_of(asked)
+    await citizen.say("Airnya masih menggenang di ujung jalan")
+    kept = await citizen.photo(make_jpeg(gray=40))
+    assert "1. 📨 Kirim" in text_of(kept) and "1 foto" in text_of(kept)
+    done = await citizen.say("1")
+    assert "dibuka kembali" in text_of(done).lower()
+    quote = await staff[0].next_matching("Airnya masih menggenang")
+    assert quote.photo
+    assert (await the_complaint(world)).status == "dibuka_kembali"
+
+
 async def _age(world: World, citizen: WhatsAppPerson, hours: float) -> None:
     async with UnitOfWork(world.app.runtime.sessionmaker) as uow:  # type: ignore[union-attr]
         row = (await uow.session.execute(select(Citizen).where(Citizen.channel_user_id == citizen.number))).scalar_one()
