@@ -61,7 +61,6 @@ from handlers.state import Conversation, Step
 from handlers.text import clean_text
 from handlers.views import MENU_NEW, agency_display, esc, menu_rows, truncate
 
-
 #: the rating buttons' labels, one star to five
 RATE_KEYS = ("followup.rate.poor", "followup.rate.fair", "followup.rate.ok", "followup.rate.good",
              "followup.rate.excellent")
@@ -514,6 +513,26 @@ def wants(conv: Conversation, incoming: Incoming, ctx: FlowContext, subject: Sub
     return True
 
 
+#: commands (and typed wishes) that leave a rating, comment, reason or appeal being written: the citizen
+#: went back to the menu, so later text is not taken for it (its buttons still work; "is it fixed?" stays)
+LEAVING_COMMANDS = frozenset({"batal", "cancel", "menu", "start"})
+LEAVING_INTENTS = frozenset({"cancel", "menu"})
+
+
+def abandons(conv: Conversation, incoming: Incoming, ctx: FlowContext) -> bool:
+    """Does this event leave the open rating/comment/reason/appeal (``/batal``, "menu", "gak jadi")?"""
+    state = pending(conv)
+    if state is None or state.step == FuStep.ANSWER:
+        return False
+    event = resolve(conv, incoming).event
+    if isinstance(event, Command):
+        return (event.name or "").lower().lstrip("/") in LEAVING_COMMANDS
+    if isinstance(event, Text):
+        intent = recognise(event.text, ctx, kinds=INTENT_KINDS)
+        return intent is not None and intent.kind in LEAVING_INTENTS
+    return False
+
+
 def _outcome(conv: Conversation, reply: FuReply, press: ButtonPress | None) -> FuOutcome:
     messages = versions.present(conv, reply.messages)
     used: list[OutMessage] = []
@@ -571,6 +590,7 @@ def appeal_row(complaint_id: int, language: str, ctx: FlowContext) -> tuple[Butt
 
 __all__ = [
     "GLOBAL",
+    "LEAVING_COMMANDS",
     "PREFIX",
     "TABLE",
     "Appeal",
@@ -585,6 +605,7 @@ __all__ = [
     "Reopen",
     "Subject",
     "Verb",
+    "abandons",
     "appeal_row",
     "ask",
     "forget",

@@ -238,10 +238,11 @@ async def take(
     subject = subject_of(rt, complaint, now) if complaint is not None else None
     ctx = rt.ctx_for(citizen.channel)
     if not followup.wants(conversation, incoming, ctx, subject, now):
-        if followup.lapsed(conversation, subject, now) and followup.pending(conversation) is not None:
-            state = followup.pending(conversation)
-            if state is not None and (subject is None or state.complaint_id == subject.complaint_id):
-                conversation = followup.forget(conversation)
+        state = followup.pending(conversation)
+        lapsed = state is not None and followup.lapsed(conversation, subject, now) and (
+            subject is None or state.complaint_id == subject.complaint_id)
+        if lapsed or followup.abandons(conversation, incoming, ctx):
+            conversation = followup.forget(conversation)
         return False, None, conversation
     if subject is None:  # a forged or foreign press: the same words as an answered question
         subject = Subject(complaint_id=0, number=truncate(ref, 32), status="", agency="")

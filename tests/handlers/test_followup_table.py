@@ -197,3 +197,11 @@ def test_every_input_at_every_step_gets_an_answer(step: FuStep) -> None:
             outcome = run(conv, incoming, subject)
             assert outcome.messages or outcome.effects, (step, subject, incoming)
             assert all(isinstance(m, OutMessage) for m in outcome.messages)
+
+
+def test_batal_or_menu_leaves_a_reason_being_written_but_not_the_question() -> None:
+    reason = run(asked(), press("fu:no:7")).conversation
+    assert fu.abandons(reason, Incoming(Command("batal")), CTX)
+    assert fu.abandons(reason, say("menu"), CTX) and fu.abandons(reason, say("gak jadi"), CTX)
+    assert not fu.abandons(reason, say("masih bocor"), CTX)
+    assert not fu.abandons(asked(), Incoming(Command("batal")), CTX), "is it fixed? stays open"
