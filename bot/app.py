@@ -38,9 +38,9 @@ from bot.ops.metrics import Metrics, MetricsServer
 from bot.services.drafts import run_draft_sweeper
 from bot.services.receipts import record_notice_outcome
 from bot.services.reroute import group_unreachable, render_card_now
-from bot.services.staff_tools import render_edit_now
 from bot.services.runtime import Runtime
 from bot.services.scheduler import Scheduler
+from bot.services.staff_tools import render_edit_now
 from bot.telegram.client import create_bot
 from bot.telegram.dispatcher import build_dispatcher, register_commands
 from bot.telegram.intake import TelegramInbox, TelegramPoller, TelegramWebhook, allowed_updates
@@ -243,6 +243,7 @@ class SikesalApp:
             telegram_task = asyncio.create_task(self.poller.run(self._stop), name="telegram-polling")
         # one scheduler fires timers: the lease holder on PostgreSQL, this process alone on SQLite
         self.scheduler = Scheduler(runtime, owner=self.lease_owner, lease_ttl=self.lease_ttl, poll=self.scheduler_poll)
+        self.scheduler.metrics = self.metrics
         self.timer_wakers.append(self.scheduler.wake)
         ticking.append(self.scheduler)  # /readyz: a scheduler that stopped looking is a stalled loop
         self._tasks = [

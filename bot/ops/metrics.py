@@ -105,6 +105,15 @@ class Metrics:
         self.inbox_depth = Gauge(
             "sikesal_inbox_depth", "Pending inbound messages not processed yet, whole database", ["channel"], registry=r,
         )
+        self.timers_fired = Counter(
+            "sikesal_timers_fired", "Timers the scheduler handled, by kind (accept, resolve_soon, overdue, escalate,"
+            " digest, confirm_close) and outcome (reminded, folded, no_card, stale, deferred, done, missing, error)",
+            ["kind", "outcome"], registry=r,
+        )
+        self.scheduler_leader = Gauge(
+            "sikesal_scheduler_leader", "1 while this process holds the scheduler's lease (one process fires timers)",
+            registry=r,
+        )
         self.refresh_failures = Counter(
             "sikesal_metrics_refresh_failures", "Scrapes whose queue gauges could not be read in time", registry=r,
         )

@@ -32,6 +32,7 @@ import contextlib
 import importlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,6 +40,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.ops.metrics import Metrics
 from bot.services.clocks import calendar_for
 from bot.services.reminders import LiveReminder, on_overdue, remind_group
 from bot.services.runtime import Runtime
@@ -74,6 +76,9 @@ ERROR = "error"
 #: a timer failing this often (a bug, bad data; not the database) is given up
 MAX_FAILURES = 5
 
+#: (kind, outcome) of timers fired in one transaction, counted once it committed
+Marks = list[tuple[str, str]]
+
 #: how often the digest timers are planned again (real seconds) for groups linked meanwhile
 DIGEST_PLAN_EVERY = 300.0
 
@@ -107,6 +112,8 @@ class TickReport:
     group_messages: int = 0
     citizen_messages: int = 0
     failed: list[int] = field(default_factory=list)
+    #: (kind, outcome) of every timer whose transaction committed in this tick
+    outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
 def relevant(timer: DueTimer, complaint: Complaint | None, now: datetime | None = None) -> bool:
@@ -155,6 +162,8 @@ class Scheduler:
         self._digests_planned_at: float | None = None
         #: timers whose transaction failed (not on the database), and how often: they go alone next time
         self._failures: dict[int, int] = {}
+        #: Prometheus counters of this process (``sikesal_timers_fired``, ``sikesal_scheduler_leader``)
+        self.metrics: Metrics | None = None
         #: the last tick's report (tests, the operator)
         self.last: TickReport | None = None
         #: ``time.monotonic()`` of the last time round the loop, leader or not (``/readyz`` judges it)
@@ -195,6 +204,8 @@ class Scheduler:
         """Take or renew the lease; True while this process is the scheduler."""
         if self.owner is None:
             self.leading = True
+            if self.metrics is not None:
+                self.metrics.scheduler_leader.set(1)
             return True
         async with UnitOfWork(self.rt.sessionmaker) as uow:
             held = await leases.acquire(uow.session, LEASE, self.owner, now=self.rt.clock(), ttl=self.lease_ttl)
@@ -204,6 +215,8 @@ class Scheduler:
             if held:
                 self._digests_planned_at = None  # plan at once: the previous holder may have planned nothing
         self.leading = held
+        if self.metrics is not None:
+            self.metrics.scheduler_leader.set(1 if held else 0)
         return held
 
     async def release(self) -> None:
@@ -290,12 +303,15 @@ class Scheduler:
                 self._failures.pop(timer.id, None)
 
     async def _give_up(self, timer: DueTimer) -> None:
+        given_up = False
         with contextlib.suppress(SQLAlchemyError):
             async with UnitOfWork(self.rt.sessionmaker) as uow:
-                if await uow.timers.claim(timer.id, self.rt.clock(), outcome=ERROR):
-                    log.error("timer %s (%s %s) failed %d times: given up", timer.id, timer.kind, timer.subject,
-                              MAX_FAILURES)
+                given_up = await uow.timers.claim(timer.id, self.rt.clock(), outcome=ERROR)
                 await uow.commit()
+            if given_up:
+                log.error("timer %s (%s %s) failed %d times: given up", timer.id, timer.kind, timer.subject,
+                          MAX_FAILURES)
+                self._committed(TickReport(), [(timer.kind, ERROR)])
         self._failures.pop(timer.id, None)
 
     async def _by_group(self, timers: Sequence[DueTimer]) -> dict[int | None, list[DueTimer]]:
@@ -309,11 +325,13 @@ class Scheduler:
 
     async def _defer(self, timers: Sequence[DueTimer], until: datetime, now: datetime, report: TickReport) -> None:
         """Quiet hours: move the timers to their end. An overdue complaint's card turns red now (silently)."""
+        pending: Marks = []
         async with UnitOfWork(self.rt.sessionmaker) as uow:
             for timer in timers:
                 if not await uow.timers.defer(timer.id, until, outcome=DEFERRED):
                     continue
                 report.deferred += 1
+                pending.append((timer.kind, DEFERRED))
                 if timer.kind == clocks.OVERDUE and timer.outcome != DEFERRED and timer.complaint_id is not None:
                     complaint = await uow.complaints.get(timer.complaint_id)
                     if complaint is not None and relevant(timer, complaint):
@@ -322,11 +340,13 @@ class Scheduler:
                         await refresh_card(self.rt, uow, complaint, await build_view(uow, complaint))
                         report.group_messages += 1
             await uow.commit()
+        self._committed(report, pending)
 
     async def _fire_reminders(
         self, chat_id: int | None, timers: Sequence[DueTimer], now: datetime, report: TickReport
     ) -> None:
         """One group's reminders in one transaction: claim, check, fold or reply, overdue effects."""
+        pending: Marks = []
         async with UnitOfWork(self.rt.sessionmaker) as uow:
             live: list[LiveReminder] = []
             claimed = 0
@@ -338,7 +358,7 @@ class Scheduler:
                     await uow.complaints.get_for_update(timer.complaint_id) if timer.complaint_id is not None else None
                 )
                 if not relevant(timer, complaint, now):
-                    await uow.timers.set_outcome(timer.id, STALE)
+                    await self._mark(uow, pending, timer.id, timer.kind, STALE)
                     report.stale += 1
                     continue
                 assert complaint is not None
@@ -350,14 +370,16 @@ class Scheduler:
             else:
                 outcome = NO_CARD
             for reminder in live:
-                await uow.timers.set_outcome(reminder.timer_id, outcome)
+                await self._mark(uow, pending, reminder.timer_id, reminder.kind, outcome)
                 if reminder.kind == clocks.OVERDUE:
                     report.citizen_messages += await on_overdue(self.rt, uow, reminder.complaint, now)
             report.fired += claimed
             await uow.commit()
+        self._committed(report, pending)
 
     async def _fire_one(self, timer: DueTimer, now: datetime, report: TickReport) -> None:
         """An escalation or the close of an unanswered resolution question, by the helper that owns it."""
+        pending: Marks = []
         async with UnitOfWork(self.rt.sessionmaker) as uow:
             if not await uow.timers.claim(timer.id, now):
                 return
@@ -365,47 +387,63 @@ class Scheduler:
             complaint = await uow.complaints.get_for_update(timer.complaint_id) if timer.complaint_id else None
             if timer.kind not in (clocks.ESCALATE, CONFIRM_CLOSE):
                 log.warning("timer %s has an unknown kind %r", timer.id, timer.kind)
-                await uow.timers.set_outcome(timer.id, UNKNOWN)
+                await self._mark(uow, pending, timer.id, timer.kind, UNKNOWN)
             elif complaint is None or not relevant(timer, complaint):
-                await uow.timers.set_outcome(timer.id, STALE)
+                await self._mark(uow, pending, timer.id, timer.kind, STALE)
                 report.stale += 1
             elif timer.kind == clocks.ESCALATE:
                 escalate = _lazy("bot.services.command_centre", "escalate")
                 if escalate is None:
-                    await self._missing(uow, timer, report, "bot.services.command_centre.escalate")
+                    await self._missing(uow, timer, report, "bot.services.command_centre.escalate", pending)
                 else:
                     await escalate(self.rt, uow, complaint, timer.level, now)
-                    await uow.timers.set_outcome(timer.id, DONE)
+                    await self._mark(uow, pending, timer.id, timer.kind, DONE)
             else:
                 close = _lazy("bot.services.followup", "close_unanswered")
                 if close is None:
-                    await self._missing(uow, timer, report, "bot.services.followup.close_unanswered")
+                    await self._missing(uow, timer, report, "bot.services.followup.close_unanswered", pending)
                 else:
                     await close(self.rt, uow, complaint, now)
-                    await uow.timers.set_outcome(timer.id, DONE)
+                    await self._mark(uow, pending, timer.id, timer.kind, DONE)
             await uow.commit()
+        self._committed(report, pending)
         report.group_messages += 1  # whatever they queued: wake the senders
 
-    @staticmethod
-    async def _missing(uow: UnitOfWork, timer: DueTimer, report: TickReport, what: str) -> None:
+    async def _missing(self, uow: UnitOfWork, timer: DueTimer, report: TickReport, what: str, pending: Marks) -> None:
         log.warning("timer %s (%s) needs %s, which this version lacks", timer.id, timer.kind, what)
-        await uow.timers.set_outcome(timer.id, MISSING)
+        await self._mark(uow, pending, timer.id, timer.kind, MISSING)
         report.missing += 1
+
+    @staticmethod
+    async def _mark(uow: UnitOfWork, pending: Marks, timer_id: int, kind: str, outcome: str) -> None:
+        """Record a fired timer's outcome; counted (report, metrics) once its transaction committed."""
+        await uow.timers.set_outcome(timer_id, outcome)
+        pending.append((kind, outcome))
+
+    def _committed(self, report: TickReport, pending: Marks) -> None:
+        report.outcomes.update(pending)
+        if self.metrics is not None:
+            for kind, outcome in pending:
+                self.metrics.timers_fired.labels(kind, outcome).inc()
 
     # ------------------------------------------------------------------ digests
 
     async def _fire_digests(self, timers: Sequence[DueTimer], now: datetime, report: TickReport) -> None:
         """The day's digests, once: the claimed subjects are passed on, and tomorrow's are planned."""
+        pending: Marks = []
         async with UnitOfWork(self.rt.sessionmaker) as uow:
             claimed = [t for t in timers if await uow.timers.claim(t.id, now)]
             if not claimed:
                 return
             report.fired += len(claimed)
-            await self._send_digests(uow, claimed, now, report)
+            await self._send_digests(uow, claimed, now, report, pending)
             await self._plan_digest_timers(uow, now)
             await uow.commit()
+        self._committed(report, pending)
 
-    async def _send_digests(self, uow: UnitOfWork, claimed: Sequence[DueTimer], now: datetime, report: TickReport) -> None:
+    async def _send_digests(
+        self, uow: UnitOfWork, claimed: Sequence[DueTimer], now: datetime, report: TickReport, pending: Marks
+    ) -> None:
         """Each claimed subject's digest, once: ``agency:<key>`` in that agency's group, ``city`` in the command
         centre's (the command centre's per-subject functions; else its ``send_digests`` for all at once)."""
         module = "bot.services.command_centre"
@@ -416,7 +454,7 @@ class Scheduler:
             send_all = _lazy(module, "send_digests")
             if send_all is None:
                 for timer in claimed:
-                    await self._missing(uow, timer, report, f"{module}.send_digests")
+                    await self._missing(uow, timer, report, f"{module}.send_digests", pending)
                 return
             await send_all(self.rt, uow, now)
         else:
@@ -427,7 +465,7 @@ class Scheduler:
                 elif timer.subject.startswith(AGENCY_PREFIX) and (found := figures.get(timer.subject[len(AGENCY_PREFIX):])):
                     await agency_digest(self.rt, uow, found, now)
         for timer in claimed:
-            await uow.timers.set_outcome(timer.id, DONE)
+            await self._mark(uow, pending, timer.id, timer.kind, DONE)
         report.group_messages += 1
 
     async def _plan_digests(self, now: datetime) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import bot.services.scheduler as scheduler_module
 from bot.config import DeadlinesConfig, load_config
+from bot.ops.metrics import Metrics
 from bot.services.citizen import _file
 from bot.services.runtime import Runtime
 from bot.services.scheduler import Scheduler
@@ -123,8 +124,13 @@ async def test_a_single_reminder_replies_to_the_card_and_fires_once(
     complaint_id = await file_one(rt)
     later(rt, timedelta(hours=4, minutes=1))
     scheduler = Scheduler(rt, owner=None)
+    scheduler.metrics = metrics = Metrics(process_metrics=False)
+    assert await scheduler.lead()
     assert (await scheduler.tick()).fired == 1
     assert (await scheduler.tick()).fired == 0
+    sample = metrics.registry.get_sample_value
+    assert sample("sikesal_timers_fired_total", {"kind": "accept", "outcome": "reminded"}) == 1
+    assert sample("sikesal_scheduler_leader") == 1
     [text] = await group_texts(rt)
     assert "belum diterima" in text
     async with UnitOfWork(rt.sessionmaker) as uow:
