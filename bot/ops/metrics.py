@@ -55,6 +55,9 @@ RETRY = "retry"
 FLOOD = "flood"
 RESULTS = (SENT, FAILED, RETRY, FLOOD)
 
+#: the scheduler's timer kinds (bot.services.scheduler), whose ``error`` series exist from the start
+TIMER_KINDS = ("accept", "resolve_soon", "overdue", "escalate", "digest", "confirm_close")
+
 #: a scrape waits at most this long for the queue gauges; then it serves the last known values
 REFRESH_TIMEOUT = 2.0
 
@@ -110,6 +113,8 @@ class Metrics:
             " digest, confirm_close) and outcome (reminded, folded, no_card, stale, deferred, done, missing, error)",
             ["kind", "outcome"], registry=r,
         )
+        for kind in TIMER_KINDS:  # at 0 from the start, so the "given up" alert works from the first scrape
+            self.timers_fired.labels(kind, "error")
         self.scheduler_leader = Gauge(
             "sikesal_scheduler_leader", "1 while this process holds the scheduler's lease (one process fires timers)",
             registry=r,
