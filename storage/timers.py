@@ -90,11 +90,13 @@ class TimerRepo:
         )
         return list(result.scalars())
 
-    async def next_due_at(self) -> datetime | None:
-        """When the next unfired timer is due (the scheduler may sleep until then)."""
-        result = await self.session.execute(
-            select(Timer.due_at).where(Timer.fired_at.is_(None)).order_by(Timer.due_at).limit(1)
-        )
+    async def next_due_at(self, after: datetime | None = None) -> datetime | None:
+        """When the next unfired timer is due (the scheduler may sleep until then); with ``after``, the next
+        one due later than that (a timer still due because its firing failed must not keep it awake)."""
+        query = select(Timer.due_at).where(Timer.fired_at.is_(None))
+        if after is not None:
+            query = query.where(Timer.due_at > after)
+        result = await self.session.execute(query.order_by(Timer.due_at).limit(1))
         return result.scalar_one_or_none()
 
     async def claim(self, timer_id: int, now: datetime, *, outcome: str | None = None) -> bool:

@@ -230,9 +230,10 @@ class Scheduler:
         self.leading = False
 
     async def _until_next(self) -> float:
-        """Seconds to sleep: until the next due timer, at most ``poll``."""
+        """Seconds to sleep: until the next timer due after the last tick, at most ``poll`` (one that is
+        still due because its firing failed waits for the next poll, not a busy loop)."""
         async with UnitOfWork(self.rt.sessionmaker) as uow:
-            upcoming = await uow.timers.next_due_at()
+            upcoming = await uow.timers.next_due_at(after=self.fired_through)
         if upcoming is None:
             return self.poll
         seconds = (upcoming - self.rt.clock()).total_seconds()

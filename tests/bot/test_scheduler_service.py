@@ -247,3 +247,22 @@ async def test_after_downtime_past_the_deadline_only_the_overdue_notice_speaks(
     found = await outcomes(rt)
     assert found[("resolve_soon", f"c{complaint_id}")] == "stale"
     assert found[("overdue", f"c{complaint_id}")] == "reminded"
+
+
+async def test_a_timer_that_stays_due_after_a_failure_does_not_keep_the_loop_busy(
+    sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path, monkeypatch: object
+) -> None:
+    rt = runtime(sessionmaker, tmp_path)
+    await file_one(rt)
+
+    async def broken(*_args: object) -> int:
+        raise ValueError("bad data")
+
+    monkeypatch.setattr(scheduler_module, "remind_group", broken)  # type: ignore[attr-defined]
+    later(rt, timedelta(hours=4, minutes=1))
+    scheduler = Scheduler(rt, owner=None, poll=2.0)
+    assert (await scheduler.tick()).failed
+    assert await scheduler._until_next() == 2.0, "the next poll, not at once"
+    async with UnitOfWork(rt.sessionmaker) as uow:  # the next real moment: the resolve-soon reminder
+        upcoming = await uow.timers.next_due_at(after=rt.clock())
+        assert upcoming == START + timedelta(hours=72 - 6)
