@@ -234,6 +234,17 @@ async def test_an_unanswered_question_is_closed_as_resolved(fu_world: tuple[Worl
     assert "Catatan" not in body(hello), "text is ordinary again"
 
 
+async def test_the_scheduler_closes_the_question_after_confirm_within_days(fu_world: tuple[World, Clock]) -> None:
+    world, clock = fu_world
+    citizen = world.citizen()
+    _staff, _card, question = await resolved(world, citizen)
+    clock.advance(days=world.config.followup.confirm_within_days, minutes=1)
+    world.app.wake_timers()  # the scheduler looks now, as the playground's ⏩ makes it
+    await eventually(lambda: not list(current(world, question).buttons()), timeout=15)
+    complaint = await the_complaint(world)
+    assert (complaint.status, complaint.confirmation) == ("selesai", "auto")
+
+
 @pytest.mark.parametrize("outcome", ["uphold", "reopen", "move"])
 async def test_an_appeal_reaches_the_command_centre_and_each_outcome_does_what_it_says(
     fu_world: tuple[World, Clock], outcome: str
