@@ -164,7 +164,8 @@ def render_folded(items: Sequence[ReminderItem], ctx: FlowContext) -> OutMessage
             shown += 1
     if shown < len(items):
         text += "\n\n" + ctx.t(STAFF_LANGUAGE, "reminders.fold_more", count=len(items) - shown)
-    text += "\n\n" + ctx.t(STAFF_LANGUAGE, "reminders.fold_hint")
+    if any(message_link(i.chat_id, i.card_message_id) for i in items):  # basic groups have no links to tap
+        text += "\n\n" + ctx.t(STAFF_LANGUAGE, "reminders.fold_hint")
     return OutMessage(text=text)
 
 

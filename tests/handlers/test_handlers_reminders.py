@@ -80,12 +80,14 @@ def test_two_stay_single_and_three_fold_into_one_message_with_links() -> None:
     assert folded.reply_to is None
     assert "3 pengaduan" in folded.text
     assert '<a href="https://t.me/c/1234567890/51">JMB-2026-000001</a>' in folded.text
+    assert "Ketuk nomornya" in folded.text
     assert folded.text.index("Belum diterima") < folded.text.index("Terlambat")
 
 
 def test_a_basic_group_gets_numbers_without_links() -> None:
     [folded] = render_reminders([item(n, chat_id=-4100000001) for n in range(1, 4)], NOW, CTX, fold_at=3)
     assert "href" not in folded.text and "<b>JMB-2026-000002</b>" in folded.text
+    assert "Ketuk" not in folded.text, "no links, no hint to tap them"
 
 
 def test_a_huge_fold_stays_within_telegrams_limit_and_counts_the_rest() -> None:
