@@ -19,6 +19,7 @@ import html
 import logging
 from datetime import datetime
 
+from bot.services import command_centre
 from bot.services.complaints import GROUP_CHANNEL, build_view, notify_status
 from bot.services.runtime import Runtime
 from bot.services.staff_core import StaffActor, refuse, tell_group
@@ -58,14 +59,9 @@ async def file_appeal(
     locked.appeal_reason, locked.appealed_at, locked.appeal_outcome = reason, now, PENDING
     await uow.audit.add(locked.id, actor_kind="citizen", actor_id=str(citizen.id),
                         actor_name=reporter_alias(citizen.id), action="appeal", note=reason, at=now)
-    group = await uow.agencies.group_for(rt.config.command_centre)
-    if group is None:
-        log.error("appeal on %s waits: the command centre (%s) has no linked group", locked.number,
-                  rt.config.command_centre)
-    else:
-        card = appeals.render_appeal_card(await build_view(uow, locked), reason, locked.reject_reason or "", rt.ctx)
-        await uow.outbox.enqueue(GROUP_CHANNEL, group.chat_id, card, complaint_id=locked.id, link_role=CARD_ROLE,
-                                 now=now)
+    card = appeals.render_appeal_card(await build_view(uow, locked), reason, locked.reject_reason or "", rt.ctx)
+    # through the command centre's notice (without a linked group it is logged and audited there)
+    await command_centre.notify(rt, uow, card.text, card.buttons, complaint_id=locked.id, link_role=CARD_ROLE)
     centre = esc(agency_display(rt.config.command_centre, language, ctx))
     return [OutMessage(ctx.t(language, "followup.appeal_sent", number=esc(locked.number), centre=centre))]
 
