@@ -362,7 +362,7 @@ class AppConfig(_Strict):
     deadlines: DeadlinesConfig = Field(default_factory=DeadlinesConfig)
     followup: FollowupConfig = Field(default_factory=FollowupConfig)
     #: ready answers staff send with one tap ("💬 Balasan cepat"): ``default`` for every agency, or per
-    #: agency key (which replaces the default set for that agency)
+    #: agency key (which replaces the default set for that agency; an empty list: none for it)
     canned_replies: dict[str, list[str]] = Field(default_factory=lambda: {"default": list(DEFAULT_CANNED)})
     agencies: dict[str, AgencyConfig]
     categories: dict[str, CategoryConfig]
@@ -412,7 +412,9 @@ class AppConfig(_Strict):
 
     def canned_for(self, agency: str) -> list[str]:
         """The ready answers offered on ``agency``'s cards."""
-        return self.canned_replies.get(agency) or self.canned_replies.get("default", [])
+        if agency in self.canned_replies:  # an empty list switches them off for this agency
+            return self.canned_replies[agency]
+        return self.canned_replies.get("default", [])
 
     @property
     def draft_remind_after(self) -> timedelta:

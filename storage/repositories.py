@@ -211,7 +211,7 @@ class ConversationRepo(_Repo):
 
 
 #: statuses in which a complaint still needs an agency's attention (see handlers.lifecycle)
-OPEN_STATUSES = ("baru", "diterima", "diproses")
+OPEN_STATUSES = ("baru", "diterima", "diproses", "dibuka_kembali")
 
 
 class ComplaintRepo(_Repo):

@@ -426,3 +426,12 @@ def test_a_logged_exception_does_not_reveal_the_token(capsys: pytest.CaptureFixt
     assert "request failed" in err and "Cannot connect" in err
     assert TOKEN not in err
     assert "123456789:" not in err
+
+
+def test_canned_replies_default_per_agency_and_switched_off(tmp_path: Path) -> None:
+    data = sample()
+    data["canned_replies"] = {"default": ["Terima kasih."], "pupr": ["Tim kami menuju lokasi."], "dlh": []}
+    config = load_config(write(tmp_path, data))
+    assert config.canned_for("pupr") == ["Tim kami menuju lokasi."]
+    assert config.canned_for("dlh") == []
+    assert config.canned_for("dishub") == ["Terima kasih."]
