@@ -442,7 +442,8 @@ async def test_thirty_due_together_fold_into_one_message_with_links_and_no_429(
     limited_server: TelegramServer, config: AppConfig, database_url: str, tmp_path: Path, clock: Clock
 ) -> None:
     limits = RateLimits(**LOOSE, group_per_minute=20, group_window=60.0 / SCALE, margin=0.3)
-    app = await start_app(tmp_path, limited_server, deadlines(config), database_url, clock=clock, rate_limits=limits)
+    settings = deadlines(config, remind_before_hours=0, tell_citizen_overdue=False)
+    app = await start_app(tmp_path, limited_server, settings, database_url, clock=clock, rate_limits=limits)
     world = World(server=limited_server, app=app, config=app.config, tmp=tmp_path)
     try:
         staff = await link_supergroup(world, "pupr")
@@ -462,10 +463,18 @@ async def test_thirty_due_together_fold_into_one_message_with_links_and_no_429(
         chat = str(staff.chat_id).removeprefix("-100")
         links = {e["url"] for e in folded.entities or [] if e.get("type") == "text_link"}
         assert {f"https://t.me/c/{chat}/{mid}" for mid in cards.values()} <= links
+        assert {t.outcome for t in await timers(app, "accept")} == {"folded"}
+
+        # at the deadline: thirty card edits (the badge) and one folded overdue notice, in one budget
+        await advance(app, clock, hours(settings.categories["jalan"].target_hours))
+        overdue = await staff.next()
+        assert "30 pengaduan" in body(overdue) and "Terlambat" in body(overdue)
+        assert await staff.quiet(0.3) == []
+        faces = [body(m) for m in limited_server.bot_messages(staff.chat_id) if m.message_id in cards.values()]
+        assert len(faces) == 30 and all("🔴 terlambat" in face for face in faces)
         limiter = limited_server.api.limiter
         assert isinstance(limiter, CountingLimiter)
-        assert limiter.refused == 0, "cards and the reminder shared the group's budget: no 429"
-        assert {t.outcome for t in await timers(app, "accept")} == {"folded"}
+        assert limiter.refused == 0, "cards, their edits and the reminders shared the group's budget: no 429"
     finally:
         await app.stop()
 
