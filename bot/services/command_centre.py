@@ -120,6 +120,23 @@ async def escalate(rt: Runtime, uow: UnitOfWork, complaint: Complaint, level: in
     log.info("%s escalated to the command centre (level %d, %s)", complaint.number, level + 1, late)
 
 
+async def refresh_escalation(rt: Runtime, uow: UnitOfWork, complaint: Complaint) -> None:
+    """After the agency changed the complaint's status: its newest escalation card (if it has one) shows the
+    new status, and once the complaint is closed, that nothing is left to do (without buttons), so the
+    command centre never acts on a stale card. One indexed lookup for complaints never escalated."""
+    group = await centre_group(rt, uow)
+    if group is None:
+        return
+    link = await queries.latest_link(uow.session, complaint.id, group.chat_id, (ESCALATION_ROLE,))
+    if link is None:
+        return
+    now = rt.clock()
+    view = await build_view(uow, complaint)
+    info = await escalation_info(rt, uow, complaint, now)
+    card = render_escalation(view, info, rt.ctx, language=STAFF_LANGUAGE, edit=EditTarget(link.message_id))
+    await uow.outbox.enqueue(GROUP_CHANNEL, group.chat_id, card, now=now)
+
+
 async def notify(
     rt: Runtime,
     uow: UnitOfWork,
@@ -219,6 +236,7 @@ __all__ = [
     "escalate",
     "escalation_info",
     "notify",
+    "refresh_escalation",
     "send_agency_digest",
     "send_city_digest",
     "send_digests",

@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from bot.services import clocks
+from bot.services.command_centre import refresh_escalation
 from bot.services.complaints import GROUP_CHANNEL, build_view, notify_status, refresh_card
 from bot.services.runtime import Runtime
 from handlers import cards, lifecycle
@@ -102,6 +103,7 @@ async def transition(
     )
     view = await build_view(uow, complaint)
     await refresh_card(rt, uow, complaint, view)
+    await refresh_escalation(rt, uow, complaint)  # the command centre's card of it, if it was escalated
     await notify_status(rt, uow, complaint, view, note)
     return cards.alert_status_changed(rt.ctx, decision.to_status.value)
 

@@ -323,6 +323,22 @@ async def test_a_press_on_a_closed_complaint_gets_a_short_answer(world: World) -
     assert await scene.agency[0].quiet(0.3) == []
 
 
+async def test_the_escalation_card_follows_the_agencys_status_changes(world: World) -> None:
+    scene = await overdue_complaint(world)
+    card = await escalation_card(world, scene)
+    answer = await scene.agency[0].tap(f"st:accept:{scene.complaint_id}", current(world, scene.card))
+    assert not answer.get("show_alert"), answer
+    await eventually(lambda: "📥 Diterima" in body(current(world, card)))
+    assert f"cc:nudge:{scene.complaint_id}" in payloads(current(world, card)), "still overdue: still to act on"
+    await outbox_settled(world)
+    await scene.agency[0].tap(f"st:reject:{scene.complaint_id}", current(world, scene.card))
+    prompt = await scene.agency[0].next_matching("alasan")
+    await outbox_settled(world)
+    scene.agency[0].user.send_text("Bukan wewenang PUPR.", chat=scene.agency[0].chat_id, reply_to=prompt.message_id)
+    await eventually(lambda: "tidak perlu tindakan lagi" in body(current(world, card))
+                     and not current(world, card).inline_keyboard)
+
+
 # --- the daily digests -------------------------------------------------------------------------------------
 
 
