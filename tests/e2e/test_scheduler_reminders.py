@@ -26,7 +26,7 @@ from localapi.telegram import TelegramServer
 from localapi.telegram.ratelimit import RateLimiter as ServerLimiter
 from localapi.telegram.ratelimit import RateLimits as ServerLimits
 from localapi.twilio import TwilioServer
-from storage.models import Timer
+from storage.models import Lease, Timer
 from storage.uow import UnitOfWork
 from tests.e2e.conftest import TOKEN, World, current, outbox_settled, start_app
 from tests.e2e.harness import Person, body, eventually, payloads, text_of
@@ -483,7 +483,7 @@ async def test_thirty_due_together_fold_into_one_message_with_links_and_no_429(
 
 
 @pytest.mark.postgres
-async def test_two_app_processes_on_one_postgresql_database_fire_each_timer_once(
+async def test_two_app_processes_on_one_postgresql_database_fire_each_timer_once_and_take_over(
     server: TelegramServer, config: AppConfig, database_url: str, tmp_path: Path, clock: Clock
 ) -> None:
     if not database_url.startswith("postgresql"):
@@ -492,6 +492,7 @@ async def test_two_app_processes_on_one_postgresql_database_fire_each_timer_once
     first = await start_app(tmp_path / "a", server, settings, database_url, clock=clock)
     second = await start_app(tmp_path / "b", server, settings, database_url, clock=clock)
     world = World(server=server, app=first, config=settings, tmp=tmp_path)
+    stopped: list[SikesalApp] = []
     try:
         staff = (await world.agency_group("pupr"))[0]
         numbers = await seed(world, world.citizen(), 5)
@@ -510,11 +511,40 @@ async def test_two_app_processes_on_one_postgresql_database_fire_each_timer_once
         assert len(said) == 5 and all(sum(n in s for s in said) == 1 for n in numbers), said
         rows = await timers(first, "accept")
         assert len(rows) == 5 and all(r.fired_at is not None and r.outcome == "reminded" for r in rows)
-        leaders = [app.scheduler.leading for app in (first, second)]  # type: ignore[union-attr]
-        assert leaders.count(True) == 1, "one scheduler at a time"
+
+        # the scheduler's process dies without a word (kill -9: its lease stays behind) ...
+        holder = await lease_holder(first)
+        leader, survivor = (first, second) if holder == first.lease_owner else (second, first)
+        assert holder == leader.lease_owner, "one of the two holds the scheduler's lease"
+
+        async def killed() -> None:
+            return None
+
+        leader.scheduler.release = killed  # type: ignore[method-assign,union-attr]
+        await leader.stop()
+        stopped.append(leader)
+        assert not await survivor.scheduler.lead(), "not while the dead one's lease lasts"  # type: ignore[union-attr]
+        # ... and once it has expired the other process fires what falls due, once
+        cursor = staff.cursor = max(m.message_id for m in server.bot_messages(staff.chat_id))
+        target = settings.categories["jalan"].target_hours
+        clock.offset += hours(target - settings.deadlines.remind_before_hours - settings.deadlines.accept_hours)
+        survivor.wake_timers()
+        await eventually(lambda: len(since(staff, cursor)) >= 5, timeout=15)
+        await outbox_settled_app(survivor)
+        said = [body(m) for m in since(staff, cursor)]
+        assert len(said) == 5 and all("Batas penyelesaian" in s for s in said), said
+        assert await lease_holder(survivor) == survivor.lease_owner
     finally:
-        await second.stop()
-        await first.stop()
+        for app in (second, first):
+            if app not in stopped:
+                await app.stop()
+
+
+async def lease_holder(app: SikesalApp) -> str | None:
+    assert app.runtime is not None
+    async with UnitOfWork(app.runtime.sessionmaker) as uow:
+        found = await uow.session.get(Lease, "scheduler")
+        return found.owner if found is not None else None
 
 
 # --------------------------------------------------------------------------------------------- escalation
