@@ -36,7 +36,10 @@ FAST = RateLimits(global_per_second=1000, private_per_second=1000, group_per_min
 
 @pytest.fixture
 def config() -> AppConfig:
-    return load_config(ROOT / "config.yaml")
+    """The sample config.yaml without the daily digest: these tests run on the real clock, and one running
+    across 07:30 WIB would see a "Ringkasan harian" in its groups (tests of the digest set their own)."""
+    sample = load_config(ROOT / "config.yaml")
+    return sample.model_copy(update={"deadlines": sample.deadlines.model_copy(update={"digest_at": ""})})
 
 
 @pytest_asyncio.fixture
