@@ -56,7 +56,7 @@ TELEGRAM_CONTROLS = re.compile(
 )
 
 #: catalog keys only agency staff read (in their Telegram group, where the controls exist)
-STAFF_PREFIXES = ("card.", "staff.", "command.", "action.", "relay.staff_", "cc.")
+STAFF_PREFIXES = ("card.", "staff.", "command.", "action.", "relay.staff_", "cc.", "reminders.single.", "reminders.fold")
 STAFF_FILES = ("sikesal-staff.po", "sikesal-tools.po")
 
 
