@@ -128,6 +128,12 @@ class Citizen(Base):
     #: when the citizen last wrote to us; WhatsApp only lets a business send free-form messages
     #: within 24 hours of it (the customer-service window), later ones need an approved template
     last_inbound_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: the command centre blocked this citizen (issue 12; ``blocked_bot`` is the other way round): when,
+    #: why; their messages get one short notice, then are ignored
+    blocked_at: Mapped[datetime | None] = mapped_column(default=None)
+    blocked_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    #: the citizen's personal data was erased (/hapusdata): channel_user_id is then a keyed hash
+    erased_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class ConversationRow(Base):
@@ -200,6 +206,9 @@ class Complaint(Base):
     appeal_reason: Mapped[str | None] = mapped_column(Text, default=None)
     appealed_at: Mapped[datetime | None] = mapped_column(default=None)
     appeal_outcome: Mapped[str | None] = mapped_column(String(16), default=None)
+    #: issue 12: "" (default: an alias, content visible to staff), "anonim" (no name, an alias of this
+    #: complaint only) or "rahasia" (content only for the handling agency and the command centre)
+    privacy: Mapped[str] = mapped_column(String(8), default="", server_default="")
 
     photos: Mapped[list[ComplaintPhoto]] = relationship(
         back_populates="complaint", order_by="ComplaintPhoto.position", lazy="selectin"

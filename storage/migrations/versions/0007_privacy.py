@@ -1,0 +1,37 @@
+"""Privacy and abuse (issue 12): anonymous and confidential complaints, blocked citizens, erased
+citizens. Re-encoding the photos already stored is a data step of ``sikesal migrate`` (it needs the media
+directory), like the clocks of issue 11.
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-11-29 17:45:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0007"
+down_revision: str | Sequence[str] | None = "0006"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    # plain ADD COLUMNs (no table copy on SQLite)
+    op.add_column("citizens", sa.Column("blocked_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("citizens", sa.Column("blocked_reason", sa.Text(), nullable=True))
+    op.add_column("citizens", sa.Column("erased_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("complaints", sa.Column("privacy", sa.String(length=8), nullable=False, server_default=""))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("complaints") as batch:
+        batch.drop_column("privacy")
+    with op.batch_alter_table("citizens") as batch:
+        batch.drop_column("erased_at")
+        batch.drop_column("blocked_reason")
+        batch.drop_column("blocked_at")
