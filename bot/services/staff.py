@@ -208,7 +208,9 @@ async def _reassign_to(
         alert = cards.alert_already_changed(rt.ctx, complaint.status)
         await _refuse(rt, uow, complaint, actor, "reassign", alert.text, None)
         return alert
-    await clocks.on_reassigned(rt, uow, complaint, now)  # a new accept clock there; the resolve clock runs on
+    # a new accept clock there; the resolve clock runs on, unless it had stopped (a rejection reassigned on
+    # appeal gets a new one rather than one that ran out while it was closed)
+    await clocks.on_reassigned(rt, uow, complaint, now, restart_resolve=lifecycle.is_terminal(old_status))
     await uow.audit.add(
         complaint.id,
         actor_kind="staff",

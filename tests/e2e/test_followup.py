@@ -249,7 +249,7 @@ async def test_the_scheduler_closes_the_question_after_confirm_within_days(fu_wo
 async def test_an_appeal_reaches_the_command_centre_and_each_outcome_does_what_it_says(
     fu_world: tuple[World, Clock], outcome: str
 ) -> None:
-    world, _clock = fu_world
+    world, clock = fu_world
     centre = await world.agency_group("jcoc", ("Komandan",))
     dlh = await world.agency_group("dlh", ("Dewi",)) if outcome == "move" else []
     citizen = world.citizen()
@@ -302,6 +302,8 @@ async def test_an_appeal_reaches_the_command_centre_and_each_outcome_does_what_i
     complaint = await the_complaint(world)
     assert (complaint.status, complaint.agency, complaint.appeal_outcome) == expected
     assert complaint.appeal_reason == "Jalan ini jelas jalan kota, bukan jalan provinsi"
+    if outcome != "uphold":  # back at work: a new resolve clock, not the one that ran out while it was closed
+        assert complaint.resolve_round == 1 and complaint.due_at is not None and complaint.due_at > clock()
     assert "appeal" in await actions_of(world, cid)
     await citizen.tap(f"fu:appeal:{cid}", notice)  # only once
     await citizen.next_matching("sudah pernah" if outcome == "uphold" else "tidak sedang ditolak")
