@@ -31,6 +31,7 @@ from bot.delivery.ratelimit import RateLimits
 from bot.delivery.shared_limits import SharedRateLimiter
 from bot.delivery.telegram import TelegramSender
 from bot.delivery.whatsapp import WhatsAppSender
+from bot.export_links import ExportLinks, ExportServer
 from bot.media_links import MediaLinks, MediaServer
 from bot.media_links import secret_for as media_secret_for
 from bot.ops.health import Health, Ticking
@@ -38,6 +39,7 @@ from bot.ops.metrics import Metrics, MetricsServer
 from bot.services.drafts import run_draft_sweeper
 from bot.services.receipts import record_notice_outcome
 from bot.services.reroute import group_unreachable, render_card_now
+from bot.services.rights import build_for_link
 from bot.services.runtime import Runtime
 from bot.services.scheduler import Scheduler
 from bot.services.staff_tools import render_edit_now
@@ -174,6 +176,14 @@ class SikesalApp:
             ttl=timedelta(minutes=self.config.media_links.ttl_minutes), clock=runtime.clock,
         )
         self.http_app.add_routes(MediaServer(self.media_links, sessionmaker, media).routes())
+        # /dataku on WhatsApp: a signed link to the citizen's JSON, built when opened (bot.export_links)
+        runtime.exports = ExportLinks.from_media_secret(
+            self.media_secret, public_url=public_url,
+            ttl=timedelta(minutes=self.config.media_links.ttl_minutes), clock=runtime.clock,
+        )
+        self.http_app.add_routes(
+            ExportServer(runtime.exports, functools.partial(build_for_link, runtime)).routes()
+        )
         bot = create_bot(self.token, self.api_base)
         self.bot = bot
         me = await bot.get_me()

@@ -95,6 +95,21 @@ class MediaLinksConfig(_Strict):
     ttl_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
 
 
+class PrivacyConfig(_Strict):
+    """How long personal data is kept (UU 27/2022 PDP: no longer than needed), purged daily by the scheduler
+    at ``purge_at`` (city time; see :mod:`bot.services.retention`).
+
+    ``inactive_citizen_days``: a citizen who has not written for that long loses their personal data (name,
+    channel id, stored messages, conversation); their closed complaints stay, anonymised, for statistics
+    (a citizen with an open complaint is kept until it closes). ``messages_days``: the text of stored inbound
+    messages and outbox payloads older than that is dropped (the rows and their keys stay, so a redelivered
+    update is still recognised). 0 switches a rule off."""
+
+    inactive_citizen_days: int = Field(default=730, ge=0, le=36500)
+    messages_days: int = Field(default=90, ge=0, le=36500)
+    purge_at: str = Field(default="02:30", pattern=r"^(?:[01]\d|2[0-3]):[0-5]\d$")
+
+
 _HHMM = r"(?:[01]\d|2[0-3]):[0-5]\d"
 #: ``"07:30-16:00"``: one span of a working day, city time
 _SPAN = re.compile(rf"^({_HHMM})-({_HHMM}|24:00)$")
@@ -361,6 +376,7 @@ class AppConfig(_Strict):
     whatsapp: WhatsAppConfig = Field(default_factory=WhatsAppConfig)
     deadlines: DeadlinesConfig = Field(default_factory=DeadlinesConfig)
     followup: FollowupConfig = Field(default_factory=FollowupConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     #: ready answers staff send with one tap ("💬 Balasan cepat"): ``default`` for every agency, or per
     #: agency key (which replaces the default set for that agency; an empty list: none for it)
     canned_replies: dict[str, list[str]] = Field(default_factory=lambda: {"default": list(DEFAULT_CANNED)})
@@ -453,6 +469,7 @@ class AppConfig(_Strict):
             timezone=self.city.timezone,
             tracking_prefix=self.city.tracking_prefix,
             canned_agencies=frozenset(key for key in self.agencies if self.canned_for(key)),
+            retention_days=(self.privacy.inactive_citizen_days, self.privacy.messages_days),
         )
 
 

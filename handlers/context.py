@@ -69,6 +69,9 @@ class FlowContext:
     languages: tuple[str, ...] = ("id", "en")
     #: agencies whose cards offer *💬 Balasan cepat* (they have canned replies in config)
     canned_agencies: frozenset[str] = frozenset()
+    #: (inactive citizen days, message days) after which personal data is purged (config ``privacy``;
+    #: 0 = kept); /privasi says them
+    retention_days: tuple[int, int] = (730, 90)
 
     def for_channel(self, channel: str | None) -> FlowContext:
         """The same context speaking ``channel``'s words (see :meth:`Catalog.for_channel`): the citizen

@@ -50,4 +50,10 @@ class RelayToAgency:
     photos: tuple[MediaRef, ...] = ()
 
 
-Effect = SubmitDraft | FollowComplaint | ShowStatus | ListComplaints | RelayToAgency
+@dataclass(frozen=True, slots=True)
+class ExportData:
+    """Send the citizen everything SiKesal holds about them (/dataku): a readable summary plus the
+    JSON (a file on Telegram, an expiring signed link on WhatsApp); see :mod:`bot.services.rights`."""
+
+
+Effect = SubmitDraft | FollowComplaint | ShowStatus | ListComplaints | RelayToAgency | ExportData

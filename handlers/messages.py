@@ -86,6 +86,28 @@ class EditTarget:
         return cls(message_id=str(data["message_id"]), mode=mode if mode in (EDIT_CONTENT, EDIT_BUTTONS) else EDIT_CONTENT)
 
 
+#: Telegram takes documents up to 50 MB from bots (sendDocument); the sender refuses bigger ones
+MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class OutDocument:
+    """A file to send (Telegram: sendDocument, the message's text as its caption). Small text files only
+    (the /dataku JSON): the content travels in the outbox row, so it is delivered with the same
+    guarantees as any message; retention and erasure drop it with the row's payload."""
+
+    filename: str
+    content: str
+    mime_type: str = "application/json"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"filename": self.filename, "content": self.content, "mime_type": self.mime_type}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OutDocument:
+        return cls(str(data["filename"]), str(data.get("content") or ""), str(data.get("mime_type") or "application/json"))
+
+
 @dataclass(frozen=True, slots=True)
 class OutMessage:
     """One thing to say. Photos go first (as one photo with caption, or an album plus the text)."""
@@ -101,6 +123,8 @@ class OutMessage:
     location: tuple[float, float] | None = None
     #: change this earlier message instead of sending a new one (see :class:`EditTarget`)
     edit: EditTarget | None = None
+    #: a file sent with the text as its caption (at most 1024 characters; see :class:`OutDocument`)
+    document: OutDocument | None = None
 
     @property
     def takes_buttons_off(self) -> bool:
@@ -111,6 +135,8 @@ class OutMessage:
         data = self._fields()
         if self.edit is not None:  # only when set: rows queued before edits existed compare equal
             data["edit"] = self.edit.to_dict()
+        if self.document is not None:
+            data["document"] = self.document.to_dict()
         return data
 
     def _fields(self) -> dict[str, Any]:
@@ -143,6 +169,7 @@ class OutMessage:
             reply_to=MessageRef.from_dict(data["reply_to"]) if data.get("reply_to") else None,
             location=(float(loc[0]), float(loc[1])) if loc else None,
             edit=EditTarget.from_dict(data["edit"]) if data.get("edit") else None,
+            document=OutDocument.from_dict(data["document"]) if data.get("document") else None,
         )
 
 

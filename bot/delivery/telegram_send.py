@@ -38,6 +38,7 @@ from bot.delivery.telegram_outcomes import (
     chat_arg,
     is_chat_problem,
 )
+from handlers.messages import MAX_DOCUMENT_BYTES, OutDocument
 from storage.images import reencode_jpeg
 from storage.models import OutboxMessage
 from storage.outbox import PENDING, OutboxRepo
@@ -138,6 +139,8 @@ class CardSending(TelegramCalls):
         (editMessageReplyMarkup works on any message the bot sent), so the citizen gets one message."""
         message = job.message
         chat = chat_arg(job.chat_id)
+        if message.document is not None:
+            return await self._send_document(job, message.document)
         plan = render.plan(message, len(job.photos))
         later = render.inline_markup(message) if message.buttons and message.remove_keyboard else None
         markup: render.ReplyMarkup | None = ReplyKeyboardRemove(remove_keyboard=True) if later else None
@@ -178,6 +181,24 @@ class CardSending(TelegramCalls):
             await self._save_progress(job.row_id, ids, attempt)  # a retry must not send the text again
             return await self._add_buttons(job, ids, later, "text")
         return Outcome("sent", message_ids=ids, button_message_id=sent.message_id, card_kind="text")
+
+    async def _send_document(self, job: Job, document: OutDocument) -> Outcome:
+        """One sendDocument with the message's text as the caption (the /dataku JSON). A file over
+        Telegram's 50 MB is refused before the call (it would only come back as 413)."""
+        data = document.content.encode()
+        if len(data) > MAX_DOCUMENT_BYTES:
+            raise ValueError(f"document {document.filename!r} is {len(data)} bytes, over Telegram's limit")
+        upload = BufferedInputFile(data, filename=document.filename)
+        caption = job.message.text or None
+        sent = await self._with_reply(
+            job.chat_id,
+            job.reply_to,
+            lambda rp: self.bot.send_document(
+                chat_arg(job.chat_id), document=upload, caption=caption, parse_mode="HTML" if caption else None,
+                reply_parameters=rp,
+            ),
+        )
+        return Outcome("sent", message_ids=[str(sent.message_id)], button_message_id=sent.message_id, card_kind="text")
 
     async def _add_buttons(
         self, job: Job, ids: list[str], markup: InlineKeyboardMarkup, card_kind: str

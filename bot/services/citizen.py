@@ -13,13 +13,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.services import clocks, followup, relay, reminders
+from bot.services import clocks, followup, relay, reminders, rights
 from bot.services.complaints import build_view, post_card, refresh_card, send_to_citizen
 from bot.services.places import enrich
 from bot.services.receipts import REASON_WINDOW, note_notice_outcome
 from bot.services.runtime import Runtime
 from handlers import flow, lifecycle
-from handlers.effects import Effect, FollowComplaint, ListComplaints, RelayToAgency, ShowStatus, SubmitDraft
+from handlers.effects import (
+    Effect,
+    ExportData,
+    FollowComplaint,
+    ListComplaints,
+    RelayToAgency,
+    ShowStatus,
+    SubmitDraft,
+)
 from handlers.events import Incoming, MediaRef, Nearby, Photo
 from handlers.flow import versions
 from handlers.messages import Alert, OutMessage
@@ -232,6 +240,8 @@ async def _apply(
         mine = await uow.complaints.for_citizen(citizen.id, limit=10)
         views = [await build_view(uow, c, viewer=citizen.id) for c in mine]
         return [flow.render_my_complaints(language, views, ctx)]
+    if isinstance(effect, ExportData):  # /dataku: the summary, then the JSON file (Telegram) or link
+        return await rights.export_messages(rt, uow, citizen, language)
     if isinstance(effect, RelayToAgency):  # "Ya, kirim ke petugas": as if the citizen had replied
         return await relay.relay_confirmed(rt, uow, citizen, language, effect)
     raise TypeError(f"unknown effect {effect!r}")

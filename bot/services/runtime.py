@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import AppConfig, build_router, load_service_area
+from bot.export_links import ExportLinks
 from handlers.context import FlowContext
 from routing.geo import ServiceArea
 from routing.geocode import Geocoder
@@ -36,6 +37,8 @@ class Runtime:
     #: turns pins into street names (``reverse``) and typed addresses into pins (``search``); None = off
     geocoder: Geocoder | None = None
     clock: Callable[[], datetime] = _utcnow
+    #: signs the expiring /dataku links for WhatsApp (bot.export_links); None = no links (no web server)
+    exports: ExportLinks | None = None
     #: called after a commit that put messages in the outbox, so the sender wakes up at once
     on_enqueued: Callable[[], None] = _nothing
 

@@ -214,6 +214,10 @@ def on_leave_waiting(turn: Turn) -> Reply:
 # --- what the citizen means, at any step ----------------------------------------------------------
 
 
+#: intents that mean a command of :data:`handlers.flow.tables.GLOBAL_COMMANDS` (add a row, not an if)
+COMMAND_INTENTS: dict[str, str] = {"mydata": "dataku", "privacy": "privasi"}
+
+
 def on_intent(turn: Turn, intent: Intent) -> Reply:
     """Do what a typed sentence means (see :mod:`handlers.flow.intents`), whatever the step."""
     kind = intent.kind
@@ -227,6 +231,10 @@ def on_intent(turn: Turn, intent: Intent) -> Reply:
         return on_list(turn)
     if kind == "language":
         return on_language_menu(turn)
+    if kind in COMMAND_INTENTS:  # a typed sentence naming a command ("data saya" is /dataku)
+        from handlers.flow.tables import GLOBAL_COMMANDS  # the tables import this module
+
+        return GLOBAL_COMMANDS[COMMAND_INTENTS[kind]].handler(turn)
     if kind == "status":
         return _show_status(turn, intent.arg) if intent.arg else on_ask_status_number(turn)
     return _start_filing(turn, intent)

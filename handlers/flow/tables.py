@@ -93,6 +93,7 @@ from handlers.flow.restart import (
     on_old_fresh,
     on_old_press,
 )
+from handlers.flow.rights import on_my_data, on_privacy
 from handlers.flow.turn import (
     Transition,
 )
@@ -131,6 +132,10 @@ GLOBAL_COMMANDS: dict[str, Transition] = {
     "language": Transition(on_language_menu),
     "baru": Transition(on_new, (Step.CATEGORY,)),
     "new": Transition(on_new, (Step.CATEGORY,)),
+    "dataku": Transition(on_my_data),
+    "mydata": Transition(on_my_data),
+    "privasi": Transition(on_privacy),
+    "privacy": Transition(on_privacy),
 }
 
 #: buttons valid at every step; ``prefix:*`` matches any argument
