@@ -12,12 +12,13 @@ measured the way Telegram measures it. Staff texts default to Indonesian (``lang
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from handlers import clocks
 from handlers.context import FlowContext
 from handlers.lifecycle import Action, Decision, action_label, allowed_actions, is_terminal, status_label
 from handlers.messages import Alert, Button, MessageRef, OutMessage
+from handlers.privacy import is_anonymous, is_confidential
 from handlers.text import parse_id
 from handlers.views import (
     ComplaintView,
@@ -139,7 +140,9 @@ def _map_links(view: ComplaintView, language: str, ctx: FlowContext) -> str:
 
 
 def _reporter(view: ComplaintView) -> str:
-    return truncate(view.reporter_name or view.reporter_alias, 40)
+    """The name only where the citizen agreed and did not choose Anonim; else the alias."""
+    name = None if is_anonymous(view) else view.reporter_name
+    return truncate(name or view.reporter_alias, 40)
 
 
 def _history_line(entry: HistoryEntry, language: str, ctx: FlowContext) -> str:
@@ -180,6 +183,8 @@ def _card_lines(
     if area:
         lines.append(t(language, "card.area", area=esc(area)))
     lines.append(t(language, "card.reporter", reporter=esc(_reporter(view))))
+    if view.privacy:  # "🕶️ Anonim: …" / "🔒 Rahasia: …" (handlers.privacy)
+        lines.append(t(language, f"privacy.card.{view.privacy}"))
     if view.followers:
         lines.append(t(language, "card.also_reported", count=view.followers))
     if view.duplicate_of_number:
@@ -318,6 +323,10 @@ def render_card(
     moved = (moved_to_agency or view.moved_to) if not active else None
     if not active and not moved:
         moved = view.agency
+    if moved and is_confidential(view):  # left in a group that no longer handles it: no words, no photo
+        hidden = replace(view, description=ctx.t(language, "privacy.card_hidden"), photos=(), history=())
+        text = _fit_text(hidden, ctx, language, moved_to=moved, relinked=relinked)
+        return OutMessage(text=text, neutral_photo=bool(view.photos))
     text = _fit_text(view, ctx, language, moved_to=moved, relinked=relinked)
     buttons = _action_rows(view, language, ctx) if active else ()
     return OutMessage(text=text, buttons=buttons, photos=view.photos)

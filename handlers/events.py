@@ -147,6 +147,10 @@ class Nearby:
     status: str
     distance_m: float
     photo: MediaRef | None = None
+    #: False for a Rahasia complaint (handlers.privacy.is_public): its words and photo are not shown to
+    #: the citizen offered it, only its category, distance and status (the service leaves them out too)
+    public: bool = True
+    category: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -121,6 +121,9 @@ class OutMessage:
     reply_to: MessageRef | None = None
     #: a map pin to show; Telegram shows the link in the text, WhatsApp may send a location
     location: tuple[float, float] | None = None
+    #: a card edit that swaps the card's photo for a neutral image (a Rahasia complaint's card left in
+    #: another agency's group, see handlers.privacy): editMessageMedia instead of editMessageCaption
+    neutral_photo: bool = False
     #: change this earlier message instead of sending a new one (see :class:`EditTarget`)
     edit: EditTarget | None = None
     #: a file sent with the text as its caption (at most 1024 characters; see :class:`OutDocument`)
@@ -137,6 +140,8 @@ class OutMessage:
             data["edit"] = self.edit.to_dict()
         if self.document is not None:
             data["document"] = self.document.to_dict()
+        if self.neutral_photo:  # only when set, like ``edit``
+            data["neutral_photo"] = True
         return data
 
     def _fields(self) -> dict[str, Any]:
@@ -170,6 +175,7 @@ class OutMessage:
             location=(float(loc[0]), float(loc[1])) if loc else None,
             edit=EditTarget.from_dict(data["edit"]) if data.get("edit") else None,
             document=OutDocument.from_dict(data["document"]) if data.get("document") else None,
+            neutral_photo=bool(data.get("neutral_photo")),
         )
 
 

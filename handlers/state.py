@@ -53,6 +53,8 @@ class Draft:
     editing: str | None = None
     #: the citizen agreed that agency staff may see their name on this complaint (off by default)
     share_name: bool = False
+    #: Anonim / Rahasia chosen on the summary (see :mod:`handlers.privacy`): "" | "anonim" | "rahasia"
+    privacy: str = ""
     #: the photos set aside while the citizen sends replacements ("edit photos"); restored if they
     #: press "done" without sending any new photo
     previous_photos: list[MediaRef] = field(default_factory=list)
@@ -82,6 +84,7 @@ class Draft:
             "address": self.address,
             "editing": self.editing,
             "share_name": self.share_name,
+            "privacy": self.privacy,
             "previous_photos": [p.to_dict() for p in self.previous_photos],
             "kecamatan": self.kecamatan,
             "kelurahan": self.kelurahan,
@@ -104,6 +107,7 @@ class Draft:
             address=data.get("address"),
             editing=data.get("editing"),
             share_name=bool(data.get("share_name")),
+            privacy=str(data.get("privacy") or "") if data.get("privacy") in ("anonim", "rahasia") else "",
             previous_photos=[MediaRef.from_dict(p) for p in data.get("previous_photos") or []],
             kecamatan=data.get("kecamatan"),
             kelurahan=data.get("kelurahan"),

@@ -22,6 +22,7 @@ from handlers.context import FlowContext
 from handlers.events import MediaRef
 from handlers.lifecycle import Status, status_description, status_label
 from handlers.messages import MAX_PAYLOAD_BYTES, Button, MessageRef, OutMessage
+from handlers.privacy import mark as privacy_mark
 
 # --- button payloads shared by the citizen flow and the renderers the service calls -------------
 
@@ -107,6 +108,9 @@ class ComplaintView:
     #: decides its badge ("⏳ batas …" or "🔴 terlambat …"); None: no badge (see handlers.clocks)
     accept_due_at: datetime | None = None
     now: datetime | None = None
+    #: the citizen's choice (handlers.privacy): "" | "anonim" (``reporter_alias`` is then the
+    #: complaint's own, ``reporter_name`` None) | "rahasia"
+    privacy: str = ""
 
     @property
     def has_pin(self) -> bool:
@@ -287,6 +291,8 @@ def describe_change(entry: HistoryEntry, language: str, ctx: FlowContext) -> str
         change = ctx.t(language, "history.action.other")
     if entry.photo:  # "🔧 Diproses → ✅ Selesai, dengan foto bukti 📷"
         change = ctx.t(language, "history.with_proof_photo", change=change)
+    if entry.action == SUBMIT_ACTION and entry.note and (chosen := privacy_mark(entry.note, language, ctx)):
+        return ctx.t(language, "privacy.history_submit", change=change, mark=chosen)  # "… · 🔒 Rahasia"
     if entry.note:
         change = ctx.t(language, "history.with_note", change=change, note=esc(truncate(entry.note, 80)))
     return change
@@ -351,6 +357,8 @@ def render_status(language: str, view: ComplaintView, ctx: FlowContext) -> OutMe
         ctx.t(language, "status.view.agency", agency=esc(agency_display(view.agency, language, ctx))),
         ctx.t(language, "status.view.created", time=format_time(view.created_at, language, ctx)),
     ]
+    if chosen := privacy_mark(view.privacy, language, ctx):  # "Privasi: 🕶️ Anonim"
+        lines.append(ctx.t(language, "privacy.status", mark=chosen))
     if view.due_at is not None and view.status not in (Status.SELESAI, Status.DITOLAK, Status.DUPLIKAT):
         lines.append(ctx.t(language, "status.view.due", time=format_time(view.due_at, language, ctx)))
     if view.proof_photo is not None or view.proof_note:

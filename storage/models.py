@@ -209,6 +209,8 @@ class Complaint(Base):
     #: issue 12: "" (default: an alias, content visible to staff), "anonim" (no name, an alias of this
     #: complaint only) or "rahasia" (content only for the handling agency and the command centre)
     privacy: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    #: an Anonim complaint's alias for staff ("Anonim #K7QF2M"): random, of this complaint only
+    anon_alias: Mapped[str | None] = mapped_column(String(32), default=None)
 
     photos: Mapped[list[ComplaintPhoto]] = relationship(
         back_populates="complaint", order_by="ComplaintPhoto.position", lazy="selectin"

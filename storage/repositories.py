@@ -355,7 +355,7 @@ class ComplaintRepo(_Repo):
         min_lat, min_lon, max_lat, max_lon = bounding_box(latitude, longitude, radius_m)
         stmt = select(
             Complaint.id, Complaint.number, Complaint.description, Complaint.status, Complaint.latitude,
-            Complaint.longitude, Complaint.citizen_id,
+            Complaint.longitude, Complaint.citizen_id, Complaint.privacy,
         ).where(
             Complaint.category == category,
             Complaint.latitude.between(min_lat, max_lat),
@@ -366,10 +366,11 @@ class ComplaintRepo(_Repo):
         if exclude_citizen_id is not None:
             stmt = stmt.where(Complaint.citizen_id != exclude_citizen_id)
         found: list[tuple[NearbyComplaint, float]] = []
-        for cid, number, description, status, lat, lon, citizen_id in (await self.session.execute(stmt.limit(2000))).all():
+        rows = (await self.session.execute(stmt.limit(2000))).all()
+        for cid, number, description, status, lat, lon, citizen_id, privacy in rows:
             if lat is None or lon is None:  # the box excludes them; this is for the type checker
                 continue
-            complaint = NearbyComplaint(cid, number, description, status, lat, lon, citizen_id)
+            complaint = NearbyComplaint(cid, number, description, status, lat, lon, citizen_id, privacy or "")
             distance = haversine_m(latitude, longitude, complaint.latitude, complaint.longitude)
             if distance <= radius_m:
                 found.append((complaint, distance))
@@ -484,6 +485,8 @@ class NearbyComplaint:
     latitude: float
     longitude: float
     citizen_id: int
+    #: Anonim / Rahasia (handlers.privacy): a Rahasia complaint is offered without its words and photo
+    privacy: str = ""
 
 
 class FollowerRepo(_Repo):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aiogram.exceptions import TelegramBadRequest
@@ -50,6 +51,10 @@ if TYPE_CHECKING:
     from storage.media import MediaStore
 
 log = logging.getLogger("sikesal.delivery")
+
+#: the image a Rahasia complaint's card shows instead of its photo once it is left in a group that no
+#: longer handles it (handlers.privacy): a grey padlock, bundled with the package
+NEUTRAL_JPEG = Path(__file__).with_name("confidential.jpg")
 
 
 class CardSending(TelegramCalls):
@@ -224,7 +229,19 @@ class CardSending(TelegramCalls):
         text = job.message.text
         markup = render.inline_markup(job.message)
         try:
-            if job.card_kind == "photo":
+            if job.card_kind == "photo" and job.message.neutral_photo:  # a Rahasia card left behind
+                neutral = InputMediaPhoto(
+                    media=BufferedInputFile(NEUTRAL_JPEG.read_bytes(), filename="rahasia.jpg"),
+                    caption=text, parse_mode="HTML",
+                )
+                await self._throttled(
+                    job.chat_id,
+                    lambda: self.bot.edit_message_media(
+                        chat_id=chat, message_id=message_id, media=neutral, reply_markup=markup
+                    ),
+                    edit=True,
+                )
+            elif job.card_kind == "photo":
                 await self._throttled(
                     job.chat_id,
                     lambda: self.bot.edit_message_caption(

@@ -18,7 +18,7 @@ from bot.services.complaints import build_view, post_card, refresh_card, send_to
 from bot.services.places import enrich
 from bot.services.receipts import REASON_WINDOW, note_notice_outcome
 from bot.services.runtime import Runtime
-from handlers import flow, lifecycle
+from handlers import flow, lifecycle, privacy
 from handlers.effects import (
     Effect,
     ExportData,
@@ -110,17 +110,20 @@ async def _with_nearby(
         draft.category, draft.latitude, draft.longitude, rt.config.geography.duplicate_radius_m,
         limit=3, exclude_citizen_id=citizen.id,
     )
-    photos = await uow.complaints.first_photos([complaint.id for complaint, _ in found])
+    # a Rahasia complaint's words and photo never leave the service (handlers.privacy.is_public)
+    photos = await uow.complaints.first_photos([complaint.id for complaint, _ in found if privacy.is_public(complaint)])
     nearby = tuple(
         Nearby(
             number=complaint.number,
-            description=complaint.description,
+            description=complaint.description if privacy.is_public(complaint) else "",
             status=complaint.status,
             distance_m=distance,
             photo=(
                 MediaRef(sha256=photos[complaint.id][0], telegram_file_id=photos[complaint.id][1])
                 if complaint.id in photos else None
             ),
+            public=privacy.is_public(complaint),
+            category=draft.category,
         )
         for complaint, distance in found
     )
@@ -270,7 +273,10 @@ async def _file(rt: Runtime, uow: UnitOfWork, citizen: Citizen, draft: Draft) ->
         due_at=now + timedelta(hours=category.target_hours if category else 72),
         photos=[(p.sha256, p.telegram_file_id) for p in draft.photos],
     )
-    if draft.share_name and citizen.display_name:
+    complaint.privacy = privacy.normalise(draft.privacy)
+    if privacy.is_anonymous(complaint):  # no name, and an alias of this complaint only
+        complaint.anon_alias = privacy.new_anonymous_alias()
+    elif draft.share_name and citizen.display_name:
         complaint.reporter_name = citizen.display_name
     await clocks.start_clocks(rt, uow, complaint, now)  # accept and resolve by, on the agency's calendar
     await uow.audit.add(
@@ -281,6 +287,7 @@ async def _file(rt: Runtime, uow: UnitOfWork, citizen: Citizen, draft: Draft) ->
         action="submit",
         to_status="baru",
         to_agency=agency,
+        note=complaint.privacy or None,  # the privacy choice ("anonim" / "rahasia"), shown as its mark
         at=now,
     )
     view = await build_view(uow, complaint)

@@ -8,7 +8,7 @@ import dataclasses
 import logging
 
 from bot.services.runtime import Runtime
-from handlers import cards, flow, lifecycle, visibility
+from handlers import cards, flow, lifecycle, privacy, visibility
 from handlers.events import MediaRef
 from handlers.messages import OutMessage
 from handlers.views import ComplaintView, HistoryEntry, reporter_alias
@@ -59,6 +59,15 @@ def _proof(complaint: Complaint, entries: list[AuditEntry]) -> tuple[MediaRef | 
     return photo, complaint.proof_note
 
 
+def alias_for(complaint: Complaint, citizen_id: int) -> str:
+    """How staff name ``citizen_id`` on ``complaint``: the reporter of an Anonim complaint by the
+    complaint's own alias (never the stable "Warga #0042", which would link their complaints), anyone
+    else (a follower, the reporter otherwise) by the stable alias."""
+    if citizen_id == complaint.citizen_id and privacy.is_anonymous(complaint):
+        return complaint.anon_alias or privacy.new_anonymous_alias(str(complaint.id))
+    return reporter_alias(citizen_id)
+
+
 async def build_view(uow: UnitOfWork, complaint: Complaint, *, viewer: int | None = None) -> ComplaintView:
     """The core's read-only picture of a complaint, with its history and the reporter's alias.
 
@@ -88,8 +97,10 @@ async def build_view(uow: UnitOfWork, complaint: Complaint, *, viewer: int | Non
         latitude=complaint.latitude,
         longitude=complaint.longitude,
         address=complaint.address,
-        reporter_alias=reporter_alias(complaint.citizen_id),
-        reporter_name=complaint.reporter_name,  # set only when the citizen agreed, on this complaint
+        reporter_alias=alias_for(complaint, complaint.citizen_id),
+        # set only when the citizen agreed, on this complaint; never under Anonim
+        reporter_name=None if privacy.is_anonymous(complaint) else complaint.reporter_name,
+        privacy=privacy.normalise(complaint.privacy),
         channel=citizen.channel if citizen is not None else "telegram",
         notice_error=complaint.citizen_notice_error,
         kecamatan=complaint.kecamatan,

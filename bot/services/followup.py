@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.orm.attributes import flag_modified
 
 from bot.services import clocks, command_centre
-from bot.services.complaints import GROUP_CHANNEL, build_view, post_card, refresh_card
+from bot.services.complaints import GROUP_CHANNEL, alias_for, build_view, post_card, refresh_card
 from bot.services.runtime import Runtime
 from handlers import cards, followup, lifecycle
 from handlers.events import Incoming
@@ -26,7 +26,7 @@ from handlers.flow import versions
 from handlers.followup import Appeal, Comment, ConfirmFixed, FollowupEffect, Rate, Reopen, Subject
 from handlers.messages import Alert, OutMessage
 from handlers.state import Conversation, Step
-from handlers.views import agency_display, card_ref, esc, menu_rows, reporter_alias, status_label, truncate
+from handlers.views import agency_display, card_ref, esc, menu_rows, status_label, truncate
 from storage.models import Citizen, Complaint, ConversationRow
 from storage.uow import UnitOfWork
 
@@ -358,14 +358,14 @@ async def _reopen(
     locked = await uow.complaints.get_for_update(complaint.id)
     complaint = locked or complaint
     if not subject_of(rt, complaint, now).reopen_open or not await reopen(
-        rt, uow, complaint, actor="citizen", actor_id=str(citizen.id), actor_name=reporter_alias(citizen.id),
+        rt, uow, complaint, actor="citizen", actor_id=str(citizen.id), actor_name=alias_for(complaint, citizen.id),
         note=effect.text or None, now=now,
     ):
         status = status_label(complaint.status, language, ctx)
         return [OutMessage(ctx.t(language, "followup.reopen_refused", number=esc(complaint.number), status=status))]
     text = effect.text.strip() or rt.ctx.t("id", "staff.reopen.no_text")
     quote = rt.ctx.t("id", "staff.reopen.group", number=esc(complaint.number),
-                     reporter=esc(reporter_alias(complaint.citizen_id)), text=esc(truncate(text, 3000)))
+                     reporter=esc(alias_for(complaint, complaint.citizen_id)), text=esc(truncate(text, 3000)))
     group = await uow.agencies.group_for(complaint.agency)
     if group is not None:
         await uow.outbox.enqueue(GROUP_CHANNEL, group.chat_id,

@@ -20,14 +20,14 @@ import logging
 from datetime import datetime
 
 from bot.services import command_centre
-from bot.services.complaints import GROUP_CHANNEL, build_view, notify_status
+from bot.services.complaints import GROUP_CHANNEL, alias_for, build_view, notify_status
 from bot.services.runtime import Runtime
 from bot.services.staff_core import StaffActor, refuse, tell_group
 from handlers import appeals, cards, lifecycle
 from handlers.appeals import AppealVerb
 from handlers.events import MediaRef
 from handlers.messages import Alert, EditTarget, MessageRef, OutMessage
-from handlers.views import agency_display, esc, reporter_alias, truncate
+from handlers.views import agency_display, esc, truncate
 from storage.models import Citizen, Complaint, MessageLink
 from storage.retry import retry_transient
 from storage.uow import UnitOfWork
@@ -58,7 +58,7 @@ async def file_appeal(
         return [OutMessage(ctx.t(language, "followup.appeal_closed", number=esc(locked.number)))]
     locked.appeal_reason, locked.appealed_at, locked.appeal_outcome = reason, now, PENDING
     await uow.audit.add(locked.id, actor_kind="citizen", actor_id=str(citizen.id),
-                        actor_name=reporter_alias(citizen.id), action="appeal", note=reason, at=now)
+                        actor_name=alias_for(locked, citizen.id), action="appeal", note=reason, at=now)
     card = appeals.render_appeal_card(await build_view(uow, locked), reason, locked.reject_reason or "", rt.ctx)
     # through the command centre's notice (without a linked group it is logged and audited there)
     await command_centre.notify(rt, uow, card.text, card.buttons, complaint_id=locked.id, link_role=CARD_ROLE)

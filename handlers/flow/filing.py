@@ -53,6 +53,7 @@ from handlers.messages import EDIT_CONTENT, Button, EditTarget, OutMessage
 from handlers.state import Draft, Step
 from handlers.text import parse_int, visible_length
 from handlers.views import (
+    category_display,
     esc,
     truncate,
 )
@@ -341,10 +342,21 @@ def _offer_nearby(turn: Turn, nearby: tuple[Nearby, ...]) -> Reply:
             ),
             photos=(n.photo,) if n.photo else (),
         )
+        if n.public else _confidential_card(n, turn)
         for n in nearby
     ]
     intro = OutMessage(ctx.t(lang, "dup.intro", count=len(nearby)))
     return Reply(messages=[intro, *cards, *_prompt_duplicates(turn.conv, ctx)])
+
+
+def _confidential_card(n: Nearby, turn: Turn) -> OutMessage:
+    """A Rahasia complaint offered as "the same problem?": its category, status and distance only
+    (never another citizen's words or photo, see handlers.privacy)."""
+    lang, ctx = turn.conv.language, turn.ctx
+    category = category_display(n.category or turn.draft.category, lang, ctx)
+    text = ctx.t(lang, "privacy.dup_card", number=esc(n.number), category=esc(category),
+                 status=status_label(n.status, lang, ctx), distance=round(n.distance_m))
+    return OutMessage(text)
 
 
 def on_same_problem(turn: Turn) -> Reply:
@@ -393,7 +405,8 @@ def on_toggle_name(turn: Turn) -> Reply:
     """Consent to show the citizen's name to agency staff; off by default, asked on the summary.
     The summary pressed is changed in place where the channel can edit (Telegram); elsewhere the
     new summary is sent."""
-    turn.conv.draft.share_name = not turn.conv.draft.share_name
+    if turn.conv.draft.privacy != "anonim":  # Anonim hides the name (the toggle is not shown then)
+        turn.conv.draft.share_name = not turn.conv.draft.share_name
     reply = _reprompt(turn)
     pressed = turn.event.message_id if isinstance(turn.event, ButtonPress) else None
     if pressed and reply.messages:

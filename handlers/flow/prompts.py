@@ -36,6 +36,7 @@ from handlers.flow.payloads import (
     SUM_CANCEL,
     SUM_EDIT,
     SUM_NAME,
+    SUM_PRIVACY,
     SUM_SEND,
 )
 from handlers.flow.turn import (
@@ -43,6 +44,8 @@ from handlers.flow.turn import (
     Turn,
 )
 from handlers.messages import Alert, Button, KeyboardButton, OutMessage
+from handlers.privacy import is_anonymous
+from handlers.privacy import label as privacy_label
 from handlers.state import FILING_STEPS, Conversation, Draft, Step
 from handlers.views import (
     Rows,
@@ -134,16 +137,31 @@ def _prompt_summary(conv: Conversation, ctx: FlowContext) -> list[OutMessage]:
         ctx.t(lang, "summary.description", description=esc(draft.description or "")),
         photos,
         *_location_lines(draft, lang, ctx),
-        ctx.t(lang, "summary.name_shared" if draft.share_name else "summary.name_hidden"),
+        *privacy_lines(draft, lang, ctx),
         "",
         ctx.t(lang, "summary.question"),
     ]
+    # Anonim hides the name whatever "Tampilkan nama saya" said: the toggle is not offered meanwhile
+    name_row = (
+        () if is_anonymous(draft.privacy)
+        else ((Button(ctx.t(lang, "button.hide_name" if draft.share_name else "button.share_name"), SUM_NAME),),)
+    )
     buttons = (
         (Button(ctx.t(lang, "button.send"), SUM_SEND),),
         (Button(ctx.t(lang, "button.edit"), SUM_EDIT), Button(ctx.t(lang, "button.cancel"), SUM_CANCEL)),
-        (Button(ctx.t(lang, "button.hide_name" if draft.share_name else "button.share_name"), SUM_NAME),),
+        *name_row,
+        (Button(ctx.t(lang, "privacy.button"), SUM_PRIVACY),),
     )
     return [OutMessage("\n".join(lines), buttons=buttons)]
+
+
+def privacy_lines(draft: Draft, lang: str, ctx: FlowContext) -> list[str]:
+    """The summary's "who sees it" lines: the name (hidden under Anonim) and the privacy choice."""
+    if is_anonymous(draft.privacy):
+        name = ctx.t(lang, "privacy.summary_name_anonim")
+    else:
+        name = ctx.t(lang, "summary.name_shared" if draft.share_name else "summary.name_hidden")
+    return [name, ctx.t(lang, "privacy.summary", choice=privacy_label(draft.privacy, lang, ctx))]
 
 
 def _prompt_edit_menu(conv: Conversation, ctx: FlowContext) -> list[OutMessage]:

@@ -71,11 +71,14 @@ from handlers.flow.payloads import (
     NEW_PREFIX,
     PHOTO_DONE,
     PHOTO_SKIP,
+    PRIVACY_PREFIX,
     SUM_CANCEL,
     SUM_EDIT,
     SUM_NAME,
+    SUM_PRIVACY,
     SUM_SEND,
 )
+from handlers.flow.privacy import on_privacy_choice, on_privacy_menu
 from handlers.flow.relay import (
     RELAY_NO,
     RELAY_TO,
@@ -203,6 +206,8 @@ FLOW: dict[tuple[Step, str], Transition] = {
     (Step.SUMMARY, SUM_EDIT): Transition(on_edit, (Step.EDIT_MENU,)),
     (Step.SUMMARY, SUM_CANCEL): Transition(on_cancel, (Step.IDLE,)),
     (Step.SUMMARY, SUM_NAME): Transition(on_toggle_name),
+    (Step.SUMMARY, SUM_PRIVACY): Transition(on_privacy_menu),
+    (Step.SUMMARY, f"{PRIVACY_PREFIX}*"): Transition(on_privacy_choice),
     (Step.SUMMARY, "photo"): _KEEP_PHOTO,
     (Step.SUMMARY, "location"): _KEEP_PIN,
     (Step.EDIT_MENU, EDIT_CATEGORY): Transition(on_edit_field, (Step.CATEGORY,)),

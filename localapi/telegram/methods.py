@@ -98,7 +98,7 @@ class BotApi:
             "sendvoice": self.send_document, "sendvideo": self.send_document, "sendaudio": self.send_document,
             "sendanimation": self.send_document, "sendvideonote": self.send_document,
             "editmessagetext": self.edit_message_text, "editmessagecaption": self.edit_message_caption,
-            "editmessagereplymarkup": self.edit_message_reply_markup,
+            "editmessagereplymarkup": self.edit_message_reply_markup, "editmessagemedia": self.edit_message_media,
             "answercallbackquery": self.answer_callback_query, "getfile": self.get_file, "getchat": self.get_chat,
             "getchatmember": self.get_chat_member, "getchatadministrators": self.get_chat_administrators,
             "getchatmembercount": self.get_chat_member_count, "setmycommands": self.set_my_commands,
@@ -541,6 +541,22 @@ class BotApi:
         return self._apply_edit(
             chat, message, params, caption=caption.get("caption"), caption_entities=caption.get("caption_entities", []),
             caption_html=caption.get("caption_html"),
+        )
+
+    async def edit_message_media(self, params: dict[str, Any], uploads: dict[str, Upload]) -> Any:
+        """editMessageMedia for a photo message: a new photo (upload or file id) and its caption."""
+        chat, message = self._editable(params)
+        media = params.get("media")
+        if not isinstance(media, dict) or media.get("type") != "photo":
+            raise bad_request("wrong type of media specified")
+        if message.photo is None:
+            raise bad_request("there is no media in the message to edit")
+        caption = self._caption({"caption": media.get("caption"), "parse_mode": media.get("parse_mode"),
+                                 "caption_entities": media.get("caption_entities")})
+        sizes = self.resolve_file(media.get("media"), "photo", uploads)
+        return self._apply_edit(
+            chat, message, params, photo=[size.to_dict() for size in sizes], caption=caption.get("caption"),
+            caption_entities=caption.get("caption_entities", []), caption_html=caption.get("caption_html"),
         )
 
     async def edit_message_reply_markup(self, params: dict[str, Any], uploads: dict[str, Upload]) -> Any:

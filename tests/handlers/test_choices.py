@@ -191,7 +191,7 @@ def test_label_key_ignores_emoji_punctuation_case_and_spacing() -> None:
 def test_choices_survive_a_round_trip(ctx: FlowContext) -> None:
     conv = at_step(Step.SUMMARY, ctx)
     restored = Conversation.from_dict(conv.to_dict())
-    assert restored.choices == conv.choices and len(restored.choices) == 4
+    assert restored.choices == conv.choices and len(restored.choices) == 5
     assert submitted(step(restored, wa("1"), ctx))
 
 

@@ -42,7 +42,7 @@ def test_happy_path_files_one_complaint(ctx: FlowContext) -> None:
     assert conv.step == Step.SUMMARY
     summary = all_text(located)
     assert "🗑️ Sampah" in summary and "Foto: 2" in summary and "-1.61010, 103.61310" in summary
-    assert set(payloads(located)) == {"sum:send", "sum:edit", "sum:cancel", "sum:name"}
+    assert set(payloads(located)) == {"sum:send", "sum:edit", "sum:cancel", "sum:name", "sum:privacy"}
 
     sent = step(conv, btn("sum:send"), ctx)
     assert sent.conversation.step == Step.IDLE and sent.conversation.draft == Draft()

@@ -26,10 +26,13 @@ def upgrade() -> None:
     op.add_column("citizens", sa.Column("blocked_reason", sa.Text(), nullable=True))
     op.add_column("citizens", sa.Column("erased_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("complaints", sa.Column("privacy", sa.String(length=8), nullable=False, server_default=""))
+    # an Anonim complaint's own alias (random, handlers.privacy): never derived from the citizen
+    op.add_column("complaints", sa.Column("anon_alias", sa.String(length=32), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("complaints") as batch:
+        batch.drop_column("anon_alias")
         batch.drop_column("privacy")
     with op.batch_alter_table("citizens") as batch:
         batch.drop_column("erased_at")
