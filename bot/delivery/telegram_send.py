@@ -22,6 +22,7 @@ from aiogram.types import (
     Message,
     ReplyKeyboardRemove,
 )
+from sqlalchemy import select
 
 from bot.delivery import render
 from bot.delivery.telegram_calls import TelegramCalls
@@ -42,7 +43,7 @@ from bot.delivery.telegram_outcomes import (
 from handlers.messages import MAX_DOCUMENT_BYTES, OutDocument
 from storage.images import reencode_jpeg
 from storage.models import OutboxMessage
-from storage.outbox import PENDING, OutboxRepo
+from storage.outbox import KIND_SEND, PENDING, OutboxRepo
 from storage.repositories import MediaRepo
 
 if TYPE_CHECKING:
@@ -221,6 +222,32 @@ class CardSending(TelegramCalls):
                 raise
         return Outcome("sent", message_ids=ids, button_message_id=message_id, card_kind=card_kind)
 
+    async def _neutral_album(self, job: Job) -> None:
+        """Swap every photo of the album sent with a text card (several photos) for the neutral image:
+        the album's message ids are those the card's first delivery recorded, besides the text's."""
+        async with self._db_sem, self.sessionmaker() as session:
+            sent = await session.scalar(
+                select(OutboxMessage.result_message_ids)
+                .where(OutboxMessage.card_id == job.card_id, OutboxMessage.kind == KIND_SEND)
+                .order_by(OutboxMessage.id)
+                .limit(1)
+            )
+        chat = chat_arg(job.chat_id)
+        for raw in sent or []:
+            album_id = int(raw)
+            if album_id == job.edit_message_id:
+                continue
+            media = InputMediaPhoto(media=BufferedInputFile(NEUTRAL_JPEG.read_bytes(), filename="rahasia.jpg"))
+            try:
+                await self._throttled(
+                    job.chat_id,
+                    lambda: self.bot.edit_message_media(chat_id=chat, message_id=album_id, media=media),  # noqa: B023
+                    edit=True,
+                )
+            except TelegramBadRequest as exc:
+                if NOT_MODIFIED not in api_description(exc).lower():
+                    raise
+
     async def _edit_card(self, job: Job) -> Outcome:
         """Re-render a card in place: caption for photo cards, text otherwise. Unchanged = done."""
         assert job.edit_message_id is not None
@@ -229,6 +256,8 @@ class CardSending(TelegramCalls):
         text = job.message.text
         markup = render.inline_markup(job.message)
         try:
+            if job.message.neutral_photo and job.card_kind != "photo":  # an album above a text card
+                await self._neutral_album(job)
             if job.card_kind == "photo" and job.message.neutral_photo:  # a Rahasia card left behind
                 neutral = InputMediaPhoto(
                     media=BufferedInputFile(NEUTRAL_JPEG.read_bytes(), filename="rahasia.jpg"),

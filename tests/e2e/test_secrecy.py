@@ -13,6 +13,7 @@ from sqlalchemy import select
 from bot.config import AppConfig
 from bot.delivery.telegram_send import NEUTRAL_JPEG
 from handlers.views import reporter_alias
+from localapi.telegram import make_jpeg
 from localapi.telegram.state import StoredMessage
 from storage.models import AuditEntry, Complaint
 from storage.uow import UnitOfWork
@@ -160,3 +161,35 @@ async def test_a_reassigned_rahasia_card_loses_its_words_and_photo(world: World)
     assert "rahasia" in body(old).lower() and payloads(old) == []
     shown = world.server.state.files[old.photo[-1]["file_id"]].data
     assert shown != original and shown == NEUTRAL_JPEG.read_bytes(), "the bundled neutral image replaced the photo"
+
+
+async def test_a_reassigned_rahasia_album_card_loses_every_photo(world: World) -> None:
+    staff = await world.agency_group("pupr")
+    await world.agency_group("dishub", ("Dewi",))
+    citizen = world.citizen("Ani")
+    await citizen.say("halo")
+    await choose(citizen, "Buat Pengaduan")
+    await choose(citizen, "Jalan rusak")
+    await citizen.say(SECRET)
+    await citizen.photo(make_jpeg())
+    second = await citizen.photo(make_jpeg(gray=40))
+    if any("Selesai" in o for o in options(second)):
+        await choose(citizen, "Selesai")
+    summary = await summary_from(citizen, await citizen.location(*JAMBI))
+    await citizen.tap("sum:privacy", summary)
+    menu = await eventually(lambda: "priv:rahasia" in payloads(_now(world, summary)) and _now(world, summary))
+    await citizen.tap("priv:rahasia", menu)
+    await eventually(lambda: "sum:send" in payloads(_now(world, summary)))
+    await choose(citizen, "Kirim")
+    card = await staff[0].next_matching("JMB-")  # the text with the buttons, under the album
+    album = [m for m in world.server.messages(card.chat_id) if m.photo and m.message_id < card.message_id]
+    assert len(album) == 2
+    await outbox_settled(world)
+    await staff[0].tap(next(p for p in payloads(card) if p.startswith("st:reassign:")), card)
+    picker = await eventually(lambda: "ra:" in " ".join(payloads(current(world, card))) and current(world, card))
+    await staff[0].tap(next(p for p in payloads(picker) if p.endswith(":dishub")), picker)
+    neutral = NEUTRAL_JPEG.read_bytes()
+    await eventually(lambda: all(world.server.state.files[current(world, m).photo[-1]["file_id"]].data == neutral
+                                 for m in album))
+    old = await eventually(lambda: SECRET not in body(current(world, card)) and current(world, card))
+    assert "rahasia" in body(old).lower() and payloads(old) == []
