@@ -112,3 +112,50 @@ def test_the_rule_for_exports() -> None:
     assert privacy.normalise("ANONIM") == "anonim" and privacy.normalise("everyone") == ""
     one, two = privacy.new_anonymous_alias(), privacy.new_anonymous_alias()
     assert one.startswith("Anonim #") and one != two
+
+
+# --- what staff and the citizen read: the card, the moved card, /status, the history -------------
+
+
+def test_cards_show_the_mark_and_never_an_anonymous_name(ctx: FlowContext) -> None:
+    from handlers_testkit import make_view
+
+    from handlers.cards import render_card
+
+    anon = make_view(privacy="anonim", reporter_alias="Anonim #K7QF2M", reporter_name="Siti Rahayu")
+    text = render_card(anon, ctx).text
+    assert "Anonim #K7QF2M" in text and "🕶️ Anonim" in text and "Siti" not in text
+    secret = render_card(make_view(privacy="rahasia"), ctx)
+    assert "🔒 Rahasia" in secret.text and "Lubang besar" in secret.text and secret.photos
+    plain = render_card(make_view(), ctx).text
+    assert "Anonim" not in plain and "Rahasia" not in plain
+
+
+def test_a_moved_rahasia_card_drops_words_history_and_photo(ctx: FlowContext) -> None:
+    from handlers_testkit import make_view
+
+    from handlers.cards import render_card
+
+    moved = render_card(make_view(privacy="rahasia"), ctx, active=False, moved_to_agency="dishub")
+    assert "Lubang besar" not in moved.text and "rahasia" in moved.text.lower()
+    assert not moved.photos and not moved.buttons and moved.neutral_photo
+    assert "Dishub" in moved.text or "Perhubungan" in moved.text
+    ordinary = render_card(make_view(), ctx, active=False, moved_to_agency="dishub")
+    assert "Lubang besar" in ordinary.text and not ordinary.neutral_photo
+    text_only = render_card(make_view(privacy="rahasia", photos=()), ctx, active=False, moved_to_agency="dishub")
+    assert "Lubang besar" not in text_only.text and not text_only.neutral_photo
+
+
+def test_status_and_history_name_the_choice(ctx: FlowContext) -> None:
+    from datetime import UTC, datetime
+
+    from handlers_testkit import make_view
+
+    from handlers.views import HistoryEntry, render_status
+
+    created = datetime(2026, 11, 28, 8, 4, tzinfo=UTC)
+    view = make_view(privacy="rahasia", history=(HistoryEntry(created, "submit", None, None, "baru", None, "pupr",
+                                                               "rahasia"),))
+    text = render_status("id", view, ctx).text
+    assert "Privasi: 🔒 Rahasia" in text and "Pengaduan dibuat · 🔒 Rahasia" in text
+    assert "Privasi" not in render_status("id", make_view(), ctx).text
