@@ -375,6 +375,9 @@ class OutboxMessage(Base):
     #: processes on one database, each row is sent by exactly one of them; a dead process's lease expires
     lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
     lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    #: when retention (``privacy.messages_days``) dropped the payload's content (the row, its status and
+    #: receipts stay): set once, so the daily purge never rewrites a row twice
+    purged_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class ProcessedUpdate(Base):
@@ -430,6 +433,9 @@ class InboundMessage(Base):
     seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
     lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    #: when retention (``privacy.messages_days``) dropped the stored form or update (the key stays, so a
+    #: redelivery is still recognised): set once, so the daily purge never rewrites a row twice
+    purged_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class MessageReceipt(Base):

@@ -17,6 +17,9 @@ resolution questions) exactly once, from the state in the database.
 * **Folding.** Reminders due for one group in the same tick are fired together (:mod:`bot.services.reminders`).
 * **Digests** are planned here: the next ``deadlines.digest_at`` (city time) per linked agency group
   (``agency:<key>``) and for the city (``city``), round = the date's ordinal; firing one plans the next.
+* **Retention** (config ``privacy``): one ``retention`` timer a day at ``privacy.purge_at`` (city time), planned
+  like the digests; firing it purges old message contents and erases inactive citizens
+  (:mod:`bot.services.retention`), then plans the next day's.
 * Escalations, digests and closing unanswered questions are the command centre's and the follow-up's
   (:mod:`bot.services.command_centre`, :mod:`bot.services.followup`), imported when a timer needs them; a
   missing one is recorded (outcome ``missing``) rather than crashing the loop.
@@ -41,6 +44,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.ops.metrics import Metrics
+from bot.services import retention
 from bot.services.clocks import calendar_for
 from bot.services.reminders import LiveReminder, on_overdue, remind_group
 from bot.services.runtime import Runtime
@@ -160,6 +164,7 @@ class Scheduler:
         self.leading = False
         self._wake = asyncio.Event()
         self._digests_planned_at: float | None = None
+        self._retention_planned_at: float | None = None
         #: timers whose transaction failed (not on the database), and how often: they go alone next time
         self._failures: dict[int, int] = {}
         #: Prometheus counters of this process (``sikesal_timers_fired``, ``sikesal_scheduler_leader``)
@@ -248,6 +253,7 @@ class Scheduler:
         self.ticks += 1
         now = self.rt.clock()
         await self._plan_digests(now)
+        await self._plan_retention(now)
         while True:
             limit = self.batch + len(report.failed)  # the failed ones are still due: look past them
             async with UnitOfWork(self.rt.sessionmaker) as uow:
@@ -280,7 +286,9 @@ class Scheduler:
         if digests:
             await self._guard(report, digests, self._fire_digests(digests, now, report))
         for timer in due:
-            if timer.kind not in REMINDER_KINDS and timer.kind != DIGEST:
+            if timer.kind == retention.RETENTION:
+                await self._guard(report, [timer], self._fire_retention(timer, now, report))
+            elif timer.kind not in REMINDER_KINDS and timer.kind != DIGEST:
                 await self._guard(report, [timer], self._fire_one(timer, now, report))
 
     async def _guard(self, report: TickReport, timers: Sequence[DueTimer], work: Awaitable[None]) -> None:
@@ -426,6 +434,31 @@ class Scheduler:
         if self.metrics is not None:
             for kind, outcome in pending:
                 self.metrics.timers_fired.labels(kind, outcome).inc()
+
+    # ------------------------------------------------------------------ retention
+
+    async def _plan_retention(self, now: datetime) -> None:
+        """Plan the next daily purge now and then (cheap: one insert that is a no-op once planned)."""
+        moment = time.monotonic()
+        if self._retention_planned_at is not None and moment - self._retention_planned_at < DIGEST_PLAN_EVERY:
+            return
+        async with UnitOfWork(self.rt.sessionmaker) as uow:
+            await retention.plan(self.rt, uow, now)
+            await uow.commit()
+        self._retention_planned_at = moment
+
+    async def _fire_retention(self, timer: DueTimer, now: datetime, report: TickReport) -> None:
+        """The day's purge (its own short transactions, idempotent), then the timer is claimed with its
+        outcome and tomorrow's planned. A purge that fails leaves the timer due for the next tick."""
+        purged = await retention.purge(self.rt, now)
+        pending: Marks = []
+        async with UnitOfWork(self.rt.sessionmaker) as uow:
+            if await uow.timers.claim(timer.id, now):
+                report.fired += 1
+                await self._mark(uow, pending, timer.id, timer.kind, purged.outcome)
+            await retention.plan(self.rt, uow, now)
+            await uow.commit()
+        self._committed(report, [(kind, DONE) for kind, _ in pending])
 
     # ------------------------------------------------------------------ digests
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import bot.services.scheduler as scheduler_module
-from bot.config import DeadlinesConfig, load_config
+from bot.config import DeadlinesConfig, PrivacyConfig, load_config
 from bot.ops.metrics import Metrics
 from bot.services.citizen import _file
 from bot.services.runtime import Runtime
@@ -39,7 +39,9 @@ class Clock:
 def runtime(sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path, **deadlines: object) -> Runtime:
     config = load_config(ROOT / "config.yaml")
     values: dict[str, object] = {"quiet_hours": "", "digest_at": "", "escalate_after_hours": [], **deadlines}
-    config = config.model_copy(update={"deadlines": DeadlinesConfig(**values)})  # type: ignore[arg-type]
+    # no daily retention purge either: these tests count the timers they fire
+    off = PrivacyConfig(messages_days=0, inactive_citizen_days=0)
+    config = config.model_copy(update={"deadlines": DeadlinesConfig(**values), "privacy": off})  # type: ignore[arg-type]
     return Runtime(config=config, sessionmaker=sessionmaker, media=MediaStore(tmp_path / "media"), clock=Clock(START))
 
 

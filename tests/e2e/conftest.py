@@ -37,9 +37,13 @@ FAST = RateLimits(global_per_second=1000, private_per_second=1000, group_per_min
 @pytest.fixture
 def config() -> AppConfig:
     """The sample config.yaml without the daily digest: these tests run on the real clock, and one running
-    across 07:30 WIB would see a "Ringkasan harian" in its groups (tests of the digest set their own)."""
+    across 07:30 WIB would see a "Ringkasan harian" in its groups (tests of the digest set their own). Nor the
+    nightly retention purge (a clock moved past 02:30 WIB would fire it; tests of retention set their own)."""
     sample = load_config(ROOT / "config.yaml")
-    return sample.model_copy(update={"deadlines": sample.deadlines.model_copy(update={"digest_at": ""})})
+    no_purge = sample.privacy.model_copy(update={"messages_days": 0, "inactive_citizen_days": 0})
+    return sample.model_copy(update={
+        "deadlines": sample.deadlines.model_copy(update={"digest_at": ""}), "privacy": no_purge,
+    })
 
 
 @pytest_asyncio.fixture

@@ -12,11 +12,19 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.e2e.conftest import World, outbox_settled
+from bot.config import AppConfig, load_config
+from tests.e2e.conftest import ROOT, World, outbox_settled
 from tests.e2e.harness import Person, WhatsAppPerson, choose, text_of
 from tests.e2e.test_channels import DESCRIPTION, JAMBI, file_on, photo_of, summary_from
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def config() -> AppConfig:
+    """The sample config with its retention periods (what /privasi says), without the daily digest."""
+    sample = load_config(ROOT / "config.yaml")
+    return sample.model_copy(update={"deadlines": sample.deadlines.model_copy(update={"digest_at": ""})})
 
 OTHER_STORY = "Sampah menumpuk di gang Melati sudah seminggu, baunya menyengat"
 

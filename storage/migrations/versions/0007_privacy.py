@@ -26,11 +26,18 @@ def upgrade() -> None:
     op.add_column("citizens", sa.Column("blocked_reason", sa.Text(), nullable=True))
     op.add_column("citizens", sa.Column("erased_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("complaints", sa.Column("privacy", sa.String(length=8), nullable=False, server_default=""))
+    # retention (issue 12): when a stored message's content was purged (privacy.messages_days)
+    op.add_column("outbox", sa.Column("purged_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("inbound_messages", sa.Column("purged_at", sa.DateTime(timezone=True), nullable=True))
     # an Anonim complaint's own alias (random, handlers.privacy): never derived from the citizen
     op.add_column("complaints", sa.Column("anon_alias", sa.String(length=32), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("inbound_messages") as batch:
+        batch.drop_column("purged_at")
+    with op.batch_alter_table("outbox") as batch:
+        batch.drop_column("purged_at")
     with op.batch_alter_table("complaints") as batch:
         batch.drop_column("anon_alias")
         batch.drop_column("privacy")
