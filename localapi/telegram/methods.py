@@ -32,6 +32,7 @@ MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64
 MAX_DOWNLOAD = 20 * 1024 * 1024  # getFile refuses bigger files
+MAX_UPLOAD = 50 * 1024 * 1024  # a bot uploads files (sendDocument, ...) of at most 50 MB
 CALLBACK_QUERY_TTL = 15 * 60.0
 FILE_KINDS = ("photo", "document", "sticker", "voice", "video", "audio", "animation", "video_note")
 CHAT_ACTIONS = frozenset({"typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
@@ -250,6 +251,8 @@ class BotApi:
             if size is None:
                 raise bad_request("IMAGE_PROCESS_FAILED")
             return store_photo(self.state, upload.data, *size)
+        if len(upload.data) > MAX_UPLOAD:  # Telegram answers an oversized upload with HTTP 413
+            raise TelegramAPIError(413, "Request Entity Too Large")
         meta: dict[str, Any] = {}
         if kind in ("document", "audio", "video", "animation"):
             meta["file_name"] = upload.filename or kind
