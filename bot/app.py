@@ -163,7 +163,7 @@ class SikesalApp:
         if self.lease_owner is None:
             await _release_leases(sessionmaker)  # this process alone: rows a killed predecessor held are free
         media = MediaStore(self.media_dir)
-        runtime = Runtime(config=self.config, sessionmaker=sessionmaker, media=media)
+        runtime = Runtime(config=self.config, sessionmaker=sessionmaker, media=media, secret=self.media_secret)
         if self.clock is not None:
             runtime.clock = self.clock
         if self.geocoder_settings is not None:

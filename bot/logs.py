@@ -1,4 +1,11 @@
-"""Logging set-up that never writes a bot token: URLs of the Bot API contain it."""
+"""Logging set-up that never writes a bot token (URLs of the Bot API contain it), nor who a citizen is.
+
+Log lines name complaints by number and citizens by their internal id only; no name, username or message
+text is ever logged. The few lines that name a chat (delivery problems) would name a citizen's private
+chat by its Telegram id, which is the citizen's account id: :class:`RedactSecrets` writes ``chat private``
+instead (groups have negative ids and stay readable), and any phone number in international form
+(``+62...``, ``whatsapp:+62...``) becomes ``+…``. So an erasure (/hapusdata) has nothing to chase in logs.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,10 @@ import logging
 import re
 
 _TOKEN_PATTERN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
+#: a private chat (positive id: a citizen's or a staff member's own account) named in a log line
+_PRIVATE_CHAT = re.compile(r"\bchat (\d+)\b")
+#: a phone number in international form (WhatsApp addresses)
+_PHONE = re.compile(r"\+\d{7,15}\b")
 
 
 class RedactSecrets(logging.Filter):
@@ -18,7 +29,8 @@ class RedactSecrets(logging.Filter):
     def redact(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, "***")
-        return _TOKEN_PATTERN.sub("***", text)
+        text = _TOKEN_PATTERN.sub("***", text)
+        return _PHONE.sub("+…", _PRIVATE_CHAT.sub("chat private", text))
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

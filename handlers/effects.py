@@ -56,4 +56,9 @@ class ExportData:
     JSON (a file on Telegram, an expiring signed link on WhatsApp); see :mod:`bot.services.rights`."""
 
 
-Effect = SubmitDraft | FollowComplaint | ShowStatus | ListComplaints | RelayToAgency | ExportData
+@dataclass(frozen=True, slots=True)
+class EraseMyData:
+    """The citizen confirmed /hapusdata: erase their personal data (see :mod:`bot.services.erasure`)."""
+
+
+Effect = SubmitDraft | FollowComplaint | ShowStatus | ListComplaints | RelayToAgency | EraseMyData | ExportData

@@ -27,6 +27,9 @@ class Status(StrEnum):
     #: the citizen said a resolved complaint is not fixed (or the command centre upheld an appeal against a
     #: rejection): it is back with its agency, with a new resolve clock
     DIBUKA_KEMBALI = "dibuka_kembali"
+    #: the citizen erased their data (/hapusdata) while the complaint was still new: its text and photos are
+    #: gone, its number and audit stay (see bot.services.erasure)
+    DITARIK = "ditarik"
 
 
 class Action(StrEnum):
@@ -41,6 +44,8 @@ class Action(StrEnum):
     #: not a staff button: the citizen answers *Belum* to "is it fixed?", or the command centre reopens a
     #: rejected complaint on appeal (see :data:`OTHER_TRANSITIONS`)
     REOPEN = "reopen"
+    #: not a staff button: the citizen's /hapusdata withdraws a complaint nobody has taken up yet
+    WITHDRAW = "withdraw"
 
 
 #: (current status, action) -> new status. Anything not listed is refused.
@@ -70,13 +75,14 @@ OTHER_TRANSITIONS: dict[tuple[str, Status, Action], Status] = {
     ("citizen", Status.SELESAI, Action.REOPEN): Status.DIBUKA_KEMBALI,
     ("command", Status.DITOLAK, Action.REOPEN): Status.DIBUKA_KEMBALI,
     ("command", Status.DITOLAK, Action.REASSIGN): Status.BARU,
+    ("citizen", Status.BARU, Action.WITHDRAW): Status.DITARIK,
 }
 
 #: actions that need a written note (the citizen must be told why a complaint is rejected)
 NEEDS_NOTE: frozenset[Action] = frozenset({Action.REJECT, Action.DUPLICATE})
 
 #: statuses with no way out: their cards carry no buttons
-TERMINAL: frozenset[Status] = frozenset({Status.SELESAI, Status.DITOLAK, Status.DUPLIKAT})
+TERMINAL: frozenset[Status] = frozenset({Status.SELESAI, Status.DITOLAK, Status.DUPLIKAT, Status.DITARIK})
 
 #: emoji shown next to each status label (the label itself is the catalog entry ``status.<value>``)
 STATUS_EMOJI: dict[Status, str] = {
@@ -87,6 +93,7 @@ STATUS_EMOJI: dict[Status, str] = {
     Status.DITOLAK: "❌",
     Status.DUPLIKAT: "🔁",
     Status.DIBUKA_KEMBALI: "🔄",
+    Status.DITARIK: "🗑️",
 }
 
 #: why a specific refused pair is refused (catalog keys); other refusals use the generic keys below
@@ -105,6 +112,7 @@ TERMINAL_REFUSALS: dict[Status, str] = {
     Status.SELESAI: "staff.refuse.already_resolved",
     Status.DITOLAK: "staff.refuse.already_rejected",
     Status.DUPLIKAT: "staff.refuse.already_duplicate",
+    Status.DITARIK: "staff.refuse.withdrawn",
 }
 REFUSE_UNKNOWN_STATUS = "staff.refuse.unknown_status"
 REFUSE_UNKNOWN_ACTION = "staff.unknown_action"

@@ -33,6 +33,7 @@ OTHER_WHEN: dict[tuple[str, Status, Action], str] = {
         "answers *❌ Belum* to “Apakah masalahnya sudah beres?” within `followup.reopen_within_days`"),
     ("command", Status.DITOLAK, Action.REOPEN): "upholds the citizen's appeal (*Ajukan keberatan*)",
     ("command", Status.DITOLAK, Action.REASSIGN): "upholds the appeal and hands the complaint to another agency",
+    ("citizen", Status.BARU, Action.WITHDRAW): "erases their data (`/hapusdata`) before anyone took the complaint up",
 }
 
 

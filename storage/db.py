@@ -106,6 +106,9 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """
     sa_url = make_url(url)
     backend = sa_url.get_backend_name()
+    # a database error's message would otherwise quote the statement's values (a citizen's words, name or
+    # number) into the log: logs never hold personal data (see bot.logs, the README's erasure section)
+    kwargs.setdefault("hide_parameters", True)
     if backend == "sqlite":
         path = _sqlite_file(url)
         if path is not None:

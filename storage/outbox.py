@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
 
@@ -42,9 +42,35 @@ KIND_EDIT_CARD = "edit_card"
 #: sender's ``render_edit`` hook): it names something queued just before it in the same chat, such as the
 #: fresh card ``/cari`` posted, whose message id is known only then (see bot.services.staff_tools)
 RENDER_AT_SEND = "render_at_send"
+#: a job, not a message (issue 12, bot.services.erasure): delete one message at Twilio (payload ``{"sid": ...}``);
+#: the WhatsApp sender carries it out and retries it like a message
+KIND_TWILIO_DELETE = "twilio_delete"
+#: the chat id of such a job: one per message, so no job waits behind another (or a citizen's messages)
+TWILIO_DELETE_CHAT = "twilio-delete:"
+#: ``link_role`` of the last message to a citizen who erased their data ("your data was erased"): once it
+#: is delivered or given up, its chat id and text are scrubbed like the rest of the citizen's rows
+ERASED_ROLE = "erased"
+#: what such a row holds afterwards: no chat, no words
+ERASED_CHAT = "erased"
 
 #: ``last_error`` is for humans; a 64 KB HTML error page from a proxy is not worth storing whole.
 MAX_ERROR_CHARS = 1000
+
+
+def _forget_erased(row: OutboxMessage) -> None:
+    """The last message to an erased citizen keeps neither their chat nor its words once it is done."""
+    if row.link_role == ERASED_ROLE:
+        row.chat_id = ERASED_CHAT
+        row.payload = {"text": ""}
+
+
+def _forget_document(row: OutboxMessage) -> None:
+    """A file that went out (or was given up) is not kept: the /dataku JSON is a whole copy of a citizen's
+    data, and the outbox row is only the means of sending it. Name and caption stay for the operator."""
+    payload = row.payload or {}
+    document = payload.get("document")
+    if isinstance(document, dict) and document.get("content"):
+        row.payload = {**payload, "document": {**document, "content": ""}}
 
 
 def as_utc(value: datetime) -> datetime:
@@ -118,6 +144,18 @@ class OutboxRepo:
             next_attempt_at=at,
             created_at=at,
         )
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+    async def enqueue_job(
+        self, channel: str, chat_id: str, kind: str, payload: dict[str, Any], *, now: datetime | None = None
+    ) -> OutboxMessage:
+        """Queue a job that is not a message (``kind``, e.g. :data:`KIND_TWILIO_DELETE`) for ``channel``'s
+        sender: the same durability, leases and retries as a message, after this transaction commits."""
+        at = now or utcnow()
+        row = OutboxMessage(channel=channel, chat_id=chat_id, kind=kind, payload=payload, status=PENDING,
+                            attempts=0, next_attempt_at=at, created_at=at)
         self.session.add(row)
         await self.session.flush()
         return row
@@ -308,6 +346,8 @@ class OutboxRepo:
         row.sent_at = now
         row.attempts = (row.attempts or 0) + 1
         row.result_message_ids = [str(m) for m in message_ids]
+        _forget_document(row)
+        _forget_erased(row)
 
     def mark_retry(
         self, row: OutboxMessage, *, error: str, delay: float, now: datetime, count_attempt: bool = True
@@ -327,6 +367,8 @@ class OutboxRepo:
         row.attempts = (row.attempts or 0) + 1
         row.last_error = _clip(error)
         row.next_attempt_at = now
+        _forget_document(row)
+        _forget_erased(row)
 
     def save_progress(self, row: OutboxMessage, message_ids: list[str]) -> None:
         """Remember the parts of a multi-part message (album, then text) that are already delivered, so a

@@ -52,7 +52,7 @@ from handlers.lifecycle import status_label
 from handlers.messages import OutMessage
 from handlers.views import agency_display
 from storage.models import OutboxMessage, utcnow
-from storage.outbox import PENDING, OutboxRepo, as_utc
+from storage.outbox import ERASED_ROLE, KIND_TWILIO_DELETE, PENDING, TWILIO_DELETE_CHAT, OutboxRepo, as_utc
 from storage.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -97,6 +97,8 @@ class _Job:
     progress: list[str] = field(default_factory=list)
     #: signed links to the message's photos, for Twilio to fetch (see bot.media_links)
     media_urls: list[str] = field(default_factory=list)
+    #: a job deleting this message at Twilio (an erased citizen's, see bot.services.erasure), not a message
+    delete_sid: str | None = None
 
 
 Action = Literal["sent", "retry", "failed"]
@@ -220,6 +222,9 @@ class WhatsAppSender(OutboxLoop):
                 link_role=row.link_role,
                 progress=list(row.result_message_ids or []),
             )
+            if row.kind == KIND_TWILIO_DELETE:
+                job.delete_sid = str((row.payload or {}).get("sid") or "")
+                return job, None if job.delete_sid else _Outcome("failed", error="no sid to delete")
             try:
                 message = OutMessage.from_dict(row.payload)
             except (KeyError, TypeError, ValueError) as exc:
@@ -231,7 +236,8 @@ class WhatsAppSender(OutboxLoop):
             citizen = await uow.citizens.by_channel(CHANNEL, row.chat_id)
             language = citizen.language if citizen else self.rt.ctx.catalog.default_language
             last = citizen.last_inbound_at if citizen else None
-            in_window = last is not None and now - as_utc(last) < WINDOW - WINDOW_MARGIN
+            # the answer to an erasure: the citizen just wrote (their row no longer knows the chat)
+            in_window = row.link_role == ERASED_ROLE or (last is not None and now - as_utc(last) < WINDOW - WINDOW_MARGIN)
             if not in_window:
                 template = await self._status_template(uow, job, language)
                 if template is None:
@@ -340,7 +346,24 @@ class WhatsAppSender(OutboxLoop):
                     )
             await self._sleep(wait)
 
+    async def _delete(self, sid: str) -> _Outcome:
+        """Delete one message at Twilio (its body and media): 204, or 404 when it is gone already. A message
+        still being sent cannot be deleted yet: that and every transient error is retried later."""
+        try:
+            async with self._sem:
+                await self.client.messages(sid).delete_async()
+            return _Outcome("sent")
+        except TwilioRestException as exc:
+            if int(exc.status) == 404:
+                return _Outcome("sent")
+            outcome = self._classify(exc)
+            return _Outcome("retry", error=outcome.error) if int(exc.status) in (400, 409) else outcome
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            return _Outcome("retry", error=f"{type(exc).__name__}: {exc}")
+
     async def _attempt(self, job: _Job) -> _Outcome:
+        if job.delete_sid:
+            return await self._delete(job.delete_sid)
         ids = list(job.progress)
         statuses: list[str] = []
         try:
@@ -419,6 +442,10 @@ class WhatsAppSender(OutboxLoop):
                 action, outcome.error = "failed", f"gave up after {(row.attempts or 0) + 1} attempts: {outcome.error}"
             if action == "sent":
                 repo.mark_sent(row, outcome.message_ids, now=now)
+                if job.link_role == ERASED_ROLE:  # the answer to an erasure goes from Twilio too, later
+                    for sid in outcome.message_ids:
+                        await repo.enqueue_job(CHANNEL, f"{TWILIO_DELETE_CHAT}{sid}", KIND_TWILIO_DELETE, {"sid": sid},
+                                               now=now)
                 fresh = outcome.message_ids[len(outcome.message_ids) - len(outcome.statuses):]
                 await self._record_sent_parts(
                     uow, row, outcome.message_ids, dict(zip(fresh, outcome.statuses, strict=False)), now

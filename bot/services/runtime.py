@@ -41,6 +41,9 @@ class Runtime:
     exports: ExportLinks | None = None
     #: called after a commit that put messages in the outbox, so the sender wakes up at once
     on_enqueued: Callable[[], None] = _nothing
+    #: the deployment's secret (``SIKESAL_MEDIA_SECRET``, else derived from the bot token; the same in every
+    #: process): keys the hash that replaces an erased citizen's chat id (bot.services.erasure)
+    secret: bytes = b""
 
     #: the context per channel (its catalog overlay), built once: see :meth:`ctx_for`
     _channel_ctx: dict[str, FlowContext] = field(init=False, default_factory=dict)

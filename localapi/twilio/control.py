@@ -57,6 +57,9 @@ def reset_server(server: TwilioServer) -> None:
     their records are no longer listed. Recorded spec problems are kept: they are bugs to see.
     """
     server.messages.clear()
+    server.phone_log.clear()
+    server.received.clear()
+    server.deleted.clear()
     server.users.clear()
     server.last_inbound.clear()
     server.media.clear()

@@ -152,6 +152,7 @@ class WhatsAppUser:
         if button_payload is not None or button_text is not None:
             params.update(ButtonPayload=button_payload or "", ButtonText=button_text or "", MessageType="button")
         self.server.last_inbound[self.number] = self.server.now()
+        self.server.received[sid] = params
         self.last_params = params
         return await self.server.post_signed(webhook_url, params)
 
@@ -198,11 +199,17 @@ class TwilioServer:
         self.media_redirect = media_redirect
         self.validator = RequestValidator(auth_token)
         self.messages: dict[str, MessageRecord] = {}
+        #: every outbound message in the order sent, deleted ones too (what the users' phones received)
+        self.phone_log: list[MessageRecord] = []
         self.users: dict[str, WhatsAppUser] = {}
         self.last_inbound: dict[str, float] = {}  # bare number -> clock time of its last inbound message
         self.opted_out: set[str] = set()  # bare numbers that replied STOP
         self.media: dict[str, tuple[bytes, str]] = {}
         self.inbound: list[InboundDelivery] = []
+        #: the users' messages as Twilio keeps them (sid -> the webhook form), until deleted
+        self.received: dict[str, dict[str, str]] = {}
+        #: sids deleted through ``DELETE .../Messages/{Sid}.json``, in order
+        self.deleted: list[str] = []
         self.callback_results: list[InboundDelivery] = []
         self.rate_limited = 0
         self.network_failures = 0
@@ -223,6 +230,7 @@ class TwilioServer:
         app.router.add_post(MESSAGES_PATH, self._handle_create)
         app.router.add_get(MESSAGES_PATH, self._handle_list)
         app.router.add_get("/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json", self._handle_fetch)
+        app.router.add_delete("/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json", self._handle_delete)
         app.router.add_get("/media/{media_id:.+}", self._handle_media)
         app.router.add_get("/signed-media/{signature}/{media_id:.+}", self._handle_signed_media)
         add_control_routes(app, self)
@@ -289,7 +297,13 @@ class TwilioServer:
         return f"{self.base_url}/media/{media_id}"
 
     def messages_to(self, number: str) -> list[MessageRecord]:
-        """Outbound messages to ``number`` (``+62...`` or ``whatsapp:+62...``), oldest first."""
+        """Outbound messages to ``number`` (``+62...`` or ``whatsapp:+62...``), oldest first: what the user's
+        phone shows, including messages deleted at Twilio since (a deletion does not reach the phone)."""
+        wanted = bare_number(number)
+        return [m for m in self.phone_log if bare_number(m.to) == wanted]
+
+    def stored_to(self, number: str) -> list[MessageRecord]:
+        """Outbound messages to ``number`` Twilio still keeps (the API's view: not deleted)."""
         wanted = bare_number(number)
         return [m for m in self.messages.values() if bare_number(m.to) == wanted]
 
@@ -381,6 +395,26 @@ class TwilioServer:
         except TwilioError as exc:
             return web.json_response(exc.to_dict(), status=exc.status)
         return web.json_response(record.resource)
+
+    async def _handle_delete(self, request: web.Request) -> web.StreamResponse:
+        """``DeleteMessage``: 204 and the message (sent or received, with its media) is gone; 404 for a sid
+        this account does not have. Like Twilio, a message still on its way cannot be deleted yet (20009)."""
+        try:
+            await self._guard(request)
+            sid = request.match_info["Sid"]
+            record = self.messages.get(sid)
+            if record is None and sid not in self.received:
+                raise TwilioError(404, 20404, f"The requested resource {request.path} was not found")
+            if record is not None and record.status in ("queued", "accepted", "sending"):
+                raise TwilioError(409, 20009, "Cannot delete message because it has not been delivered yet")
+        except TwilioError as exc:
+            return web.json_response(exc.to_dict(), status=exc.status)
+        self.messages.pop(sid, None)
+        self.received.pop(sid, None)
+        for media_id in [m for m in self.media if m.startswith(f"{sid}/")]:
+            self.media.pop(media_id, None)
+        self.deleted.append(sid)
+        return web.Response(status=204)
 
     async def _handle_list(self, request: web.Request) -> web.StreamResponse:
         try:
@@ -474,6 +508,7 @@ class TwilioServer:
         }
         record = MessageRecord(resource, one("StatusCallback"), content_sid, one("ContentVariables"), media_urls)
         self.messages[sid] = record
+        self.phone_log.append(record)
         task = asyncio.get_running_loop().create_task(self._progress(record))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
