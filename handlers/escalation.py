@@ -170,6 +170,8 @@ def _escalation_lines(
         lines.append(t(language, "cc.card_due", time=format_time(view.due_at, language, ctx), late=esc(late)))
     if not info.agency_reachable:
         lines.append(t(language, "cc.card_no_group", agency=esc(short_agency(view.agency, language, ctx))))
+    if view.privacy:  # "🕶️ Anonim: …" / "🔒 Rahasia: …" as on the agency's card (handlers.privacy)
+        lines.append(t(language, f"privacy.card.{view.privacy}"))
     if description_max > 0 and view.description:
         lines += ["", f"<i>{esc(truncate(view.description, description_max))}</i>"]
     # the card's own history lines, so both read alike

@@ -159,3 +159,15 @@ def test_status_and_history_name_the_choice(ctx: FlowContext) -> None:
     text = render_status("id", view, ctx).text
     assert "Privasi: 🔒 Rahasia" in text and "Pengaduan dibuat · 🔒 Rahasia" in text
     assert "Privasi" not in render_status("id", make_view(), ctx).text
+
+
+def test_the_escalation_card_shows_the_mark(ctx: FlowContext) -> None:
+    from datetime import UTC, datetime
+
+    from handlers_testkit import make_view
+
+    from handlers.escalation import EscalationInfo, render_escalation
+
+    info = EscalationInfo(level=0, levels=2, now=datetime(2026, 12, 1, 8, 0, tzinfo=UTC))
+    card = render_escalation(make_view(privacy="anonim", reporter_name="Siti Rahayu"), info, ctx)
+    assert "🕶️ Anonim" in card.text and "Siti" not in card.text
