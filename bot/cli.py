@@ -304,6 +304,22 @@ def _print_outbox(queues: list[QueueSummary], rows: list[OutboxRow], now: dateti
         print(f"(the newest {len(rows)} of {total}; --limit N shows more)")
 
 
+async def _citizen(settings: Settings, args: argparse.Namespace) -> int:
+    """``sikesal citizen block|unblock <number>`` (bot.ops.citizens; the database only, no config)."""
+    from bot.ops.citizens import block_command
+    from storage.db import make_engine, make_sessionmaker, upgrade_database
+
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        await upgrade_database(engine)
+        code, said = await block_command(make_sessionmaker(engine), args.number, block=args.citizen_command == "block",
+                                         reason=getattr(args, "reason", None), now=datetime.now(UTC))
+    finally:
+        await engine.dispose()
+    print(said, file=sys.stderr if code else sys.stdout)
+    return code
+
+
 def _backup(settings: Settings, target: Path) -> int:
     from storage.backup import BackupError, postgres_instructions, run_backup, sqlite_database
 
@@ -429,6 +445,13 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--all-failed", action="store_true", help="every failed message")
     retry.add_argument("--channel", choices=("telegram", "whatsapp"), default=None,
                        help="with --all-failed: only this channel's")
+    citizen = sub.add_parser("citizen", help="block or unblock the citizen behind a complaint (the command centre)")
+    citizen_sub = citizen.add_subparsers(dest="citizen_command", required=True)
+    blocking = citizen_sub.add_parser("block", help="their messages get one short notice, then are ignored")
+    blocking.add_argument("number", help="a complaint of theirs, e.g. JMB-2026-000123")
+    blocking.add_argument("--reason", default=None, help="why (kept in the complaint's audit trail, staff only)")
+    unblocking = citizen_sub.add_parser("unblock", help="answer their messages again")
+    unblocking.add_argument("number", help="a complaint of theirs, e.g. JMB-2026-000123")
     backup = sub.add_parser("backup", help="back up the SQLite database and the media files (safe while running)")
     backup.add_argument("dir", type=Path, help="a new folder sikesal-YYYYmmdd-HHMMSS is created in it")
     from bot.ops.report import parse_day
@@ -461,6 +484,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # these need the database only: a broken config.yaml must not stop a backup or a retry
     if args.command == "backup":
         return _backup(settings, args.dir)
+    if args.command == "citizen":
+        return asyncio.run(_citizen(settings, args))
     if args.command == "outbox":
         if args.outbox_command == "retry" and args.channel and not args.all_failed:
             parser.error("--channel goes with --all-failed")

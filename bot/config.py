@@ -88,6 +88,16 @@ class RelayConfig(_Strict):
     ask_window_hours: float = Field(default=6, ge=0, le=168)
 
 
+class AbuseConfig(_Strict):
+    """Floods and abuse (see :mod:`handlers.floods`): at most ``messages_per_minute`` messages a minute
+    per citizen (an album or a split paste is one; beyond it one "pelan-pelan", the rest stored but not
+    answered until the rate drops) and ``complaints_per_day`` new complaints per citizen per local day.
+    0 switches a limit off."""
+
+    messages_per_minute: int = Field(default=20, ge=0, le=10_000)
+    complaints_per_day: int = Field(default=5, ge=0, le=10_000)
+
+
 class MediaLinksConfig(_Strict):
     """Signed links to stored photos on the app's web server (``SIKESAL_PUBLIC_URL/media/...``), e.g. for
     Twilio to fetch a photo staff sent to a WhatsApp citizen. A link stops working after ``ttl_minutes``."""
@@ -369,6 +379,7 @@ class AppConfig(_Strict):
     drafts: DraftsConfig = Field(default_factory=DraftsConfig)
     link_codes: LinkCodesConfig = Field(default_factory=LinkCodesConfig)
     relay: RelayConfig = Field(default_factory=RelayConfig)
+    abuse: AbuseConfig = Field(default_factory=AbuseConfig)
     media_links: MediaLinksConfig = Field(default_factory=MediaLinksConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     geography: GeographyConfig = Field(default_factory=GeographyConfig)

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from handlers.blocking import block_button
 from handlers.cards import _history_line, district_line
 from handlers.context import FlowContext
 from handlers.lifecycle import is_terminal, status_label
@@ -208,7 +209,8 @@ def _escalation_text(
 
 
 def escalation_buttons(view: ComplaintView, ctx: FlowContext, language: str = "id") -> tuple[tuple[Button, ...], ...]:
-    """*🔔 Ingatkan instansi* on its own row, *↪️ Alihkan* and *📝 Beri catatan* below it."""
+    """*🔔 Ingatkan instansi* on its own row, *↪️ Alihkan* and *📝 Beri catatan* below it, and *🚫 Blokir
+    pelapor* last (:mod:`handlers.blocking`)."""
     t = ctx.t
     return (
         (Button(t(language, "cc.button_nudge"), cc_payload(NUDGE, view.id)),),
@@ -216,6 +218,7 @@ def escalation_buttons(view: ComplaintView, ctx: FlowContext, language: str = "i
             Button(t(language, "cc.button_reassign"), cc_payload(PICK, view.id)),
             Button(t(language, "cc.button_note"), cc_payload(NOTE, view.id)),
         ),
+        (block_button(view.id, ctx, language),),
     )
 
 

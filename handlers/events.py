@@ -189,3 +189,12 @@ class Incoming:
     #: set by the service while no draft is in progress: the complaints staff wrote to this citizen
     #: about lately, the latest first (at most three), so plain text can be offered to the agency
     recent_staff: tuple[RecentStaff, ...] = ()
+    #: the album (Telegram ``media_group_id``) or multi-media message (WhatsApp MessageSid) this event
+    #: belongs to: the flood limit counts them as one message (see :mod:`handlers.floods`)
+    burst: str | None = None
+    #: set by the service: the citizen reached the daily cap of this many complaints, so a new filing
+    #: is explained instead of started (0: not reached)
+    filing_paused: int = 0
+    #: set by the service at the summary: the citizen's own complaint filed within a day with the same
+    #: text (the "sudah dilaporkan" offer before sending)
+    refiled: str | None = None

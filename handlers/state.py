@@ -64,6 +64,8 @@ class Draft:
     place: str | None = None
     #: the nearby complaints offered as "the same problem?" (their numbers); empty = not asked yet
     nearby_offered: list[str] = field(default_factory=list)
+    #: the citizen's own complaint with the same text offered as "sudah dilaporkan" (asked once per draft)
+    refiled_offered: str | None = None
     #: places the geocoder found for the typed address, while the citizen picks one
     address_matches: list[dict[str, Any]] = field(default_factory=list)
     #: a photo's caption, offered as the description (never used without the citizen's yes)
@@ -90,6 +92,7 @@ class Draft:
             "kelurahan": self.kelurahan,
             "place": self.place,
             "nearby_offered": list(self.nearby_offered),
+            "refiled_offered": self.refiled_offered,
             "address_matches": [dict(m) for m in self.address_matches],
             "caption": self.caption,
         }
@@ -113,6 +116,7 @@ class Draft:
             kelurahan=data.get("kelurahan"),
             place=data.get("place"),
             nearby_offered=[str(n) for n in data.get("nearby_offered") or []],
+            refiled_offered=str(data["refiled_offered"]) if data.get("refiled_offered") else None,
             address_matches=[dict(m) for m in data.get("address_matches") or [] if isinstance(m, dict)],
             caption=str(data["caption"]) if data.get("caption") else None,
         )

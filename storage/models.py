@@ -25,6 +25,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -132,6 +133,20 @@ class Citizen(Base):
     #: why; their messages get one short notice, then are ignored
     blocked_at: Mapped[datetime | None] = mapped_column(default=None)
     blocked_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    #: when the blocked citizen was told once that their account is restricted (then silence)
+    block_noticed_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: the message rate (handlers.floods.Rate): messages counted in the window starting at ``rate_at`` and
+    #: in the minute before, the last album or message group counted and when, and whether "pelan-pelan"
+    #: was said during this flood. On the row already loaded for every update: no extra query
+    rate_at: Mapped[datetime | None] = mapped_column(default=None)
+    rate_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    rate_previous: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    rate_group: Mapped[str | None] = mapped_column(String(64), default=None)
+    rate_group_at: Mapped[datetime | None] = mapped_column(default=None)
+    rate_warned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: complaints filed on ``filed_day`` (the city's local date, ISO): the daily cap without a count query
+    filed_day: Mapped[str | None] = mapped_column(String(10), default=None)
+    filed_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: the citizen's personal data was erased (/hapusdata): channel_user_id is then a keyed hash
     erased_at: Mapped[datetime | None] = mapped_column(default=None)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.services import clocks, followup, relay, reminders, rights
+from bot.services import clocks, floods, followup, relay, reminders, rights
 from bot.services.complaints import build_view, post_card, refresh_card, send_to_citizen
 from bot.services.places import enrich
 from bot.services.receipts import REASON_WINDOW, note_notice_outcome
@@ -76,12 +76,19 @@ async def handle_citizen_event(
         # WhatsApp's 24-hour customer-service window opens again with every message the citizen sends
         # (from when the channel received the message, not when a backlog let us process it)
         await uow.citizens.touch_inbound(citizen, received_at or rt.clock())
+        row = await uow.conversations.load(citizen.id)
+        conversation = Conversation.from_dict(row.state) if row.state else Conversation(language=citizen.language)
+        # blocked by the command centre, or over the message rate: stored (the inbox row), not answered
+        if await floods.held(rt, uow, citizen, conversation, incoming, received_at or rt.clock()):
+            await uow.commit()
+            rt.on_enqueued()
+            return result
         await _catch_up_missed_notices(rt, uow, citizen)
         if isinstance(incoming.event, Photo):
             await _remember_media(rt, uow, incoming.event)
-        row = await uow.conversations.load(citizen.id)
-        conversation = Conversation.from_dict(row.state) if row.state else Conversation(language=citizen.language)
         incoming = await _with_nearby(rt, uow, citizen, conversation, incoming)
+        incoming = await floods.with_refiled(rt, uow, citizen, conversation, incoming)
+        incoming = floods.with_cap(rt, citizen, incoming)
 
         if not await relay.relay_citizen_reply(rt, uow, citizen, conversation, incoming):
             # the follow-up question ("sudah beres?", rating, appeal) takes its answers first
@@ -278,6 +285,7 @@ async def _file(rt: Runtime, uow: UnitOfWork, citizen: Citizen, draft: Draft) ->
         complaint.anon_alias = privacy.new_anonymous_alias()
     elif draft.share_name and citizen.display_name:
         complaint.reporter_name = citizen.display_name
+    floods.count_filing(rt, citizen, now)  # the daily cap (abuse.complaints_per_day)
     await clocks.start_clocks(rt, uow, complaint, now)  # accept and resolve by, on the agency's calendar
     await uow.audit.add(
         complaint.id,

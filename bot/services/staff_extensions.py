@@ -45,6 +45,10 @@ def button_handlers() -> dict[str, ButtonHandler]:
     from handlers.appeals import PREFIX as APPEAL_PREFIX
 
     handlers[APPEAL_PREFIX] = followup_appeals.handle_appeal_button  # an appeal card (the command centre)
+    from bot.services import blocking
+    from handlers.blocking import PREFIX as BLOCK_PREFIX
+
+    handlers[BLOCK_PREFIX] = blocking.handle_button  # 🚫 Blokir pelapor (the command centre's cards)
     return handlers
 
 
@@ -64,4 +68,8 @@ def reply_handlers() -> dict[str, ReplyHandler]:
     # why an appeal is turned down (the command centre's reply to Tolak keberatan's prompt, open or answered)
     handlers.update(dict.fromkeys((followup_appeals.PROMPT_ROLE, followup_appeals.PROMPT_DONE),
                                   followup_appeals.answer_appeal_prompt))
+    from bot.services import blocking
+
+    # the reason for blocking a citizen (the reply to 🚫 Blokir pelapor's prompt, open or finished)
+    handlers.update(dict.fromkeys(blocking.PROMPT_ROLES, blocking.answer_prompt))
     return handlers

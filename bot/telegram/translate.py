@@ -137,4 +137,5 @@ async def to_incoming(message: Message, bot: Bot, media: MediaStore, *, max_byte
         display_name=user.full_name if user else None,
         language_hint=user.language_code if user else None,
         reply_to_message_id=str(reply.message_id) if reply is not None else None,
+        burst=f"tg:{message.media_group_id}" if message.media_group_id else None,  # an album: one message
     )

@@ -271,6 +271,11 @@ async def _media_event(
     return Photo(media=MediaRef(sha256=sha256, mime_type=mime, size=len(data)), caption=caption if index == 0 else None)
 
 
+#: the burst of a lone WhatsApp photo: photos following each other within seconds are one for the
+#: flood limit (see :func:`handlers.floods.admit`)
+WA_PHOTOS = "wa:photos"
+
+
 async def to_events(
     form: Mapping[str, str], fetcher: MediaFetcher, media: MediaStore, *, max_bytes: int
 ) -> list[tuple[str, Incoming]]:
@@ -308,7 +313,10 @@ async def to_events(
     return [
         (
             update_key(sid, index),
-            Incoming(event=event, display_name=display_name, reply_to_message_id=reply_to, typed_choices=True),
+            # the flood limit counts the events of one message as one, and photos sent together (WhatsApp
+            # sends each photo of a selection as its own message, seconds apart) as one
+            Incoming(event=event, display_name=display_name, reply_to_message_id=reply_to, typed_choices=True,
+                     burst=f"wa:{sid}" if len(events) > 1 else WA_PHOTOS if isinstance(event, Photo) else None),
         )
         for index, event in enumerate(events)
     ]

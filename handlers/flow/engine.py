@@ -18,7 +18,7 @@ from handlers.events import (
     TooLarge,
     Unsupported,
 )
-from handlers.flow import intents, versions, waiting
+from handlers.flow import abuse, intents, versions, waiting
 from handlers.flow.drafting import (
     _has_draft,
     _reset,
@@ -205,6 +205,7 @@ def handle(conv: Conversation, incoming: Incoming, ctx: FlowContext) -> Outcome:
             return transition.handler(Turn(work, resolved, ctx, arg))
 
         reply = waiting.around(Turn(work, incoming, ctx), resolve, dispatch)
+        reply = abuse.gate(conv, work, incoming, reply, ctx)  # the daily complaint cap
         return _finish(before, work, reply, ctx, press)
     except Exception:
         return _failure(conv, ctx)

@@ -16,6 +16,7 @@ from handlers.events import (
     Text,
 )
 from handlers.flow import longtext
+from handlers.flow.abuse import offer_refiled
 from handlers.flow.drafting import (
     _outside,
     _photo_required,
@@ -316,6 +317,16 @@ def on_address_pin_instead(turn: Turn) -> Reply:
 def on_send(turn: Turn) -> Reply:
     """File the draft: one SubmitDraft, the conversation back to the menu (the service confirms).
     With open complaints of the same kind close by, first ask whether it is one of those."""
+    if next_step(turn.draft, turn.ctx) != Step.SUMMARY:
+        return _advance(turn)
+    refiled = turn.incoming.refiled
+    if refiled and turn.draft.refiled_offered != refiled:  # their own complaint of today: ask once (flow.abuse)
+        return offer_refiled(turn, refiled)
+    return on_send_anyway(turn)
+
+
+def on_send_anyway(turn: Turn) -> Reply:
+    """*📨 Tetap kirim* after "sudah dilaporkan", and the rest of :func:`on_send`."""
     if next_step(turn.draft, turn.ctx) != Step.SUMMARY:
         return _advance(turn)
     nearby = turn.incoming.nearby[:3]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from handlers.events import Text
+from handlers.events import Incoming, Text
 from handlers.flow.drafting import _plain, _too_long
 from handlers.flow.payloads import DESC_CUT, DESC_SHORT
 from handlers.flow.prompts import _advance, _reprompt, _stale
@@ -61,14 +61,20 @@ def _may_continue(turn: Turn, raw: str) -> bool:
 
 def is_part(turn: Turn) -> bool:
     """This text follows, within the paste window, a description part the client may have cut."""
-    paste, received = turn.conv.paste, turn.incoming.received_at
-    if not paste or not paste.get("open") or received is None or not isinstance(turn.event, Text):
+    return follows(turn.conv.paste, turn.incoming, turn.ctx.limits.paste_window_s)
+
+
+def follows(paste: dict[str, object], incoming: Incoming, window_s: float) -> bool:
+    """:func:`is_part` on the conversation's ``paste`` note: also the flood limit's rule (a split paste
+    counts as one message, see :mod:`handlers.floods`)."""
+    received = incoming.received_at
+    if not paste or not paste.get("open") or received is None or not isinstance(incoming.event, Text):
         return False
     last = _parse(paste.get("at"))
     if last is None or (last.tzinfo is None) != (received.tzinfo is None):
         return False
     gap = (received - last).total_seconds()
-    return 0 <= gap <= turn.ctx.limits.paste_window_s
+    return 0 <= gap <= window_s
 
 
 def _join(first: str, second: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handlers.flow.abuse import REFILE_SEND
 from handlers.flow.filing import (
     on_address_as_typed,
     on_address_match,
@@ -25,6 +26,7 @@ from handlers.flow.filing import (
     on_photos_text,
     on_same_problem,
     on_send,
+    on_send_anyway,
     on_toggle_name,
     on_use_caption,
 )
@@ -205,6 +207,7 @@ FLOW: dict[tuple[Step, str], Transition] = {
     (Step.SUMMARY, SUM_SEND): Transition(on_send, (Step.IDLE, Step.DUPLICATES)),
     (Step.SUMMARY, SUM_EDIT): Transition(on_edit, (Step.EDIT_MENU,)),
     (Step.SUMMARY, SUM_CANCEL): Transition(on_cancel, (Step.IDLE,)),
+    (Step.SUMMARY, REFILE_SEND): Transition(on_send_anyway, (Step.IDLE, Step.DUPLICATES)),
     (Step.SUMMARY, SUM_NAME): Transition(on_toggle_name),
     (Step.SUMMARY, SUM_PRIVACY): Transition(on_privacy_menu),
     (Step.SUMMARY, f"{PRIVACY_PREFIX}*"): Transition(on_privacy_choice),

@@ -122,7 +122,7 @@ async def test_an_overdue_complaint_reaches_the_command_centre_with_what_it_need
                    "Riwayat", "Pengaduan dibuat"):
         assert needed in text, (needed, text)
     assert payloads(card) == [f"cc:nudge:{scene.complaint_id}", f"cc:pick:{scene.complaint_id}",
-                              f"cc:note:{scene.complaint_id}"]
+                              f"cc:note:{scene.complaint_id}", f"blk:ask:{scene.complaint_id}"]
     assert card.chat_id == scene.centre[0].chat_id
     assert await scene.agency[0].quiet(0.3) == [], "the agency's group hears nothing of the escalation itself"
     assert await scene.citizen.quiet(0.1) == []

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from handlers_testkit import check_message, make_ctx, make_view
 
+from handlers.blocking import parse as parse_block
 from handlers.context import AgencyInfo
 from handlers.digest import AgencyFigures, Overdue, render_agency_digest, render_city_digest
 from handlers.escalation import (
@@ -84,8 +85,8 @@ def test_the_escalation_card_names_everything_the_command_centre_needs() -> None
                    "Jalan Rusak", "Kel. Beringin, Kec. Pasar Jambi", "terlambat 1 hari 3 jam", "Riwayat",
                    "Pengaduan dibuat"):
         assert needed in text, (needed, text)
-    assert labels(card) == ["🔔 Ingatkan instansi", "↪️ Alihkan", "📝 Beri catatan"]
-    assert payloads(card) == ["cc:nudge:42", "cc:pick:42", "cc:note:42"]
+    assert labels(card) == ["🔔 Ingatkan instansi", "↪️ Alihkan", "📝 Beri catatan", "🚫 Blokir pelapor"]
+    assert payloads(card) == ["cc:nudge:42", "cc:pick:42", "cc:note:42", "blk:ask:42"]
     assert card.photos == () and card.reply_to is None
 
 
@@ -93,7 +94,7 @@ def test_the_escalation_card_in_english() -> None:
     card = render_escalation(make_view(due_at=DUE), EscalationInfo(0, 2, LATE), CTX, language="en")
     check_message(card)
     assert "Escalation" in card.text and "1 day 3 hours late" in card.text
-    assert labels(card) == ["🔔 Remind the agency", "↪️ Reassign", "📝 Add a note"]
+    assert labels(card) == ["🔔 Remind the agency", "↪️ Reassign", "📝 Add a note", "🚫 Block the reporter"]
 
 
 def test_the_escalation_card_escapes_what_citizens_and_staff_wrote() -> None:
@@ -141,7 +142,7 @@ def test_buttons_fit_telegram_even_with_the_largest_ids_and_agency_keys() -> Non
     for message in (render_escalation(view, info, ctx), picker, render_escalation_waiting(view, info, ctx, staff_name="B")):
         for payload in payloads(message):
             assert len(payload.encode()) <= MAX_PAYLOAD_BYTES
-            assert parse_cc_payload(payload) is not None, payload
+            assert parse_cc_payload(payload) is not None or parse_block(payload) is not None, payload
     assert "pupr" not in " ".join(payloads(picker)), "not the agency it is already with"
     assert payloads(picker)[-1] == f"cc:to:{2**31 - 1}:-"
 

@@ -25,6 +25,16 @@ def upgrade() -> None:
     op.add_column("citizens", sa.Column("blocked_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("citizens", sa.Column("blocked_reason", sa.Text(), nullable=True))
     op.add_column("citizens", sa.Column("erased_at", sa.DateTime(timezone=True), nullable=True))
+    # floods (issue 12): the blocked citizen's one notice, the message rate, the daily complaint count
+    op.add_column("citizens", sa.Column("block_noticed_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("citizens", sa.Column("rate_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("citizens", sa.Column("rate_count", sa.Integer(), nullable=False, server_default="0"))
+    op.add_column("citizens", sa.Column("rate_previous", sa.Integer(), nullable=False, server_default="0"))
+    op.add_column("citizens", sa.Column("rate_group", sa.String(length=64), nullable=True))
+    op.add_column("citizens", sa.Column("rate_group_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("citizens", sa.Column("rate_warned", sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column("citizens", sa.Column("filed_day", sa.String(length=10), nullable=True))
+    op.add_column("citizens", sa.Column("filed_count", sa.Integer(), nullable=False, server_default="0"))
     op.add_column("complaints", sa.Column("privacy", sa.String(length=8), nullable=False, server_default=""))
     # retention (issue 12): when a stored message's content was purged (privacy.messages_days)
     op.add_column("outbox", sa.Column("purged_at", sa.DateTime(timezone=True), nullable=True))
@@ -42,6 +52,9 @@ def downgrade() -> None:
         batch.drop_column("anon_alias")
         batch.drop_column("privacy")
     with op.batch_alter_table("citizens") as batch:
+        for column in ("filed_count", "filed_day", "rate_warned", "rate_group_at", "rate_group", "rate_previous",
+                       "rate_count", "rate_at", "block_noticed_at"):
+            batch.drop_column(column)
         batch.drop_column("erased_at")
         batch.drop_column("blocked_reason")
         batch.drop_column("blocked_at")
