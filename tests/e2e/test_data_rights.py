@@ -11,8 +11,11 @@ from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy import select
 
 from bot.config import AppConfig, load_config
+from storage.models import OutboxMessage
+from storage.uow import UnitOfWork
 from tests.e2e.conftest import ROOT, World, outbox_settled
 from tests.e2e.harness import Person, WhatsAppPerson, choose, text_of
 from tests.e2e.test_channels import DESCRIPTION, JAMBI, file_on, photo_of, summary_from
@@ -83,6 +86,11 @@ async def test_dataku_on_telegram_sends_a_summary_and_the_json_file(wa_world: Wo
     buffer = io.BytesIO()
     await bot.download_file(found.file_path, destination=buffer)
     _check_copy(json.loads(buffer.getvalue().decode()), channel="telegram", number=number)
+    await outbox_settled(wa_world)
+    async with UnitOfWork(wa_world.app.runtime.sessionmaker) as uow:  # type: ignore[union-attr]
+        rows = (await uow.session.scalars(select(OutboxMessage))).all()
+        documents = [r.payload["document"] for r in rows if r.payload.get("document")]
+    assert [d["content"] for d in documents] == [""], "the sent copy is not kept in the outbox"
 
 
 async def test_data_saya_on_whatsapp_links_to_the_json_and_the_link_is_signed(wa_world: World) -> None:
