@@ -29,6 +29,11 @@ from datetime import date, datetime, timedelta
 from enum import Enum
 from zoneinfo import ZoneInfo
 
+from handlers.context import FlowContext
+from handlers.events import ButtonPress, Command, Event, Text
+from handlers.flow import intents
+from handlers.state import Conversation
+
 #: the same text within this long of the earlier filing is offered as already filed
 SAME_TEXT_WINDOW = timedelta(days=1)
 
@@ -100,6 +105,31 @@ def admit(rate: Rate, *, now: datetime, per_minute: int, group: str | None = Non
     return replace(counted, warned=True), Verdict.HOLD if rate.warned else Verdict.WARN
 
 
+# --- a blocked citizen's data rights ----------------------------------------------------------------
+
+#: the commands of a citizen's data rights (UU 27/2022 PDP), answered even to a blocked citizen
+RIGHTS_COMMANDS = frozenset({"dataku", "mydata", "hapusdata", "erasedata", "privasi", "privacy"})
+#: the same as typed words (WhatsApp: "data saya", "hapus data saya", "privasi")
+RIGHTS_INTENTS = frozenset({"mydata", "privacy", "erase"})
+#: the erasure's confirmation buttons (handlers.flow.erasure)
+RIGHTS_PAYLOADS = ("erase:",)
+
+
+def rights_request(conv: Conversation, event: Event, ctx: FlowContext) -> bool:
+    """Whether a blocked citizen's message asks for their data, the privacy notice or erasure (or
+    answers the erasure's question): those are answered whatever the block, the rest is not."""
+    if isinstance(event, Command):
+        return (event.name or "").strip().lstrip("/").split("@")[0].lower() in RIGHTS_COMMANDS
+    if isinstance(event, ButtonPress):
+        return (event.payload or "").startswith(RIGHTS_PAYLOADS)
+    if isinstance(event, Text):
+        if intents.recognise(event.text, ctx, kinds=RIGHTS_INTENTS) is not None:
+            return True
+        # a typed answer ("1", "ya") to the erasure's question, where menus are numbered lists
+        return any(payload.startswith(RIGHTS_PAYLOADS) for _label, payload in conv.choices)
+    return False
+
+
 # --- the daily cap ----------------------------------------------------------------------------------
 
 
@@ -136,5 +166,5 @@ def same_text(a: str, b: str) -> bool:
     return bool(left) and left == right
 
 
-__all__ = ["GROUP_WINDOW", "SAME_TEXT_WINDOW", "Rate", "Verdict", "admit", "after_filing", "filed_today", "local_day",
-           "normalise", "same_text"]
+__all__ = ["GROUP_WINDOW", "RIGHTS_COMMANDS", "SAME_TEXT_WINDOW", "Rate", "Verdict", "admit", "after_filing", "filed_today", "local_day",
+           "normalise", "rights_request", "same_text"]

@@ -35,7 +35,8 @@ async def held(
     the message rate (one "pelan-pelan", then silence until the rate drops). Replies go to the outbox."""
     ctx = rt.ctx_for(citizen.channel)
     language = conversation.language or citizen.language
-    if citizen.blocked_at is not None:
+    # their data, the privacy notice and erasure stay theirs (PDP), block or not (the rate still applies)
+    if citizen.blocked_at is not None and not floods.rights_request(conversation, incoming.event, ctx):
         if citizen.block_noticed_at is None:
             citizen.block_noticed_at = at
             await uow.outbox.enqueue(citizen.channel, citizen.channel_user_id,

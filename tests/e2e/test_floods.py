@@ -243,6 +243,11 @@ async def test_the_cli_blocks_and_unblocks_by_complaint_number(
     assert await asyncio.to_thread(cli_main, ["citizen", "block", "JMB-1999-000001"]) == 2
     notice = await citizen.say("halo")
     assert "Akun Anda dibatasi" in body(notice)
+    citizen.user.send_text("/dataku")  # their data stays theirs, block or not (PDP)
+    mine = await citizen.next_matching("Data Anda di SiKesal")
+    assert number in body(mine)
+    await outbox_settled(world)
+    await citizen.quiet(0.3)
     before = await stored_updates(world, f"tg:{citizen.chat_id}")
     citizen.user.send_text("halo lagi")
     await settled(world, f"tg:{citizen.chat_id}", before + 1)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from handlers_testkit import all_text, at_step, btn, cmd, payloads, photo, pin, send_near, step
+from handlers_testkit import all_text, at_step, btn, cmd, payloads, photo, pin, send_near, step, text
 
 from handlers.context import FlowContext
 from handlers.effects import SubmitDraft
@@ -144,3 +144,18 @@ def test_send_anyway_still_offers_the_nearby_complaints(ctx: FlowContext) -> Non
     summary = at_step(Step.SUMMARY, ctx)
     anyway = step(summary, replace(send_near("JMB-2026-000007"), event=btn("refile:send").event), ctx)
     assert anyway.conversation.step == Step.DUPLICATES
+
+
+def test_a_blocked_citizen_may_still_ask_for_their_data_or_its_erasure(ctx: FlowContext) -> None:
+    from handlers.floods import rights_request
+
+    idle = Conversation()
+    for asked in (cmd("dataku"), cmd("hapusdata"), cmd("privasi"), text("data saya"), text("Hapus data saya!"),
+                  btn("erase:yes")):
+        assert rights_request(idle, asked.event, ctx), asked
+    for other in (cmd("start"), cmd("baru"), text("halo"), text("data saya salah semua di laporan"), btn("menu:new"),
+                  photo()):
+        assert not rights_request(idle, other.event, ctx), other
+    # a typed "1" answers the erasure's question where menus are numbered lists
+    asking = replace(idle, choices=[("Ya, hapus", "erase:yes"), ("Tidak", "erase:no")])
+    assert rights_request(asking, text("1").event, ctx)
