@@ -11,7 +11,8 @@ digests: one timer per city date, so a day's purge is planned and fired once wha
 * **Inactive citizens** (``inactive_citizen_days``): a citizen who has not written for that long, and has no
   complaint still open, is erased by the same function as /hapusdata (:func:`bot.services.erasure.erase_citizen`,
   reason ``retention``): name, channel id (keyed hash), conversation, stored messages; their closed complaints
-  stay, anonymised, for statistics. A citizen whose complaint is still being handled is kept until it closes.
+  stay, anonymised, for statistics. A citizen whose complaint is still being handled is kept until it closes,
+  and one blocked by the command centre is kept while blocked (erasing the chat id would lift the block).
 
 Each batch is its own short transaction (the purge must not hold SQLite's write lock for long); the work is
 idempotent, so a purge cut short by a crash is simply finished by the next one.
@@ -152,7 +153,7 @@ def _erase_function() -> Erase | None:
 
 
 async def _purge_citizens(rt: Runtime, cutoff: datetime, now: datetime, erase: Erase) -> int:
-    """Erase citizens silent since before ``cutoff`` with nothing open, a few per transaction."""
+    """Erase citizens silent since before ``cutoff`` with nothing open (and not blocked), a few per transaction."""
     last_seen = func.coalesce(Citizen.last_inbound_at, Citizen.created_at)
     still_open = exists().where(and_(Complaint.citizen_id == Citizen.id, Complaint.status.in_(OPEN_STATUSES)))
     done = 0
@@ -161,7 +162,8 @@ async def _purge_citizens(rt: Runtime, cutoff: datetime, now: datetime, erase: E
         async with UnitOfWork(rt.sessionmaker) as uow:
             found = list((await uow.session.scalars(
                 select(Citizen)
-                .where(Citizen.erased_at.is_(None), last_seen < cutoff, ~still_open, Citizen.id > after)
+                .where(Citizen.erased_at.is_(None), Citizen.blocked_at.is_(None), last_seen < cutoff, ~still_open,
+                       Citizen.id > after)
                 .order_by(Citizen.id).limit(CITIZEN_BATCH)
             )).all())
             for citizen in found:

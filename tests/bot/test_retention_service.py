@@ -126,6 +126,12 @@ async def test_inactive_citizens_are_erased_and_their_closed_complaints_kept_ano
     silent = await _citizen_with(rt, "7001", "Siti", "selesai", START - timedelta(days=400))
     waiting = await _citizen_with(rt, "7002", "Budi", "diproses", START - timedelta(days=400))
     recent = await _citizen_with(rt, "7003", "Rina", "selesai", START - timedelta(days=10))
+    blocked = await _citizen_with(rt, "7004", "Joko", "selesai", START - timedelta(days=400))
+    async with UnitOfWork(rt.sessionmaker) as uow:
+        joko = await uow.citizens.get(blocked)
+        assert joko is not None
+        joko.blocked_at, joko.blocked_reason = START - timedelta(days=500), "spam"
+        await uow.commit()
     await _fire_purge(rt, Scheduler(rt, owner=None), PURGE)
     async with UnitOfWork(rt.sessionmaker) as uow:
         citizens = {c.id: (c.erased_at, c.display_name, c.channel_user_id)
@@ -138,3 +144,4 @@ async def test_inactive_citizens_are_erased_and_their_closed_complaints_kept_ano
     assert complaints[silent][2] is None, "kept for statistics, without the name"
     assert citizens[waiting][0] is None and citizens[waiting][1] == "Budi", "open complaint: kept"
     assert citizens[recent][0] is None and citizens[recent][1] == "Rina", "active: kept"
+    assert citizens[blocked][0] is None and citizens[blocked][2] == "7004", "blocked: kept, so the block holds"
