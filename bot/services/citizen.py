@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.services import clocks, floods, followup, relay, reminders, rights
+from bot.services import clocks, erasure, floods, followup, relay, reminders, rights
 from bot.services.complaints import build_view, post_card, refresh_card, send_to_citizen
 from bot.services.places import enrich
 from bot.services.receipts import REASON_WINDOW, note_notice_outcome
@@ -21,6 +21,7 @@ from bot.services.runtime import Runtime
 from handlers import flow, lifecycle, privacy
 from handlers.effects import (
     Effect,
+    EraseMyData,
     ExportData,
     FollowComplaint,
     ListComplaints,
@@ -33,6 +34,7 @@ from handlers.flow import versions
 from handlers.messages import Alert, OutMessage
 from handlers.state import Conversation, Draft, Step
 from storage.models import Citizen, Complaint, ConversationRow
+from storage.outbox import ERASED_ROLE
 from storage.retry import retry_transient
 from storage.uow import UnitOfWork
 
@@ -98,7 +100,8 @@ async def handle_citizen_event(
             else:
                 incoming = await relay.with_recent_staff(rt, uow, citizen, conversation, incoming)
                 result.alert = await _run_flow(rt, uow, citizen, row, conversation, incoming, result)
-        await followup.catch_up(rt, uow, citizen)  # a question WhatsApp's closed window held back
+        if citizen.erased_at is None:
+            await followup.catch_up(rt, uow, citizen)  # a question WhatsApp's closed window held back
         await uow.commit()
     rt.on_enqueued()
     return result
@@ -185,6 +188,7 @@ async def _run_flow(
     """The pure core decides; its effects run here; its replies go to the outbox; state is saved."""
     outcome = flow.handle(conversation, incoming, rt.ctx_for(citizen.channel))
     messages = list(outcome.messages)
+    chat = citizen.channel_user_id  # an erasure (/hapusdata) replaces it with a hash: answer here once more
     for effect in outcome.effects:
         messages.extend(await _apply(rt, uow, citizen, outcome.conversation, effect, result))
     messages.extend(outcome.followup)
@@ -192,6 +196,10 @@ async def _run_flow(
     # must mean the last menu the citizen actually saw, and their buttons carry the menu version
     messages = versions.present(outcome.conversation, messages)
     now = rt.clock()
+    if citizen.erased_at is not None:  # erased by this event: the last answer, scrubbed once delivered
+        for message in messages:
+            await uow.outbox.enqueue(citizen.channel, chat, message, link_role=ERASED_ROLE, now=now)
+        return outcome.alert  # no conversation to keep
     for message in messages:
         await uow.outbox.enqueue(citizen.channel, citizen.channel_user_id, message, now=now)
     await uow.conversations.save(row, outcome.conversation.to_dict(), outcome.conversation.step.value, now=now)
@@ -252,6 +260,9 @@ async def _apply(
         return [flow.render_my_complaints(language, views, ctx)]
     if isinstance(effect, ExportData):  # /dataku: the summary, then the JSON file (Telegram) or link
         return await rights.export_messages(rt, uow, citizen, language)
+    if isinstance(effect, EraseMyData):  # /hapusdata confirmed: the answer goes to the chat it was
+        done = await erasure.erase_citizen(rt, uow, citizen, rt.clock(), reason="request")
+        return [erasure.answer(rt, done, language)]
     if isinstance(effect, RelayToAgency):  # "Ya, kirim ke petugas": as if the citizen had replied
         return await relay.relay_confirmed(rt, uow, citizen, language, effect)
     raise TypeError(f"unknown effect {effect!r}")

@@ -83,6 +83,7 @@ async def erase_citizen(rt: Runtime, uow: UnitOfWork, citizen: Citizen, now: dat
     owned = await rows.owned_complaints(session, citizen.id)
     files: list[str] = []
     had_photos: set[int] = set()
+    named = {c.id for c in owned if c.reporter_name}
     for complaint in owned:
         if complaint.status == lifecycle.Status.BARU:
             photos = await _withdraw(rt, uow, citizen, complaint, now, reason=reason)
@@ -110,6 +111,7 @@ async def erase_citizen(rt: Runtime, uow: UnitOfWork, citizen: Citizen, now: dat
     # the cards last: the complaint is anonymised / withdrawn and the audit scrubbed by now
     for complaint in owned:
         await _refresh(rt, uow, complaint, neutral=complaint.id in had_photos)
+        await _retire_old_cards(rt, uow, complaint, named=complaint.id in named, neutral=complaint.id in had_photos)
     await _drop_unused_media(rt, uow, [*files, *_draft_photos(state)])
     if owned:
         for complaint in owned:
@@ -199,6 +201,21 @@ async def _refresh(rt: Runtime, uow: UnitOfWork, complaint: Complaint, *, neutra
         await uow.outbox.enqueue_card_edit(card, dataclasses.replace(face, neutral_photo=neutral), now=rt.clock())
         return
     await shared.refresh_card(rt, uow, complaint, view)
+
+
+async def _retire_old_cards(rt: Runtime, uow: UnitOfWork, complaint: Complaint, *, named: bool, neutral: bool) -> None:
+    """Cards left in a previous agency's group (a reassigned complaint) showed the name, or the words and
+    photos of a complaint now withdrawn: they are edited too, as the moved card they are."""
+    withdrawn = complaint.status == lifecycle.Status.DITARIK
+    if not (named or withdrawn):
+        return
+    view = await shared.build_view(uow, complaint)
+    for card in await uow.cards.for_complaint(complaint.id):
+        if card.active or card.message_id is None:
+            continue
+        face = cards.render_card(view, rt.ctx, active=False, moved_to_agency=complaint.agency)
+        await uow.outbox.enqueue_card_edit(card, dataclasses.replace(face, neutral_photo=neutral and withdrawn),
+                                           now=rt.clock())
 
 
 def _draft_photos(state: dict[str, Any]) -> list[str]:

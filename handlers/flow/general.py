@@ -215,7 +215,7 @@ def on_leave_waiting(turn: Turn) -> Reply:
 
 
 #: intents that mean a command of :data:`handlers.flow.tables.GLOBAL_COMMANDS` (add a row, not an if)
-COMMAND_INTENTS: dict[str, str] = {"mydata": "dataku", "privacy": "privasi"}
+COMMAND_INTENTS: dict[str, str] = {"mydata": "dataku", "privacy": "privasi", "erase": "hapusdata"}
 
 
 def on_intent(turn: Turn, intent: Intent) -> Reply:

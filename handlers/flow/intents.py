@@ -21,7 +21,7 @@ from handlers.flow.drafting import _valid_number, normalise_number
 __all__ = ["EXACT_KINDS", "Intent", "category_in", "command_takes_args", "match_category", "recognise", "tracking_number"]
 
 #: intents recognised only when the whole text is one of their phrases
-_WHOLE = ("menu", "help", "cancel", "mine", "language", "mydata", "privacy")
+_WHOLE = ("menu", "help", "cancel", "mine", "language", "mydata", "privacy", "erase")
 #: intents the description step also understands: a story is never mistaken for them
 EXACT_KINDS = frozenset({*_WHOLE, "status"})
 #: a word as people type it; the token boundaries used to keep the rest of a "mau lapor ..." sentence
@@ -30,7 +30,7 @@ _TOKEN = re.compile(r"[^\W_]+")
 
 @dataclass(frozen=True, slots=True)
 class Intent:
-    """``kind``: menu, help, cancel, status, mine, language, mydata, privacy, new, category.
+    """``kind``: menu, help, cancel, status, mine, language, mydata, privacy, erase, new, category.
 
     ``arg``: for status the normalised tracking number ("" = ask for it); for new the rest of the
     sentence as typed ("jalan rusak di depan pasar"); for category the category key."""

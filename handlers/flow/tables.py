@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 from handlers.flow.abuse import REFILE_SEND
+from handlers.flow.erasure import (
+    ERASE_NO,
+    ERASE_YES,
+    on_erase_ask,
+    on_erase_confirm,
+    on_erase_keep,
+)
 from handlers.flow.filing import (
     on_address_as_typed,
     on_address_match,
@@ -141,6 +148,9 @@ GLOBAL_COMMANDS: dict[str, Transition] = {
     "mydata": Transition(on_my_data),
     "privasi": Transition(on_privacy),
     "privacy": Transition(on_privacy),
+    # erase my personal data (issue 12, handlers.flow.erasure): asks first
+    "hapusdata": Transition(on_erase_ask),
+    "erasedata": Transition(on_erase_ask),
 }
 
 #: buttons valid at every step; ``prefix:*`` matches any argument
@@ -156,6 +166,8 @@ GLOBAL_BUTTONS: dict[str, Transition] = {
     f"{SHOW_PREFIX}*": Transition(on_show_button),
     NAV_MENU: Transition(on_start, (Step.IDLE,)),
     NAV_BACK: Transition(on_leave_waiting, (Step.IDLE,)),
+    ERASE_YES: Transition(on_erase_confirm, (Step.IDLE,)),
+    ERASE_NO: Transition(on_erase_keep),
 }
 
 #: a press from an older message (its menu version is not the current one, see
@@ -173,6 +185,9 @@ OLD_BUTTONS: dict[str, Transition] = {
     MENU_HELP: GLOBAL_BUTTONS[MENU_HELP],
     f"{LANG_PREFIX}*": GLOBAL_BUTTONS[f"{LANG_PREFIX}*"],
     f"{SHOW_PREFIX}*": GLOBAL_BUTTONS[f"{SHOW_PREFIX}*"],
+    # a double tap, or a tap after the erasure (a new conversation): the service says what was done
+    ERASE_YES: GLOBAL_BUTTONS[ERASE_YES],
+    ERASE_NO: GLOBAL_BUTTONS[ERASE_NO],
 }
 _OLD = Transition(on_old_press)
 
