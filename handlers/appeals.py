@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from handlers.blocking import block_button
 from handlers.context import FlowContext
 from handlers.messages import Button, OutMessage
 from handlers.text import parse_id
@@ -80,12 +81,14 @@ def _card_text(view: ComplaintView, reason: str, reject_reason: str, ctx: FlowCo
 def render_appeal_card(
     view: ComplaintView, reason: str, reject_reason: str, ctx: FlowContext, *, language: str = "id"
 ) -> OutMessage:
-    """The appeal as the command centre first sees it, with its three outcomes."""
+    """The appeal as the command centre first sees it, with its three outcomes (and *🚫 Blokir pelapor*,
+    :mod:`handlers.blocking`, on its own row)."""
     t = ctx.t
     rows = (
         (Button(t(language, "staff.appeal.uphold"), appeal_payload(AppealVerb.UPHOLD, view.id)),),
         (Button(t(language, "staff.appeal.reopen"), appeal_payload(AppealVerb.REOPEN, view.id)),
          Button(t(language, "staff.appeal.move"), appeal_payload(AppealVerb.MOVE, view.id))),
+        (block_button(view.id, ctx, language),),
     )
     return OutMessage(_card_text(view, reason, reject_reason, ctx, language), buttons=rows)
 

@@ -264,3 +264,32 @@ async def test_the_cli_blocks_and_unblocks_by_complaint_number(
     async with UnitOfWork(world.app.runtime.sessionmaker) as uow:
         row = (await uow.session.execute(select(Citizen))).scalar_one()
         assert row.blocked_at is None and row.blocked_reason is None
+
+
+async def test_the_command_centre_blocks_from_an_appeal_card(world: World) -> None:
+    from tests.e2e.test_followup import filed, staff_button, the_complaint
+
+    centre = await world.agency_group("jcoc", ("Komandan",))
+    citizen = world.citizen()
+    staff, card = await filed(world, citizen)
+    await staff[0].tap(staff_button(card, "st:reject:"), card)
+    prompt = await staff[0].next()
+    await outbox_settled(world)
+    staff[0].user.send_text("Bukan wewenang dinas ini", chat=card.chat_id, reply_to=prompt.message_id)
+    notice = await citizen.next_matching("Bukan wewenang")
+    cid = (await the_complaint(world)).id
+    await citizen.tap_and_read(f"fu:appeal:{cid}", notice)
+    kept = await citizen.say("Dinas ini tidak becus, saya akan terus kirim pesan")
+    await citizen.tap_and_read(f"fu:send:{cid}", kept)
+    appeal = await centre[0].next_matching("Keberatan warga")
+    await outbox_settled(world)
+
+    await centre[0].tap(f"blk:ask:{cid}", appeal)
+    ask = await centre[0].next_matching("alasan memblokir")
+    assert ask.reply_to_message_id == appeal.message_id, "the prompt answers under the appeal card"
+    await outbox_settled(world)
+    centre[0].user.send_text("Keberatan berulang tanpa dasar", chat=centre[0].chat_id, reply_to=ask.message_id)
+    await centre[0].next_matching("diblokir")
+    assert [e.note for e in await audit(world, "citizen_blocked") if not e.refused] == ["Keberatan berulang tanpa dasar"]
+    await citizen.quiet(0.2)
+    assert "Akun Anda dibatasi" in body(await citizen.say("halo"))

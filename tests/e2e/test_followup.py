@@ -272,7 +272,7 @@ async def test_an_appeal_reaches_the_command_centre_and_each_outcome_does_what_i
     assert "sudah dikirim" in body(sent)
     appeal = await centre[0].next_matching("Keberatan warga")
     assert "jalan provinsi" in body(appeal) and "Bukan wewenang" in body(appeal)
-    assert {p.split(":")[1] for p in payloads(appeal)} == {"uphold", "reopen", "move"}
+    assert {p.split(":")[1] for p in payloads(appeal)} == {"uphold", "reopen", "move", "ask"}  # ask: 🚫 Blokir
     await outbox_settled(world)
 
     if outcome == "uphold":

@@ -32,7 +32,7 @@ def test_the_card_shows_both_reasons_and_three_outcomes() -> None:
     check_message(card)
     assert "Keberatan warga" in card.text and "JMB-2026-000042" in card.text and "Warga #0042" in card.text
     assert "&lt;b&gt;bukan&lt;/b&gt;" in card.text and "Bukan wewenang &amp; di luar" in card.text
-    assert _payloads(card) == ["ap:uphold:42", "ap:reopen:42", "ap:move:42"]
+    assert _payloads(card) == ["ap:uphold:42", "ap:reopen:42", "ap:move:42", "blk:ask:42"]
 
 
 def test_the_picker_offers_the_other_agencies_and_a_way_back() -> None:
