@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import pytest_asyncio
@@ -293,3 +294,48 @@ async def test_the_command_centre_blocks_from_an_appeal_card(world: World) -> No
     assert [e.note for e in await audit(world, "citizen_blocked") if not e.refused] == ["Keberatan berulang tanpa dasar"]
     await citizen.quiet(0.2)
     assert "Akun Anda dibatasi" in body(await citizen.say("halo"))
+
+
+# --- WhatsApp ----------------------------------------------------------------------------------------------
+
+
+async def test_a_blocked_whatsapp_citizen_gets_one_notice_then_silence_and_keeps_their_data_rights(
+    wa_world: World,
+) -> None:
+    from bot.ops.citizens import block_command
+    from tests.e2e.test_followup import filed, the_complaint
+
+    citizen = wa_world.whatsapp_citizen()
+    staff, card = await filed(wa_world, citizen)
+    number = (await the_complaint(wa_world)).number
+    assert wa_world.app.runtime is not None
+    code, _said = await block_command(wa_world.app.runtime.sessionmaker, number, block=True, reason="spam",
+                                      now=datetime.now(UTC))
+    assert code == 0
+    await citizen.quiet(0.2)
+    await citizen.send("halo")
+    assert "Akun Anda dibatasi" in text_of(await citizen.next())
+    await citizen.send("halo lagi")
+    await citizen.send("menu")
+    assert await citizen.quiet(0.5) == []
+    mine = await citizen.say("data saya")
+    assert "Data Anda di SiKesal" in text_of(mine) and number in text_of(mine)
+    # the agency still works on the complaint
+    accept = next(p for p in payloads(current(wa_world, card)) if p.startswith("st:accept:"))
+    await staff[0].tap(accept, current(wa_world, card))
+    await eventually(lambda: not any(p.startswith("st:accept:") for p in payloads(current(wa_world, card))))
+
+
+async def test_the_daily_cap_on_whatsapp_says_how_to_check_the_status(wa_world: World) -> None:
+    citizen = wa_world.whatsapp_citizen()
+    await citizen.say("menu")
+    rt = wa_world.app.runtime
+    assert rt is not None
+    async with UnitOfWork(rt.sessionmaker) as uow:  # five filed today (the filings themselves: the Telegram test)
+        row = (await uow.session.execute(select(Citizen))).scalar_one()
+        row.filed_day = rt.clock().astimezone(ZoneInfo(wa_world.config.city.timezone)).date().isoformat()
+        row.filed_count = 5
+        await uow.commit()
+    refused = text_of(await citizen.say("baru"))
+    assert "sudah mengirim 5 pengaduan" in refused and "besok" in refused and "/status" not in refused, refused
+    assert "ketik" in refused and "status" in refused
