@@ -47,16 +47,22 @@ def _load(settings: Settings) -> AppConfig:
     return load_config(settings.config_path)
 
 
-async def _migrate(settings: Settings, config: AppConfig) -> int:
+async def _migrate(settings: Settings, config: AppConfig) -> tuple[int, int]:
     """Upgrade the schema, then give complaints stored before the clocks existed their clocks (a migration
-    cannot read config.yaml, which decides them); returns how many were filled."""
+    cannot read config.yaml, which decides them) and re-encode photos stored before issue 12 without their
+    metadata (it needs the media directory); returns how many complaints were filled and photos re-encoded."""
     from bot.services.clocks import fill_missing_clocks
+    from bot.services.photos import reencode_stored_photos
     from storage.db import make_engine, make_sessionmaker, upgrade_database
+    from storage.media import MediaStore
 
     engine = make_engine(settings.resolved_database_url)
     try:
         await upgrade_database(engine)
-        return await fill_missing_clocks(_Clocks(config, make_sessionmaker(engine)), datetime.now(UTC))
+        sessionmaker = make_sessionmaker(engine)
+        filled = await fill_missing_clocks(_Clocks(config, sessionmaker), datetime.now(UTC))
+        photos = await reencode_stored_photos(sessionmaker, MediaStore(settings.media_dir))
+        return filled, photos.reencoded + photos.unreadable
     finally:
         await engine.dispose()
 
@@ -499,8 +505,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{settings.config_path}: OK ({len(config.categories)} categories, {len(config.agencies)} agencies)")
         return 0
     if args.command == "migrate":
-        filled = asyncio.run(_migrate(settings, config))
-        print("Database is up to date." + (f" Clocks set for {filled} stored complaints." if filled else ""))
+        filled, photos = asyncio.run(_migrate(settings, config))
+        print("Database is up to date." + (f" Clocks set for {filled} stored complaints." if filled else "")
+              + (f" {photos} stored photos re-encoded without metadata." if photos else ""))
         return 0
     if args.command == "agency":
         if args.agency_command == "link-code" and args.agency not in config.agencies:

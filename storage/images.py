@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -19,6 +20,12 @@ MAX_SIDE = 2560
 #: refuse decompression bombs (a tiny file that claims to be a gigapixel image)
 MAX_PIXELS = 60_000_000
 JPEG_QUALITY = 85
+#: the type every stored photo has: :meth:`storage.media.MediaStore.put` stores nothing else
+STORED_MIME = "image/jpeg"
+
+
+class NotAnImage(ValueError):
+    """Bytes that claim to be an image (by name or declared type) but do not decode as one."""
 
 
 def reencode_jpeg(data: bytes, *, max_side: int = MAX_SIDE) -> bytes | None:
@@ -42,3 +49,26 @@ def reencode_jpeg(data: bytes, *, max_side: int = MAX_SIDE) -> bytes | None:
     out = io.BytesIO()
     rgb.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True)  # no exif=, icc_profile=: nothing kept
     return out.getvalue()
+
+
+def is_clean_jpeg(source: bytes | Path, *, max_side: int = MAX_SIDE) -> bool:
+    """Whether ``source`` already is what :func:`reencode_jpeg` makes: a JPEG no larger than ``max_side``
+    whose only application segment is the plain JFIF header (no EXIF, XMP, ICC, Adobe, comments).
+
+    Only the header is read, so this is cheap: the sender uploads such bytes as they are (re-encoding a
+    clean JPEG again only loses quality) and ``sikesal migrate`` re-encodes only files that fail it, which
+    makes a second run a no-op."""
+    try:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
+            if image.format != "JPEG" or max(image.size) > max_side:
+                return False
+            markers = {marker for marker, _ in getattr(image, "applist", [])}
+            if markers - {"APP0"} or any(key in image.info for key in _METADATA_KEYS):
+                return False
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
+        return False
+    return True
+
+
+#: what Pillow puts in ``Image.info`` for metadata a phone or editor wrote into a JPEG
+_METADATA_KEYS = ("exif", "xmp", "icc_profile", "photoshop", "comment", "adobe")

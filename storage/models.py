@@ -243,6 +243,9 @@ class MediaFile(Base):
     size: Mapped[int] = mapped_column(Integer)
     telegram_file_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: the bytes are the re-encoded, metadata-free photo (every file stored since issue 12 is: MediaStore.put);
+    #: false only for files stored before, until ``sikesal migrate`` re-encodes them (bot.services.photos)
+    reencoded: Mapped[bool] = mapped_column(Boolean, default=True, server_default=false())
 
 
 class ComplaintPhoto(Base):

@@ -321,12 +321,16 @@ class TelegramSender(CitizenEdits):
 
     @staticmethod
     async def _photo_source(session: AsyncSession, sha256: str, file_id: str | None) -> PhotoSource | None:
+        """Where a photo's bytes come from. A stored photo goes by the file id Telegram gave for OUR
+        upload of its cleaned bytes (``media_files.telegram_file_id``), else is uploaded from disk; a file
+        id carried by the message or complaint is used only when nothing is stored (it may be the sender's
+        own, which would show their original with its metadata)."""
         stored = await session.get(MediaFile, sha256)
-        path = stored.path if stored is not None else None
-        known = file_id or (stored.telegram_file_id if stored is not None else None)
-        if known is None and path is None:
+        if stored is not None:
+            return PhotoSource(sha256=sha256, file_id=stored.telegram_file_id, path=stored.path)
+        if file_id is None:
             return None
-        return PhotoSource(sha256=sha256, file_id=known, path=path)
+        return PhotoSource(sha256=sha256, file_id=file_id, path=None)
 
     # ------------------------------------------------------------------ writing
 

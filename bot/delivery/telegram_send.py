@@ -41,7 +41,7 @@ from bot.delivery.telegram_outcomes import (
     is_chat_problem,
 )
 from handlers.messages import MAX_DOCUMENT_BYTES, OutDocument
-from storage.images import reencode_jpeg
+from storage.images import is_clean_jpeg, reencode_jpeg
 from storage.models import OutboxMessage
 from storage.outbox import KIND_SEND, PENDING, OutboxRepo
 from storage.repositories import MediaRepo
@@ -69,11 +69,14 @@ class CardSending(TelegramCalls):
         if source.path is None:
             raise FileNotFoundError(f"no stored bytes for photo {source.sha256}")
         data = await self.media.read(source.path)
-        # what leaves for a group is always a clean JPEG (files stored before re-encoding existed too)
-        cleaned = await asyncio.to_thread(reencode_jpeg, data)
-        if cleaned is None:
-            raise UnusablePhoto(f"stored photo {source.sha256[:12]} does not decode as an image")
-        return BufferedInputFile(cleaned, filename=f"{source.sha256[:16]}.jpg")
+        # what leaves is always a clean JPEG: stored photos already are (MediaStore.put), and are uploaded
+        # as they are; a file stored before that (not yet re-encoded by `sikesal migrate`) is cleaned here
+        if not await asyncio.to_thread(is_clean_jpeg, data):
+            cleaned = await asyncio.to_thread(reencode_jpeg, data)
+            if cleaned is None:
+                raise UnusablePhoto(f"stored photo {source.sha256[:12]} does not decode as an image")
+            data = cleaned
+        return BufferedInputFile(data, filename=f"{source.sha256[:16]}.jpg")
 
     async def _send_photos(
         self, job: Job, group: tuple[int, ...], *, caption: str | None, markup: render.ReplyMarkup | None,

@@ -1,13 +1,13 @@
 """Telegram ``Message`` -> neutral :class:`handlers.events.Incoming`.
 
-Photos (and images sent as documents) are downloaded with getFile and stored by content hash
-before the event reaches the core; anything over the size limit becomes ``TooLarge`` without a
+Photos (and images sent as documents) are downloaded with getFile, re-encoded without metadata and
+stored by content hash (:meth:`storage.media.MediaStore.put`) before the event reaches the core; what does
+not decode as an image becomes ``Unsupported("not_image")``; anything over the size limit becomes ``TooLarge`` without a
 download; every other kind of content becomes ``Unsupported(kind)`` so the core can re-prompt.
 """
 
 from __future__ import annotations
 
-import asyncio
 import io
 import logging
 
@@ -26,7 +26,7 @@ from handlers.events import (
     TooLarge,
     Unsupported,
 )
-from storage.images import reencode_jpeg
+from storage.images import NotAnImage
 from storage.media import MediaStore
 
 log = logging.getLogger("sikesal.telegram")
@@ -58,28 +58,15 @@ def parse_command(text: str) -> Command | None:
     return Command(name=name, args=args.strip()) if name else None
 
 
-class NotAnImage(ValueError):
-    """A file that claims to be an image but does not decode as one."""
-
-
-async def download_photo(
-    bot: Bot, media: MediaStore, file_id: str, mime_type: str, size: int, *, as_file: bool = False
-) -> MediaRef:
-    """Download and store a photo. An image sent *as a file* is re-encoded first (no metadata, upright,
-    at most 2560 px) and keeps no Telegram file id: a document's id cannot be sent as a photo ("type of
-    file mismatch"), so the card uploads the cleaned bytes and caches the photo id Telegram returns."""
+async def download_photo(bot: Bot, media: MediaStore, file_id: str) -> MediaRef:
+    """Download and store a photo, sent as a photo or as a file alike: re-encoded (no metadata, upright, at
+    most 2560 px) by the store. The sender's file id is never kept: it would show staff (or a citizen) the
+    sender's original, so a card or relay uploads the cleaned bytes and caches the id Telegram returns for
+    them (``media_files.telegram_file_id``). Raises :class:`NotAnImage`."""
     buffer = io.BytesIO()
     await bot.download(file_id, destination=buffer)
-    data = buffer.getvalue()
-    if as_file:
-        cleaned = await asyncio.to_thread(reencode_jpeg, data)
-        if cleaned is None:
-            raise NotAnImage(mime_type)
-        data, mime_type, file_id_kept = cleaned, "image/jpeg", None
-    else:
-        file_id_kept = file_id
-    sha256, _path = await media.put(data, mime_type)
-    return MediaRef(sha256=sha256, mime_type=mime_type, size=len(data) or size, telegram_file_id=file_id_kept)
+    stored = await media.put(buffer.getvalue())
+    return MediaRef(sha256=stored.sha256, mime_type=stored.mime_type, size=stored.size)
 
 
 async def to_event(message: Message, bot: Bot, media: MediaStore, *, max_bytes: int) -> Event:
@@ -116,10 +103,10 @@ async def _fetch(
     bot: Bot, media: MediaStore, file_id: str, mime_type: str, size: int, caption: str | None, *, as_file: bool
 ) -> Event:
     try:
-        ref = await download_photo(bot, media, file_id, mime_type, size, as_file=as_file)
+        ref = await download_photo(bot, media, file_id)
     except NotAnImage:
-        log.info("a file declared as %s is not a decodable image; refused", mime_type)
-        return Unsupported("document")
+        log.info("a %s declared as %s is not a decodable image; refused", "file" if as_file else "photo", mime_type)
+        return Unsupported("not_image")
     except TelegramBadRequest as exc:  # e.g. "file is too big" for files over the Bot API's 20 MB
         log.warning("could not download file: %s", exc.message)
         return TooLarge(size=size, max_bytes=size) if "too big" in exc.message else Unsupported("unknown")

@@ -40,6 +40,7 @@ from handlers.events import (
 )
 from handlers.text import parse_int
 from handlers.views import truncate
+from storage.images import NotAnImage
 from storage.media import MediaStore
 
 log = logging.getLogger("sikesal.whatsapp")
@@ -265,15 +266,14 @@ async def _media_event(
         return Unsupported("download_failed")
     if data is None:
         return TooLarge(size=size, max_bytes=max_bytes)
-    mime = content_type.split(";", 1)[0].strip().lower().replace("image/jpg", "image/jpeg")
-    sha256, _path = await media.put(data, mime)
+    try:
+        stored = await media.put(data)  # re-encoded without metadata, whatever Twilio says the type is
+    except NotAnImage:
+        log.info("whatsapp media declared as %s is not a decodable image; refused", content_type[:40])
+        return Unsupported("not_image")
     caption = form.get("Body") or None
-    return Photo(media=MediaRef(sha256=sha256, mime_type=mime, size=len(data)), caption=caption if index == 0 else None)
-
-
-#: the burst of a lone WhatsApp photo: photos following each other within seconds are one for the
-#: flood limit (see :func:`handlers.floods.admit`)
-WA_PHOTOS = "wa:photos"
+    ref = MediaRef(sha256=stored.sha256, mime_type=stored.mime_type, size=stored.size)
+    return Photo(media=ref, caption=caption if index == 0 else None)
 
 
 async def to_events(

@@ -84,9 +84,11 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[str, MediaLinks]]:
     await upgrade_database(engine)
     sessionmaker: async_sessionmaker[AsyncSession] = make_sessionmaker(engine)
     store = MediaStore(tmp_path / "media")
-    sha, relative = await store.put(PNG, "image/png")
+    # a file as an older version stored it (MediaStore.put re-encodes, as JPEG): served with its own type
+    store.path_for(f"{SHA[:2]}/{SHA[2:4]}/{SHA}.png").parent.mkdir(parents=True)
+    store.path_for(f"{SHA[:2]}/{SHA[2:4]}/{SHA}.png").write_bytes(PNG)
     async with UnitOfWork(sessionmaker) as uow:
-        await uow.media.upsert(sha, relative, "image/png", len(PNG))
+        await uow.media.upsert(SHA, f"{SHA[:2]}/{SHA[2:4]}/{SHA}.png", "image/png", len(PNG))
         await uow.commit()
     app = web.Application()
     clock_links = MediaLinks(SECRET, ttl=timedelta(hours=1))  # the real clock

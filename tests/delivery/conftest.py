@@ -130,10 +130,10 @@ def store_photo(sessionmaker: async_sessionmaker[AsyncSession], media_store: Med
     """Store a JPEG on disk and as a MediaFile row; returns its sha256."""
 
     async def store(gray: int = 100) -> str:
-        data = make_jpeg(64, 48, gray=gray)
-        sha, path = await media_store.put(data, "image/jpeg")
+        stored = await media_store.put(make_jpeg(64, 48, gray=gray))
+        sha = stored.sha256
         async with UnitOfWork(sessionmaker) as uow:
-            await uow.media.upsert(sha, path, "image/jpeg", len(data))
+            await uow.media.upsert(sha, stored.path, stored.mime_type, stored.size)
             await uow.commit()
         return sha
 

@@ -27,11 +27,12 @@ from storage.models import AuditEntry, ConversationRow
 from storage.uow import UnitOfWork
 from tests.e2e.conftest import World, outbox_settled
 from tests.e2e.harness import Person, WhatsAppPerson, body, text_of
+from tests.e2e.photo_checks import assert_clean, cleaned, phone_photo
 from tests.e2e.test_channels import file_on
 
 pytestmark = pytest.mark.e2e
 
-FIX = make_jpeg(gray=200)
+FIX = phone_photo(gray=200)  # a clerk's phone photo, with EXIF (GPS, camera serial)
 STICKER = {"file_id": "CAACAgIAAxkBAAstk", "file_unique_id": "stk1", "type": "regular",
            "width": 512, "height": 512, "is_animated": False, "is_video": False}
 
@@ -64,7 +65,8 @@ async def test_a_staff_photo_under_the_card_reaches_a_telegram_citizen_as_a_phot
     assert isinstance(citizen, Person)
     staff[0].user.send_photo(FIX, caption="Sudah kami tambal, terima kasih", chat=card.chat_id, reply_to=card.message_id)
     fix = await citizen.next_matching("Sudah kami tambal")
-    assert telegram_photo_bytes(wa_world, fix) == FIX, "the photo itself, not a link or a text"
+    assert telegram_photo_bytes(wa_world, fix) == cleaned(FIX), "the (re-encoded) photo itself, not a link or a text"
+    assert_clean(telegram_photo_bytes(wa_world, fix))  # no metadata of the clerk's phone reaches the citizen
     assert "JMB-" in body(fix) and "Dinas Pekerjaan Umum" in body(fix)
     ack = await staff[0].next_matching("diteruskan")
     assert ack.chat_id == card.chat_id
@@ -103,13 +105,14 @@ async def test_a_staff_photo_reaches_a_whatsapp_citizen_through_a_signed_link(wa
     assert len(fix.media_urls) == 1, "the photo goes with its text, in one WhatsApp message"
     url = fix.media_urls[0]
     assert url.startswith(f"{wa_world.app.public_url}/media/")
-    sha256 = hashlib.sha256(FIX).hexdigest()
+    sha256 = hashlib.sha256(cleaned(FIX)).hexdigest()
     assert sha256 in url
     async with aiohttp.ClientSession() as session:
         async with session.get(url) as response:  # what Twilio does with MediaUrl
             assert response.status == 200
             assert response.headers["Content-Type"] == "image/jpeg"
-            assert await response.read() == FIX
+            assert_clean(served := await response.read())
+            assert served == cleaned(FIX)
         # a forged signature, another file under a real signature, a link that expired, a path outside
         expires, signature, name = url.rsplit("/", 3)[-3:]
         forged = signature[:-1] + ("A" if signature[-1] != "A" else "B")

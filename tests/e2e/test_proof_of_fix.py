@@ -19,13 +19,14 @@ from storage.models import AuditEntry, Complaint, ComplaintPhoto
 from storage.uow import UnitOfWork
 from tests.e2e.conftest import World, current, outbox_settled
 from tests.e2e.harness import Person, WhatsAppPerson, body, eventually, payloads, text_of
+from tests.e2e.photo_checks import assert_clean, cleaned, phone_photo
 from tests.e2e.proof_steps import PROMPT_WORDS, press_resolve, status_button
 from tests.e2e.test_channels import file_on
 from tests.e2e.test_filing import file_complaint
 
 pytestmark = pytest.mark.e2e
 
-AFTER = make_jpeg(gray=230)
+AFTER = phone_photo(gray=230)  # the clerk's phone writes EXIF (GPS, serial): the citizen must not get it
 
 
 async def in_progress(
@@ -120,7 +121,8 @@ async def test_required_proof_refuses_text_once_then_a_photo_resolves(world: Wor
                          reply_to=error.message_id)
     await eventually(lambda: "selesai" in first_line(world, card))
     notice = await citizen.next_matching("selesai")
-    assert photo_bytes(world, notice) == AFTER, "the after photo comes with the resolution notice"
+    assert photo_bytes(world, notice) == cleaned(AFTER), "the after photo comes with the resolution notice"
+    assert_clean(photo_bytes(world, notice))  # without the clerk's phone's metadata
     assert "Lubang sudah ditambal &amp; diaspal" not in body(notice) and "Lubang sudah ditambal & diaspal" in body(notice)
     assert "JMB-" in body(notice)
 
@@ -132,7 +134,7 @@ async def test_required_proof_refuses_text_once_then_a_photo_resolves(world: Wor
     complaint, photos, entries = await stored(world)
     assert complaint.status == "selesai" and complaint.proof_note == "Lubang sudah ditambal & diaspal"
     assert [k for k, _ in photos] == ["report", "proof"]
-    assert photos[1][1] == hashlib.sha256(AFTER).hexdigest()
+    assert photos[1][1] == hashlib.sha256(cleaned(AFTER)).hexdigest()
     resolve = [e for e in entries if e.action == "resolve" and not e.refused]
     assert len(resolve) == 1
     assert (resolve[0].actor_name, resolve[0].note, resolve[0].media_sha256) == (
@@ -151,7 +153,7 @@ async def test_required_proof_refuses_text_once_then_a_photo_resolves(world: Wor
     citizen.user.send_text(f"/status {complaint.number}")
     view = await citizen.next_matching("Bukti penyelesaian")  # after the follow-up question, if asked
     assert "Bukti penyelesaian: Lubang sudah ditambal" in body(view)
-    assert photo_bytes(world, view) == AFTER
+    assert photo_bytes(world, view) == cleaned(AFTER)
     assert "dengan foto bukti" in body(view)
 
 
@@ -263,7 +265,8 @@ async def test_a_whatsapp_citizen_gets_the_proof_photo_as_media(wa_world: World)
     assert "selesai" in text_of(notice).lower()
     assert len(notice.media_urls) == 1, "the photo goes with the notice, in one WhatsApp message"
     async with aiohttp.ClientSession() as session, session.get(notice.media_urls[0]) as response:
-        assert response.status == 200 and await response.read() == AFTER  # what Twilio fetches
+        assert response.status == 200 and await response.read() == cleaned(AFTER)  # what Twilio fetches
+        assert_clean(cleaned(AFTER))
     complaint, _, _ = await stored(wa_world)
     await outbox_settled(wa_world)
     await citizen.send(f"STATUS {complaint.number}")

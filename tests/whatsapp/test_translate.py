@@ -28,6 +28,7 @@ from handlers.events import (
 )
 from localapi.telegram import make_jpeg
 from localapi.twilio import TwilioServer
+from storage.images import is_clean_jpeg
 from storage.media import MediaStore
 from storage.models import InboundMessage, MediaFile
 from storage.uow import UnitOfWork
@@ -161,11 +162,11 @@ async def test_a_jpeg_is_downloaded_stored_by_hash_and_captioned(
     assert fields["MediaUrl0"].startswith(REAL_TWILIO + "/"), "the form names api.twilio.com, like Twilio's"
     event = (await only_event(translate, fields)).event
     assert isinstance(event, Photo)
-    sha = hashlib.sha256(data).hexdigest()
-    assert (event.media.sha256, event.media.mime_type, event.media.size) == (sha, "image/jpeg", len(data))
+    stored = media_store.path_for(MediaStore.relative_path(event.media.sha256, "image/jpeg")).read_bytes()
+    assert hashlib.sha256(stored).hexdigest() == event.media.sha256, "stored by the hash of what is stored"
+    assert (event.media.mime_type, event.media.size) == ("image/jpeg", len(stored))
+    assert is_clean_jpeg(stored), "the stored file is the re-encoded photo, without metadata"
     assert event.caption == "Sampah menumpuk di pinggir jalan"
-    stored = media_store.path_for(MediaStore.relative_path(sha, "image/jpeg"))
-    assert stored.read_bytes() == data
 
 
 async def test_image_jpg_is_stored_as_jpeg_and_a_photo_without_body_has_no_caption(
@@ -296,9 +297,9 @@ async def test_several_media_become_several_events_with_their_own_keys(
     assert [key for key, _ in events] == [f"wa:{MEDIA_SID}", f"wa:{MEDIA_SID}:1", f"wa:{MEDIA_SID}:2"]
     photos = [incoming.event for _key, incoming in events]
     assert isinstance(photos[0], Photo) and isinstance(photos[1], Photo)
-    assert photos[0].media.sha256 == hashlib.sha256(first).hexdigest() and photos[0].caption == "dua foto"
-    assert photos[1].media.sha256 == hashlib.sha256(second).hexdigest() and photos[1].caption is None
-    assert photos[1].media.mime_type == "image/png"
+    assert photos[0].media.sha256 != photos[1].media.sha256
+    assert photos[0].caption == "dua foto" and photos[1].caption is None
+    assert photos[1].media.mime_type == "image/jpeg", "a PNG is stored re-encoded, as a JPEG"
     assert photos[2] == Unsupported("sticker")
     # every item answers the message replied to (a photo of a reply reaches the agency too)
     assert [incoming.reply_to_message_id for _key, incoming in events] == [replied, replied, replied]

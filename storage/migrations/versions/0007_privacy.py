@@ -36,6 +36,9 @@ def upgrade() -> None:
     op.add_column("citizens", sa.Column("filed_day", sa.String(length=10), nullable=True))
     op.add_column("citizens", sa.Column("filed_count", sa.Integer(), nullable=False, server_default="0"))
     op.add_column("complaints", sa.Column("privacy", sa.String(length=8), nullable=False, server_default=""))
+    # photos (issue 12): files stored before are re-encoded by `sikesal migrate` (bot.services.photos), which
+    # marks them; every file stored from now on is re-encoded already (the model's default)
+    op.add_column("media_files", sa.Column("reencoded", sa.Boolean(), nullable=False, server_default=sa.false()))
     # retention (issue 12): when a stored message's content was purged (privacy.messages_days)
     op.add_column("outbox", sa.Column("purged_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("inbound_messages", sa.Column("purged_at", sa.DateTime(timezone=True), nullable=True))
@@ -44,6 +47,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("media_files") as batch:
+        batch.drop_column("reencoded")
     with op.batch_alter_table("inbound_messages") as batch:
         batch.drop_column("purged_at")
     with op.batch_alter_table("outbox") as batch:
