@@ -10,7 +10,7 @@ from bot.telegram.middlewares import PerChatSerial
 from bot.telegram.routers import citizen, staff, tools
 
 #: commands shown in the private-chat menu (descriptions come from the catalogs)
-PRIVATE_COMMANDS = ("start", "baru", "status", "laporan", "bahasa", "help", "cancel", "dataku", "privasi")
+PRIVATE_COMMANDS = ("start", "baru", "status", "laporan", "bahasa", "help", "cancel", "dataku", "privasi", "hapusdata")
 GROUP_COMMANDS = ("link", "antrian", "terlambat", "cari")
 
 

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 import pytest
+from aiogram.types import BotCommandScopeAllPrivateChats
 from sqlalchemy import func, select
 
 from bot.delivery.telegram_send import NEUTRAL_JPEG
@@ -189,6 +190,9 @@ async def test_changing_ones_mind_keeps_everything(wa_world: World, channel: str
 
 
 async def test_a_second_confirm_says_it_is_done_and_erases_once(world: World) -> None:
+    assert world.app.bot is not None
+    menu = await world.app.bot.get_my_commands(scope=BotCommandScopeAllPrivateChats())
+    assert any(c.command == "hapusdata" and "Hapus data" in c.description for c in menu), "in the command menu"
     await world.agency_group("pupr")
     citizen, identity = _citizen(world, "telegram")
     assert isinstance(citizen, Person)
