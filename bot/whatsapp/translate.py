@@ -276,6 +276,11 @@ async def _media_event(
     return Photo(media=ref, caption=caption if index == 0 else None)
 
 
+#: the burst of a lone WhatsApp photo: photos following each other within seconds are one for the
+#: flood limit (see :func:`handlers.floods.admit`)
+WA_PHOTOS = "wa:photos"
+
+
 async def to_events(
     form: Mapping[str, str], fetcher: MediaFetcher, media: MediaStore, *, max_bytes: int
 ) -> list[tuple[str, Incoming]]:
