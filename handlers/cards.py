@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, replace
 
 from handlers import clocks
+from handlers.blocking import block_button
 from handlers.context import FlowContext
 from handlers.lifecycle import Action, Decision, action_label, allowed_actions, is_terminal, status_label
 from handlers.messages import Alert, Button, MessageRef, OutMessage
@@ -380,6 +381,7 @@ def render_rerouted_card(
     picker = render_reassign_picker(view, ctx, current_agency=view.agency, language=language)
     text = _fit_text(view, ctx, language, moved_to=None, tail=("", note, ctx.t(language, "card.reassign_pick")))
     rows = tuple(row for row in picker.buttons if not any(b.payload.endswith(f":{REASSIGN_CANCEL}") for b in row))
+    rows += ((block_button(view.id, ctx, language),),)  # 🚫 Blokir pelapor: the command centre's card (handlers.blocking)
     return OutMessage(text=text, buttons=rows, photos=view.photos)
 
 

@@ -107,14 +107,25 @@ async def _press(rt: Runtime, uow: UnitOfWork, chat_id: int, actor: StaffActor, 
     if citizen is not None and citizen.blocked_at is not None:
         return cc_alert(ctx, "cc.alert_already_blocked")
     now = rt.clock()
-    card = await queries.latest_link(uow.session, complaint.id, chat_id, _CARD_ROLES)
     prompt = blocking.render_prompt(complaint.number, ctx, staff_name=actor.name,
-                                    reply_to=int(card.message_id) if card is not None else None)
+                                    reply_to=await _card_message(uow, complaint, chat_id))
     await uow.outbox.enqueue(GROUP_CHANNEL, chat_id, prompt, complaint_id=complaint.id, link_role=PROMPT,
                              link_staff_user_id=actor.user_id, now=now)
     await uow.outbox.enqueue(GROUP_CHANNEL, chat_id, blocking.render_prompt_cancel(complaint.id, ctx),
                              complaint_id=complaint.id, link_role=CANCEL_ROLE, now=now)
     return cc_alert(ctx, "cc.alert_block_prompted")
+
+
+async def _card_message(uow: UnitOfWork, complaint: Complaint, chat_id: int) -> int | None:
+    """The message the prompt answers under: the newest escalation or appeal card in this group, else the
+    complaint's own card when it stands here (rerouted: its agency's group cannot be reached)."""
+    link = await queries.latest_link(uow.session, complaint.id, chat_id, _CARD_ROLES)
+    if link is not None:
+        return int(link.message_id)
+    card = await uow.cards.active_for(complaint.id)
+    if card is not None and card.chat_id == chat_id and card.message_id is not None:
+        return int(card.message_id)
+    return None
 
 
 async def _close_cancel(rt: Runtime, uow: UnitOfWork, complaint: Complaint, chat_id: int, key: str) -> None:

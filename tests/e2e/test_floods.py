@@ -339,3 +339,31 @@ async def test_the_daily_cap_on_whatsapp_says_how_to_check_the_status(wa_world: 
     refused = text_of(await citizen.say("baru"))
     assert "sudah mengirim 5 pengaduan" in refused and "besok" in refused and "/status" not in refused, refused
     assert "ketik" in refused and "status" in refused
+
+
+async def test_the_command_centre_blocks_from_a_rerouted_card(world: World) -> None:
+    """A card whose agency group removed the bot stands in the command centre's group: it can block too."""
+    from tests.e2e.test_card_delivery import file_complaint
+
+    pupr = await world.agency_group("pupr")
+    jcoc = await world.agency_group("jcoc", staff_names=("Dewi", "Eko"))
+    world.server.kick_bot(pupr[0].chat_id)
+    citizen = world.citizen()
+    await file_complaint(world, citizen)
+    rerouted = await jcoc[0].next_matching("JMB-")
+    block = next(p for p in payloads(rerouted) if p.startswith("blk:ask:"))
+    await outbox_settled(world)
+    await jcoc[0].tap(block, rerouted)
+    ask = await jcoc[0].next_matching("alasan memblokir")
+    assert ask.reply_to_message_id == rerouted.message_id
+    cancel = await jcoc[0].next_matching("Tidak jadi memblokir")
+    await outbox_settled(world)
+    answer = await jcoc[0].tap(f"blk:nx:{block.rsplit(':', 1)[1]}", cancel)
+    assert "dibatalkan" in answer.get("text", "")
+    await eventually(lambda: not payloads(current(world, cancel)) and "dibatalkan" in body(current(world, cancel)))
+    await outbox_settled(world)
+    late = await jcoc[0].say("terlambat", reply_to=ask.message_id)
+    assert "tidak mengubah apa pun" in body(late)
+    assert [e.refused for e in await audit(world, "citizen_blocked")] == [True], "the late reason is refused"
+    await citizen.quiet(0.2)
+    assert "Akun Anda dibatasi" not in body(await citizen.say("/start")), "not blocked"
