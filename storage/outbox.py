@@ -52,6 +52,9 @@ TWILIO_DELETE_CHAT = "twilio-delete:"
 ERASED_ROLE = "erased"
 #: what such a row holds afterwards: no chat, no words
 ERASED_CHAT = "erased"
+#: an erased citizen's chat id starts with it (a keyed hash, see bot.services.erasure): a message queued for
+#: them later (a status notice of a complaint still being handled) is stored as superseded, never sent
+ERASED_PREFIX = "#"
 
 #: ``last_error`` is for humans; a 64 KB HTML error page from a proxy is not worth storing whole.
 MAX_ERROR_CHARS = 1000
@@ -144,6 +147,8 @@ class OutboxRepo:
             next_attempt_at=at,
             created_at=at,
         )
+        if row.chat_id.startswith(ERASED_PREFIX):  # nobody to tell: not sent, and no words kept
+            row.status, row.payload, row.last_error = SUPERSEDED, {"text": ""}, "the citizen erased their data"
         self.session.add(row)
         await self.session.flush()
         return row

@@ -34,7 +34,7 @@ from handlers import cards, lifecycle
 from handlers.messages import OutMessage
 from storage import erasure as rows
 from storage.models import Citizen, Complaint
-from storage.outbox import KIND_TWILIO_DELETE, SUPERSEDED, TWILIO_DELETE_CHAT
+from storage.outbox import ERASED_PREFIX, KIND_TWILIO_DELETE, SUPERSEDED, TWILIO_DELETE_CHAT
 from storage.uow import UnitOfWork
 
 log = logging.getLogger("sikesal.erasure")
@@ -52,7 +52,7 @@ def keyed_hash(secret: bytes, channel: str, chat_id: str) -> str:
     if len(secret) < 16:
         raise ValueError("erasure needs the deployment's secret (SIKESAL_MEDIA_SECRET or the bot token's)")
     digest = hmac.new(secret, f"{channel}:{chat_id}".encode(), hashlib.sha256).hexdigest()
-    return f"#{digest[:40]}"
+    return f"{ERASED_PREFIX}{digest[:40]}"
 
 
 @dataclass(slots=True)

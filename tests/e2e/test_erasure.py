@@ -142,6 +142,15 @@ async def test_erasure_leaves_nothing_of_the_citizen(wa_world: World, channel: s
         assert len(twilio.deleted) > 10
         await outbox_settled(wa_world, timeout=30)
 
+    # the agency goes on with the complaint in progress: nobody is told, and the card warns of nothing
+    heard = len(await citizen.quiet(0.1))
+    await staff[0].tap(next(p for p in payloads(current(wa_world, card_kept)) if p.startswith("st:process:")),
+                       current(wa_world, card_kept))
+    await eventually(lambda: "Diproses" in body(current(wa_world, card_kept)))
+    await outbox_settled(wa_world, timeout=30)
+    assert not await citizen.quiet(0.3) and heard == 0, "an erased citizen hears nothing more"
+    assert "tidak terkirim" not in body(current(wa_world, card_kept))
+
     rows = await _rows(wa_world)
     assert not _hits(rows, identity), _hits(rows, identity)
     assert not _hits(rows, [WITHDRAWN[:30], CHAT[:30]]), _hits(rows, [WITHDRAWN[:30], CHAT[:30]])
@@ -150,7 +159,7 @@ async def test_erasure_leaves_nothing_of_the_citizen(wa_world: World, channel: s
         stays = await uow.complaints.by_number(kept)
         assert gone is not None and stays is not None
         assert gone.status == "ditarik" and gone.photos == [] and gone.latitude is None
-        assert stays.status == "diterima" and stays.reporter_name is None and stays.description == KEPT
+        assert stays.status == "diproses" and stays.reporter_name is None and stays.citizen_notice_error is None and stays.description == KEPT
         assert stays.photos, "the photos of a complaint in progress stay"
         erased = (await uow.session.scalars(select(Citizen).where(Citizen.erased_at.is_not(None)))).one()
         assert erased.display_name is None and erased.channel_user_id.startswith("#")
