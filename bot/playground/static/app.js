@@ -695,7 +695,14 @@
     for (const kind of ["voice", "video", "audio", "animation", "video_note", "document"]) {
       if (message[kind] && !(kind === "document" && message.animation)) {
         const icon = { voice: "🎤", video: "🎬", audio: "🎵", animation: "🎞", video_note: "⏺", document: "📄" }[kind];
-        bubble.append(el("div", { class: "file" }, `${icon} ${t("kind." + kind)}`, message[kind].file_name ? ` · ${message[kind].file_name}` : ""));
+        // a document the bot sent (the /dataku JSON) opens from the local server, like a photo
+        const name = message[kind].file_name
+          ? (kind === "document" && message.from_bot && message[kind].file_id
+            ? el("a", { href: `/api/files/${encodeURIComponent(message[kind].file_id)}`, target: "_blank", rel: "noopener",
+              download: message[kind].file_name }, message[kind].file_name)
+            : message[kind].file_name)
+          : null;
+        bubble.append(el("div", { class: "file" }, `${icon} ${t("kind." + kind)}`, name ? " · " : "", name || ""));
       }
     }
     if (message.contact) bubble.append(el("div", { class: "file" }, `👤 ${message.contact.first_name} · ${message.contact.phone_number}`));
