@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.services.runtime import Runtime
-from handlers.messages import OutDocument, OutMessage
+from handlers.messages import MAX_DOCUMENT_BYTES, OutDocument, OutMessage
 from handlers.rights import export_filename, render_summary
 from handlers.views import agency_display, to_local
 from storage.models import AuditEntry, Citizen, Complaint, ComplaintFollower, ConversationRow, InboundMessage
@@ -32,6 +32,8 @@ FORMAT = "sikesal-data-export/1"
 TELEGRAM = "telegram"
 #: at most this many complaints and messages go into one copy (a flood must not make a 50 MB file)
 MAX_ROWS = 5000
+#: the JSON file stays under Telegram's 50 MB for bots, with room for the multipart envelope
+DOCUMENT_LIMIT = MAX_DOCUMENT_BYTES - 1024 * 1024
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -166,6 +168,17 @@ async def collect(rt: Runtime, uow: UnitOfWork, citizen: Citizen, *, now: dateti
     }
 
 
+def as_file(document: dict[str, Any]) -> str:
+    """The JSON text, within what Telegram takes from a bot: a citizen whose stored messages alone would pass
+    :data:`DOCUMENT_LIMIT` gets the newest ones and ``messages_truncated`` (the summary still counts them all)."""
+    content = json.dumps(document, ensure_ascii=False, indent=2)
+    while len(content.encode()) > DOCUMENT_LIMIT and document.get("messages"):
+        messages = document["messages"]
+        document = {**document, "messages": messages[len(messages) // 2 + 1:], "messages_truncated": True}
+        content = json.dumps(document, ensure_ascii=False, indent=2)
+    return content
+
+
 def filename_for(rt: Runtime, now: datetime) -> str:
     return export_filename(now, to_local(now, rt.ctx.timezone).date().isoformat())
 
@@ -177,7 +190,7 @@ async def export_messages(rt: Runtime, uow: UnitOfWork, citizen: Citizen, langua
     ctx = rt.ctx_for(citizen.channel)
     messages = render_summary(document, language, ctx)
     if citizen.channel == TELEGRAM:
-        content = json.dumps(document, ensure_ascii=False, indent=2)
+        content = as_file(document)
         caption = ctx.t(language, "mydata.file_caption")
         messages.append(OutMessage(caption, document=OutDocument(filename_for(rt, now), content)))
         return messages

@@ -4,9 +4,11 @@ erased their data serves nothing."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import load_config
@@ -80,6 +82,17 @@ async def test_an_erased_citizens_link_serves_nothing(
         await uow.commit()
     assert await rights.build_for_link(rt, siti_id) is None
     assert await rights.build_for_link(rt, 999_999) is None
+
+
+def test_a_file_too_big_for_telegram_keeps_the_newest_messages(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rights, "DOCUMENT_LIMIT", 4000)
+    messages = [{"received_at": None, "kind": "text", "text": f"pesan nomor {i} " + "x" * 40} for i in range(200)]
+    content = rights.as_file({"profile": {}, "complaints": [], "messages": messages})
+    assert len(content.encode()) <= 4000
+    kept = json.loads(content)
+    assert kept["messages_truncated"] is True and kept["messages"][-1]["text"].startswith("pesan nomor 199 ")
+    assert rights.as_file({"messages": messages[:2]}) == json.dumps({"messages": messages[:2]}, ensure_ascii=False,
+                                                                       indent=2), "a small copy is left whole"
 
 
 def test_link_signatures_are_per_citizen_and_expire() -> None:
