@@ -173,9 +173,10 @@ def test_the_nginx_site_proxies_only_the_webhooks_to_every_process() -> None:
 
     locations = {" ".join(words[1:]): children for words, children in find(server, "location")}
     proxied = {where for where, children in locations.items() if directive(children, "proxy_pass")}
-    assert proxied == {f"= {TelegramConfig().webhook_path}", "/twilio/", "/media/"}, "nothing else is public"
-    # signed photo links (bot.media_links) are read, never posted to
+    assert proxied == {f"= {TelegramConfig().webhook_path}", "/twilio/", "/media/", "/export/"}, "nothing else is public"
+    # signed photo links (bot.media_links) and data copies (bot.export_links) are read, never posted to
     assert [words[1:] for words, _ in find(locations["/media/"], "limit_except")] == [["GET"]]
+    assert [words[1:] for words, _ in find(locations["/export/"], "limit_except")] == [["GET"]]
     for where in proxied:
         assert directive(locations[where], "proxy_pass") == [[f"http://{name}"]]
     whatsapp = WhatsAppConfig()
