@@ -261,7 +261,7 @@ async def _apply(
     if isinstance(effect, ExportData):  # /dataku: the summary, then the JSON file (Telegram) or link
         return await rights.export_messages(rt, uow, citizen, language)
     if isinstance(effect, EraseMyData):  # /hapusdata confirmed: the answer goes to the chat it was
-        done = await erasure.erase_citizen(rt, uow, citizen, rt.clock(), reason="request")
+        done = await erasure.erase_citizen(rt, uow, citizen, rt.clock(), reason=erasure.REQUEST)
         return [erasure.answer(rt, done, language)]
     if isinstance(effect, RelayToAgency):  # "Ya, kirim ke petugas": as if the citizen had replied
         return await relay.relay_confirmed(rt, uow, citizen, language, effect)

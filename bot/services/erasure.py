@@ -44,6 +44,8 @@ WORD_ROLES = ("relay", "appeal_card")
 WHATSAPP = "whatsapp"
 #: the audit action of an erasure
 ERASURE = "erasure"
+#: ``reason`` of an erasure the citizen asked for (/hapusdata); anything else is the system's (retention)
+REQUEST = "request"
 
 
 def keyed_hash(secret: bytes, channel: str, chat_id: str) -> str:
@@ -71,7 +73,8 @@ class Erasure:
 
 async def erase_citizen(rt: Runtime, uow: UnitOfWork, citizen: Citizen, now: datetime, *, reason: str) -> Erasure:
     """Erase ``citizen``'s personal data inside ``uow`` (the caller commits). Idempotent: an erased citizen
-    is left as it is. ``reason`` ("request", "retention") goes into the audit, nothing personal does."""
+    is left as it is. ``reason``: "request" (/hapusdata: the audit names the citizen as the actor) or
+    "retention" (the system); the audit records who erased, never what."""
     result = Erasure(channel=citizen.channel, chat_id=citizen.channel_user_id, language=citizen.language)
     if citizen.erased_at is not None:
         result.already = True
@@ -113,13 +116,15 @@ async def erase_citizen(rt: Runtime, uow: UnitOfWork, citizen: Citizen, now: dat
         await _refresh(rt, uow, complaint, neutral=complaint.id in had_photos)
         await _retire_old_cards(rt, uow, complaint, named=complaint.id in named, neutral=complaint.id in had_photos)
     await _drop_unused_media(rt, uow, [*files, *_draft_photos(state)])
+    # who erased, never what: the citizen asked (/hapusdata), or the system did (the retention purge)
+    actor = "citizen" if reason == REQUEST else "system"
     if owned:
         for complaint in owned:
-            await uow.audit.add(complaint.id, actor_kind="system", actor_id=None, actor_name=None,
-                                action=ERASURE, note=reason, at=now)
+            await uow.audit.add(complaint.id, actor_kind=actor, actor_id=None, actor_name=None,
+                                action=ERASURE, note=None, at=now)
     elif not result.already:  # a double tap's fresh citizen held nothing: the first erasure is the one audited
-        await uow.audit.add(None, actor_kind="system", actor_id=None, actor_name=None, action=ERASURE,
-                            note=reason, at=now)
+        await uow.audit.add(None, actor_kind=actor, actor_id=None, actor_name=None, action=ERASURE,
+                            note=None, at=now)
     if channel == WHATSAPP:
         result.twilio_sids = list(dict.fromkeys(sids))
         await enqueue_twilio_deletes(uow, result.twilio_sids, now)

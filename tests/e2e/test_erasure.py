@@ -165,7 +165,7 @@ async def test_erasure_leaves_nothing_of_the_citizen(wa_world: World, channel: s
         assert erased.display_name is None and erased.channel_user_id.startswith("#")
         audit = (await uow.session.scalars(select(AuditEntry).where(AuditEntry.action == "erasure"))).all()
         assert sorted(e.complaint_id or 0 for e in audit) == sorted([gone.id, stays.id])
-        assert {e.note for e in audit} == {"request"}
+        assert {(e.note, e.actor_kind, e.actor_id) for e in audit} == {(None, "citizen", None)}, "who, never what"
         assert not await uow.session.scalar(
             select(func.count()).select_from(ComplaintFollower).where(ComplaintFollower.citizen_id == erased.id))
 
