@@ -450,10 +450,13 @@ class WhatsAppSender(OutboxLoop):
                 await self._record_sent_parts(
                     uow, row, outcome.message_ids, dict(zip(fresh, outcome.statuses, strict=False)), now
                 )
-                self.sent += 1
                 self.processed += 1
-                self._count("sent")
-                log.info("delivered whatsapp outbox row %s (%s)", row.id, ",".join(outcome.message_ids))
+                if job.delete_sid:  # a job, not a message: not counted as one sent
+                    log.info("whatsapp outbox row %s: message deleted at Twilio", row.id)
+                else:
+                    self.sent += 1
+                    self._count("sent")
+                    log.info("delivered whatsapp outbox row %s (%s)", row.id, ",".join(outcome.message_ids))
             elif action == "failed":
                 # parts of a long message that did go out still get receipts and reply links
                 await self._record_sent_parts(uow, row, list(row.result_message_ids or []), {}, now)
