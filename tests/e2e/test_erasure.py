@@ -137,8 +137,8 @@ async def test_erasure_leaves_nothing_of_the_citizen(wa_world: World, channel: s
     if isinstance(citizen, WhatsAppPerson):  # every message of the chat deleted at Twilio, the answer too
         twilio = wa_world.twilio
         assert twilio is not None
-        await eventually(lambda: not twilio.stored_to(NUMBER), timeout=30)
-        assert not [p for p in twilio.received.values() if p.get("From") == f"whatsapp:{NUMBER}"]
+        await eventually(lambda: not twilio.stored_to(NUMBER) and not [
+            p for p in twilio.received.values() if p.get("From") == f"whatsapp:{NUMBER}"], timeout=30)
         assert len(twilio.deleted) > 10
         await outbox_settled(wa_world, timeout=30)
 
@@ -254,3 +254,23 @@ async def test_a_reassigned_complaint_loses_the_name_on_its_old_card_too(world: 
     await eventually(lambda: "Kartini" not in body(current(world, fresh)))
     await eventually(lambda: "Kartini" not in body(current(world, card)))
     assert "Dialihkan" in body(current(world, card)) and "Lampu jalan" in body(current(world, fresh))
+
+
+async def test_deleting_at_twilio_is_retried_and_never_holds_the_erasure_up(wa_world: World) -> None:
+    twilio = wa_world.twilio
+    assert twilio is not None
+    citizen = wa_world.whatsapp_citizen("Kartini Wulandari", number=NUMBER)
+    await citizen.say("halo")
+    await citizen.say(CHAT)
+    await outbox_settled(wa_world)
+    await citizen.say("hapus data saya")
+    twilio.fail_network(2)  # the first calls after the confirmation do not get through
+    done = await choose(citizen, "Ya, hapus")
+    assert "Data Anda sudah dihapus" in text_of(done), "the erasure does not wait for Twilio"
+    twilio.inject_rate_limit(3)  # then Twilio is busy for a while: 429
+    await eventually(lambda: not twilio.stored_to(NUMBER) and not [
+        p for p in twilio.received.values() if p.get("From") == f"whatsapp:{NUMBER}"], timeout=40)
+    assert twilio.rate_limited == 0 and twilio.network_failures == 0, "the faults were met and retried"
+    await outbox_settled(wa_world, timeout=30)
+    rows = await _rows(wa_world)
+    assert not _hits(rows, ["Kartini", "Wulandari", NUMBER.lstrip("+"), CHAT[:30]])
