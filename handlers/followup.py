@@ -21,6 +21,7 @@ the citizen may answer hours or days later. So:
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -60,6 +61,8 @@ from handlers.messages import Alert, Button, OutMessage
 from handlers.state import Conversation, Step
 from handlers.text import clean_text
 from handlers.views import MENU_NEW, agency_display, esc, menu_rows, truncate
+
+log = logging.getLogger("sikesal.core")
 
 #: the rating buttons' labels, one star to five
 RATE_KEYS = ("followup.rate.poor", "followup.rate.fair", "followup.rate.ok", "followup.rate.good",
@@ -559,7 +562,8 @@ def handle(conv: Conversation, incoming: Incoming, ctx: FlowContext, subject: Su
         reply = _route(turn)(turn)
         pressed = event if isinstance(event, ButtonPress) and isinstance(incoming.event, ButtonPress) else None
         return _outcome(work, reply, pressed)
-    except Exception:
+    except Exception:  # a bug: the citizen gets "please try again", the operator the traceback
+        log.exception("the follow-up core failed on a %s event", type(incoming.event).__name__)
         kept = copy.deepcopy(conv)
         return FuOutcome(conversation=kept, messages=[OutMessage(ctx.t(kept.language, "error.generic"))], effects=[])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 from dataclasses import replace
 
 from handlers import choices
@@ -46,6 +47,8 @@ from handlers.flow.turn import (
 )
 from handlers.messages import OutMessage
 from handlers.state import Conversation, Step
+
+log = logging.getLogger("sikesal.core")
 
 # --- dispatch -------------------------------------------------------------------------------------
 
@@ -207,7 +210,8 @@ def handle(conv: Conversation, incoming: Incoming, ctx: FlowContext) -> Outcome:
         reply = waiting.around(Turn(work, incoming, ctx), resolve, dispatch)
         reply = abuse.gate(conv, work, incoming, reply, ctx)  # the daily complaint cap
         return _finish(before, work, reply, ctx, press)
-    except Exception:
+    except Exception:  # a bug: the citizen gets "please try again", the operator the traceback
+        log.exception("the conversation core failed on a %s event", type(incoming.event).__name__)
         return _failure(conv, ctx)
 
 
