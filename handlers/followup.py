@@ -62,7 +62,7 @@ from handlers.state import Conversation, Step
 from handlers.text import clean_text
 from handlers.views import MENU_NEW, agency_display, esc, menu_rows, truncate
 
-log = logging.getLogger("sikesal.core")
+log = logging.getLogger(__name__)
 
 #: the rating buttons' labels, one star to five
 RATE_KEYS = ("followup.rate.poor", "followup.rate.fair", "followup.rate.ok", "followup.rate.good",

@@ -48,7 +48,7 @@ from handlers.flow.turn import (
 from handlers.messages import OutMessage
 from handlers.state import Conversation, Step
 
-log = logging.getLogger("sikesal.core")
+log = logging.getLogger(__name__)
 
 # --- dispatch -------------------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ def test_a_bug_in_a_handler_is_logged_and_answered_politely(
 
     monkeypatch.setattr(engine, "_route", broken)
     conversation = Conversation()
-    with caplog.at_level(logging.ERROR, logger="sikesal.core"):
+    with caplog.at_level(logging.ERROR, logger=engine.__name__):
         outcome = engine.handle(conversation, Incoming(Text("halo")), ctx)
     assert [m.text for m in outcome.messages] == [ctx.t("id", "error.generic")]
     assert outcome.conversation == conversation
