@@ -63,7 +63,8 @@ def alias_for(complaint: Complaint, citizen_id: int) -> str:
     """How staff name ``citizen_id`` on ``complaint``: the reporter of an Anonim complaint by the
     complaint's own alias (never the stable "Warga #0042", which would link their complaints), anyone
     else (a follower, the reporter otherwise) by the stable alias."""
-    if citizen_id == complaint.citizen_id and privacy.is_anonymous(complaint):
+    if citizen_id == complaint.citizen_id and (privacy.is_anonymous(complaint) or complaint.anon_alias):
+        # (an erased citizen's complaints all got an alias of their own, whatever their privacy)
         return complaint.anon_alias or privacy.new_anonymous_alias(str(complaint.id))
     return reporter_alias(citizen_id)
 

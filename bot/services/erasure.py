@@ -30,7 +30,7 @@ from sqlalchemy import event
 
 from bot.services import complaints as shared
 from bot.services.runtime import Runtime
-from handlers import cards, lifecycle
+from handlers import cards, lifecycle, privacy
 from handlers.messages import OutMessage
 from storage import erasure as rows
 from storage.models import Citizen, Complaint
@@ -186,6 +186,9 @@ async def _anonymise(uow: UnitOfWork, complaint: Complaint, now: datetime, *, re
     complaint.reporter_name = None
     complaint.appeal_reason = complaint.rating_comment = None
     complaint.privacy = complaint.privacy or "anonim"
+    # an alias of this complaint alone, also for a Rahasia one: the stable "Warga #0042" would still link
+    # the erased person's complaints to each other
+    complaint.anon_alias = complaint.anon_alias or privacy.new_anonymous_alias()
     complaint.updated_at = now
 
 

@@ -254,6 +254,8 @@ async def test_a_reassigned_complaint_loses_the_name_on_its_old_card_too(world: 
     await eventually(lambda: "Kartini" not in body(current(world, fresh)))
     await eventually(lambda: "Kartini" not in body(current(world, card)))
     assert "Dialihkan" in body(current(world, card)) and "Lampu jalan" in body(current(world, fresh))
+    # an alias of this complaint alone, never the stable "Warga #…" that would link the person's complaints
+    assert "Anonim #" in body(current(world, fresh)) and "Warga #" not in body(current(world, fresh))
 
 
 async def test_deleting_at_twilio_is_retried_and_never_holds_the_erasure_up(wa_world: World) -> None:
