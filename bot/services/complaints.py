@@ -81,6 +81,8 @@ async def build_view(uow: UnitOfWork, complaint: Complaint, *, viewer: int | Non
     citizen = await uow.citizens.get(complaint.citizen_id)
     original = await uow.complaints.get(complaint.duplicate_of) if complaint.duplicate_of is not None else None
     proof_photo, proof_note = _proof(complaint, entries)
+    if viewer is not None and viewer != complaint.citizen_id and privacy.is_confidential(complaint):
+        proof_photo, proof_note = None, None  # a Rahasia complaint's content is not for its followers
     return ComplaintView(
         id=complaint.id,
         number=complaint.number,
@@ -196,6 +198,8 @@ async def notify_status(rt: Runtime, uow: UnitOfWork, complaint: Complaint, view
             theirs = dataclasses.replace(
                 view, history=visibility.citizen_history(view.history, viewer=citizen.id, reporter=complaint.citizen_id)
             )
+            if citizen.id != complaint.citizen_id and privacy.is_confidential(complaint):
+                theirs = dataclasses.replace(theirs, proof_photo=None, proof_note=None)  # Rahasia: not for followers
             ctx = rt.ctx_for(citizen.channel)  # each in their channel's words (WhatsApp: swipe to reply)
             message = flow.render_status_notification(citizen.language, theirs, note=note, ctx=ctx)
             message = await followup.on_notice(rt, uow, citizen, complaint, message)  # ⚖️ appeal a rejection
