@@ -25,6 +25,7 @@ from bot.services.runtime import Runtime
 from handlers.messages import MAX_DOCUMENT_BYTES, OutDocument, OutMessage
 from handlers.rights import export_filename, render_summary
 from handlers.views import agency_display, to_local
+from storage.erasure import inbox_senders
 from storage.models import AuditEntry, Citizen, Complaint, ComplaintFollower, ConversationRow, InboundMessage
 from storage.uow import UnitOfWork
 
@@ -38,12 +39,6 @@ DOCUMENT_LIMIT = MAX_DOCUMENT_BYTES - 1024 * 1024
 
 def _iso(at: datetime | None) -> str | None:
     return at.isoformat() if at is not None else None
-
-
-def inbound_sender(channel: str, channel_user_id: str) -> str:
-    """The ``inbound_messages.sender`` of a citizen's chat: ``tg:<chat id>`` on Telegram (see
-    :func:`bot.telegram.intake.update_sender`), the number itself on WhatsApp."""
-    return f"tg:{channel_user_id}" if channel == TELEGRAM else channel_user_id
 
 
 def message_entry(channel: str, payload: Mapping[str, Any], received_at: datetime | None) -> dict[str, Any] | None:
@@ -132,7 +127,7 @@ async def collect(rt: Runtime, uow: UnitOfWork, citizen: Citizen, *, now: dateti
     rows = (await session.execute(
         select(InboundMessage.payload, InboundMessage.received_at)
         .where(InboundMessage.channel == citizen.channel,
-               InboundMessage.sender == inbound_sender(citizen.channel, citizen.channel_user_id))
+               InboundMessage.sender.in_(inbox_senders(citizen.channel, citizen.channel_user_id)))
         .order_by(InboundMessage.seq, InboundMessage.id)
         .limit(MAX_ROWS)
     )).all()
