@@ -7,7 +7,9 @@ digests: one timer per city date, so a day's purge is planned and fired once wha
   Telegram update or Twilio form) and of outbox rows no longer waiting to be sent (``outbox.payload``) older
   than that is dropped. The rows stay, with ``purged_at`` set: their keys still recognise a redelivered update,
   receipts still point at their message, and each row is rewritten once. A pending outbox row is never touched
-  (it still has to be delivered).
+  (it still has to be delivered). The citizen's words kept elsewhere go too: the notes of their audit
+  entries (a reply relayed to staff) and, on complaints closed that long ago, the rating comment and the
+  appeal reason.
 * **Inactive citizens** (``inactive_citizen_days``): a citizen who has not written for that long, and has no
   complaint still open, is erased by the same function as /hapusdata (:func:`bot.services.erasure.erase_citizen`,
   reason ``retention``): name, channel id (keyed hash), conversation, stored messages; their closed complaints
@@ -27,12 +29,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 
 from bot.services.runtime import Runtime
 from handlers import clocks
 from handlers.reminders import next_daily
-from storage.models import Citizen, Complaint, InboundMessage, OutboxMessage
+from storage.models import AuditEntry, Citizen, Complaint, InboundMessage, OutboxMessage
 from storage.outbox import PENDING
 from storage.uow import UnitOfWork
 
@@ -58,13 +60,16 @@ class PurgeReport:
     inbound: int = 0
     outbox: int = 0
     citizens: int = 0
+    #: the citizen's own words kept elsewhere: notes of their audit entries (a reply relayed to staff), the
+    #: rating comment and appeal reason of complaints closed that long ago
+    words: int = 0
     #: the erasure helper is not there: inactive citizens could not be erased
     missing_erasure: bool = False
 
     @property
     def outcome(self) -> str:
-        """``done 12/340/2`` (inbound, outbox, citizens): fits ``timers.outcome``."""
-        return f"done {self.inbound}/{self.outbox}/{self.citizens}"[:64]
+        """``done 12/340/2/5`` (inbound, outbox, citizens, words): fits ``timers.outcome``."""
+        return f"done {self.inbound}/{self.outbox}/{self.citizens}/{self.words}"[:64]
 
 
 async def plan(rt: Runtime, uow: UnitOfWork, now: datetime) -> bool:
@@ -84,6 +89,7 @@ async def purge(rt: Runtime, now: datetime) -> PurgeReport:
         cutoff = now - timedelta(days=privacy.messages_days)
         report.inbound = await _purge_inbound(rt, cutoff, now)
         report.outbox = await _purge_outbox(rt, cutoff, now)
+        report.words = await _purge_citizen_words(rt, cutoff)
     if privacy.inactive_citizen_days:
         erase = _erase_function()
         if erase is None:
@@ -91,9 +97,31 @@ async def purge(rt: Runtime, now: datetime) -> PurgeReport:
             log.warning("retention: bot.services.erasure.erase_citizen is missing; inactive citizens are kept")
         else:
             report.citizens = await _purge_citizens(rt, now - timedelta(days=privacy.inactive_citizen_days), now, erase)
-    log.info("retention purge: %d inbound messages, %d outbox messages, %d inactive citizens",
-             report.inbound, report.outbox, report.citizens)
+    log.info("retention purge: %d inbound messages, %d outbox messages, %d inactive citizens, %d kept words",
+             report.inbound, report.outbox, report.citizens, report.words)
     return report
+
+
+async def _purge_citizen_words(rt: Runtime, cutoff: datetime) -> int:
+    """What citizens wrote that is kept outside the message tables, older than ``cutoff``: the notes of their
+    audit entries (a reply relayed to staff, a reopen's reason) and, on complaints closed before it, the
+    rating comment and the appeal reason. The entries and figures (the rating itself) stay."""
+    async with UnitOfWork(rt.sessionmaker) as uow:
+        notes = await uow.session.execute(
+            update(AuditEntry)
+            .where(AuditEntry.actor_kind == "citizen", AuditEntry.at < cutoff, AuditEntry.note.is_not(None))
+            .values(note=None)
+            .execution_options(synchronize_session=False)
+        )
+        closed = await uow.session.execute(
+            update(Complaint)
+            .where(Complaint.status.not_in(OPEN_STATUSES), Complaint.updated_at < cutoff,
+                   or_(Complaint.rating_comment.is_not(None), Complaint.appeal_reason.is_not(None)))
+            .values(rating_comment=None, appeal_reason=None)
+            .execution_options(synchronize_session=False)
+        )
+        await uow.commit()
+    return int(getattr(notes, "rowcount", 0) or 0) + int(getattr(closed, "rowcount", 0) or 0)
 
 
 async def _purge_inbound(rt: Runtime, cutoff: datetime, now: datetime) -> int:

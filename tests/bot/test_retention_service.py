@@ -89,14 +89,14 @@ async def test_old_message_contents_are_dropped_once_and_rows_stay(
     assert inbound["tg:3"][0]["message"]["text"] == "halo tg:3", "recent: kept"
     assert outbox == [("", "sent"), ("lama menunggu", "pending"), ("baru terkirim", "sent")], "statuses stay"
     assert len(timers) == 2, "the purge fired and tomorrow's is planned"
-    assert timers[0][0] is not None and timers[0][1] == "done 1/1/0"
+    assert timers[0][0] is not None and timers[0][1] == "done 1/1/0/0"
     assert timers[1][0] is None and timers[1][2] == PURGE + timedelta(days=1)
     # the next night finds nothing new to purge: each row is rewritten once
     await _fire_purge(rt, scheduler, PURGE + timedelta(days=1))
     async with UnitOfWork(rt.sessionmaker) as uow:
         outcomes = [t.outcome for t in (await uow.session.scalars(
             select(Timer).where(Timer.kind == retention.RETENTION).order_by(Timer.due_at))).all()]
-    assert outcomes[:2] == ["done 1/1/0", "done 0/0/0"]
+    assert outcomes[:2] == ["done 1/1/0/0", "done 0/0/0/0"]
 
 
 async def test_rules_off_plan_no_purge(sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path) -> None:
@@ -145,3 +145,37 @@ async def test_inactive_citizens_are_erased_and_their_closed_complaints_kept_ano
     assert citizens[waiting][0] is None and citizens[waiting][1] == "Budi", "open complaint: kept"
     assert citizens[recent][0] is None and citizens[recent][1] == "Rina", "active: kept"
     assert citizens[blocked][0] is None and citizens[blocked][2] == "7004", "blocked: kept, so the block holds"
+
+
+async def test_the_citizens_words_kept_elsewhere_go_with_the_messages(
+    sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    """A reply relayed to staff lives on in the audit trail, a rating comment and an appeal reason on the
+    complaint: past ``messages_days`` they go too (entries, statuses and ratings stay); recent ones and
+    those of complaints still open stay."""
+    rt = runtime(sessionmaker, tmp_path, inactive_citizen_days=0)
+    old, recent = START - timedelta(days=40), START - timedelta(days=1)
+    async with UnitOfWork(rt.sessionmaker) as uow:
+        citizen = await uow.citizens.get_or_create("telegram", "7001")
+        closed, still_open = [
+            await uow.complaints.create(number=f"JMB-2026-00000{i}", citizen_id=citizen.id, category="jalan",
+                                        description="Jalan berlubang", agency="pupr", now=old)
+            for i in (1, 2)
+        ]
+        closed.status, closed.rating, closed.rating_comment, closed.appeal_reason = "selesai", 4, "Cepat", "x"
+        closed.updated_at = old
+        still_open.appeal_reason, still_open.updated_at = "Masih rusak", old
+        for at, note in ((old, "Nomor rumah saya 12"), (recent, "Sudah mulai diperbaiki")):
+            await uow.audit.add(closed.id, actor_kind="citizen", actor_id=str(citizen.id), actor_name=None,
+                                action="citizen_reply", note=note, at=at)
+        await uow.audit.add(closed.id, actor_kind="staff", actor_id="55", actor_name="Budi", action="resolve",
+                            note="Sudah ditambal", at=old)
+        await uow.commit()
+    await _fire_purge(rt, Scheduler(rt, owner=None), PURGE)
+    async with UnitOfWork(rt.sessionmaker) as uow:
+        rows = {c.number: c for c in (await uow.session.scalars(select(Complaint))).all()}
+        notes = sorted(str(e.note) for e in await uow.audit.history(rows["JMB-2026-000001"].id))
+        first, second = rows["JMB-2026-000001"], rows["JMB-2026-000002"]
+        assert (first.rating, first.rating_comment, first.appeal_reason) == (4, None, None)
+        assert second.appeal_reason == "Masih rusak", "a complaint still open keeps it"
+    assert notes == ["None", "Sudah ditambal", "Sudah mulai diperbaiki"]
