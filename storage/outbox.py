@@ -300,21 +300,23 @@ class OutboxRepo:
         return [int(complaint_id) for complaint_id, _at in rows if complaint_id is not None]
 
     async def complaints_with_role(
-        self, channel: str, chat_id: str, role: str, complaint_ids: Sequence[int]
+        self, channel: str, chat_id: str, role: str, complaint_ids: Sequence[int], *, since: datetime | None = None
     ) -> set[int]:
         """Which of ``complaint_ids`` have a message of ``role`` queued or delivered to this chat (one that
-        failed for good does not count: the citizen never saw it, e.g. outside WhatsApp's window)."""
+        failed for good does not count: the citizen never saw it, e.g. outside WhatsApp's window), written
+        at or after ``since`` (the current round: a reopened complaint's earlier question does not count)."""
         if not complaint_ids:
             return set()
-        rows = await self.session.scalars(
-            select(OutboxMessage.complaint_id).where(
-                OutboxMessage.channel == channel,
-                OutboxMessage.chat_id == chat_id,
-                OutboxMessage.link_role == role,
-                OutboxMessage.complaint_id.in_(list(complaint_ids)),
-                OutboxMessage.status.in_((PENDING, SENT)),
-            )
+        query = select(OutboxMessage.complaint_id).where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.chat_id == chat_id,
+            OutboxMessage.link_role == role,
+            OutboxMessage.complaint_id.in_(list(complaint_ids)),
+            OutboxMessage.status.in_((PENDING, SENT)),
         )
+        if since is not None:
+            query = query.where(OutboxMessage.created_at >= since)
+        rows = await self.session.scalars(query)
         return {int(c) for c in rows.all() if c is not None}
 
     async def next_due_at(self, *, channel: str | None = None) -> datetime | None:

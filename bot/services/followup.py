@@ -146,11 +146,12 @@ async def catch_up(rt: Runtime, uow: UnitOfWork, citizen: Citizen) -> None:
     waiting = [c for c in asked if c.confirmation == "asked" and c.status == lifecycle.Status.SELESAI]
     if not waiting:
         return
-    delivered = await uow.outbox.complaints_with_role(
-        citizen.channel, citizen.channel_user_id, QUESTION_ROLE, [c.id for c in waiting]
-    )
     now = rt.clock()
     for complaint in waiting:
+        # this resolution's question (a reopened complaint's earlier one does not count)
+        delivered = await uow.outbox.complaints_with_role(
+            citizen.channel, citizen.channel_user_id, QUESTION_ROLE, [complaint.id], since=complaint.confirm_asked_at
+        )
         if complaint.id not in delivered:
             await _send_question(rt, uow, citizen, complaint, now)
 

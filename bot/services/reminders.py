@@ -99,13 +99,14 @@ async def catch_up_overdue(rt: Runtime, uow: UnitOfWork, citizen: Citizen, compl
     overdue timer of its current resolve clock fired, and no overdue notice for it reached this chat."""
     if not rt.config.deadlines.tell_citizen_overdue or complaint.status not in clocks.OPEN:
         return False
-    told = any(
-        t.kind == clocks.OVERDUE and t.round == (complaint.resolve_round or 0) and t.fired_at is not None
+    fired = [
+        t.fired_at for t in await uow.timers.for_complaint(complaint.id)
+        if t.kind == clocks.OVERDUE and t.round == (complaint.resolve_round or 0) and t.fired_at is not None
         and t.outcome in _TOLD
-        for t in await uow.timers.for_complaint(complaint.id)
-    )
-    if not told or complaint.id in await uow.outbox.complaints_with_role(
-        citizen.channel, citizen.channel_user_id, OVERDUE_ROLE, [complaint.id]
+    ]
+    # a notice of an earlier resolve clock (before a reopen) does not count for this one
+    if not fired or complaint.id in await uow.outbox.complaints_with_role(
+        citizen.channel, citizen.channel_user_id, OVERDUE_ROLE, [complaint.id], since=min(fired)
     ):
         return False
     message = render_citizen_overdue(citizen.language, complaint.number, complaint.agency, rt.ctx_for(citizen.channel))
