@@ -30,6 +30,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from handlers.lifecycle import TERMINAL, Status
@@ -240,9 +241,19 @@ async def complaint_report(
 ) -> list[ReportRow]:
     """The report of the complaints received in ``[since, until)`` (either open-ended when None); see
     the module docstring for what each figure counts. ``now`` decides what is overdue."""
+    # the accept at the complaint's current agency: the first one after its last reassignment (the accept
+    # clock restarts there, and an accept at the agency it left does not count for this one)
+    moved = aliased(AuditEntry)
+    last_reassign = (
+        select(func.max(moved.at))
+        .where(moved.complaint_id == Complaint.id, moved.action == "reassign", moved.refused == false())
+        .correlate(Complaint)
+        .scalar_subquery()
+    )
     first_accept = (
         select(func.min(AuditEntry.at))
-        .where(AuditEntry.complaint_id == Complaint.id, AuditEntry.action == "accept", AuditEntry.refused == false())
+        .where(AuditEntry.complaint_id == Complaint.id, AuditEntry.action == "accept", AuditEntry.refused == false(),
+               or_(last_reassign.is_(None), AuditEntry.at >= last_reassign))
         .correlate(Complaint)
         .scalar_subquery()
     )
