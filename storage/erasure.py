@@ -197,6 +197,20 @@ def _unquote(value: Any, messages: set[tuple[int, int]]) -> Any:
     return {key: _unquote(item, messages) for key, item in value.items() if not (quoted and key in _QUOTED_WORDS)}
 
 
+async def follower_relays(session: AsyncSession, citizen_id: int) -> set[tuple[int, int]]:
+    """(chat, message) of the group messages carrying the citizen's words as a follower of another's
+    complaint: staff replies under them quote those words too."""
+    return {
+        (int(chat), int(message))
+        for chat, message in (await session.execute(
+            select(MessageLink.chat_id, MessageLink.message_id).where(
+                MessageLink.staff_user_id == f"citizen:{citizen_id}", MessageLink.channel == "telegram"
+            )
+        )).all()
+        if str(chat).lstrip("-").isdigit() and str(message).isdigit()
+    }
+
+
 async def scrub_quotes(session: AsyncSession, messages: set[tuple[int, int]]) -> None:
     """Staff's updates quote the card they pressed or answered (Telegram puts the whole message, with the
     reporter's name and words, into a callback query or a reply): those copies lose their words."""

@@ -103,7 +103,9 @@ async def erase_citizen(rt: Runtime, uow: UnitOfWork, citizen: Citizen, now: dat
     sids += await rows.scrub_outbox(session, channel, chat, hashed, citizen.id, SUPERSEDED)
     sids += await rows.scrub_receipts(session, channel, chat)
     await rows.scrub_group_words(session, [c.id for c in owned], WORD_ROLES)
-    await rows.scrub_quotes(session, await rows.group_messages(session, [c.id for c in owned]))
+    quoted = await rows.group_messages(session, [c.id for c in owned])
+    quoted |= await rows.follower_relays(session, citizen.id)  # (before drop_links forgets them)
+    await rows.scrub_quotes(session, quoted)
     await rows.drop_links(session, channel, chat, citizen.id)
     citizen.channel_user_id = f"{hashed}.{citizen.id}"
     citizen.display_name = None
