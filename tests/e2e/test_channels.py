@@ -51,6 +51,8 @@ async def file_on(citizen: Person | WhatsAppPerson, *, category: str = "Jalan ru
     summary = await summary_from(citizen, await citizen.location(*JAMBI))
     assert DESCRIPTION in text_of(summary)
     confirmation = await choose(citizen, "Kirim")
+    if "sudah dilaporkan" in text_of(confirmation):  # the same text as one filed today: sent anyway, knowingly
+        confirmation = await choose(citizen, "Tetap kirim")
     return text_of(confirmation)
 
 
