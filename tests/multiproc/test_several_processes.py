@@ -9,7 +9,9 @@ as it was at that moment. The processes keep the real limits from config.yaml an
 Redis (``SIKESAL_REDIS_URL``, a fresh database number per test).
 
 What proves the *shared* limits: the same tests with ``SIKESAL_REDIS_URL`` unset, i.e. every process counting
-alone (checked at commit 9a47059), make the server answer 429s; with Redis it answers none.
+alone (checked at commit 9a47059), make the server answer 429s; with Redis it answers none but
+for a few right after the test process itself was not scheduled for half a second or more (see
+:meth:`~tests.multiproc.procs.Recorder.unexcused_floods`; CI's loaded machine has drawn three at once).
 
 * The filing workload, two processes alone: 284 429s. 30 in the groups (13 cards, 17 edits): 100 filings
   and 100 presses spread over the seven agency groups are ~30 group actions per group (2 for linking, ~14
@@ -69,6 +71,10 @@ pytestmark = [pytest.mark.multiproc, pytest.mark.postgres]
 #: late, bunched with the next ones, which a real chat's 1/s would never see. The overall and group limits
 #: are Telegram's own: they are what the processes must share (see above).
 SERVER_LIMITS = ServerLimits(private_burst=ServerLimits().private_burst + 2)
+
+#: 429s put down to the test process not being scheduled (see :meth:`Recorder.unexcused_floods`) are
+#: tolerated up to this many; the unshared limits this test guards against draw hundreds
+MAX_EXCUSED = 10
 
 FILINGS = 100
 PRESSES = 100
@@ -180,7 +186,7 @@ async def test_several_processes_lose_nothing_and_send_nothing_twice(
         assert duplicate_messages(recorder, [f.user.id for f in filings] + group_ids) == []
         assert [p for f in filings for p in citizen_order(recorder, f)] == []
         assert card_history(recorder, filings) == []
-        assert recorder.floods == [], f"the server answered 429: {recorder.floods[:5]}"
+        assert recorder.unexcused_floods() == [] and len(recorder.floods) <= MAX_EXCUSED, recorder.flood_report()
         assert max(limits["busiest_minute_per_group"].values()) <= 20
         assert min(limits["group_actions"].values()) > 20, "the workload must exceed one group window"
         assert all(n > 0 for n in cluster.proxy.answered.values()) and len(cluster.proxy.answered) == processes
@@ -236,7 +242,7 @@ async def test_the_overall_limit_holds_across_processes_in_a_rush(
               f" (at most {RUSH_RATE}/s after a burst of 20); webhooks per process"
               f" {sorted(cluster.proxy.answered.values())}, rows delivered per process {delivered_by(cluster)};"
               f" 429s: {len(recorder.floods)}, busiest second {Recorder.busiest_window([s.at for s in recorder.seen], 1.0)}")
-        assert recorder.floods == [], f"the server answered 429: {recorder.floods[:5]}"
+        assert recorder.unexcused_floods() == [] and len(recorder.floods) <= MAX_EXCUSED, recorder.flood_report()
         assert replies_in_order(recorder, chats, RUSH_ANSWERS) == []
         assert duplicate_messages(recorder, chats) == []
         assert sum(1 for n in delivered_by(cluster) if n) >= 2, "the processes shared the answers"
@@ -348,6 +354,6 @@ async def test_a_killed_process_leaves_its_work_to_the_others(
             group = problem.split(":", 1)[0].removeprefix("group ")
             assert group in held_chats, f"a card problem in a group the victim held no row of: {problem}"
         assert [p for f in filings for p in citizen_order(recorder, f, allow_repeats=True)] == []
-        assert recorder.floods == [], f"the server answered 429: {recorder.floods[:5]}"
+        assert recorder.unexcused_floods() == [] and len(recorder.floods) <= MAX_EXCUSED, recorder.flood_report()
         assert exit_codes[1:] == [0, 0], "the survivors stopped cleanly"
     assert server.spec_violations == [], server.spec_violations
