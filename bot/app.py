@@ -46,6 +46,9 @@ from bot.services.staff_tools import render_edit_now
 from bot.telegram.client import create_bot
 from bot.telegram.dispatcher import build_dispatcher, register_commands
 from bot.telegram.intake import TelegramInbox, TelegramPoller, TelegramWebhook, allowed_updates
+from bot.web import setup_web
+from bot.web.context import WebContext
+from bot.web.secret import load_or_create
 from bot.whatsapp.inbox import InboxWorker
 from bot.whatsapp.translate import MediaFetcher
 from bot.whatsapp.webhook import TwilioWebhooks
@@ -90,6 +93,8 @@ class SikesalApp:
         scheduler_poll: float = 2.0,
         redis_url: str | None = None,
         media_secret: str | None = None,
+        secret_key: bytes | None = None,
+        trusted_proxies: tuple[str, ...] = (),
     ) -> None:
         self.config = config
         self.database_url = database_url
@@ -151,6 +156,10 @@ class SikesalApp:
         #: is ``SIKESAL_MEDIA_SECRET`` or derived from the bot token, the same in every process
         self.media_secret = media_secret.encode() if media_secret else media_secret_for(token)
         self.media_links: MediaLinks | None = None
+        #: the dashboard's session key (``SIKESAL_SECRET_KEY``); None: kept in the data directory (one process)
+        self.secret_key = secret_key
+        #: reverse proxies whose X-Forwarded-For the dashboard believes (its login throttle counts addresses)
+        self.trusted_proxies = trusted_proxies
         #: what looks at due reminders and timers: :meth:`wake_timers` calls each (a loop adds its own)
         self._drafts_wake = asyncio.Event()
         self.timer_wakers: list[Callable[[], None]] = [self._drafts_wake.set]
@@ -184,6 +193,11 @@ class SikesalApp:
         self.http_app.add_routes(
             ExportServer(runtime.exports, functools.partial(build_for_link, runtime)).routes()
         )
+        # the command centre's dashboard and Open311 (bot.web, bot.open311)
+        secret_key = self.secret_key or load_or_create(self.media_dir.parent)
+        setup_web(self.http_app, WebContext(
+            runtime, secret_key=secret_key, trusted_proxies=self.trusted_proxies, public_url=public_url,
+        ))
         bot = create_bot(self.token, self.api_base)
         self.bot = bot
         me = await bot.get_me()

@@ -226,6 +226,8 @@ class Complaint(Base):
     privacy: Mapped[str] = mapped_column(String(8), default="", server_default="")
     #: an Anonim complaint's alias for staff ("Anonim #K7QF2M"): random, of this complaint only
     anon_alias: Mapped[str | None] = mapped_column(String(32), default=None)
+    #: a photo link an Open311 app gave with its request (stored as a link, never fetched by the server)
+    external_media_url: Mapped[str | None] = mapped_column(Text, default=None)
 
     photos: Mapped[list[ComplaintPhoto]] = relationship(
         back_populates="complaint", order_by="ComplaintPhoto.position", lazy="selectin"
@@ -550,3 +552,48 @@ class Timer(Base):
     #: why it fired without effect, or was deferred (quiet hours) -- for the operator
     outcome: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebAccount(Base):
+    """A dashboard account (issue 13): the command centre, an agency supervisor or a viewer.
+
+    ``version`` is carried in the session cookie and compared on every request: ``sikesal user passwd``
+    and ``sikesal user disable`` bump it, which ends every existing session of the account at once."""
+
+    __tablename__ = "web_accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    #: ``command``, ``agency:<key>`` or ``viewer`` (handlers.web_roles)
+    role: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    disabled_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class LoginThrottle(Base):
+    """Failed dashboard logins per account (``user:<name>``) and per client address (``addr:<ip>``): each
+    failure makes the next attempt wait longer; a success clears the account's row. Never a hard lock."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: no attempt is checked before this moment (the growing delay)
+    blocked_until: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ApiKey(Base):
+    """An application allowed to post Open311 service requests. Only a hash of the key is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    #: sha256 hex of the key (keys are long random strings: a fast hash is enough, and lookups are exact)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -1,0 +1,77 @@
+"""What every dashboard and Open311 handler needs, in one object on the web sub-applications.
+
+The dashboard is a sub-application under ``/dashboard/`` of the app's own aiohttp server (beside the
+webhooks) with its own middlewares (session, sign-in, CSRF: :mod:`bot.web.auth`); Open311 is another under
+``/open311/v2/``. Handlers read :data:`WEB` from ``request.app`` and open one unit of work per request.
+Pages are server-rendered with Jinja2 (aiohttp-jinja2; autoescape on: citizen text is always escaped) from
+``bot/web/templates``; their texts come from the message catalogs (``sikesal-web*.po``), Bahasa Indonesia
+first, English by choice (``?lang=en``, remembered in the session).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from bot.services.runtime import Runtime
+from handlers.web_roles import Account
+
+LANGUAGES = ("id", "en")
+
+
+@dataclass
+class WebContext:
+    runtime: Runtime
+    #: 32 bytes: encrypts and signs the session cookie (``SIKESAL_SECRET_KEY``, see :mod:`bot.web.secret`)
+    secret_key: bytes = field(repr=False)
+    #: client addresses (or networks, CIDR) of reverse proxies whose ``X-Forwarded-For`` is believed
+    trusted_proxies: tuple[str, ...] = ()
+    #: the deployment's public https address, when known (links in exports and Open311 ``media_url``)
+    public_url: str | None = None
+
+
+WEB = web.AppKey("sikesal_web", WebContext)
+
+
+def web_context(request: web.Request) -> WebContext:
+    return request.config_dict[WEB]
+
+
+def account_of(request: web.Request) -> Account | None:
+    """The signed-in account (set by :mod:`bot.web.auth`'s middleware), or None."""
+    found = request.get("account")
+    return found if isinstance(found, Account) else None
+
+
+def language_of(request: web.Request) -> str:
+    found = request.get("lang")
+    return found if found in LANGUAGES else "id"
+
+
+def t(request: web.Request, key: str, **params: object) -> str:
+    """A catalog text in the request's language."""
+    return web_context(request).runtime.ctx.t(language_of(request), key, **params)
+
+
+def render(
+    request: web.Request, template: str, context: dict[str, Any], *, status: int = 200
+) -> web.Response:
+    """A page: ``context`` plus what every page uses (``t``, ``account``, ``lang``, ``csrf_token``, ``city``)."""
+    full = {
+        "t": lambda key, **params: t(request, key, **params),
+        "account": account_of(request),
+        "lang": language_of(request),
+        "csrf_token": request.get("csrf_token", ""),
+        "city": web_context(request).runtime.config.city,
+        "path": request.path,
+        **context,
+    }
+    response = aiohttp_jinja2.render_template(template, request, full, status=status)
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+__all__ = ["LANGUAGES", "WEB", "WebContext", "account_of", "language_of", "render", "t", "web_context"]
