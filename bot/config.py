@@ -105,6 +105,39 @@ class MediaLinksConfig(_Strict):
     ttl_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
 
 
+class MapConfig(_Strict):
+    """The dashboard's map (Leaflet, vendored). Tiles come from ``tile_url`` in the visitor's browser; with
+    none reachable the map still shows the city's boundaries and the pins. OpenStreetMap's standard tiles are
+    the default, within their usage policy (light use, attribution shown); a busy command centre should use
+    its own tile server or a provider's."""
+
+    tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    attribution: str = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+    max_zoom: int = Field(default=19, ge=1, le=22)
+
+
+class DashboardConfig(_Strict):
+    """The command centre's web dashboard under ``/dashboard/`` (issue 13; see :mod:`bot.web`)."""
+
+    #: a session ends this long after sign-in (and at once on ``sikesal user passwd`` / ``disable``)
+    session_hours: float = Field(default=12, gt=0, le=24 * 30)
+    #: addresses (or CIDR networks) of reverse proxies in front of the app: only their X-Forwarded-For is
+    #: believed when failed logins are counted per client address; empty = the connecting address counts
+    trusted_proxies: list[str] = Field(default_factory=list)
+    #: rows per page of the complaint list
+    page_size: int = Field(default=50, ge=10, le=500)
+    map: MapConfig = Field(default_factory=MapConfig)
+
+
+class Open311Config(_Strict):
+    """The Open311 GeoReport v2 API under ``/open311/v2/`` (see :mod:`bot.open311`)."""
+
+    #: the ``jurisdiction_id`` this endpoint serves (requests may name it; another one is an error)
+    jurisdiction_id: str = "jambikota.go.id"
+    #: discovery's contact line
+    contact: str = "Jambi Command Center (JCOC)"
+
+
 class PrivacyConfig(_Strict):
     """How long personal data is kept (UU 27/2022 PDP: no longer than needed), purged daily by the scheduler
     at ``purge_at`` (city time; see :mod:`bot.services.retention`).
@@ -388,6 +421,8 @@ class AppConfig(_Strict):
     deadlines: DeadlinesConfig = Field(default_factory=DeadlinesConfig)
     followup: FollowupConfig = Field(default_factory=FollowupConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
+    open311: Open311Config = Field(default_factory=Open311Config)
     #: ready answers staff send with one tap ("💬 Balasan cepat"): ``default`` for every agency, or per
     #: agency key (which replaces the default set for that agency; an empty list: none for it)
     canned_replies: dict[str, list[str]] = Field(default_factory=lambda: {"default": list(DEFAULT_CANNED)})
