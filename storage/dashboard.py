@@ -16,7 +16,9 @@ column per day.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import html
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
@@ -29,8 +31,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from handlers.lifecycle import Status
 from handlers.numbers import read_number
 from handlers.web_roles import Account, Role
-from storage.models import Complaint
-from storage.reports import OPEN_STATUSES, overdue_condition
+from storage.models import AgencyGroup, AuditEntry, Card, Complaint, ComplaintPhoto, MediaFile, OutboxMessage
+from storage.reports import ALL, OPEN_STATUSES, ReportRow, first_accept_column, overdue_condition
 
 #: the list's sort keys and their columns
 SORTS: dict[str, Any] = {
@@ -269,15 +271,336 @@ async def list_page(
     return ListPage(rows=rows, total=total, page=page, pages=pages, page_size=page_size)
 
 
+# --- the overview ---------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Overview:
+    """The overview's figures for what one account may see."""
+
+    open_now: int
+    overdue_now: int
+    new_today: int
+    #: one row per agency (category ``ALL``), in the order asked for; ``overdue_now`` counts every open
+    #: complaint of the agency past its clock now, the other figures the complaints received in the window
+    rows: list[ReportRow]
+    total: ReportRow
+    since: datetime
+    days: list[date]
+    received: list[int]
+    resolved: list[int]
+    #: False when the window held more than :data:`MEDIAN_SAMPLE` complaints: the medians and the
+    #: accepted-on-time rate are then those of its most recent :data:`MEDIAN_SAMPLE`
+    exact: bool = True
+
+
+def _sum_if(condition: ColumnElement[bool]) -> Any:
+    return func.sum(case((condition, 1), else_=0))
+
+
+def _resolved() -> ColumnElement[bool]:
+    return and_(Complaint.status == Status.SELESAI.value, Complaint.resolved_at.is_not(None))
+
+
+async def _now_counts(
+    session: AsyncSession, where: list[ColumnElement[bool]], *, now: datetime, today: datetime
+) -> dict[str, tuple[int, int, int]]:
+    """agency -> (open, overdue now, received today): one GROUP BY over open and today's complaints."""
+    is_open = Complaint.status.in_(OPEN_STATUSES)
+    is_today = Complaint.created_at >= today
+    rows = await session.execute(
+        select(Complaint.agency, _sum_if(is_open), _sum_if(and_(is_open, overdue_condition(now))), _sum_if(is_today))
+        .where(*where, or_(is_open, is_today))
+        .group_by(Complaint.agency)
+    )
+    return {agency: (int(a or 0), int(b or 0), int(c or 0)) for agency, a, b, c in rows}
+
+
+async def _window_counts(
+    session: AsyncSession, where: list[ColumnElement[bool]], since: datetime
+) -> dict[str, ReportRow]:
+    """The figures that are plain counts, for the complaints received since ``since`` (the same rules as
+    :mod:`storage.reports`), in one GROUP BY."""
+    resolved = _resolved()
+    on_time = and_(resolved, Complaint.due_at.is_not(None), Complaint.resolved_at <= Complaint.due_at)
+    reopened = Complaint.reopen_count > 0
+    stmt = (
+        select(
+            Complaint.agency, func.count(Complaint.id), _sum_if(resolved), _sum_if(on_time), _sum_if(reopened),
+            _sum_if(or_(resolved, reopened)), _sum_if(Complaint.rating.is_not(None)),
+            func.sum(func.coalesce(Complaint.rating, 0)),
+        )
+        .where(*where, Complaint.created_at >= since)
+        .group_by(Complaint.agency)
+    )
+    out: dict[str, ReportRow] = {}
+    for agency, received, n_resolved, n_on_time, n_reopened, n_ever, n_ratings, rating_sum in await session.execute(stmt):
+        out[agency] = ReportRow(
+            agency, ALL, received=int(received or 0), resolved=int(n_resolved or 0),
+            resolved_on_time=int(n_on_time or 0), reopened=int(n_reopened or 0), ever_resolved=int(n_ever or 0),
+            ratings=int(n_ratings or 0), rating_sum=int(rating_sum or 0),
+        )
+    return out
+
+
+async def _sample(
+    session: AsyncSession, where: list[ColumnElement[bool]], since: datetime, rows: dict[str, ReportRow]
+) -> bool:
+    """Medians and the accepted-on-time count from the window's most recent :data:`MEDIAN_SAMPLE`
+    complaints (all of them in a city's normal month); True when that was the whole window."""
+    first_accept = first_accept_column()
+    stmt = (
+        select(Complaint.agency, Complaint.created_at, Complaint.accept_due_at, first_accept, Complaint.status,
+               Complaint.resolved_at)
+        .where(*where, Complaint.created_at >= since)
+        .order_by(Complaint.created_at.desc(), Complaint.id.desc())
+        .limit(MEDIAN_SAMPLE)
+    )
+    seen: dict[str, int] = {}
+    on_time: dict[str, int] = {}
+    for agency, created_at, accept_due_at, accepted_at, status, resolved_at in await session.execute(stmt):
+        row = rows.get(agency)
+        if row is None:
+            continue
+        seen[agency] = seen.get(agency, 0) + 1
+        if accepted_at is not None:
+            row.accept_hours.append((accepted_at - created_at).total_seconds() / 3600)
+            if accept_due_at is not None and accepted_at <= accept_due_at:
+                on_time[agency] = on_time.get(agency, 0) + 1
+        if status == Status.SELESAI.value and resolved_at is not None:
+            row.resolve_hours.append((resolved_at - created_at).total_seconds() / 3600)
+    exact = True
+    for agency, row in rows.items():
+        sampled = seen.get(agency, 0)
+        if sampled < row.received:  # a sample: the rate of the sample, scaled to the window
+            exact = False
+            row.accepted_on_time = round(on_time.get(agency, 0) * row.received / sampled) if sampled else 0
+        else:
+            row.accepted_on_time = on_time.get(agency, 0)
+    return exact
+
+
+def _total(rows: list[ReportRow]) -> ReportRow:
+    total = ReportRow(ALL, ALL)
+    for row in rows:
+        for name in ("received", "accepted_on_time", "resolved", "resolved_on_time", "overdue_now", "reopened",
+                     "ever_resolved", "ratings", "rating_sum"):
+            setattr(total, name, getattr(total, name) + getattr(row, name))
+        total.accept_hours += row.accept_hours
+        total.resolve_hours += row.resolve_hours
+    return total
+
+
+def day_starts(first: date, count: int, timezone: str) -> list[datetime]:
+    """The UTC instants the ``count`` city days from ``first`` begin, and the one after the last ends."""
+    return [local_day_start(first + timedelta(days=i), timezone) for i in range(count + 1)]
+
+
+async def _per_day(
+    session: AsyncSession, column: Any, where: list[ColumnElement[bool]], bounds: list[datetime]
+) -> list[int]:
+    """How many rows have ``column`` in each city day: one query, one SUM(CASE) per day (portable, no
+    date functions, and only the window's rows are read)."""
+    sums = [_sum_if(and_(column >= bounds[i], column < bounds[i + 1])) for i in range(len(bounds) - 1)]
+    row = (await session.execute(
+        select(*sums).where(*where, column.is_not(None), column >= bounds[0], column < bounds[-1])
+    )).one()
+    return [int(v or 0) for v in row]
+
+
+async def overview(
+    session: AsyncSession,
+    role: Role | None,
+    agencies: Sequence[str],
+    *,
+    now: datetime,
+    timezone: str,
+    days: int = 30,
+) -> Overview:
+    """The overview of the agencies ``role`` may see (``agencies``: the configured ones, in their order)."""
+    where: list[ColumnElement[bool]] = [c for c in (visible_to(role),) if c is not None]
+    shown = [a for a in agencies if role is None or role.can_see(a)]
+    today = now.astimezone(ZoneInfo(timezone)).date()
+    first = today - timedelta(days=days - 1)
+    bounds = day_starts(first, days, timezone)
+    since = bounds[0]
+    now_counts = await _now_counts(session, where, now=now, today=bounds[-2])
+    window = await _window_counts(session, where, since)
+    for agency in shown:
+        window.setdefault(agency, ReportRow(agency, ALL))
+    exact = await _sample(session, where, since, window)
+    for agency, row in window.items():
+        row.overdue_now = now_counts.get(agency, (0, 0, 0))[1]
+    extra = sorted(a for a in window if a not in shown)  # complaints of an agency no longer configured
+    rows = [window[a] for a in [*shown, *extra]]
+    received = await _per_day(session, Complaint.created_at, where, bounds)
+    resolved = await _per_day(session, Complaint.resolved_at, [*where, _resolved()], bounds)
+    return Overview(
+        open_now=sum(v[0] for v in now_counts.values()),
+        overdue_now=sum(v[1] for v in now_counts.values()),
+        new_today=sum(v[2] for v in now_counts.values()),
+        rows=rows,
+        total=_total(rows),
+        since=since,
+        days=[first + timedelta(days=i) for i in range(days)],
+        received=received,
+        resolved=resolved,
+        exact=exact,
+    )
+
+
+# --- the agencies page ----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class AgencyStatus:
+    key: str
+    group: AgencyGroup | None
+    open_now: int = 0
+    overdue_now: int = 0
+    last_activity: datetime | None = None
+
+
+async def agency_statuses(
+    session: AsyncSession, role: Role | None, agencies: Sequence[str], *, now: datetime
+) -> list[AgencyStatus]:
+    """Each agency ``role`` may see: its linked group (and whether the bot can still post there), its open
+    and overdue complaints, and its last activity (the latest staff action on its complaints, or the
+    latest card posted in its group)."""
+    shown = [a for a in agencies if role is None or role.can_see(a)]
+    if not shown:
+        return []
+    groups = {g.agency: g for g in (await session.execute(
+        select(AgencyGroup).where(AgencyGroup.agency.in_(shown)))).scalars()}
+    is_open = Complaint.status.in_(OPEN_STATUSES)
+    counts = {a: (int(o or 0), int(d or 0)) for a, o, d in await session.execute(
+        select(Complaint.agency, func.count(Complaint.id), _sum_if(overdue_condition(now)))
+        .where(is_open, Complaint.agency.in_(shown))
+        .group_by(Complaint.agency)
+    )}
+    staff = dict((await session.execute(
+        select(Complaint.agency, func.max(AuditEntry.at))
+        .join(Complaint, Complaint.id == AuditEntry.complaint_id)
+        .where(AuditEntry.actor_kind.in_(("staff", "web")), Complaint.agency.in_(shown))
+        .group_by(Complaint.agency)
+    )).tuples().all())
+    cards = dict((await session.execute(
+        select(Card.agency, func.max(Card.created_at)).where(Card.agency.in_(shown)).group_by(Card.agency)
+    )).tuples().all())
+    out = []
+    for key in shown:
+        moments = [m for m in (staff.get(key), cards.get(key)) if m is not None]
+        open_now, overdue_now = counts.get(key, (0, 0))
+        out.append(AgencyStatus(key, groups.get(key), open_now, overdue_now, max(moments) if moments else None))
+    return out
+
+
+# --- one complaint --------------------------------------------------------------------------------
+
+#: link roles of messages sent to the citizen about a complaint (bot.services: notices, staff replies,
+#: the overdue notice, the follow-up question)
+TO_CITIZEN_ROLES = ("notification", "staff_reply", "overdue", "fu_question")
+#: the link role of a citizen's words relayed to the agency group
+FROM_CITIZEN_ROLE = "relay"
+
+
+@dataclass(frozen=True, slots=True)
+class Exchanged:
+    """A message between the citizen and the agency about a complaint."""
+
+    at: datetime
+    to_citizen: bool
+    #: plain text (the stored message is channel HTML); None when retention removed it
+    text: str | None
+    photos: int = 0
+
+
+_TAGS = re.compile(r"<[^>]*>")
+
+
+def _plain(payload: Mapping[str, Any]) -> str:
+    return html.unescape(_TAGS.sub("", str(payload.get("text") or ""))).strip()
+
+
+async def visible_complaint(session: AsyncSession, number: str, role: Role | None) -> Complaint | None:
+    """The complaint with this tracking number if ``role`` may see it; None otherwise (an agency account
+    cannot tell another agency's complaint from one that does not exist)."""
+    typed = number.strip()
+    found = (await session.execute(
+        select(Complaint).where(Complaint.number.in_({typed, typed.upper()}))
+    )).scalar_one_or_none()
+    if found is None or (role is not None and not role.can_see(found.agency)):
+        return None
+    return found
+
+
+async def audit_trail(session: AsyncSession, complaint_id: int) -> list[AuditEntry]:
+    """Every audit entry of the complaint, refused ones included, oldest first."""
+    return list((await session.execute(
+        select(AuditEntry).where(AuditEntry.complaint_id == complaint_id).order_by(AuditEntry.at, AuditEntry.id)
+    )).scalars())
+
+
+async def exchanged(session: AsyncSession, complaint_id: int) -> list[Exchanged]:
+    """The messages to the citizen about the complaint and the citizen's words relayed to the agency,
+    oldest first (from the outbox; a purged row says so instead of its words)."""
+    rows = (await session.execute(
+        select(OutboxMessage)
+        .where(OutboxMessage.complaint_id == complaint_id,
+               OutboxMessage.link_role.in_((*TO_CITIZEN_ROLES, FROM_CITIZEN_ROLE)))
+        .order_by(OutboxMessage.created_at, OutboxMessage.id)
+    )).scalars()
+    out = []
+    for row in rows:
+        purged = row.purged_at is not None
+        payload = row.payload or {}
+        photos = payload.get("photos") or []
+        out.append(Exchanged(
+            at=row.created_at,
+            to_citizen=row.link_role != FROM_CITIZEN_ROLE,
+            text=None if purged else _plain(payload),
+            photos=0 if purged else len(photos) if isinstance(photos, list) else 0,
+        ))
+    return out
+
+
+async def photo_for(session: AsyncSession, photo_id: int, role: Role | None) -> tuple[ComplaintPhoto, MediaFile] | None:
+    """A complaint photo and its stored file, if ``role`` may see the complaint."""
+    found = (await session.execute(
+        select(ComplaintPhoto, MediaFile, Complaint.agency)
+        .join(MediaFile, MediaFile.sha256 == ComplaintPhoto.sha256)
+        .join(Complaint, Complaint.id == ComplaintPhoto.complaint_id)
+        .where(ComplaintPhoto.id == photo_id)
+    )).first()
+    if found is None:
+        return None
+    photo, media, agency = found
+    if role is not None and not role.can_see(agency):
+        return None
+    return photo, media
+
+
 __all__ = [
+    "FROM_CITIZEN_ROLE",
     "MEDIAN_SAMPLE",
     "SORTS",
+    "TO_CITIZEN_ROLES",
+    "AgencyStatus",
     "ComplaintFilter",
+    "Exchanged",
     "ListPage",
+    "Overview",
+    "agency_statuses",
+    "audit_trail",
+    "day_starts",
+    "exchanged",
     "filter_conditions",
     "filtered_select",
     "list_page",
     "local_day_start",
+    "overview",
     "parse_filters",
+    "photo_for",
+    "visible_complaint",
     "visible_to",
 ]

@@ -32,6 +32,7 @@ from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from handlers.lifecycle import TERMINAL, Status
 from handlers.staff_tools import is_overdue
@@ -236,13 +237,10 @@ def summarise(facts: Iterable[_Fact], now: datetime) -> list[ReportRow]:
     return summary.rows()
 
 
-async def complaint_report(
-    session: AsyncSession, *, since: datetime | None, until: datetime | None, now: datetime
-) -> list[ReportRow]:
-    """The report of the complaints received in ``[since, until)`` (either open-ended when None); see
-    the module docstring for what each figure counts. ``now`` decides what is overdue."""
-    # the accept at the complaint's current agency: the first one after its last reassignment (the accept
-    # clock restarts there, and an accept at the agency it left does not count for this one)
+def first_accept_column() -> ScalarSelect[datetime]:
+    """A correlated subquery: the complaint's first (not refused) ``accept`` at its current agency (the
+    first one after its last reassignment: the accept clock restarts there, and an accept at the agency
+    it left does not count for this one). Shared with the dashboard's overview (storage.dashboard)."""
     moved = aliased(AuditEntry)
     last_reassign = (
         select(func.max(moved.at))
@@ -250,13 +248,21 @@ async def complaint_report(
         .correlate(Complaint)
         .scalar_subquery()
     )
-    first_accept = (
+    return (
         select(func.min(AuditEntry.at))
         .where(AuditEntry.complaint_id == Complaint.id, AuditEntry.action == "accept", AuditEntry.refused == false(),
                or_(last_reassign.is_(None), AuditEntry.at >= last_reassign))
         .correlate(Complaint)
         .scalar_subquery()
     )
+
+
+async def complaint_report(
+    session: AsyncSession, *, since: datetime | None, until: datetime | None, now: datetime
+) -> list[ReportRow]:
+    """The report of the complaints received in ``[since, until)`` (either open-ended when None); see
+    the module docstring for what each figure counts. ``now`` decides what is overdue."""
+    first_accept = first_accept_column()
     stmt = select(
         Complaint.agency, Complaint.category, Complaint.status, Complaint.created_at, Complaint.accept_due_at,
         Complaint.due_at, Complaint.resolved_at, Complaint.reopen_count, Complaint.rating, first_accept,
@@ -279,6 +285,7 @@ __all__ = [
     "ReportRow",
     "Summary",
     "complaint_report",
+    "first_accept_column",
     "open_queue",
     "overdue_condition",
     "summarise",

@@ -16,9 +16,11 @@ from storage.dashboard import (
     ComplaintFilter,
     filtered_select,
     list_page,
+    overview,
     parse_filters,
 )
 from storage.models import AuditEntry, Complaint
+from storage.reports import ALL, complaint_report
 from storage.uow import UnitOfWork
 
 COMMAND = Role(RoleKind.COMMAND)
@@ -111,3 +113,52 @@ async def test_audit_rows_are_not_needed_for_the_list(
             uow.session.add(AuditEntry(complaint_id=made.id, at=NOW, actor_kind="staff", action=action))
         await uow.commit()
     assert await _numbers(sessionmaker, ComplaintFilter(), COMMAND) == [made.number]
+
+
+async def test_overview_matches_the_report(
+    sessionmaker: async_sessionmaker[AsyncSession], make_complaint: MakeComplaint
+) -> None:
+    """The overview's SQL aggregates give the report's figures for the same complaints (storage.reports)."""
+    made = [
+        await make_complaint(agency=agency, now=NOW - timedelta(days=days, hours=hours))
+        for agency, days, hours in (("pupr", 2, 0), ("pupr", 1, 3), ("dlh", 0, 1), ("dlh", 5, 0), ("pupr", 0, 2))
+    ]
+    old = await make_complaint(agency="pupr", now=NOW - timedelta(days=60))  # outside the window
+    await _set(sessionmaker, made[0].id, status="selesai", resolved_at=NOW - timedelta(days=1),
+               due_at=NOW, rating=4, accept_due_at=NOW - timedelta(days=1, hours=20))
+    await _set(sessionmaker, made[1].id, status="selesai", resolved_at=NOW - timedelta(hours=2),
+               due_at=NOW - timedelta(hours=5), rating=2, reopen_count=1)
+    await _set(sessionmaker, made[3].id, status="diproses", due_at=NOW - timedelta(hours=1))
+    await _set(sessionmaker, old.id, status="diterima", due_at=NOW - timedelta(days=1))
+    async with UnitOfWork(sessionmaker) as uow:
+        uow.session.add(AuditEntry(complaint_id=made[0].id, at=NOW - timedelta(days=1, hours=22), actor_kind="staff",
+                                   action="accept"))
+        uow.session.add(AuditEntry(complaint_id=made[1].id, at=NOW - timedelta(hours=20), actor_kind="web",
+                                   action="accept"))
+        uow.session.add(AuditEntry(complaint_id=made[1].id, at=NOW - timedelta(hours=21), actor_kind="staff",
+                                   action="accept", refused=True))
+        await uow.commit()
+
+    async with sessionmaker() as session:
+        got = await overview(session, COMMAND, ["pupr", "dlh", "dishub"], now=NOW, timezone="Asia/Jakarta")
+        since = got.since
+        report = {r.agency: r for r in await complaint_report(session, since=since, until=None, now=NOW)
+                  if r.category == ALL}
+        mine = await overview(session, PUPR, ["pupr", "dlh", "dishub"], now=NOW, timezone="Asia/Jakarta")
+    assert [r.agency for r in got.rows] == ["pupr", "dlh", "dishub"]
+    for row in got.rows[:2]:
+        want = report[row.agency]
+        for name in ("received", "accepted_on_time", "resolved", "resolved_on_time", "reopened", "ever_resolved",
+                     "ratings", "rating_sum"):
+            assert getattr(row, name) == getattr(want, name), (row.agency, name)
+        assert row.median_accept_hours == want.median_accept_hours
+        assert row.median_resolve_hours == want.median_resolve_hours
+    assert got.rows[2].received == 0 and got.rows[2].median_accept_hours is None
+    # overdue now counts every open complaint past its clock, the old one too
+    assert {r.agency: r.overdue_now for r in got.rows} == {"pupr": 1, "dlh": 1, "dishub": 0}
+    assert (got.open_now, got.overdue_now) == (4, 2)
+    assert got.new_today == 2  # filed at 04:00 and 03:00 UTC: the 10th in Jambi
+    assert got.exact and got.total.received == 5 and len(got.days) == 30 and got.days[-1] == date(2026, 3, 10)
+    assert sum(got.received) == 5 and got.received[-1] == 2 and got.received[-6] == 1
+    assert sum(got.resolved) == 2 and got.resolved[-1] == 1  # resolved at 03:00 UTC on the 10th
+    assert [r.agency for r in mine.rows] == ["pupr"] and mine.open_now == 2 and mine.total.received == 3
