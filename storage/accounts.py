@@ -1,0 +1,165 @@
+"""Dashboard accounts (``web_accounts``) and the failed-login counters (``login_throttle``), issue 13.
+
+Like the other repositories these never commit: the caller's unit of work does. Password hashing is not
+done here (:mod:`bot.web.passwords`): this module stores what it is given.
+
+The throttle is a growing delay, never a lock: after :data:`FREE_FAILURES` failures on a key, each further
+failure blocks that key for ``min(2 ** (failures - FREE_FAILURES), MAX_DELAY_S)`` seconds. A key that has
+been quiet for :data:`FORGET_AFTER` starts again from zero (and its row is purged), so the table does not
+grow with every name somebody once typed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import LoginThrottle, WebAccount
+
+#: failures allowed on a key before any delay
+FREE_FAILURES = 3
+#: the longest delay one failure can cause (seconds): a slowdown, never a hard lock
+MAX_DELAY_S = 300
+#: a key with no failure for this long is forgotten
+FORGET_AFTER = timedelta(hours=24)
+
+
+class AccountExistsError(ValueError):
+    pass
+
+
+def delay_after(failures: int) -> int:
+    """Seconds the next attempt waits after ``failures`` consecutive failures (0: no wait)."""
+    if failures <= FREE_FAILURES:
+        return 0
+    return int(min(2 ** min(failures - FREE_FAILURES, 16), MAX_DELAY_S))
+
+
+def user_key(username: str) -> str:
+    return f"user:{username[:64]}"
+
+
+def address_key(address: str) -> str:
+    return f"addr:{address[:100]}"
+
+
+class WebAccountRepo:
+    """The ``web_accounts`` rows: created, listed, re-passworded and disabled by ``sikesal user``."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, account_id: int) -> WebAccount | None:
+        return await self.session.get(WebAccount, account_id)
+
+    async def by_username(self, username: str) -> WebAccount | None:
+        found = await self.session.execute(select(WebAccount).where(WebAccount.username == username))
+        return found.scalar_one_or_none()
+
+    async def all(self) -> list[WebAccount]:
+        found = await self.session.execute(select(WebAccount).order_by(WebAccount.username))
+        return list(found.scalars())
+
+    async def add(self, username: str, password_hash: str, role: str, now: datetime) -> WebAccount:
+        """A new account; :class:`AccountExistsError` when the name is taken (also by a concurrent add)."""
+        account = WebAccount(username=username, password_hash=password_hash, role=role, version=1, created_at=now)
+        try:
+            async with self.session.begin_nested():
+                self.session.add(account)
+                await self.session.flush()
+        except IntegrityError as exc:
+            raise AccountExistsError(username) from exc
+        return account
+
+    async def set_password(self, account: WebAccount, password_hash: str) -> None:
+        """A new password; the version bump ends every session signed in with the old one."""
+        account.password_hash = password_hash
+        account.version = account.version + 1
+        await self.session.flush()
+
+    async def rehash(self, account: WebAccount, password_hash: str) -> None:
+        """The same password under newer hashing parameters (sessions stay valid)."""
+        account.password_hash = password_hash
+        await self.session.flush()
+
+    async def disable(self, account: WebAccount, now: datetime) -> None:
+        account.disabled_at = now
+        account.version = account.version + 1
+        await self.session.flush()
+
+    async def record_login(self, account: WebAccount, now: datetime) -> None:
+        account.last_login_at = now
+        await self.session.flush()
+
+
+class LoginThrottleRepo:
+    """Failed-login counters per key (``user:<name>``, ``addr:<ip>``)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def blocked_until(self, keys: Iterable[str], now: datetime) -> datetime | None:
+        """The latest ``blocked_until`` still in the future among ``keys`` (None: an attempt may be checked)."""
+        found = await self.session.execute(
+            select(LoginThrottle.blocked_until).where(
+                LoginThrottle.key.in_(list(keys)), LoginThrottle.blocked_until > now
+            )
+        )
+        until = [value for value in found.scalars() if value is not None]
+        return max(until) if until else None
+
+    async def failures(self, key: str) -> int:
+        row = await self.session.get(LoginThrottle, key)
+        return row.failures if row is not None else 0
+
+    async def record_failure(self, key: str, now: datetime) -> LoginThrottle:
+        """One more failure on ``key`` (a counter quiet for :data:`FORGET_AFTER` restarts at one); sets the
+        delay. Race-safe: concurrent failures on one key each count (an UPDATE, or an INSERT in a savepoint
+        that falls back to the UPDATE when another request created the row first)."""
+        await self.session.execute(
+            delete(LoginThrottle).where(
+                LoginThrottle.last_failure_at < now - FORGET_AFTER,
+            )
+        )
+        for _ in range(2):
+            changed = await self.session.execute(
+                update(LoginThrottle)
+                .where(LoginThrottle.key == key)
+                .values(failures=LoginThrottle.failures + 1, last_failure_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(changed, "rowcount", 0):
+                break
+            try:
+                async with self.session.begin_nested():
+                    self.session.add(LoginThrottle(key=key, failures=1, last_failure_at=now, blocked_until=None))
+                    await self.session.flush()
+                break
+            except IntegrityError:
+                continue
+        row = await self.session.get(LoginThrottle, key, populate_existing=True)
+        assert row is not None
+        delay = delay_after(row.failures)
+        row.blocked_until = now + timedelta(seconds=delay) if delay else None
+        await self.session.flush()
+        return row
+
+    async def clear(self, key: str) -> None:
+        await self.session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
+
+
+__all__ = [
+    "FORGET_AFTER",
+    "FREE_FAILURES",
+    "MAX_DELAY_S",
+    "AccountExistsError",
+    "LoginThrottleRepo",
+    "WebAccountRepo",
+    "address_key",
+    "delay_after",
+    "user_key",
+]
