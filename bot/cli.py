@@ -390,6 +390,7 @@ async def _report(settings: Settings, config: AppConfig, args: argparse.Namespac
 
 async def _playground(settings: Settings, config: AppConfig, host: str, port: int) -> None:
     from bot.playground import run_playground
+    from bot.playground.dashboard import DemoAccount
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -399,6 +400,10 @@ async def _playground(settings: Settings, config: AppConfig, host: str, port: in
     def ready(url: str) -> None:
         print(f"SiKesal playground: open {url} in your browser (Ctrl+C to stop)", flush=True)
 
+    def dashboard(url: str, account: DemoAccount) -> None:
+        print(f"Command-centre dashboard: {url} (demo account: {account.username} / {account.password}, "
+              f"role {account.role}; a new password at every start)", flush=True)
+
     await run_playground(
         config,
         database_url=settings.playground_database_url,
@@ -407,6 +412,7 @@ async def _playground(settings: Settings, config: AppConfig, host: str, port: in
         port=port,
         ready=ready,
         stop=stop,
+        dashboard=dashboard,
     )
 
 

@@ -5,7 +5,8 @@ unknown ids, 409 while the world is being rebuilt).
 
 - ``GET  /`` -> the page; ``GET /static/...`` -> its scripts, styles and sample photos
 - ``GET  /api/world`` -> ``{bot, ready, citizens: [...], groups: [...], places: [...], samples: [...],
-  categories: [...], whatsapp: {from}, timezone: {name, label}, clock}`` (``timezone``: the city's, in which the
+  categories: [...], whatsapp: {from}, timezone: {name, label}, clock, dashboard}`` (``dashboard``: the demo
+  command-centre account ``{url, username, password, role}`` for the dashboard at ``url``; ``timezone``: the city's, in which the
   page shows every bubble's time, as the cards do; ``clock``: the bot's time, see below); a citizen has ``channel`` ``telegram`` (``user_id``, ``chat_id``: ints)
   or ``whatsapp`` (``number``; ``chat_id`` is the string ``wa:<number>``); a place is ``{key, name, lat, lon,
   outside}`` (``outside``: beyond the city, for the bot's refusal)
@@ -152,6 +153,7 @@ def build_web_app(playground: Playground) -> web.Application:
                            for key, c in config.categories.items()],
             "whatsapp": {"from": playground.twilio.whatsapp_from},
             "clock": playground.clock_state(),
+            "dashboard": playground.demo_account.to_dict(),
         }
 
     async def chat(request: web.Request) -> Any:

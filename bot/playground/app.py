@@ -13,6 +13,10 @@ One process, one port:
   get street names and typed addresses at the location step are matched. Its control API is under
   ``/nominatim/_control/...``.
 * ``/`` and ``/static/...`` -- the page (vanilla JS, no external assets).
+* ``/dashboard/...``, ``/open311/...``, ``/media/...`` -- the real app's command-centre dashboard, Open311 API
+  and photos, passed through to the bot's own web server (:mod:`.dashboard`); the page's header links to the
+  dashboard, and a demo command-centre account (``jcoc`` with a random password) is created at every start and
+  reset, printed by ``sikesal playground`` and shown on the page.
 * ``/api/...`` -- the page's JSON API and a server-sent event stream (documented in :mod:`.api`).
 
 At start (and on reset) the playground builds its world like an agency admin would: one citizen
@@ -29,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import socket
 import time
 from collections.abc import Callable
@@ -52,6 +57,7 @@ from localapi.twilio.control import reset_server, wait_for_changes
 from routing.geocode import KOTA_JAMBI_VIEWBOX, GeocoderSettings
 
 from .clock import OffsetClock
+from .dashboard import DashboardProxy, DemoAccount, create_demo_account
 from .whatsapp import (
     TWILIO_FROM,
     TWILIO_SID,
@@ -121,6 +127,11 @@ class Playground:
         self.clock = OffsetClock()
         self.world = World()
         self.url = ""
+        #: the command-centre account a visitor signs in to the dashboard with (same password after a reset)
+        self.demo_account = DemoAccount.generate()
+        #: the dashboard's session key, new for every playground (nothing is written to the data directory)
+        self.secret_key = secrets.token_bytes(32)
+        self.dashboard = DashboardProxy(lambda: self.app.http_url if self.app is not None else None)
         self._runner: web.AppRunner | None = None
         self._lock = asyncio.Lock()
         self._failed: asyncio.Future[None] | None = None
@@ -137,6 +148,7 @@ class Playground:
         self._failed = asyncio.get_running_loop().create_future()
         self._closing.clear()
         web_app = build_web_app(self)
+        web_app.add_routes(self.dashboard.routes())
         web_app.add_subapp(f"{TELEGRAM_PREFIX}/", self.server.make_app())
         web_app.add_subapp(f"{TWILIO_PREFIX}/", self.twilio.make_app())
         web_app.add_subapp(f"{NOMINATIM_PREFIX}/", self.nominatim.make_app())
@@ -174,6 +186,7 @@ class Playground:
         await self._stop_bot()
         await self.twilio.stop()  # status callbacks in flight, its HTTP client
         await self.nominatim.stop()  # wakes answers held back by an injected delay (it has no runner of its own)
+        await self.dashboard.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -372,6 +385,8 @@ class Playground:
             http_host="127.0.0.1",
             http_port=http_port,
             geocoder=self.geocoder_settings(),
+            secret_key=self.secret_key,
+            trusted_proxies=("127.0.0.1",),  # the page's server passes the dashboard through (X-Forwarded-For)
         )
         self.app = app
         try:
@@ -381,6 +396,7 @@ class Playground:
             self.app = None
             raise
         self._watchers.append(asyncio.create_task(self._watch(app), name="playground-watch"))
+        await create_demo_account(app, self.demo_account)
         self.world.citizens.append(Citizen(self.server.create_user(DEFAULT_CITIZEN, language_code="id")))
         for index, (agency, agency_config) in enumerate(self.config.agencies.items()):
             names = STAFF_NAMES[index % len(STAFF_NAMES)]
@@ -484,10 +500,12 @@ async def run_playground(
     port: int = 8080,
     ready: Callable[[str], None] | None = None,
     stop: asyncio.Event | None = None,
+    dashboard: Callable[[str, DemoAccount], None] | None = None,
 ) -> None:
     """Run the playground until ``stop`` is set (or the task is cancelled, e.g. Ctrl+C).
 
-    ``ready(url)`` is called once the page is served and every agency group is linked.
+    ``ready(url)`` is called once the page is served and every agency group is linked; then
+    ``dashboard(url, account)`` with the dashboard's address and the demo command-centre account.
     Raises :class:`PlaygroundError` when the port is taken, and the bot's error if it crashes.
     """
     playground = Playground(config, database_url=database_url, media_dir=media_dir, host=host, port=port)
@@ -495,6 +513,8 @@ async def run_playground(
     try:
         if ready is not None:
             ready(playground.url)
+        if dashboard is not None:
+            dashboard(playground.url + playground.demo_account.path, playground.demo_account)
         waiters: set[asyncio.Task[Any]] = {asyncio.create_task(playground.wait())}
         if stop is not None:
             waiters.add(asyncio.create_task(stop.wait()))
