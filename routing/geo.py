@@ -221,6 +221,15 @@ class ServiceArea:
         """The kecamatan names in file order (for menus and validation of typed names)."""
         return tuple(a.district.name for a in self._kecamatan.areas)
 
+    def kecamatan_shapes(self) -> tuple[tuple[str, BaseGeometry], ...]:
+        """Each kecamatan's name and polygon (lon/lat), in file order: for drawing them (the dashboard's map)."""
+        return tuple((a.district.name, a.geometry) for a in self._kecamatan.areas)
+
+    @property
+    def city_shape(self) -> BaseGeometry:
+        """The city boundary (lon/lat), for drawing it."""
+        return self._city
+
     def contains(self, lat: float, lon: float) -> bool:
         """Whether the pin is inside the city (its boundary counts as inside)."""
         point = _point(lat, lon)

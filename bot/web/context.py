@@ -66,6 +66,7 @@ def render(
         "lang": language_of(request),
         "csrf_token": request.get("csrf_token", ""),
         "city": web_context(request).runtime.config.city,
+        "map_config": web_context(request).runtime.config.dashboard.map,
         "path": request.path,
         **context,
     }
