@@ -10,7 +10,7 @@ only then reads the next chunk. Memory stays at one chunk whatever the export's 
 during a long export is written as it was when its chunk was read (none is written twice or skipped: the
 key is the id).
 
-Which complaints: exactly the list's filter (:func:`bot.web.filters.filtered_select` on the same query
+Which complaints: exactly the list's filter (:func:`storage.dashboard.filtered_select` on the same query
 string), so an agency account's export holds only its agency's complaints. Rows are in filing order (id).
 What each row holds, and the privacy rules, are :mod:`bot.web.export_format`'s.
 """
@@ -26,11 +26,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from sqlalchemy import Row, Select, select
+from sqlalchemy import Row, Select
 
 from bot.web import export_format as fmt
 from bot.web.context import account_of, t, web_context
 from handlers.web_roles import Account
+from storage.dashboard import filtered_select, parse_filters
 from storage.models import Complaint
 from storage.uow import UnitOfWork
 
@@ -130,15 +131,11 @@ async def _chunks(request: web.Request, account: Account) -> AsyncIterator[Seque
 
 
 def _filtered(request: web.Request, account: Account, now: datetime) -> Select[Any]:
-    """The complaint list's query for this request's filter and account (its sort and page are dropped)."""
-    # TEMPORARY until the list's own filter lands (helper "pages"): status/category/agency/kecamatan only
-    stmt = select(Complaint)
-    if not account.role.sees_all:
-        stmt = stmt.where(Complaint.agency == account.role.agency)
-    for name in ("status", "category", "agency", "kecamatan"):
-        if value := request.query.get(name):
-            stmt = stmt.where(getattr(Complaint, name) == value)
-    return stmt
+    """The complaint list's query for this request's filter and account (its sort and page are dropped by
+    the caller); an agency account's is pinned to its agency whatever the query string says."""
+    ctx = web_context(request).runtime.ctx
+    flt = parse_filters(request.query, account, timezone=ctx.timezone, prefix=ctx.tracking_prefix)
+    return filtered_select(flt, account, now=now)
 
 
 async def _flush(response: web.StreamResponse, buffer: io.StringIO) -> None:
