@@ -19,6 +19,8 @@
     sikesal report [--since DATE] [--until DATE] [--format table|csv]
                                      per agency and category: received, accepted and resolved on time,
                                      median times, overdue now, reopen rate, mean rating (city days, inclusive)
+    sikesal apikey add NAME | revoke NAME | list
+                                     Open311 applications' API keys (add prints the key alone on its last line)
 """
 
 from __future__ import annotations
@@ -474,6 +476,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--until", type=parse_day, default=None, metavar="DATE",
                         help="last day of filing, included (default: up to now)")
     report.add_argument("--format", choices=("table", "csv"), default="table")
+    from bot.ops.apikey_cli import add_parser as add_apikey_parser
+
+    add_apikey_parser(sub)  # sikesal apikey add|revoke|list (Open311)
     return parser
 
 
@@ -498,6 +503,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _backup(settings, args.dir)
     if args.command == "citizen":
         return asyncio.run(_citizen(settings, args))
+    if args.command == "apikey":
+        from bot.ops.apikey_cli import main as apikey_main
+
+        return apikey_main(settings.resolved_database_url, args)
     if args.command == "outbox":
         if args.outbox_command == "retry" and args.channel and not args.all_failed:
             parser.error("--channel goes with --all-failed")

@@ -55,6 +55,9 @@ ERASED_CHAT = "erased"
 #: an erased citizen's chat id starts with it (a keyed hash, see bot.services.erasure): a message queued for
 #: them later (a status notice of a complaint still being handled) is stored as superseded, never sent
 ERASED_PREFIX = "#"
+#: channels nobody delivers to (an Open311 application's complaints: the app polls ``requests``); a message
+#: queued there by any path (a follow-up question, a staff reply) is stored as superseded, without words
+UNDELIVERED_CHANNELS = frozenset({"open311"})
 
 #: ``last_error`` is for humans; a 64 KB HTML error page from a proxy is not worth storing whole.
 MAX_ERROR_CHARS = 1000
@@ -149,6 +152,8 @@ class OutboxRepo:
         )
         if row.chat_id.startswith(ERASED_PREFIX):  # nobody to tell: not sent, and no words kept
             row.status, row.payload, row.last_error = SUPERSEDED, {"text": ""}, "the citizen erased their data"
+        elif channel in UNDELIVERED_CHANNELS:  # an Open311 app reads statuses back: nothing to deliver
+            row.status, row.payload, row.last_error = SUPERSEDED, {"text": ""}, "open311: the app reads it back"
         self.session.add(row)
         await self.session.flush()
         return row

@@ -13,6 +13,7 @@ from handlers.events import MediaRef
 from handlers.messages import OutMessage
 from handlers.views import ComplaintView, HistoryEntry, reporter_alias
 from storage.models import AuditEntry, Card, Citizen, Complaint
+from storage.outbox import UNDELIVERED_CHANNELS
 from storage.uow import UnitOfWork
 
 log = logging.getLogger("sikesal.complaints")
@@ -172,7 +173,10 @@ async def send_to_citizen(
     role: str = "notification",
 ) -> None:
     """Queue a message about ``complaint`` to ``citizen`` (its reporter or a follower), linked to the
-    complaint so their reply is relayed to the agency."""
+    complaint so their reply is relayed to the agency. Nothing for a channel nobody delivers to (an Open311
+    app's complaints: the app reads their status back, see bot.open311.filing)."""
+    if citizen.channel in UNDELIVERED_CHANNELS:
+        return
     await uow.outbox.enqueue(
         citizen.channel, citizen.channel_user_id, message, complaint_id=complaint.id, link_role=role, now=rt.clock()
     )
