@@ -87,10 +87,13 @@
     return box;
   }
 
-  function legend(map, build) {
+  // a legend is a <details>: open on a wide screen, one tap away on a phone (where it would hide the map)
+  function legend(map, title, build) {
     var control = L.control({ position: "bottomright" });
     control.onAdd = function () {
-      var box = make("div", "map-legend");
+      var box = make("details", "map-legend");
+      box.open = window.innerWidth > 640;
+      box.appendChild(make("summary", null, title));
       build(box);
       L.DomEvent.disableClickPropagation(box);
       return box;
@@ -119,8 +122,7 @@
           shape.bindTooltip(tip, { sticky: true });
         }
       }).addTo(map);
-      legend(map, function (box) {
-        box.appendChild(make("h2", null, words.open_legend));
+      legend(map, words.open_legend, function (box) {
         BREAKS.forEach(function (low, i) {
           var high = i + 1 < BREAKS.length ? BREAKS[i + 1] - 1 : null;
           var label = high === null ? low + "+" : (high === low ? String(low) : low + "–" + high);
@@ -167,8 +169,7 @@
     var map = made.map;
     if (settings.bounds) { map.fitBounds(settings.bounds); } else { map.setView([0, 0], 2); }
     map.createPane("areas").style.zIndex = 350; // under the pins (overlayPane is 400)
-    legend(map, function (box) {
-      box.appendChild(make("h2", null, words.status_legend));
+    legend(map, words.status_legend, function (box) {
       (settings.colours || []).forEach(function (c) {
         var row = make("div");
         row.appendChild(swatch(c.colour, true));
