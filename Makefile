@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench bench-duplicates bench-timers migrate clean diagram
+.PHONY: run test lint typecheck bench bench-duplicates bench-timers bench-dashboard migrate clean diagram
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,12 +27,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# the four benchmarks (about 8 minutes with PostgreSQL reachable); DUPLICATES_ARGS and TIMERS_ARGS e.g. "--rows 200000",
-# MULTIPROC_ARGS e.g. "--users 200 --processes 1 2 3"
+# the five benchmarks (about 8 minutes with PostgreSQL reachable, plus the dashboard's); DUPLICATES_ARGS, TIMERS_ARGS
+# and DASHBOARD_ARGS e.g. "--rows 200000", MULTIPROC_ARGS e.g. "--users 200 --processes 1 2 3"
 bench: $(STAMP)
 	$(BIN)/python -m bench.filings $(BENCH_ARGS)
 	$(BIN)/python -m bench.duplicates $(DUPLICATES_ARGS)
 	$(BIN)/python -m bench.timers $(TIMERS_ARGS)
+	$(BIN)/python -m bench.dashboard $(DASHBOARD_ARGS)
 	$(BIN)/python -m bench.multiproc $(MULTIPROC_ARGS)
 
 bench-duplicates: $(STAMP)
@@ -40,6 +41,9 @@ bench-duplicates: $(STAMP)
 
 bench-timers: $(STAMP)
 	$(BIN)/python -m bench.timers $(TIMERS_ARGS)
+
+bench-dashboard: $(STAMP)
+	$(BIN)/python -m bench.dashboard $(DASHBOARD_ARGS)
 
 migrate: $(STAMP)
 	$(BIN)/sikesal migrate
