@@ -21,6 +21,9 @@
                                      median times, overdue now, reopen rate, mean rating (city days, inclusive)
     sikesal apikey add NAME | revoke NAME | list
                                      Open311 applications' API keys (add prints the key alone on its last line)
+    sikesal user add NAME --role command|agency:KEY|viewer [--password-stdin] | passwd NAME | list
+                 | disable NAME | enable NAME
+                                     dashboard accounts (passwords asked twice, or one line of stdin)
 """
 
 from __future__ import annotations
@@ -76,6 +79,26 @@ class _Clocks(NamedTuple):
     sessionmaker: Any
 
 
+def _secret_key(settings: Settings) -> bytes | None:
+    """The dashboard's session key from SIKESAL_SECRET_KEY; None: one process keeps its own in the data
+    directory. PostgreSQL may be shared by several processes, which must all sign cookies with one key."""
+    from bot.web.secret import SecretKeyError, parse
+
+    if settings.secret_key:
+        try:
+            return parse(settings.secret_key)
+        except SecretKeyError as exc:
+            raise SystemExit(str(exc)) from None
+    if settings.resolved_database_url.startswith("postgresql"):
+        raise SystemExit(
+            "SIKESAL_SECRET_KEY is not set. With PostgreSQL several processes may share the database, and "
+            "they must all sign the dashboard's session cookies with the same key: set SIKESAL_SECRET_KEY "
+            "in every process to 32 random bytes in URL-safe base64 (44 characters), e.g. the output of "
+            'python3 -c "import base64,secrets;print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())"'
+        )
+    return None
+
+
 async def _run(settings: Settings, config: AppConfig) -> None:
     from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
 
@@ -110,6 +133,8 @@ async def _run(settings: Settings, config: AppConfig) -> None:
         metrics_port=settings.metrics_port,
         redis_url=settings.redis_url,
         media_secret=settings.media_secret,
+        secret_key=_secret_key(settings),
+        trusted_proxies=tuple(config.dashboard.trusted_proxies),
     )
     try:
         await app.start()
@@ -479,6 +504,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.ops.apikey_cli import add_parser as add_apikey_parser
 
     add_apikey_parser(sub)  # sikesal apikey add|revoke|list (Open311)
+    from bot.ops.accounts_cli import add_parser as add_user_parser
+
+    add_user_parser(sub)  # sikesal user add|passwd|list|disable|enable (dashboard accounts)
     return parser
 
 
@@ -496,7 +524,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(
         settings.log_level,
         [settings.telegram_bot_token or "", settings.database_url or "", settings.twilio_auth_token or "",
-         settings.redis_url or ""],
+         settings.redis_url or "", settings.secret_key or ""],
     )
     # these need the database only: a broken config.yaml must not stop a backup or a retry
     if args.command == "backup":
@@ -507,6 +535,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.ops.apikey_cli import main as apikey_main
 
         return apikey_main(settings.resolved_database_url, args)
+    if args.command == "user":
+        from bot.ops.accounts_cli import main as user_main
+
+        return user_main(settings, args)
     if args.command == "outbox":
         if args.outbox_command == "retry" and args.channel and not args.all_failed:
             parser.error("--channel goes with --all-failed")

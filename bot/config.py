@@ -551,6 +551,9 @@ class Settings(BaseSettings):
     #: deployment needs the same value. Unset: derived from TELEGRAM_BOT_TOKEN (changing the token then
     #: ends the links handed out before, which live an hour by default anyway)
     media_secret: str | None = Field(default=None, alias="SIKESAL_MEDIA_SECRET", repr=False, min_length=16)
+    #: the dashboard's session-cookie key: 32 random bytes in URL-safe base64 (bot.web.secret); unset: one
+    #: process keeps its own in the data directory. Required with PostgreSQL (every process needs the same)
+    secret_key: str | None = Field(default=None, alias="SIKESAL_SECRET_KEY", repr=False)
     #: Prometheus /metrics, one server per process on its own address (never the public webhook server):
     #: a port number, 0 = any free port (logged), ``off`` (or empty) = no metrics server
     metrics_host: str = Field(default="127.0.0.1", alias="SIKESAL_METRICS_HOST")

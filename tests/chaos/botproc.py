@@ -73,6 +73,7 @@ def bot_env(tmp: Path, *, api_base: str, database_url: str, http_port: int) -> d
         SIKESAL_HTTP_PORT=str(http_port),
         SIKESAL_METRICS_PORT="0",
         SIKESAL_LOG_LEVEL="WARNING",
+        SIKESAL_SECRET_KEY="c2lrZXNhbC1tdWx0aXByb2MtdGVzdC1zZWNyZXQtayE=",  # the dashboard's, one for all
         PYTHONPATH=str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""),
         PYTHONUNBUFFERED="1",
     )

@@ -212,6 +212,7 @@ def bot_env(
         SIKESAL_HTTP_PORT=str(http_port),  # 0: any free port
         SIKESAL_METRICS_PORT=str(metrics_port),
         SIKESAL_LOG_LEVEL=log_level,
+        SIKESAL_SECRET_KEY="c2lrZXNhbC1tdWx0aXByb2MtdGVzdC1zZWNyZXQtayE=",  # the dashboard's, one for all
         PYTHONUNBUFFERED="1",
     )
     if redis_url:
