@@ -5,7 +5,9 @@
   dashboard's Content-Security-Policy allows only the app's own scripts, so nothing is inline).
 * ``GET /map/complaints.geojson``: pins (``status``, ``category``, ``agency``, ``days``; see
   :func:`bot.web.map_data.parse_filter`), newest first, capped, with ``omitted``.
-* ``GET /map/areas.geojson``: the city's kecamatan with their open-complaint counts (the shading).
+* ``GET /map/areas.geojson``: the city's kecamatan with their open-complaint counts (the shading; the
+  ``category`` and ``agency`` filters apply, ``status`` and ``days`` do not: it always counts the open ones of
+  any age); ``counts=0`` gives the shapes alone (the complaint page's small map draws them for context).
 
 Both need a signed-in account (the auth middleware; checked again here, so a route never answers
 without one) and answer only what the account's role may see (:mod:`bot.web.map_data`).
@@ -92,7 +94,8 @@ async def areas_geojson(request: web.Request) -> web.Response:
     runtime = web_context(request).runtime
     async with UnitOfWork(runtime.sessionmaker) as uow:
         data = await open_by_kecamatan(
-            uow.session, account.role, runtime.area, category=pins.category, agency=pins.agency
+            uow.session, account.role, runtime.area, category=pins.category, agency=pins.agency,
+            count=request.query.get("counts") != "0",
         )
     return _json(data)
 

@@ -217,13 +217,15 @@ def _shapes(area: ServiceArea) -> tuple[tuple[str, dict[str, Any]], ...]:
 
 
 async def open_by_kecamatan(
-    session: AsyncSession, role: Role, area: ServiceArea, *, category: str | None = None, agency: str | None = None
+    session: AsyncSession, role: Role, area: ServiceArea, *, category: str | None = None, agency: str | None = None,
+    count: bool = True,
 ) -> dict[str, Any]:
     """Every kecamatan of the city's GeoJSON with ``name`` and ``open`` (open complaints ``role`` may see
-    there, of any age), plus ``max`` and ``unplaced`` (open ones outside every kecamatan or without a pin)."""
+    there, of any age), plus ``max`` and ``unplaced`` (open ones outside every kecamatan or without a pin).
+    ``count=False``: the shapes only (every ``open`` 0), for the complaint page's small map."""
     visible, scoped = _agency_scope(role, agency)
     counts: dict[str | None, int] = {}
-    if visible:
+    if visible and count:
         where: list[ColumnElement[bool]] = [Complaint.status.in_(OPEN_STATUSES)]
         if category is not None:
             where.append(Complaint.category == category)

@@ -226,6 +226,8 @@ async def test_areas_carry_open_counts(runtime: Runtime, client_for: Client) -> 
     jalan = await (await client.get("/map/areas.geojson?category=sampah")).json()
     assert {f["properties"]["name"]: f["properties"]["open"] for f in jalan["features"]}["Jelutung"] == 1
     assert jalan["max"] == 1
+    shapes = await (await client.get("/map/areas.geojson?counts=0")).json()  # the complaint page's outlines
+    assert len(shapes["features"]) == len(names) and shapes["max"] == 0
 
 
 async def test_the_cap_keeps_the_newest_and_says_how_many_were_left_out(
@@ -319,6 +321,7 @@ async def test_the_complaint_partial_shows_a_map_or_no_location(runtime: Runtime
         html = await (await client.get("/page?lat=-1.61&lon=103.61")).text()
         assert 'data-mode="single"' in html and 'data-lat="-1.61"' in html and 'data-lon="103.61"' in html
         assert data_attr(html, "data-tile-url") == runtime.config.dashboard.map.tile_url
+        assert data_attr(html, "data-areas") == "/dashboard/map/areas.geojson?counts=0"
         assert '<script src="/dashboard/static/leaflet/leaflet.js"></script>' in html
         none = await (await client.get("/page")).text()
         assert "sikesal-map" not in none and "lokasi" in none.lower()

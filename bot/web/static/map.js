@@ -190,11 +190,24 @@
     var lon = parseFloat(el.getAttribute("data-lon"));
     if (!isFinite(lat) || !isFinite(lon)) { return; }
     var made = baseMap(el);
-    made.map.setView([lat, lon], Math.min(16, made.maxZoom));
+    made.map.setView([lat, lon], Math.min(15, made.maxZoom)); // streets, and a kecamatan border or two
     L.circleMarker([lat, lon], {
       radius: 9, color: "#ffffff", weight: 2, fillColor: "#d7301f", fillOpacity: 0.95, className: "pin"
     }).addTo(made.map);
-    el.setAttribute("data-ready", "1");
+    var areas = el.getAttribute("data-areas");
+    var done = function () { el.setAttribute("data-ready", "1"); };
+    if (!areas) { done(); return; }
+    // the kecamatan outlines, for context when no tiles load (drawn under the pin)
+    made.map.createPane("areas").style.zIndex = 350;
+    getJSON(areas).then(function (data) {
+      L.geoJSON(data, {
+        pane: "areas",
+        style: function () { return { color: "#555", weight: 1.5, fill: false, className: "area" }; },
+        onEachFeature: function (feature, shape) {
+          shape.bindTooltip(make("span", null, feature.properties.name), { sticky: true });
+        }
+      }).addTo(made.map);
+    }).then(done, done);
   }
 
   function start() {
