@@ -86,7 +86,7 @@ async def show_card(
 
 
 async def _audit(rt: Runtime, uow: UnitOfWork, complaint: Complaint, actor: StaffActor, action: str, note: str) -> None:
-    await uow.audit.add(complaint.id, actor_kind="staff", actor_id=actor.user_id, actor_name=actor.name,
+    await uow.audit.add(complaint.id, actor_kind=actor.kind, actor_id=actor.user_id, actor_name=actor.name,
                         action=action, from_status=complaint.status, note=note, at=rt.clock())
 
 
@@ -149,13 +149,25 @@ async def _press(
 
 async def _nudge(rt: Runtime, uow: UnitOfWork, complaint: Complaint, actor: StaffActor, chat_id: int) -> Alert:
     """*🔔 Ingatkan instansi*: a reminder in the agency's group under the complaint's card."""
+    alert, sent = await nudge_agency(rt, uow, complaint, actor, chat_id)
+    if sent:
+        await show_card(rt, uow, complaint, chat_id)
+    return alert
+
+
+async def nudge_agency(
+    rt: Runtime, uow: UnitOfWork, complaint: Complaint, actor: StaffActor, chat_id: int | None
+) -> tuple[Alert, bool]:
+    """The reminder itself (the escalation card's button and the dashboard's *Ingatkan*): posted in the
+    agency's group, audited, the card's history updated. False when the agency has no group (refused and
+    audited; ``chat_id`` is where the attempt came from, None from the web)."""
     ctx = rt.ctx
     agency = esc_view.short_agency(complaint.agency, STAFF_LANGUAGE, ctx)
     target = await agency_chat(uow, complaint)
     if target is None:
         alert = esc_view.cc_alert(ctx, "cc.alert_no_agency_group", show_alert=True, agency=agency)
         await refuse(rt, uow, complaint, actor, NUDGE_ACTION, alert.text, chat_id)
-        return alert
+        return alert, False
     now = rt.clock()
     view = await build_view(uow, complaint)
     nudge = esc_view.render_nudge(view, ctx, centre=centre(rt), staff_name=actor.name, now=now)
@@ -163,9 +175,8 @@ async def _nudge(rt: Runtime, uow: UnitOfWork, complaint: Complaint, actor: Staf
                              now=now)
     await _audit(rt, uow, complaint, actor, NUDGE_ACTION, _via(rt))
     await refresh_card(rt, uow, complaint, await build_view(uow, complaint))  # its history says so too
-    await show_card(rt, uow, complaint, chat_id)
     log.info("%s: the command centre (%s) reminded %s", complaint.number, actor.user_id, complaint.agency)
-    return esc_view.cc_alert(ctx, "cc.alert_nudged", agency=agency)
+    return esc_view.cc_alert(ctx, "cc.alert_nudged", agency=agency), True
 
 
 async def _reassign(
@@ -302,4 +313,4 @@ async def answer_from_agency(
     await uow.outbox.enqueue(GROUP_CHANNEL, chat_id, reply, now=now)
 
 
-__all__ = ["NOTE_ROLES", "answer_from_agency", "answer_note", "handle_button", "show_card"]
+__all__ = ["NOTE_ROLES", "answer_from_agency", "answer_note", "handle_button", "nudge_agency", "show_card"]

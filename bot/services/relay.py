@@ -228,8 +228,11 @@ async def relay_to_citizen(
     *,
     citizen_id: int | None = None,
     photo: MediaRef | None = None,
+    group_message: OutMessage | None = None,
 ) -> None:
-    """A staff reply goes to the reporter, or to the follower whose relayed message staff answered."""
+    """A staff reply goes to the reporter, or to the follower whose relayed message staff answered.
+    The group is told it went out; ``group_message`` says so instead (a reply written on the dashboard
+    shows its words there, since the group did not see them being typed)."""
     citizen = await uow.citizens.get(citizen_id or complaint.citizen_id)
     if citizen is None:
         return
@@ -244,7 +247,7 @@ async def relay_to_citizen(
     await send_to_citizen(rt, uow, citizen, complaint, message, role=STAFF_REPLY)
     await uow.audit.add(
         complaint.id,
-        actor_kind="staff",
+        actor_kind=actor.kind,
         actor_id=actor.user_id,
         actor_name=actor.name,
         action="staff_reply",
@@ -255,7 +258,8 @@ async def relay_to_citizen(
     )
     card = await uow.cards.active_for(complaint.id)
     if card is not None:
-        await uow.outbox.enqueue(GROUP_CHANNEL, card.chat_id, cards.render_reply_relayed(rt.ctx), now=rt.clock())
+        told = group_message if group_message is not None else cards.render_reply_relayed(rt.ctx)
+        await uow.outbox.enqueue(GROUP_CHANNEL, card.chat_id, told, now=rt.clock())
 
 
 # --- "staff wrote lately" -------------------------------------------------------------------------

@@ -213,7 +213,7 @@ async def _reassign_to(
     await clocks.on_reassigned(rt, uow, complaint, now, restart_resolve=lifecycle.is_terminal(old_status))
     await uow.audit.add(
         complaint.id,
-        actor_kind="staff",
+        actor_kind=actor.kind,
         actor_id=actor.user_id,
         actor_name=actor.name,
         action="reassign",

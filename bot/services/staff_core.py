@@ -25,10 +25,15 @@ log = logging.getLogger("sikesal.staff")
 
 @dataclass(frozen=True, slots=True)
 class StaffActor:
-    """A staff member acting in a group: Telegram user id and display name (for the audit trail)."""
+    """A staff member acting in a group: Telegram user id and display name (for the audit trail).
+
+    ``kind`` is the audit entry's ``actor_kind``: ``staff`` in a Telegram group, ``web`` for a dashboard
+    account (``user_id`` ``web:<username>``, see :mod:`bot.services.web_actions`), so the trail says
+    where an action came from while both go through the same steps."""
 
     user_id: str
     name: str
+    kind: str = "staff"
 
 
 async def refuse(
@@ -52,7 +57,7 @@ async def refuse(
     )
     await uow.audit.add(
         complaint.id if complaint else None,
-        actor_kind="staff",
+        actor_kind=actor.kind,
         actor_id=actor.user_id,
         actor_name=actor.name,
         action=str(action),
@@ -91,7 +96,7 @@ async def transition(
     await clocks.on_status_changed(rt, uow, complaint, now)  # accepted, closed or a duplicate: clocks stop
     await uow.audit.add(
         complaint.id,
-        actor_kind="staff",
+        actor_kind=actor.kind,
         actor_id=actor.user_id,
         actor_name=actor.name,
         action=str(action),
