@@ -97,6 +97,16 @@ async def test_agency_accepts_and_processes_from_the_web(web_world: WebWorld) ->
     assert number in body(notice) and "diterima" in body(notice).lower()
     edited = await eventually(lambda: "diterima" in body(current(web_world, card)).lower() and current(web_world, card))
     assert edited.edited and any(p.startswith("st:process:") for p in payloads(edited))
+    page = web_world.url(f"/dashboard/complaints/{number}")
+    async with ani.get(page) as shown:
+        html = await shown.text()
+    assert f"{number} diterima. Pelapor sudah diberi tahu." in html, "the flash, on the page it went back to"
+    assert 'name="action" value="process"' in html and 'value="accept"' not in html, "what the status allows now"
+    async with ani.get(page) as again:
+        assert "Pelapor sudah diberi tahu." not in await again.text(), "shown once"
+    viewer = await signed_in(web_world, "viewer", username="vera")
+    async with viewer.get(page) as read_only:
+        assert read_only.status == 200 and 'name="action"' not in await read_only.text()
     # a double submit: both forms posted at once, one change
     token = await session_token(ani, web_world)
     first, second = await asyncio.gather(

@@ -95,4 +95,4 @@ def test_partial_renders_forms_with_the_token_and_the_flash() -> None:
     assert "&lt;b&gt;ok&lt;/b&gt;" in html and "flash-ok" in html, "the flash is escaped"
     reply = render(actions=actions_for(account("agency:pupr"), Row()), csrf_token="x")
     assert 'name="reason"' in reply and 'value="accept"' in reply and "flash" not in reply
-    assert render(actions=[], csrf_token="x").strip() == ""
+    assert "<form" not in render(actions=[], csrf_token="x")
