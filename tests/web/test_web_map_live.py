@@ -111,7 +111,7 @@ async def test_the_browser_draws_areas_and_pins_without_tiles(web_world: WebWorl
             tiles: list[str] = []
 
             async def no_tiles(route: Any) -> None:  # offline: every tile request fails
-                tiles.append(route.request.url)
+                tiles.append(route.request.headers.get("referer", ""))
                 await route.abort()
 
             await page.route("https://tile.openstreetmap.org/**", no_tiles)
@@ -121,6 +121,8 @@ async def test_the_browser_draws_areas_and_pins_without_tiles(web_world: WebWorl
             assert await page.locator("#sikesal-map path.pin").count() == 2
             assert await page.locator(".map-legend").count() == 2
             assert tiles, "the tile layer asked for tiles (and got none)"
+            # OSM's usage policy wants a Referer: the site's origin, never the page's path
+            assert set(tiles) == {world.app.http_url + "/"}, set(tiles)
             await page.locator("#sikesal-map path.pin-baru").click()
             popup = page.locator(".leaflet-popup-content .map-popup")
             await popup.wait_for(timeout=5_000)

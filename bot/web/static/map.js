@@ -36,7 +36,10 @@
     try {
       var tiles = L.tileLayer(el.getAttribute("data-tile-url") || "", {
         maxZoom: maxZoom,
-        attribution: el.getAttribute("data-attribution") || ""
+        attribution: el.getAttribute("data-attribution") || "",
+        // the page itself sends no Referer elsewhere (Referrer-Policy: same-origin); tile servers such as
+        // OpenStreetMap's ask for one (usage policy), so tiles carry the site's origin, never the page's path
+        referrerPolicy: "strict-origin"
       });
       // offline or blocked tiles: nothing to do, the vector layers stay; never let it bubble up
       tiles.on("tileerror", function () { el.classList.add("tiles-unavailable"); });
