@@ -29,6 +29,7 @@ from aiohttp import web
 from sqlalchemy import Row, Select
 
 from bot.web import export_format as fmt
+from bot.web.auth import CONTENT_SECURITY_POLICY, SECURITY_HEADERS
 from bot.web.context import account_of, t, web_context
 from handlers.web_roles import Account
 from storage.dashboard import filtered_select, parse_filters
@@ -95,7 +96,7 @@ def _signed_in(request: web.Request) -> Account:
 def _rules(request: web.Request) -> fmt.ExportRules:
     runtime = web_context(request).runtime
     return fmt.ExportRules(now=runtime.clock(), tz=ZoneInfo(runtime.ctx.timezone),
-                           confidential_label=t(request, "export.confidential"))
+                           confidential_label=t(request, "web.export.confidential"))
 
 
 def _attachment(request: web.Request, content_type: str, suffix: str) -> web.StreamResponse:
@@ -103,10 +104,13 @@ def _attachment(request: web.Request, content_type: str, suffix: str) -> web.Str
     runtime = web_context(request).runtime
     today = runtime.clock().astimezone(ZoneInfo(runtime.ctx.timezone)).date().isoformat()
     response = web.StreamResponse(headers={
+        # the headers every dashboard page carries: the auth middleware cannot add them to a response that
+        # has already begun, so a streamed one sets them itself
+        **SECURITY_HEADERS,
+        "Content-Security-Policy": CONTENT_SECURITY_POLICY,
         "Content-Type": content_type,
         "Content-Disposition": f'attachment; filename="sikesal-{today}.{suffix}"',
         "Cache-Control": "no-store",
-        "X-Content-Type-Options": "nosniff",
     })
     response.enable_chunked_encoding()
     return response

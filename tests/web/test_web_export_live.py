@@ -36,6 +36,7 @@ async def test_export_of_a_filed_complaint_names_its_alias_only(web_world: WebWo
         assert "Content-Length" not in response.headers
         assert response.headers.get("Transfer-Encoding") == "chunked"
         assert response.headers["Content-Disposition"].startswith('attachment; filename="sikesal-')
+        assert response.headers["X-Frame-Options"] == "DENY" and response.headers["Cache-Control"] == "no-store"
         body = (await response.read()).decode("utf-8")
     rows = list(csv.DictReader(io.StringIO(body.removeprefix("\ufeff"))))
     assert [r["number"] for r in rows] == [complaint.number]
