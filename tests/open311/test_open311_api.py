@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from bot.open311 import media
+from storage.api_keys import ApiKeyRepo
 from storage.models import ApiKey, Citizen, Complaint, MediaFile, OutboxMessage
 from storage.uow import UnitOfWork
-from tests.e2e.conftest import World, outbox_settled
-from tests.e2e.harness import body
+from tests.e2e.conftest import World, current, outbox_settled
+from tests.e2e.harness import body, eventually, payloads
 from tests.e2e.test_filing import file_complaint
 from tests.open311.conftest import APP_NAME, Api
 
@@ -110,7 +111,6 @@ async def test_api_key_missing_bad_or_revoked_is_403(api: Api, fmt: str) -> None
         reply = await post(api, fmt, api_key=key)
         assert reply.status == 403  # type: ignore[attr-defined]
     async with UnitOfWork(runtime(api.world).sessionmaker) as uow:
-        from storage.api_keys import ApiKeyRepo
         await ApiKeyRepo(uow.session).revoke(APP_NAME)
         await uow.commit()
     reply = await post(api, fmt)
@@ -277,3 +277,19 @@ async def test_openapi_document_is_served(api: Api) -> None:
     async with api.session.get(f"{api.base}/openapi.yaml") as response:
         assert response.status == 200
         assert "openapi: 3.0" in await response.text()
+
+
+async def test_staff_act_on_the_card_and_the_app_reads_the_status_back_with_nothing_queued(api: Api) -> None:
+    number = (await post(api, service_code="lampu", description=LIGHT, media_url=None)).json()[0]["service_request_id"]  # type: ignore[attr-defined]
+    clerk = api.staff["dishub"][0]
+    card = await clerk.next()
+    accept = next(p for p in payloads(card) if p.startswith("st:accept:"))
+    await clerk.tap(accept, card)
+    await eventually(lambda: not any(p.startswith("st:accept:") for p in payloads(current(api.world, card))))
+    await outbox_settled(api.world)
+    [record] = (await api.get(f"requests/{number}.json")).json()
+    assert record["status"] == "open" and record["status_notes"] == "Diterima oleh instansi"
+    assert (await api.get(f"requests/{number}.json", locale="en")).json()[0]["status_notes"] == "Accepted by the agency"
+    async with UnitOfWork(runtime(api.world).sessionmaker) as uow:
+        queued = (await uow.session.execute(select(OutboxMessage).where(OutboxMessage.channel == "open311"))).all()
+        assert queued == [], "an app's complaint queues no status notice"
