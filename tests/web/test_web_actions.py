@@ -24,12 +24,13 @@ from localapi.telegram.state import StoredMessage
 from storage.images import reencode_jpeg
 from storage.models import AuditEntry, Complaint, ComplaintPhoto
 from storage.uow import UnitOfWork
-from tests.e2e.conftest import current, outbox_settled
-from tests.e2e.harness import Person, body, eventually, payloads
+from tests.e2e.conftest import World, current, outbox_settled, twilio, wa_world
+from tests.e2e.harness import Person, body, eventually, payloads, text_of
 from tests.e2e.test_filing import file_complaint
 from tests.web.webkit import WebWorld, session_token, signed_in
 
 pytestmark = pytest.mark.e2e
+__all__ = ["twilio", "wa_world"]  # fixtures for the WhatsApp reply
 
 
 async def filed(world: WebWorld) -> tuple[Person, list[Person], StoredMessage, str]:
@@ -225,3 +226,26 @@ async def test_who_may_not_act_is_refused(web_world: WebWorld) -> None:
     assert (await act(ani, web_world, number, action="launch")).status == 403, "not an action"
     assert await status_of(web_world) == "baru"
     assert not [m for m in await citizen.quiet(0.3) if number in body(m)]
+
+
+async def test_reply_goes_out_on_whatsapp_for_a_whatsapp_citizen(wa_world: World) -> None:
+    from tests.e2e.test_channels import file_on
+
+    world = WebWorld(server=wa_world.server, app=wa_world.app, config=wa_world.config, tmp=wa_world.tmp,
+                     twilio=wa_world.twilio)
+    try:
+        staff = await world.agency_group("pupr")
+        citizen = world.whatsapp_citizen()
+        assert "JMB-" in await file_on(citizen)
+        await staff[0].next_matching("JMB-")
+        await outbox_settled(world)
+        async with UnitOfWork(world.app.runtime.sessionmaker) as uow:  # type: ignore[union-attr]
+            number = (await uow.session.execute(select(Complaint.number))).scalar_one()
+        ani = await signed_in(world, "agency:pupr", username="ani")
+        back_to(await act(ani, world, number, action="reply", text="Petugas datang besok pagi"), number)
+        message = await citizen.next_matching("Petugas datang besok pagi")
+        assert number in text_of(message)
+        back_to(await act(ani, world, number, action="accept"), number)
+        assert number in text_of(await citizen.next_matching("diterima"))
+    finally:
+        await world.close_clients()
