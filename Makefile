@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench bench-duplicates bench-timers bench-dashboard migrate clean diagram
+.PHONY: run test lint typecheck bench bench-duplicates bench-timers bench-dashboard migrate clean diagram screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,9 @@ bench-dashboard: $(STAMP)
 
 migrate: $(STAMP)
 	$(BIN)/sikesal migrate
+
+screenshots: $(STAMP)
+	$(BIN)/python -m tests.web.screenshots
 
 diagram: $(STAMP)
 	$(BIN)/python -m handlers.diagram --write docs/conversation.md README.md

@@ -49,12 +49,14 @@ def database_url(tmp_path: Path) -> str:
 
 
 async def open_page(browser: Any, world: WebWorld, path: str = "/dashboard/login", *,
-                    viewport: dict[str, int] | None = None, lang: str = "id-ID") -> Any:
+                    viewport: dict[str, int] | None = None, lang: str = "id-ID",
+                    device_scale_factor: float = 1.0) -> Any:
     """A page of a new browser context on the app at ``path``; other hosts are unreachable."""
     base = world.app.http_url
     local = urlsplit(base).netloc
     context = await browser.new_context(viewport=viewport or VIEWPORT, timezone_id=world.config.city.timezone,
-                                        locale=lang, base_url=base, accept_downloads=True)
+                                        locale=lang, base_url=base, accept_downloads=True,
+                                        device_scale_factor=device_scale_factor)
 
     async def only_local(route: Any) -> None:
         if urlsplit(route.request.url).netloc == local or route.request.url.startswith(("data:", "blob:")):
