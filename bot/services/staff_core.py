@@ -62,7 +62,7 @@ async def refuse(
         actor_name=actor.name,
         action=str(action),
         from_status=complaint.status if complaint else None,
-        note=f"{reason} (chat {chat_id})",
+        note=reason if actor.kind != "staff" and chat_id is None else f"{reason} (chat {chat_id})",  # web: no chat
         refused=True,
         at=rt.clock(),
     )

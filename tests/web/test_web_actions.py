@@ -134,7 +134,7 @@ async def test_reject_needs_a_reason_and_tells_the_citizen(web_world: WebWorld) 
     back_to(await act(ani, web_world, number, action="reject", reason="   "), number)
     assert await status_of(web_world) == "baru"
     refused = [e for e in await audit(web_world) if e.refused]
-    assert [(e.action, e.actor_kind) for e in refused] == [("reject", "web")]
+    assert [(e.action, e.actor_kind, e.note) for e in refused] == [("reject", "web", "Alasan penolakan wajib diisi.")]
     back_to(await act(ani, web_world, number, action="reject", reason="Di luar wilayah kota"), number)
     notice = await citizen.next()
     assert "Di luar wilayah kota" in body(notice)
