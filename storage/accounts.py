@@ -11,10 +11,10 @@ grow with every name somebody once typed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -116,37 +116,73 @@ class LoginThrottleRepo:
         row = await self.session.get(LoginThrottle, key)
         return row.failures if row is not None else 0
 
-    async def record_failure(self, key: str, now: datetime) -> LoginThrottle:
-        """One more failure on ``key`` (a counter quiet for :data:`FORGET_AFTER` restarts at one); sets the
-        delay. Race-safe: concurrent failures on one key each count (an UPDATE, or an INSERT in a savepoint
-        that falls back to the UPDATE when another request created the row first)."""
-        await self.session.execute(
-            delete(LoginThrottle).where(
-                LoginThrottle.last_failure_at < now - FORGET_AFTER,
-            )
-        )
+    async def _count(self, key: str, now: datetime) -> None:
+        """One more failure on ``key``: an UPDATE (which holds the row until the transaction ends), or an
+        INSERT in a savepoint that falls back to the UPDATE when another request created the row first."""
         for _ in range(2):
             changed = await self.session.execute(
                 update(LoginThrottle)
                 .where(LoginThrottle.key == key)
-                .values(failures=LoginThrottle.failures + 1, last_failure_at=now)
+                .values(
+                    # a counter quiet for FORGET_AFTER starts again (the purge may not have run yet)
+                    failures=case(
+                        (LoginThrottle.last_failure_at < now - FORGET_AFTER, 1), else_=LoginThrottle.failures + 1
+                    ),
+                    last_failure_at=now,
+                )
                 .execution_options(synchronize_session=False)
             )
             if getattr(changed, "rowcount", 0):
-                break
+                return
             try:
                 async with self.session.begin_nested():
                     self.session.add(LoginThrottle(key=key, failures=1, last_failure_at=now, blocked_until=None))
                     await self.session.flush()
-                break
+                return
             except IntegrityError:
                 continue
-        row = await self.session.get(LoginThrottle, key, populate_existing=True)
-        assert row is not None
-        delay = delay_after(row.failures)
-        row.blocked_until = now + timedelta(seconds=delay) if delay else None
+
+    async def begin_attempt(self, keys: Sequence[str], now: datetime) -> datetime | None:
+        """Count a sign-in attempt as a failure *before* its password is checked, so attempts sent in
+        parallel cannot all slip through before the first failure is stored: the counting UPDATE holds each
+        key's row, and whoever comes next sees the delay it set.
+
+        Returns the moment the attempt may be made when a key is still blocked (the caller then rolls back:
+        a refused attempt is not counted); None when it may go ahead (the caller commits, checks the
+        password, and calls :meth:`forgive` on success)."""
+        for key in sorted(set(keys)):  # one order everywhere: two attempts never wait on each other's rows
+            await self._count(key, now)
+        found = await self.session.execute(
+            select(LoginThrottle).where(LoginThrottle.key.in_(list(keys))).execution_options(populate_existing=True)
+        )
+        rows = list(found.scalars())
+        blocked = [row.blocked_until for row in rows if row.blocked_until is not None and row.blocked_until > now]
+        if blocked:
+            return max(blocked)
+        for row in rows:
+            delay = delay_after(row.failures)
+            row.blocked_until = now + timedelta(seconds=delay) if delay else None
         await self.session.flush()
-        return row
+        return None
+
+    async def forgive(self, account_key: str, address_key: str, now: datetime) -> None:
+        """A successful sign-in: the account's counter is cleared; the address keeps its earlier failures
+        (one good password must not wipe a guesser's record on other names) minus this attempt's."""
+        await self.clear(account_key)
+        row = await self.session.get(LoginThrottle, address_key, populate_existing=True)
+        if row is None:
+            return
+        row.failures = max(0, row.failures - 1)
+        delay = delay_after(row.failures)
+        row.blocked_until = row.last_failure_at + timedelta(seconds=delay) if delay else None
+        if row.blocked_until is not None and row.blocked_until <= now:
+            row.blocked_until = None
+        await self.session.flush()
+
+    async def purge(self, now: datetime) -> None:
+        """Forget counters quiet for :data:`FORGET_AFTER` (its own transaction, before an attempt: deleting
+        other keys' rows while holding this attempt's would let two attempts wait on each other)."""
+        await self.session.execute(delete(LoginThrottle).where(LoginThrottle.last_failure_at < now - FORGET_AFTER))
 
     async def clear(self, key: str) -> None:
         await self.session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))

@@ -296,12 +296,18 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     keys = [user_key(username), address_key(address)]
     stored: tuple[int, str, bool] | None = None
     async with UnitOfWork(ctx.runtime.sessionmaker) as uow:
-        until = await LoginThrottleRepo(uow.session).blocked_until(keys, now)
-        if until is None and username:
-            row = await WebAccountRepo(uow.session).by_username(username)
-            if row is not None:
-                stored = (row.id, row.password_hash, row.disabled_at is None)
-    if until is not None:
+        await LoginThrottleRepo(uow.session).purge(now)
+        await uow.commit()
+    async with UnitOfWork(ctx.runtime.sessionmaker) as uow:
+        # counted as a failure now and forgiven on success: parallel guesses cannot outrun the counter
+        until = await LoginThrottleRepo(uow.session).begin_attempt(keys, now)
+        if until is None:
+            if username:
+                row = await WebAccountRepo(uow.session).by_username(username)
+                if row is not None:
+                    stored = (row.id, row.password_hash, row.disabled_at is None)
+            await uow.commit()
+    if until is not None:  # rolled back: a refused attempt does not count
         return _throttled(request, until, now, next_path, username)
     good = await passwords.verify_async(stored[1] if stored else None, password)
     good = good and stored is not None and stored[2]
@@ -309,20 +315,17 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     if good and stored is not None and passwords.needs_rehash(stored[1]):
         new_hash = await passwords.hash_password_async(password)
     account = None
-    async with UnitOfWork(ctx.runtime.sessionmaker) as uow:
-        accounts, throttle = WebAccountRepo(uow.session), LoginThrottleRepo(uow.session)
-        if good and stored is not None:
+    if good and stored is not None:
+        async with UnitOfWork(ctx.runtime.sessionmaker) as uow:
+            accounts = WebAccountRepo(uow.session)
             row = await accounts.get(stored[0])
             if row is not None and row.disabled_at is None and row.password_hash == stored[1]:
                 if new_hash is not None:
                     await accounts.rehash(row, new_hash)
                 await accounts.record_login(row, now)
-                await throttle.clear(keys[0])
+                await LoginThrottleRepo(uow.session).forgive(keys[0], keys[1], now)
                 account = (row.id, row.version)
-        if account is None:
-            for key in keys:
-                await throttle.record_failure(key, now)
-        await uow.commit()
+                await uow.commit()
     if account is None:
         log.info("dashboard: a sign-in failed (from %s)", address)
         return _login_page(request, next_path=next_path, username=username,
