@@ -23,6 +23,7 @@ from aiohttp import web
 from bot.services.complaints import PROOF, build_view
 from bot.web.charts import trend_chart
 from bot.web.context import account_of, language_of, render, web_context
+from bot.web.snapshots import Snapshots
 from handlers import privacy
 from handlers.lifecycle import Status, status_label
 from handlers.staff_tools import is_overdue
@@ -32,6 +33,7 @@ from storage.dashboard import (
     STATUSES,
     AgencyStatus,
     ComplaintFilter,
+    Overview,
     agency_statuses,
     audit_trail,
     exchanged,
@@ -96,15 +98,27 @@ def _now(request: web.Request) -> datetime:
 # --- the overview ---------------------------------------------------------------------------------
 
 
-async def overview_page(request: web.Request) -> web.Response:
+#: seconds an overview snapshot is served before a background refresh (bot.web.snapshots)
+OVERVIEW_TTL = 60.0
+
+
+async def overview_page(request: web.Request, snapshots: Snapshots[tuple[Overview, datetime]]) -> web.Response:
     rt = web_context(request).runtime
     labels = _Labels(request)
-    now = _now(request)
-    async with UnitOfWork(rt.sessionmaker) as uow:
-        figures = await overview(
-            uow.session, _role(request), list(rt.config.agencies), now=now, timezone=rt.config.city.timezone,
-            days=TREND_DAYS,
-        )
+    role = _role(request)
+
+    async def compute() -> tuple[Overview, datetime]:
+        now = rt.clock()
+        async with UnitOfWork(rt.sessionmaker) as uow:
+            found = await overview(
+                uow.session, role, list(rt.config.agencies), now=now, timezone=rt.config.city.timezone,
+                days=TREND_DAYS,
+            )
+        return found, now
+
+    # the command centre and viewers share one snapshot; each agency has its own
+    key = "*" if role is None or role.sees_all else f"agency:{role.agency}"
+    figures, computed_at = await snapshots.get(key, compute)
     rows = [
         {
             "key": row.agency,
@@ -132,6 +146,7 @@ async def overview_page(request: web.Request) -> web.Response:
         "since": labels.time(figures.since),
         "days": TREND_DAYS,
         "open_link": "/dashboard/complaints?" + urlencode([("status", s) for s in OPEN_STATUSES]),
+        "computed_at": labels.time(computed_at),
     })
 
 
@@ -196,6 +211,7 @@ async def complaints_page(request: web.Request) -> web.Response:
         "flt": flt,
         "rows": rows,
         "total": found.total,
+        "more": found.more,
         "page": found.page,
         "pages": found.pages,
         "page_links": [(p, _link(flt, page=p)) for p in pages],
@@ -363,8 +379,14 @@ def _agency_row(item: AgencyStatus, labels: _Labels) -> dict[str, Any]:
 
 
 def routes() -> list[web.RouteDef]:
+    """The pages' routes; each dashboard application gets its own overview snapshots."""
+    snapshots: Snapshots[tuple[Overview, datetime]] = Snapshots(OVERVIEW_TTL)
+
+    async def overview_handler(request: web.Request) -> web.Response:
+        return await overview_page(request, snapshots)
+
     return [
-        web.get("/", overview_page, name="overview"),
+        web.get("/", overview_handler, name="overview"),
         web.get("/complaints", complaints_page, name="complaints"),
         web.get("/complaints/{number}", complaint_page, name="complaint"),
         web.get("/agencies", agencies_page, name="agencies"),

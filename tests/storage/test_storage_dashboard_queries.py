@@ -4,9 +4,9 @@ storage.reports' for the same complaints)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 
-from conftest import MakeComplaint
 from multidict import MultiDict
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,6 +23,7 @@ from storage.models import AuditEntry, Complaint
 from storage.reports import ALL, complaint_report
 from storage.uow import UnitOfWork
 
+MakeComplaint = Callable[..., Awaitable[Complaint]]
 COMMAND = Role(RoleKind.COMMAND)
 PUPR = Role(RoleKind.AGENCY, "pupr")
 NOW = datetime(2026, 3, 10, 5, 0, tzinfo=UTC)  # 12:00 in Jambi (UTC+7)
@@ -162,3 +163,16 @@ async def test_overview_matches_the_report(
     assert sum(got.received) == 5 and got.received[-1] == 2 and got.received[-6] == 1
     assert sum(got.resolved) == 2 and got.resolved[-1] == 1  # resolved at 03:00 UTC on the 10th
     assert [r.agency for r in mine.rows] == ["pupr"] and mine.open_now == 2 and mine.total.received == 3
+
+
+async def test_list_count_is_capped(
+    sessionmaker: async_sessionmaker[AsyncSession], make_complaint: MakeComplaint
+) -> None:
+    """A broad filter is counted up to the cap ("more than"), and the pages stop there."""
+    for i in range(7):
+        await make_complaint(agency="pupr", now=NOW - timedelta(minutes=i))
+    async with sessionmaker() as session:
+        capped = await list_page(session, ComplaintFilter(page=9), COMMAND, page_size=2, now=NOW, count_cap=5)
+        exact = await list_page(session, ComplaintFilter(), COMMAND, page_size=2, now=NOW, count_cap=7)
+    assert (capped.total, capped.more, capped.pages, capped.page, len(capped.rows)) == (5, True, 3, 3, 2)
+    assert (exact.total, exact.more, exact.pages) == (7, False, 4)
