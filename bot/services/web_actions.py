@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import html
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot.services import proof, relay
 from bot.services.command_centre import STAFF_LANGUAGE, refresh_escalation
@@ -30,7 +30,7 @@ from bot.services.command_centre_buttons import NOTE_ACTION, nudge_agency
 from bot.services.runtime import Runtime
 from bot.services.staff_core import StaffActor, refuse, transition
 from bot.services.staff_prompts import OPEN_ROLES, PROMPT_DONE
-from handlers import lifecycle
+from handlers import cards, lifecycle
 from handlers import proof as proof_core
 from handlers.events import MediaRef
 from handlers.messages import Alert, OutMessage
@@ -107,9 +107,31 @@ async def _refused(
     return Outcome(REFUSED, complaint.number, key=key, params=params)
 
 
+def _in_language(rt: Runtime, outcome: Outcome, action: str, before: str, now: str, language: str) -> Outcome:
+    """The services' refusal in the account's language when it is one of the lifecycle's (the group reads
+    them in the staff language); any other words stay as they are."""
+    if outcome.reason is None or language == STAFF_LANGUAGE:
+        return outcome
+    decision = lifecycle.decide(before, action)
+    known = (
+        (cards.alert_refused(decision, rt.ctx, status=before), cards.alert_refused(
+            decision, rt.ctx, status=before, language=language)),
+        (cards.alert_already_changed(rt.ctx, now), cards.alert_already_changed(rt.ctx, now, language=language)),
+    )
+    for staff_words, theirs in known:
+        if outcome.reason == staff_words.text:
+            return replace(outcome, reason=theirs.text)
+    if outcome.reason == rt.ctx.t(STAFF_LANGUAGE, "staff.reason_missing"):
+        return replace(outcome, reason=rt.ctx.t(language, "staff.reason_missing"))
+    return outcome
+
+
 @retry_transient()
-async def perform(rt: Runtime, account: Account, number: str, given: ActionInput) -> Outcome:
-    """Do ``given.action`` to complaint ``number`` as ``account``, in one transaction; wake the sender after."""
+async def perform(
+    rt: Runtime, account: Account, number: str, given: ActionInput, *, language: str = STAFF_LANGUAGE
+) -> Outcome:
+    """Do ``given.action`` to complaint ``number`` as ``account``, in one transaction; wake the sender after.
+    ``language``: the account's, for a refusal's words."""
     actor = web_actor(rt, account.username)
     async with UnitOfWork(rt.sessionmaker) as uow:
         found = await uow.complaints.by_number(number)
@@ -125,7 +147,9 @@ async def perform(rt: Runtime, account: Account, number: str, given: ActionInput
             await refuse(rt, uow, complaint, actor, str(given.action)[:32] or "unknown", reason, None)
             await uow.commit()
             return Outcome(FORBIDDEN, complaint.number)
+        before = complaint.status
         outcome = await _act(rt, uow, complaint, actor, action, given)
+        outcome = _in_language(rt, outcome, action.value, before, complaint.status, language)
         await uow.commit()
     rt.on_enqueued()
     if outcome.ok:

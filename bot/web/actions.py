@@ -237,7 +237,7 @@ async def post_action(request: web.Request) -> web.StreamResponse:
         action=action, reason=fields.get("reason", ""), text=fields.get("text", ""),
         agency=fields.get("agency", ""), note=fields.get("note", ""), photo=photo,
     )
-    outcome = await perform(rt, account, number, given)
+    outcome = await perform(rt, account, number, given, language=language_of(request))
     if outcome.kind == NOT_FOUND:
         raise web.HTTPNotFound(text=t(request, "web.actions.not_found"))
     if outcome.kind == FORBIDDEN:

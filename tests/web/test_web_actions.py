@@ -126,6 +126,13 @@ async def test_agency_accepts_and_processes_from_the_web(web_world: WebWorld) ->
     ]
     assert [(e.action, e.refused) for e in entries if e.refused] == [("process", True)], "the second click"
     await citizen.next_matching("ditangani")
+    # in English, a refusal reads in English too (the group reads it in Bahasa Indonesia)
+    async with ani.get(page + "?lang=en") as english:
+        assert english.status == 200
+    back_to(await act(ani, web_world, number, action="accept"), number)
+    async with ani.get(page) as shown:
+        html = await shown.text()
+    assert "Not done: " in html and "already" in html, html[html.find("flash"):][:300]
 
 
 async def test_reject_needs_a_reason_and_tells_the_citizen(web_world: WebWorld) -> None:
