@@ -9,6 +9,7 @@ asked for (``.json`` or ``.xml``). XML names the repeated children after their l
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -31,12 +32,16 @@ ITEM_TAGS = {
 }
 
 
+#: characters XML 1.0 cannot carry at all (control characters, lone surrogates): dropped from text
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _scalar(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return _NOT_XML.sub("", str(value))
 
 
 def _fill(element: ET.Element, value: Any) -> None:
@@ -55,15 +60,16 @@ def to_xml(root: str, value: Any) -> bytes:
     """``value`` under ``<root>`` (a list: one child per item, named by :data:`ITEM_TAGS`)."""
     element = ET.Element(root)
     _fill(element, value)
-    return ET.tostring(element, encoding="utf-8", xml_declaration=True)
+    return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(element, encoding="unicode").encode("utf-8")
 
 
 def respond(fmt: str, root: str, value: Any, *, status: int = 200) -> web.Response:
-    """``value`` as JSON, or as XML under ``<root>``."""
+    """``value`` as JSON (ASCII with escapes: a lone surrogate in stored text cannot break the encoding), or
+    as XML under ``<root>``."""
     if fmt == XML:
         return web.Response(body=to_xml(root, value), status=status, content_type="text/xml", charset="utf-8")
     return web.Response(
-        text=json.dumps(value, ensure_ascii=False), status=status, content_type="application/json", charset="utf-8"
+        text=json.dumps(value), status=status, content_type="application/json", charset="utf-8"
     )
 
 

@@ -65,15 +65,16 @@ def _check_jurisdiction(request: web.Request, value: str | None) -> None:
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every failure in the spec's error format, in the format the path asked for."""
     fmt = format_of_path(request.path)
+    response: web.StreamResponse
     try:
         response = await handler(request)
     except Open311Error as exc:
-        return error(fmt, exc.status, exc.description)
+        response = error(fmt, exc.status, exc.description)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         key = {404: "open311.error.not_found", 405: "open311.error.method"}.get(exc.status, "open311.error.bad_request")
-        return error(fmt, exc.status, _say(request)(key))
+        response = error(fmt, exc.status, _say(request)(key))
     response.headers.setdefault("Access-Control-Allow-Origin", "*")  # open data: browsers of other apps may read
     return response
 
