@@ -4,14 +4,16 @@ Like the other repositories these never commit: the caller's unit of work does. 
 done here (:mod:`bot.web.passwords`): this module stores what it is given.
 
 The throttle is a growing delay, never a lock: after :data:`FREE_FAILURES` failures on a key, each further
-failure blocks that key for ``min(2 ** (failures - FREE_FAILURES), MAX_DELAY_S)`` seconds. A key that has
-been quiet for :data:`FORGET_AFTER` starts again from zero (and its row is purged), so the table does not
-grow with every name somebody once typed.
+failure blocks that key for ``min(2 ** (failures - FREE_FAILURES), MAX_DELAY_S)`` seconds; an attempt on a
+blocked key is refused without being counted. An attempt is counted before its password is checked
+(:meth:`LoginThrottleRepo.begin_attempt`) and forgiven when it succeeds, so guesses sent in parallel cannot
+all pass before the first failure is stored. A key that has been quiet for :data:`FORGET_AFTER` starts
+again from zero (and its row is purged), so the table does not grow with every name somebody once typed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, delete, select, update
@@ -101,20 +103,6 @@ class LoginThrottleRepo:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    async def blocked_until(self, keys: Iterable[str], now: datetime) -> datetime | None:
-        """The latest ``blocked_until`` still in the future among ``keys`` (None: an attempt may be checked)."""
-        found = await self.session.execute(
-            select(LoginThrottle.blocked_until).where(
-                LoginThrottle.key.in_(list(keys)), LoginThrottle.blocked_until > now
-            )
-        )
-        until = [value for value in found.scalars() if value is not None]
-        return max(until) if until else None
-
-    async def failures(self, key: str) -> int:
-        row = await self.session.get(LoginThrottle, key)
-        return row.failures if row is not None else 0
 
     async def _count(self, key: str, now: datetime) -> None:
         """One more failure on ``key``: an UPDATE (which holds the row until the transaction ends), or an
