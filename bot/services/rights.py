@@ -69,7 +69,10 @@ def _history(entries: list[AuditEntry], rt: Runtime, language: str) -> list[dict
     return [
         {
             "at": _iso(entry.at),
-            "by": entry.actor_kind if entry.actor_kind in ("citizen", "staff", "system") else "system",
+            # an officer acting from the web dashboard is staff to the citizen ("web" is where, not who)
+            "by": "staff" if entry.actor_kind == "web" else (
+                entry.actor_kind if entry.actor_kind in ("citizen", "staff", "system") else "system"
+            ),
             "action": entry.action,
             "from_status": entry.from_status,
             "to_status": entry.to_status,
