@@ -6,6 +6,8 @@ security headers are on dashboard responses."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from tests.web.webkit import (
@@ -64,3 +66,35 @@ async def test_security_headers_on_dashboard_responses(web_world: WebWorld) -> N
     async with client.get(web_world.url("/dashboard/"), allow_redirects=False) as home:
         assert home.status == 302
         assert home.headers["X-Frame-Options"] == "DENY"
+
+
+async def test_no_password_hash_or_cookie_in_the_logs(web_world: WebWorld, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)  # (aiosqlite's DEBUG lines carry every SQL parameter: never run it at DEBUG)
+    caplog.set_level(logging.DEBUG, logger="sikesal")
+    await create_account(web_world, "dewi")
+    client = browser(web_world)
+    await log_in(client, web_world, "dewi", "salah-tapi-panjang")
+    assert (await log_in(client, web_world, "dewi", DEFAULT_PASSWORD)).status == 302
+    cookie = next(c.value for c in client.cookie_jar if c.key == "sikesal_session")
+    logged = caplog.text
+    assert "signed in" in logged and "sign-in failed" in logged
+    for secret in (DEFAULT_PASSWORD, "salah-tapi-panjang", "$argon2", cookie):
+        assert secret not in logged
+
+
+def test_the_cookie_is_secure_behind_https() -> None:
+    from unittest.mock import MagicMock
+
+    from bot.web import auth
+    from bot.web.context import WebContext
+
+    runtime = MagicMock()
+    runtime.config.dashboard.session_hours = 12
+    for public_url, secure in (("https://sikesal.example", True), ("http://127.0.0.1:8080", False), (None, False)):
+        ctx = WebContext(runtime, secret_key=b"k" * 32, public_url=public_url)
+        session_layer = auth.middlewares(ctx)[1]
+        storage = next(c.cell_contents for c in session_layer.__closure__ or () if hasattr(c.cell_contents, "cookie_params"))
+        params = storage.cookie_params
+        assert bool(params["secure"]) is secure
+        assert params["httponly"] is True and params["samesite"] == "Lax" and params["path"] == "/dashboard/"
+        assert params["max_age"] == 12 * 3600
