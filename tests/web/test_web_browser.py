@@ -16,8 +16,6 @@ import io
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.e2e.conftest import current
 from tests.e2e.harness import body, eventually, payloads
 from tests.web.browser_world import (  # noqa: F401  (fixtures: browser, database_url)
@@ -60,6 +58,12 @@ async def test_sign_in_through_the_form_and_out_again(web_world: WebWorld, brows
     await submit_login(page, "jcoc", DEFAULT_PASSWORD)
     assert page.url.endswith("/dashboard/complaints"), "signed in: on to the page that was asked for"
     assert "jcoc" in await page.locator("header").inner_text()
+    assert await page.get_attribute("html", "lang") == "id", "Bahasa Indonesia first"
+    async with page.expect_navigation():
+        await page.locator("header a.lang").click()
+    assert await page.get_attribute("html", "lang") == "en", "English by choice"
+    await page.goto("/dashboard/complaints")
+    assert await page.get_attribute("html", "lang") == "en", "and remembered"
 
     async with page.expect_navigation():
         await page.locator("form[action$='/logout'] button").click()
@@ -202,12 +206,12 @@ async def test_map_shows_pins_with_no_tiles_reachable(web_world: WebWorld, brows
     assert page.errors == []
 
 
-@pytest.mark.parametrize("width", [390])
-async def test_phone_width_list_has_no_sideways_scroll(
-    web_world: WebWorld, browser: Any, width: int  # noqa: F811
-) -> None:
-    await filed_complaint(web_world)
-    page = await sign_in(browser, web_world, "command", path="/dashboard/complaints",
-                         viewport={"width": width, "height": 800})
-    overflow = await page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 1, f"the page is {overflow}px wider than a phone"
+async def test_phone_width_pages_have_no_sideways_scroll(web_world: WebWorld, browser: Any) -> None:  # noqa: F811
+    _citizen, _staff, _card, number = await filed_complaint(web_world)
+    page = await sign_in(browser, web_world, "agency:pupr", path="", viewport={"width": 390, "height": 800})
+    for path in ("/dashboard/", "/dashboard/complaints", f"/dashboard/complaints/{number}", "/dashboard/map",
+                 "/dashboard/agencies"):
+        await page.goto(path)
+        overflow = await page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"{path} is {overflow}px wider than a phone"
+    assert page.errors == []
