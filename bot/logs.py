@@ -60,3 +60,5 @@ def setup_logging(level: str, secrets: list[str]) -> None:
     root.setLevel(level.upper())
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)  # one line per update is noise
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # at DEBUG aiosqlite logs every statement with its parameters: citizens' data and password hashes
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)

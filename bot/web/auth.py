@@ -22,10 +22,12 @@ Passwords, hashes, the key and cookies are never logged.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import math
 import secrets
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -38,7 +40,7 @@ from yarl import URL
 
 from bot.web import passwords
 from bot.web.client_address import client_address
-from bot.web.context import LANGUAGES, WebContext, account_of, language_of, render, t, web_context
+from bot.web.context import LANGUAGES, WEB, WebContext, account_of, language_of, render, t, web_context
 from handlers.web_roles import Account, RoleError, parse_role
 from storage.accounts import LoginThrottleRepo, WebAccountRepo, address_key, user_key
 from storage.uow import UnitOfWork
@@ -80,22 +82,34 @@ SECURITY_HEADERS = {
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _add_security_headers(headers: Any) -> None:
+@functools.cache
+def content_security_policy(tile_url: str) -> str:
+    """:data:`CONTENT_SECURITY_POLICY`, plus the tile server's origin when it is plain http (a city's own
+    tile server on its LAN): https tiles are already allowed, an http one would be blocked by ``https:``."""
+    parts = urllib.parse.urlsplit(tile_url)
+    if parts.scheme != "http" or not parts.netloc:
+        return CONTENT_SECURITY_POLICY
+    origin = f"http://{parts.netloc}"
+    return CONTENT_SECURITY_POLICY.replace("img-src 'self' data: https:", f"img-src 'self' data: https: {origin}")
+
+
+def _add_security_headers(headers: Any, policy: str = CONTENT_SECURITY_POLICY) -> None:
     for name, value in SECURITY_HEADERS.items():
         headers[name] = value
-    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("Content-Security-Policy", policy)
 
 
 @web.middleware
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The headers every dashboard response carries (also errors and redirects)."""
+    policy = content_security_policy(request.config_dict[WEB].runtime.config.dashboard.map.tile_url)
     try:
         response = await handler(request)
     except web.HTTPException as exc:
-        _add_security_headers(exc.headers)
+        _add_security_headers(exc.headers, policy)
         raise
     if not response.prepared:  # a streamed export set its headers before its first byte
-        _add_security_headers(response.headers)
+        _add_security_headers(response.headers, policy)
     return response
 
 

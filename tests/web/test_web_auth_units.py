@@ -62,3 +62,13 @@ async def test_passwords() -> None:
     assert not passwords.verify("not a hash", "x")
     assert not passwords.needs_rehash(stored)
     assert passwords.needs_rehash("$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo")
+
+
+def test_an_http_tile_server_is_allowed_by_the_content_security_policy() -> None:
+    """A city's own tile server on plain http (its LAN) would be blocked by ``img-src https:`` alone."""
+    from bot.web.auth import CONTENT_SECURITY_POLICY, content_security_policy
+
+    assert content_security_policy("https://tile.openstreetmap.org/{z}/{x}/{y}.png") == CONTENT_SECURITY_POLICY
+    lan = content_security_policy("http://10.1.2.3:8080/tiles/{z}/{x}/{y}.png")
+    assert "img-src 'self' data: https: http://10.1.2.3:8080;" in lan
+    assert "script-src 'self';" in lan
