@@ -154,7 +154,7 @@ def directive(block: Block, name: str) -> list[list[str]]:
     return [words[1:] for words, children in find(block, name) if children is None]
 
 
-def test_the_nginx_site_proxies_only_the_webhooks_to_every_process() -> None:
+def test_the_nginx_site_proxies_only_the_public_paths_to_every_process() -> None:
     tree = nginx_tree((DEPLOY / "nginx.conf").read_text(encoding="utf-8"))
     ((upstream_words, upstream),) = find(tree, "upstream")
     name = upstream_words[1]
@@ -173,7 +173,11 @@ def test_the_nginx_site_proxies_only_the_webhooks_to_every_process() -> None:
 
     locations = {" ".join(words[1:]): children for words, children in find(server, "location")}
     proxied = {where for where, children in locations.items() if directive(children, "proxy_pass")}
-    assert proxied == {f"= {TelegramConfig().webhook_path}", "/twilio/", "/media/", "/export/"}, "nothing else is public"
+    assert proxied == {f"= {TelegramConfig().webhook_path}", "/twilio/", "/media/", "/export/", "/dashboard/",
+                       "/open311/"}, "nothing else is public"
+    # a sign-in or a dashboard action is a POST that must never be replayed on another process
+    for where in ("/dashboard/", "/open311/"):
+        assert directive(locations[where], "proxy_next_upstream") == [["error", "timeout"]]
     # signed photo links (bot.media_links) and data copies (bot.export_links) are read, never posted to
     assert [words[1:] for words, _ in find(locations["/media/"], "limit_except")] == [["GET"]]
     assert [words[1:] for words, _ in find(locations["/export/"], "limit_except")] == [["GET"]]
