@@ -16,6 +16,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+from bot.playground.world import SAMPLE_PHOTOS
 from tests.e2e.conftest import current
 from tests.e2e.harness import body, eventually, payloads
 from tests.web.browser_world import (  # noqa: F401  (fixtures: browser, database_url)
@@ -132,6 +133,34 @@ async def test_accept_from_the_web_tells_the_citizen_and_edits_the_card(
     assert edited.edited, "the group's card is edited in place"
     assert any(p.startswith("st:process:") for p in payloads(edited)), "its buttons move on to Proses"
     assert not any(p.startswith("st:accept:") for p in payloads(edited))
+    assert page.errors == []
+
+
+async def test_resolve_with_an_after_photo_uploaded_from_the_browser(
+    web_world: WebWorld, browser: Any  # noqa: F811
+) -> None:
+    citizen, _staff, card, number = await filed_complaint(web_world)
+    page = await sign_in(browser, web_world, "agency:pupr", path=f"/dashboard/complaints/{number}")
+    for step in ("accept", "process"):
+        async with page.expect_navigation():
+            await page.locator(f"form:has(input[name=action][value={step}]) button[type=submit]").click()
+    resolve = page.locator("form:has(input[name=action][value=resolve])")
+    await page.locator("details:has(input[name=action][value=resolve]) summary").click()
+    after = next(s for s in SAMPLE_PHOTOS if s.key == "jalan-berlubang").path
+    await resolve.locator("input[type=file][name=photo]").set_input_files(str(after))
+    await resolve.locator("textarea[name=text]").fill("Lubang sudah ditambal dan dipadatkan")
+    async with page.expect_navigation():
+        await resolve.locator("button[type=submit]").click()
+    assert await page.locator(".flash-ok").count() == 1, await page.locator("main").inner_text()
+
+    notice = await citizen.next_matching("selesai")
+    assert notice.photo, "the citizen gets the after photo with the notice"
+    await eventually(lambda: "selesai" in body(current(web_world, card)).lower().split("\n", 1)[0])
+    photos = page.locator("main img[src*='/dashboard/photos/']")
+    assert await photos.count() == 2, "before and after, both on the page"
+    sizes = await photos.evaluate_all(
+        "(imgs) => Promise.all(imgs.map((i) => i.decode().then(() => i.naturalWidth, () => 0)))")
+    assert all(size > 0 for size in sizes), sizes
     assert page.errors == []
 
 
