@@ -110,7 +110,13 @@ async def test_open_a_complaint_shows_its_words_and_photo(web_world: WebWorld, b
     await photo.wait_for()
     loaded = await photo.evaluate("(img) => img.decode().then(() => img.naturalWidth, () => 0)")
     assert loaded > 0, "the citizen's photo is shown at its size"
+    actions = await page.locator("form input[name=action]").evaluate_all("(inputs) => inputs.map((i) => i.value)")
+    assert set(actions) == {"reassign", "nudge", "note"}, "the command centre's own actions, not the group's"
     assert page.errors == []
+
+    viewer = await sign_in(browser, web_world, "viewer", path=f"/dashboard/complaints/{number}")
+    assert "Jalan berlubang besar" in await viewer.locator("main").inner_text()
+    assert await viewer.locator("form input[name=action]").count() == 0, "a viewer reads, changes nothing"
 
 
 async def test_accept_from_the_web_tells_the_citizen_and_edits_the_card(
