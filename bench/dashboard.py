@@ -78,6 +78,8 @@ PRIVACY: dict[str, int] = {"": 93, "anonim": 5, "rahasia": 2}
 WORDS = ("jalan berlubang", "lampu mati", "sampah menumpuk", "banjir genangan", "air keruh", "macet parah",
          "drainase tersumbat", "pohon tumbang", "trotoar rusak", "pelayanan lambat")
 PLACES = ("pasar", "sekolah", "masjid", "simpang", "kantor lurah", "terminal", "rumah sakit", "jembatan")
+#: the overview's queries timed directly, without the page's cache (see :func:`time_overview_query`)
+OVERVIEW_QUERY = "overview uncached"
 #: the pages timed, as (name, path below /dashboard/, query); {day30}/{day10} are dates filled at run time
 PAGES: tuple[tuple[str, str, dict[str, str]], ...] = (
     ("overview", "", {}),
@@ -333,6 +335,32 @@ async def time_pages(client: aiohttp.ClientSession, base: str, requests: int, re
         result.latencies_ns[name] = timings
 
 
+async def time_overview_query(url: str, options: dict[str, Any], calls: int, result: DatasetResult) -> None:
+    """The overview's queries themselves (:func:`storage.dashboard.overview`, the command centre's view), one
+    session each: the page caches its figures for a while (bot.web.pages), so the HTTP timings are mostly
+    cache hits and this is what the first request after the cache expires pays."""
+    from bot.config import load_config
+    from storage.dashboard import overview
+    from storage.db import make_sessionmaker
+
+    config = load_config(ROOT / "config.yaml")
+    engine = make_engine(url, **options)
+    try:
+        sessions = make_sessionmaker(engine)
+        timings: list[int] = []
+        for n in range(1 + calls):  # the first untimed
+            async with sessions() as session:
+                began = time.perf_counter_ns()
+                await overview(session, None, list(config.agencies), now=datetime.now(UTC),
+                               timezone=config.city.timezone)
+                elapsed = time.perf_counter_ns() - began
+            if n:
+                timings.append(elapsed)
+        result.latencies_ns[OVERVIEW_QUERY] = timings
+    finally:
+        await engine.dispose()
+
+
 async def time_export(client: aiohttp.ClientSession, base: str, process: psutil.Process,
                       result: DatasetResult) -> None:
     """The whole CSV export, read and dropped in 64 KiB pieces, while the server's RSS is sampled."""
@@ -394,6 +422,7 @@ async def measure(url: str, *, backend: str, label: str, rows: int, requests: in
     finally:
         await engine.dispose()
 
+    await time_overview_query(url, options, max(3, requests // 10), result)
     async with serving(url, options) as (base, process):
         timeout = aiohttp.ClientTimeout(total=600)
         async with aiohttp.ClientSession(timeout=timeout, cookie_jar=aiohttp.CookieJar(unsafe=True)) as client:
