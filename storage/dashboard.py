@@ -13,8 +13,9 @@ portable SQL form, so they are computed over at most :data:`MEDIAN_SAMPLE` of th
 complaints (documented on the page); the 30-day trend counts each day over the created_at index and bins
 the window's resolution times. The pages cache the overview for a minute (bot.web.snapshots).
 
-The list's total is counted up to :data:`COUNT_CAP` (a filter matching more says "more than"): counting
-every row of a broad filter over 100k complaints is what made the list slow, and nobody pages that far.
+The list's total is counted up to :data:`COUNT_CAP` or ten pages past the page shown (a filter matching
+more says "more than"): counting every row of a broad filter over 100k complaints is what made the list
+slow, and the count then stops as soon as it has seen enough matches.
 """
 
 from __future__ import annotations
@@ -52,8 +53,9 @@ STATUSES = tuple(s.value for s in Status)
 MAX_WORDS = 8
 #: medians are computed over at most this many of the window's most recent complaints
 MEDIAN_SAMPLE = 2000
-#: the list counts matching rows up to this many (then says "more than"; the pages stop there)
-COUNT_CAP = 10_000
+#: the list counts matching rows up to this many, or ten pages past the one shown if that is more (then it
+#: says "more than"; going further counts further)
+COUNT_CAP = 1000
 
 
 class _Query(Protocol):
@@ -198,7 +200,8 @@ def _search(q: str, prefix: str, now: datetime, timezone: str) -> ColumnElement[
         return Complaint.number == typed.full
     words = [w for w in text.lower().split() if w][:MAX_WORDS]
     described = and_(
-        *(func.lower(Complaint.description).like(f"%{_like_escape(w)}%", escape="\\") for w in words)
+        # ILIKE on PostgreSQL, lower() LIKE lower() on SQLite: SQLAlchemy's portable case-insensitive match
+        *(Complaint.description.ilike(f"%{_like_escape(w)}%", escape="\\") for w in words)
     )
     if typed is not None and typed.sequence is not None:
         year = now.astimezone(ZoneInfo(timezone)).year
@@ -272,7 +275,7 @@ async def list_page(
 ) -> ListPage:
     """One page of the filtered list and how many rows the filter matches (up to the cap)."""
     now = now or datetime.now(UTC)
-    cap = count_cap or COUNT_CAP
+    cap = count_cap or max(COUNT_CAP, (flt.page + 10) * page_size)
     where = filter_conditions(flt, role, now=now)
     matching = select(Complaint.id).where(*where).limit(cap + 1).subquery()
     counted = int((await session.execute(select(func.count()).select_from(matching))).scalar_one())

@@ -216,7 +216,7 @@ async def complaints_page(request: web.Request) -> web.Response:
         "pages": found.pages,
         "page_links": [(p, _link(flt, page=p)) for p in pages],
         "prev_link": _link(flt, page=found.page - 1) if found.page > 1 else None,
-        "next_link": _link(flt, page=found.page + 1) if found.page < found.pages else None,
+        "next_link": _link(flt, page=found.page + 1) if found.page < found.pages or found.more else None,
         "sort_links": _sort_links(flt),
         "statuses": [(s, labels.status(s)) for s in STATUSES],
         "categories": [(key, labels.category(key)) for key in rt.config.categories],
