@@ -176,6 +176,8 @@ def _row(complaint: Complaint, labels: _Labels, now: datetime) -> dict[str, Any]
         "overdue": late,
         "due": labels.time(running) if running is not None and complaint.status not in _CLOSED else "",
         "excerpt": truncate(" ".join(complaint.description.split()), EXCERPT),
+        # 🔒 Rahasia / 🕶️ Anonim, as the cards mark them
+        "mark": privacy.mark(complaint, labels.lang, labels.ctx) or "",
     }
 
 

@@ -214,6 +214,7 @@ async def test_list_filters_and_visibility(runtime: Runtime, client_for: Client)
     html = await get(command, "/complaints")
     assert SCRIPT not in html and "&lt;script&gt;" in html  # escaped, never run
     assert NAME not in html and CHANNEL_ID not in html
+    assert "🔒 Rahasia" in html and "🕶️ Anonim" in html  # marked as on the cards
 
 
 async def test_pagination_keeps_the_filter(runtime: Runtime, client_for: Client) -> None:
