@@ -48,6 +48,9 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
     rules = _rules(request)
     response = _attachment(request, "text/csv; charset=utf-8", "csv")
     await response.prepare(request)
+    if request.method == "HEAD":  # the headers only: no reason to read every row
+        await response.write_eof()
+        return response
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180
     buffer.write(BOM)
@@ -66,6 +69,9 @@ async def export_geojson(request: web.Request) -> web.StreamResponse:
     rules = _rules(request)
     response = _attachment(request, "application/geo+json", "geojson")
     await response.prepare(request)
+    if request.method == "HEAD":
+        await response.write_eof()
+        return response
     buffer = io.StringIO()
     buffer.write('{"type":"FeatureCollection","features":[')
     first = True

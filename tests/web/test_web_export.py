@@ -197,6 +197,27 @@ async def test_more_rows_than_one_chunk_all_come_in_order(runtime: Runtime, clie
     assert len(features) == 33
 
 
+async def test_a_head_request_reads_no_rows(runtime: Runtime, client_for: Client,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    await seed(runtime)
+
+    read: list[str] = []
+
+    async def rows(request: web.Request, *_args: object) -> AsyncIterator[list[object]]:
+        read.append(request.method)
+        return
+        yield
+
+    monkeypatch.setattr(export, "_chunks", rows)
+    client = await client_for("command")
+    for path in ("/complaints.csv", "/complaints.geojson"):
+        response = await client.head(path)
+        assert response.status == 200 and response.headers["Content-Disposition"].startswith("attachment;")
+    assert read == []
+    await (await client.get("/complaints.csv")).read()
+    assert read == ["GET"]
+
+
 async def test_an_empty_export_is_still_valid(runtime: Runtime, client_for: Client) -> None:
     client = await client_for("command")
     assert read_csv(await (await client.get("/complaints.csv")).read()) == []
