@@ -520,12 +520,16 @@ def print_table(rows: list[dict[str, Any]], main_rows: int) -> None:
         if r["label"] != "main":
             continue
         slow = [f"{name} {p['p99_ms']:.0f} ms" for name, p in r["pages"].items()
-                if p["p99_ms"] is not None and p["p99_ms"] > TARGET_P99_MS]
+                if name != OVERVIEW_QUERY and p["p99_ms"] is not None and p["p99_ms"] > TARGET_P99_MS]
         failing = [name for name, p in r["pages"].items() if p["failures"]]
         verdict = "meets the target" if not slow else "MISSES the target: " + ", ".join(slow)
         if failing:  # a 404 or a redirect to sign-in is fast and measures nothing
             verdict = f"NOT MEASURED: pages not answering 200: {', '.join(failing)}; otherwise {verdict}"
         print(f"  {names[r['backend']]}: {verdict}")
+        if (query := r["pages"].get(OVERVIEW_QUERY)) and query["p99_ms"] is not None:
+            print(f"    (the overview's queries without the page's snapshot: p50 {query['p50_ms']:.0f} ms, p99 "
+                  f"{query['p99_ms']:.0f} ms; paid by the snapshot's background refresh, waited for only by the very "
+                  "first view or one after a long idle)")
     print("\nexport (the whole CSV, streamed):")
     for r in rows:
         print(f"  {names[r['backend']]} {r['label']}: {r['export_rows']:,} rows, {r['export_mb']:.1f} MB in "
