@@ -30,7 +30,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import Select, and_, case, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -314,6 +314,13 @@ def _sum_if(condition: ColumnElement[bool]) -> Any:
     return func.sum(case((condition, 1), else_=0))
 
 
+#: what the per-agency GROUP BYs group on. ``agency`` is NOT NULL, so this is the agency itself; written as an
+#: expression because SQLite would otherwise walk the whole agency index (every complaint, in agency order)
+#: instead of the index the WHERE picks: 63 ms against 0.3 ms for today's counts at 100k complaints. The
+#: literal is inlined so the select and the GROUP BY render the same expression (PostgreSQL compares them).
+_AGENCY = func.coalesce(Complaint.agency, literal_column("''"))
+
+
 def _resolved() -> ColumnElement[bool]:
     return and_(Complaint.status == Status.SELESAI.value, Complaint.resolved_at.is_not(None))
 
@@ -325,14 +332,14 @@ async def _now_counts(
     through the created_at index (two small GROUP BYs rather than one scan of every complaint)."""
     is_open = Complaint.status.in_(OPEN_STATUSES)
     opened = {agency: (int(n or 0), int(late or 0)) for agency, n, late in await session.execute(
-        select(Complaint.agency, func.count(Complaint.id), _sum_if(overdue_condition(now)))
+        select(_AGENCY, func.count(Complaint.id), _sum_if(overdue_condition(now)))
         .where(*where, is_open)
-        .group_by(Complaint.agency)
+        .group_by(_AGENCY)
     )}
     todays = {agency: int(n or 0) for agency, n in await session.execute(
-        select(Complaint.agency, func.count(Complaint.id))
+        select(_AGENCY, func.count(Complaint.id))
         .where(*where, Complaint.created_at >= today)
-        .group_by(Complaint.agency)
+        .group_by(_AGENCY)
     )}
     return {
         agency: (*opened.get(agency, (0, 0)), todays.get(agency, 0)) for agency in {*opened, *todays}
@@ -349,12 +356,12 @@ async def _window_counts(
     reopened = Complaint.reopen_count > 0
     stmt = (
         select(
-            Complaint.agency, func.count(Complaint.id), _sum_if(resolved), _sum_if(on_time), _sum_if(reopened),
+            _AGENCY, func.count(Complaint.id), _sum_if(resolved), _sum_if(on_time), _sum_if(reopened),
             _sum_if(or_(resolved, reopened)), _sum_if(Complaint.rating.is_not(None)),
             func.sum(func.coalesce(Complaint.rating, 0)),
         )
         .where(*where, Complaint.created_at >= since)
-        .group_by(Complaint.agency)
+        .group_by(_AGENCY)
     )
     out: dict[str, ReportRow] = {}
     for agency, received, n_resolved, n_on_time, n_reopened, n_ever, n_ratings, rating_sum in await session.execute(stmt):
@@ -515,15 +522,15 @@ async def agency_statuses(
         select(AgencyGroup).where(AgencyGroup.agency.in_(shown)))).scalars()}
     is_open = Complaint.status.in_(OPEN_STATUSES)
     counts = {a: (int(o or 0), int(d or 0)) for a, o, d in await session.execute(
-        select(Complaint.agency, func.count(Complaint.id), _sum_if(overdue_condition(now)))
+        select(_AGENCY, func.count(Complaint.id), _sum_if(overdue_condition(now)))
         .where(is_open, Complaint.agency.in_(shown))
-        .group_by(Complaint.agency)
+        .group_by(_AGENCY)
     )}
     staff = dict((await session.execute(
-        select(Complaint.agency, func.max(AuditEntry.at))
+        select(_AGENCY, func.max(AuditEntry.at))
         .join(Complaint, Complaint.id == AuditEntry.complaint_id)
         .where(AuditEntry.actor_kind.in_(("staff", "web")), Complaint.agency.in_(shown))
-        .group_by(Complaint.agency)
+        .group_by(_AGENCY)
     )).tuples().all())
     cards = dict((await session.execute(
         select(Card.agency, func.max(Card.created_at)).where(Card.agency.in_(shown)).group_by(Card.agency)
