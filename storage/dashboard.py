@@ -531,10 +531,10 @@ async def agency_statuses(
         .join(Complaint, Complaint.id == AuditEntry.complaint_id)
         .where(AuditEntry.actor_kind.in_(("staff", "web")), Complaint.agency.in_(shown))
         .group_by(_AGENCY)
-    )).tuples().all())
+    )).all())
     cards = dict((await session.execute(
         select(Card.agency, func.max(Card.created_at)).where(Card.agency.in_(shown)).group_by(Card.agency)
-    )).tuples().all())
+    )).all())
     out = []
     for key in shown:
         moments = [m for m in (staff.get(key), cards.get(key)) if m is not None]

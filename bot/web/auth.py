@@ -40,7 +40,19 @@ from yarl import URL
 
 from bot.web import passwords
 from bot.web.client_address import client_address
-from bot.web.context import LANGUAGES, WEB, WebContext, account_of, language_of, render, t, web_context
+from bot.web.context import (
+    ACCOUNT,
+    CSRF_TOKEN,
+    LANG,
+    LANGUAGES,
+    WEB,
+    WebContext,
+    account_of,
+    language_of,
+    render,
+    t,
+    web_context,
+)
 from handlers.web_roles import Account, RoleError, parse_role
 from storage.accounts import LoginThrottleRepo, WebAccountRepo, address_key, user_key
 from storage.uow import UnitOfWork
@@ -207,11 +219,11 @@ async def sign_in_and_csrf(request: web.Request, handler: Handler) -> web.Stream
     if chosen in LANGUAGES and session.get(S_LANG) != chosen:
         session[S_LANG] = chosen
     lang = session.get(S_LANG)
-    request["lang"] = lang if lang in LANGUAGES else "id"
+    request[LANG] = lang if lang in LANGUAGES else "id"
     token = session.get(S_CSRF)
     if not isinstance(token, str) or len(token) < 20:
         token = session[S_CSRF] = new_token()
-    request["csrf_token"] = token
+    request[CSRF_TOKEN] = token
     ended = False
     if S_ACCOUNT in session:
         account = await _current_account(ctx, session)
@@ -219,10 +231,10 @@ async def sign_in_and_csrf(request: web.Request, handler: Handler) -> web.Stream
             _end_session(session)
             ended = True
         else:
-            request["account"] = account
+            request[ACCOUNT] = account
     public = request.path in PUBLIC_PATHS
     safe = request.method in SAFE_METHODS
-    if not public and "account" not in request:
+    if not public and ACCOUNT not in request:
         if safe:
             params = {"ended": "1"} if ended else {}
             raise web.HTTPFound(_login_url(request.path_qs, **params))

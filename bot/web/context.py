@@ -34,6 +34,10 @@ class WebContext:
 
 
 WEB = web.AppKey("sikesal_web", WebContext)
+#: what the sign-in middleware (bot.web.auth) puts on each request: the account, the language, the CSRF token
+ACCOUNT = web.RequestKey("sikesal_account", Account)
+LANG = web.RequestKey("sikesal_lang", str)
+CSRF_TOKEN = web.RequestKey("sikesal_csrf_token", str)
 
 
 def web_context(request: web.Request) -> WebContext:
@@ -42,12 +46,11 @@ def web_context(request: web.Request) -> WebContext:
 
 def account_of(request: web.Request) -> Account | None:
     """The signed-in account (set by :mod:`bot.web.auth`'s middleware), or None."""
-    found = request.get("account")
-    return found if isinstance(found, Account) else None
+    return request.get(ACCOUNT)
 
 
 def language_of(request: web.Request) -> str:
-    found = request.get("lang")
+    found = request.get(LANG)
     return found if found in LANGUAGES else "id"
 
 
@@ -64,7 +67,7 @@ def render(
         "t": lambda key, **params: t(request, key, **params),
         "account": account_of(request),
         "lang": language_of(request),
-        "csrf_token": request.get("csrf_token", ""),
+        "csrf_token": request.get(CSRF_TOKEN, ""),
         "city": web_context(request).runtime.config.city,
         "map_config": web_context(request).runtime.config.dashboard.map,
         "path": request.path,
@@ -75,4 +78,4 @@ def render(
     return response
 
 
-__all__ = ["LANGUAGES", "WEB", "WebContext", "account_of", "language_of", "render", "t", "web_context"]
+__all__ = ["ACCOUNT", "CSRF_TOKEN", "LANG", "LANGUAGES", "WEB", "WebContext", "account_of", "language_of", "render", "t", "web_context"]

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import load_config
 from bot.services.runtime import Runtime
 from bot.web import export
-from bot.web.context import WEB, WebContext
+from bot.web.context import ACCOUNT, LANG, WEB, WebContext
 from bot.web.export_format import COLUMNS
 from handlers.web_roles import Account, parse_role
 from storage.media import MediaStore
@@ -90,8 +90,8 @@ async def client_for(runtime: Runtime) -> AsyncIterator[Client]:
         async def signed_in(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                             ) -> web.StreamResponse:
             if role is not None:
-                request["account"] = Account(1, "tester", parse_role(role), 1)
-            request["lang"] = "id"
+                request[ACCOUNT] = Account(1, "tester", parse_role(role), 1)
+            request[LANG] = "id"
             return await handler(request)
 
         app = web.Application(middlewares=[signed_in])

@@ -31,7 +31,7 @@ from bot.config import load_config
 from bot.services.runtime import Runtime
 from bot.web import STATIC_DIR, TEMPLATES_DIR, map_data
 from bot.web import map as web_map
-from bot.web.context import WEB, WebContext, render
+from bot.web.context import ACCOUNT, LANG, WEB, WebContext, render
 from bot.web.map_data import PIN_PROPERTIES
 from handlers.web_roles import Account, parse_role
 from storage.media import MediaStore
@@ -100,8 +100,8 @@ async def client_for(runtime: Runtime) -> AsyncIterator[Client]:
         async def signed_in(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                             ) -> web.StreamResponse:
             if role is not None:
-                request["account"] = Account(1, "tester", parse_role(role), 1)
-            request["lang"] = "id"
+                request[ACCOUNT] = Account(1, "tester", parse_role(role), 1)
+            request[LANG] = "id"
             return await handler(request)
 
         app = web.Application(middlewares=[signed_in])

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import load_config
 from bot.services.runtime import Runtime
 from bot.web import TEMPLATES_DIR, pages
-from bot.web.context import WEB, WebContext
+from bot.web.context import ACCOUNT, CSRF_TOKEN, LANG, WEB, WebContext
 from handlers.web_roles import Account, parse_role
 from storage.media import MediaStore
 from storage.models import (
@@ -140,9 +140,9 @@ async def client_for(runtime: Runtime) -> AsyncIterator[Client]:
         @web.middleware
         async def signed_in(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                             ) -> web.StreamResponse:
-            request["account"] = Account(1, "tester", parse_role(role), 1)
-            request["lang"] = request.query.get("lang", lang)
-            request["csrf_token"] = "tok"
+            request[ACCOUNT] = Account(1, "tester", parse_role(role), 1)
+            request[LANG] = request.query.get("lang", lang)
+            request[CSRF_TOKEN] = "tok"
             return await handler(request)
 
         app = web.Application()

@@ -32,7 +32,7 @@ async def _filed(world: WebWorld) -> dict[str, tuple[str, int]]:
     async with UnitOfWork(world.app.runtime.sessionmaker) as uow:
         rows = (await uow.session.execute(select(Complaint.agency, Complaint.number, Complaint.id))).all()
         photos = dict((await uow.session.execute(
-            select(ComplaintPhoto.complaint_id, ComplaintPhoto.id))).tuples().all())
+            select(ComplaintPhoto.complaint_id, ComplaintPhoto.id))).all())
     return {agency: (number, photos[cid]) for agency, number, cid in rows}
 
 
