@@ -120,17 +120,24 @@ def _values(query: Mapping[str, str] | Any, key: str) -> list[str]:
 
 
 def _one(query: Mapping[str, str] | Any, key: str, limit: int = 100) -> str | None:
-    found = [v.strip() for v in _values(query, key) if v.strip()]
+    # a NUL byte is dropped: PostgreSQL refuses it in any text parameter (a 500), and no word contains one
+    found = [v.replace("\x00", "").strip() for v in _values(query, key) if v.replace("\x00", "").strip()]
     return found[0][:limit] if found else None
+
+
+#: dates outside these years are ignored like unreadable ones: 0001-01-01 or 9999-12-31 would overflow when
+#: turned into the UTC instant its city day begins (and no complaint was filed then)
+DATE_YEARS = (1900, 9998)
 
 
 def _date(text: str | None) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text[:10])
+        found = date.fromisoformat(text[:10])
     except ValueError:
         return None
+    return found if DATE_YEARS[0] <= found.year <= DATE_YEARS[1] else None
 
 
 def parse_filters(
@@ -574,6 +581,8 @@ async def visible_complaint(session: AsyncSession, number: str, role: Role | Non
     """The complaint with this tracking number if ``role`` may see it; None otherwise (an agency account
     cannot tell another agency's complaint from one that does not exist)."""
     typed = number.strip()
+    if "\x00" in typed:  # PostgreSQL refuses a NUL in a text parameter; no tracking number has one
+        return None
     found = (await session.execute(
         select(Complaint).where(Complaint.number.in_({typed, typed.upper()}))
     )).scalar_one_or_none()

@@ -220,10 +220,16 @@ async def post_action(request: web.Request) -> web.StreamResponse:
     photo_bytes: bytes | None = None
     problem: str | None = None
     if request.content_type == "multipart/form-data":
-        fields, photo_bytes, problem = await _read_multipart(request)
+        try:
+            fields, photo_bytes, problem = await _read_multipart(request)
+        except ValueError:  # no boundary, or a body that is not multipart: no browser sends one
+            raise web.HTTPBadRequest(text=t(request, "web.bad_form")) from None
     else:
         form = await request.post()
         fields = {key: value for key, value in form.items() if isinstance(value, str)}
+    # a NUL byte is dropped: PostgreSQL refuses it in a text column (the audit note, the reason), and no
+    # keyboard types one
+    fields = {key: value.replace("\x00", "") for key, value in fields.items()}
     action = fields.get("action", "")
     photo: MediaRef | None = None
     may_resolve = action == WebAction.RESOLVE.value and account.role.may(WebAction.RESOLVE)

@@ -306,13 +306,17 @@ def _throttled(request: web.Request, until: datetime, now: datetime, next_path: 
 
 
 def normalise_username(value: object) -> str:
-    return value.strip().lower()[:MAX_USERNAME] if isinstance(value, str) else ""
+    # a NUL byte is dropped: PostgreSQL refuses it in the name's lookup (a 500), and no name has one
+    return value.replace("\x00", "").strip().lower()[:MAX_USERNAME] if isinstance(value, str) else ""
 
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
     """Check a sign-in (throttle first, then the password in a worker thread), then start a fresh session."""
     ctx = web_context(request)
-    form = await request.post()
+    try:
+        form = await request.post()
+    except ValueError:  # a multipart body without its boundary: no browser sends one
+        raise web.HTTPBadRequest(text=t(request, "web.bad_form")) from None
     username = normalise_username(form.get("username"))
     raw_password = form.get("password")
     password = raw_password if isinstance(raw_password, str) else ""
