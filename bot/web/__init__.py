@@ -22,9 +22,10 @@ TEMPLATES_DIR = Path(__file__).with_name("templates")
 
 
 def build_dashboard(ctx: WebContext) -> web.Application:
-    from bot.web import actions, auth, export, map, pages
+    from bot.web import actions, auth, errors, export, map, pages
 
-    app = web.Application(middlewares=auth.middlewares(ctx))
+    # the 404 page inside sign-in: a visitor who is not signed in is sent to the login page first
+    app = web.Application(middlewares=[*auth.middlewares(ctx), errors.not_found_page])
     app[WEB] = ctx
     aiohttp_jinja2.setup(
         app,

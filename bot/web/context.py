@@ -59,6 +59,16 @@ def t(request: web.Request, key: str, **params: object) -> str:
     return web_context(request).runtime.ctx.t(language_of(request), key, **params)
 
 
+def account_agency(request: web.Request) -> str:
+    """The signed-in agency account's agency as the header names it (its short name, "PUPR"); "" otherwise."""
+    account = account_of(request)
+    key = account.role.agency if account is not None else None
+    if not key:
+        return ""
+    found = web_context(request).runtime.config.agencies.get(key)
+    return (found.short or key.upper()) if found is not None else key
+
+
 def render(
     request: web.Request, template: str, context: dict[str, Any], *, status: int = 200
 ) -> web.Response:
@@ -66,6 +76,7 @@ def render(
     full = {
         "t": lambda key, **params: t(request, key, **params),
         "account": account_of(request),
+        "account_agency": account_agency(request),
         "lang": language_of(request),
         "csrf_token": request.get(CSRF_TOKEN, ""),
         "city": web_context(request).runtime.config.city,
@@ -78,4 +89,7 @@ def render(
     return response
 
 
-__all__ = ["ACCOUNT", "CSRF_TOKEN", "LANG", "LANGUAGES", "WEB", "WebContext", "account_of", "language_of", "render", "t", "web_context"]
+__all__ = [
+    "ACCOUNT", "CSRF_TOKEN", "LANG", "LANGUAGES", "WEB", "WebContext", "account_agency", "account_of", "language_of",
+    "render", "t", "web_context",
+]

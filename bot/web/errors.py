@@ -1,0 +1,39 @@
+"""The dashboard's own "page not found" (issue 13): a mistyped or stale ``/dashboard/...`` address gets a page
+in the dashboard's frame and language, with a way back to the overview, instead of aiohttp's bare
+"404: Not Found" text.
+
+Why a middleware: aiohttp raises :class:`web.HTTPNotFound` both for an address no route matches and from the
+handlers themselves (a photo the account may not see); one place turns either into the same page. It sits
+inside the sign-in middleware (:mod:`bot.web.auth`), so a visitor who is not signed in is still sent to the
+login page first and learns nothing about which addresses exist. Static files keep their plain 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from bot.web.context import render, t
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+#: under the sub-application's prefix: a missing stylesheet or script stays a plain 404
+STATIC_PREFIX = "/dashboard/static/"
+
+
+@web.middleware
+async def not_found_page(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A :class:`web.HTTPNotFound` from routing or a handler, as the dashboard's 404 page (GET and HEAD)."""
+    try:
+        return await handler(request)
+    except web.HTTPNotFound:
+        if request.method not in ("GET", "HEAD") or request.path.startswith(STATIC_PREFIX):
+            raise
+        return render(request, "auth_message.html", {
+            "title": t(request, "web.clerk.not_found.title"),
+            "body": t(request, "web.clerk.not_found.body"),
+        }, status=404)
+
+
+__all__ = ["not_found_page"]

@@ -1,0 +1,122 @@
+"""The dashboard as a clerk reads it (issue 13's clerk review): the complaint page says how long is left or
+how late the complaint is, the header names an agency account's agency as people do ("PUPR"), and an
+address the dashboard does not have gets a page in its frame and language with a way back (not aiohttp's
+bare "404: Not Found"), while a visitor who is not signed in is still sent to the login page first.
+
+The pages' own fixtures (tests/web/test_web_pages.py: the seeded complaints, a stand-in sign-in) on SQLite
+and PostgreSQL; the 404 also through the real app (tests/web/webkit.py)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+
+import aiohttp_jinja2
+import aiohttp_session
+import jinja2
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.services.runtime import Runtime
+from bot.web import TEMPLATES_DIR, errors, pages
+from bot.web.context import ACCOUNT, CSRF_TOKEN, LANG, WEB, WebContext
+from bot.web.deadline import deadline_line
+from handlers.web_roles import Account, parse_role
+from tests.web.test_web_pages import NOW, Client, client_for, get, runtime, seed
+from tests.web.webkit import WebWorld, browser, signed_in
+
+__all__ = ["client_for", "runtime"]  # the pages' fixtures, used here too
+
+
+def _deadline(html: str) -> str:
+    start = html.find('<p class="deadline')
+    return html[start:html.find("</p>", start)] if start >= 0 else ""
+
+
+async def test_the_complaint_page_says_how_long_is_left_or_how_late(runtime: Runtime, client_for: Client) -> None:
+    await seed(runtime)
+    command = await client_for("command")
+    late = _deadline(await get(command, "/complaints/JMB-2026-000004"))  # diterima, deadline two hours ago
+    assert "🔴 terlambat 2 jam" in late and "overdue" in late
+    running = _deadline(await get(command, "/complaints/JMB-2026-000002"))  # baru, no accept clock: resolve's
+    assert "⏳ sisa 24 jam (batas 21 Nov 12:00)" in running and "overdue" not in running
+    english = _deadline(await get(command, "/complaints/JMB-2026-000002?lang=en"))
+    assert "24 h left (deadline 21 Nov 12:00)" in english
+    assert _deadline(await get(command, "/complaints/JMB-2026-000001")) == ""  # selesai: no clock runs
+
+
+def test_the_accept_clock_is_counted_while_new(runtime: Runtime) -> None:
+    ctx = runtime.ctx
+    line = deadline_line("baru", NOW + timedelta(minutes=40), NOW + timedelta(days=3), NOW, "id", ctx)
+    assert line == "📥 terima dalam 40 menit (sebelum 20 Nov 12:40)"
+    late = deadline_line("baru", NOW - timedelta(hours=3), NOW + timedelta(days=3), NOW, "en", ctx)
+    assert "3 h" in late and "🔴" in late
+    assert deadline_line("diproses", None, NOW + timedelta(days=3), NOW, "id", ctx, duplicate=True) == ""
+    assert deadline_line("ditolak", None, NOW - timedelta(days=3), NOW, "id", ctx) == ""
+
+
+async def test_the_header_names_the_agency_as_people_do(runtime: Runtime, client_for: Client) -> None:
+    await seed(runtime)
+    html = await get(await client_for("agency:pupr"), "/complaints")
+    header = html[html.find('<span class="account">'):html.find("</span>", html.find('<span class="account">'))]
+    assert "Instansi PUPR" in header and "pupr" not in header
+
+
+@pytest_asyncio.fixture
+async def with_404(runtime: Runtime) -> AsyncIterator[Callable[[str], Awaitable[TestClient[web.Request, web.Application]]]]:
+    """The pages behind a stand-in sign-in and the dashboard's 404 middleware (as bot.web.build_dashboard)."""
+    clients: list[TestClient[web.Request, web.Application]] = []
+
+    async def make(lang: str) -> TestClient[web.Request, web.Application]:
+        @web.middleware
+        async def stand_in(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                           ) -> web.StreamResponse:
+            request[ACCOUNT] = Account(1, "tester", parse_role("command"), 1)
+            request[LANG] = lang
+            request[CSRF_TOKEN] = "tok"
+            return await handler(request)
+
+        app = web.Application(middlewares=[stand_in, errors.not_found_page])
+        aiohttp_session.setup(app, aiohttp_session.SimpleCookieStorage())
+        app[WEB] = WebContext(runtime, secret_key=b"k" * 32)
+        aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+                             autoescape=jinja2.select_autoescape(default=True), undefined=jinja2.StrictUndefined)
+        app.add_routes(pages.routes())
+        client = TestClient(TestServer(app))
+        await client.start_server()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.close()
+
+
+async def test_an_unknown_address_gets_the_dashboards_404_page(
+    runtime: Runtime, with_404: Callable[[str], Awaitable[TestClient[web.Request, web.Application]]],
+) -> None:
+    indonesian = await get(await with_404("id"), "/nope", status=404)
+    assert "Halaman tidak ditemukan" in indonesian and 'href="/dashboard/"' in indonesian
+    assert "404: Not Found" not in indonesian
+    english = await get(await with_404("en"), "/complaints/x/y", status=404)
+    assert "Page not found" in english and 'href="/dashboard/"' in english
+    client = await with_404("id")
+    assert (await client.post("/nope")).status in (404, 405)  # a POST keeps aiohttp's own answer
+    assert (await client.get("/photos/999999")).status == 404  # a handler's 404 too, in the frame
+    assert "Halaman tidak ditemukan" in await (await client.get("/photos/999999")).text()
+
+
+@pytest.mark.e2e
+async def test_the_404_page_in_the_real_app(web_world: WebWorld) -> None:
+    world = web_world
+    anonymous = browser(world)
+    async with anonymous.get(world.url("/dashboard/nope"), allow_redirects=False) as page:
+        assert page.status == 302 and "/dashboard/login" in page.headers["Location"]  # sign-in first
+    command = await signed_in(world, role="command")
+    async with command.get(world.url("/dashboard/nope")) as page:
+        html = await page.text()
+        assert page.status == 404 and "Halaman tidak ditemukan" in html and 'href="/dashboard/"' in html
+    async with command.get(world.url("/dashboard/static/nope.css")) as page:
+        assert page.status == 404 and "Halaman tidak ditemukan" not in await page.text()
