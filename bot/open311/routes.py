@@ -168,6 +168,8 @@ async def list_requests(request: web.Request) -> web.Response:
 async def one_request(request: web.Request) -> web.Response:
     _check_jurisdiction(request, request.query.get("jurisdiction_id"))
     rt, number = _runtime(request), request.match_info["service_request_id"].strip().upper()
+    if "\x00" in number:  # PostgreSQL refuses a NUL in a text parameter; no tracking number has one
+        raise not_found(_say(request)("open311.error.unknown_request", number=number.replace("\x00", "")))
     async with UnitOfWork(rt.sessionmaker) as uow:
         complaint = await uow.complaints.by_number(number)
         if complaint is None or not records.is_published(complaint):  # Rahasia: as if it did not exist
@@ -179,7 +181,9 @@ async def one_request(request: web.Request) -> web.Response:
 async def post_request(request: web.Request) -> web.Response:
     rt, say = _runtime(request), _say(request)
     try:
-        form = {key: str(value) for key, value in (await request.post()).items() if isinstance(value, str)}
+        # a NUL byte is dropped: PostgreSQL refuses it in a text column (a 500), and no text needs one
+        form = {key: value.replace("\x00", "") for key, value in (await request.post()).items()
+                if isinstance(value, str)}
     except ValueError:
         raise bad_request(say("open311.error.bad_request")) from None
     _check_jurisdiction(request, form.get("jurisdiction_id") or request.query.get("jurisdiction_id"))
