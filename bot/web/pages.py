@@ -23,6 +23,7 @@ from aiohttp import web
 from bot.services.complaints import PROOF, build_view
 from bot.web.charts import trend_chart
 from bot.web.context import account_of, language_of, render, web_context
+from bot.web.deadline import deadline_line
 from bot.web.snapshots import Snapshots
 from handlers import privacy
 from handlers.lifecycle import Status, status_label
@@ -53,6 +54,8 @@ log = logging.getLogger("sikesal.web.pages")
 EXCERPT = 80
 #: days in the overview's trend
 TREND_DAYS = 30
+#: the largest row id (the id columns are 32-bit INTEGER on PostgreSQL)
+MAX_ID = 2**31 - 1
 
 
 def _role(request: web.Request) -> Role | None:
@@ -310,6 +313,9 @@ def _complaint_context(complaint: Complaint, view: Any, labels: _Labels, now: da
         "accept_due": labels.time(complaint.accept_due_at),
         "resolved": labels.time(complaint.resolved_at),
         "overdue": is_overdue(complaint.status, complaint.accept_due_at, complaint.due_at, now),
+        # how long is left, or how late: what a clerk looks for first (bot.web.deadline)
+        "deadline_line": deadline_line(complaint.status, complaint.accept_due_at, complaint.due_at, now, labels.lang,
+                                       labels.ctx, duplicate=complaint.duplicate_of is not None),
         # the name only when the citizen agreed (never under Anonim: build_view leaves it out), else the alias
         "reporter": view.reporter_name or view.reporter_alias,
         "reporter_named": view.reporter_name is not None,
@@ -328,6 +334,8 @@ async def photo(request: web.Request) -> web.StreamResponse:
         photo_id = int(request.match_info["id"])
     except ValueError:
         raise web.HTTPNotFound() from None
+    if not 0 < photo_id <= MAX_ID:  # past the column's range: the database would refuse the query (a 500)
+        raise web.HTTPNotFound()
     async with UnitOfWork(rt.sessionmaker) as uow:
         found = await photo_for(uow.session, photo_id, _role(request))
         stored = (found[1].path, found[1].mime_type) if found is not None else None

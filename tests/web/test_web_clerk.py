@@ -8,6 +8,8 @@ and PostgreSQL; the 404 also through the real app (tests/web/webkit.py)."""
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
@@ -120,3 +122,20 @@ async def test_the_404_page_in_the_real_app(web_world: WebWorld) -> None:
         assert page.status == 404 and "Halaman tidak ditemukan" in html and 'href="/dashboard/"' in html
     async with command.get(world.url("/dashboard/static/nope.css")) as page:
         assert page.status == 404 and "Halaman tidak ditemukan" not in await page.text()
+
+
+async def test_the_flash_after_an_action_is_under_the_title(runtime: Runtime, client_for: Client) -> None:
+    """The page opens at its top after an action (303 back to it): the message is there, escaped, above the
+    facts and the photos, not at the actions form further down."""
+    await seed(runtime)
+    pupr = await client_for("agency:pupr")
+    flash = {"text": "<b>JMB-2026-000004</b> diproses.", "ok": True}
+    pupr.session.cookie_jar.update_cookies(
+        {"AIOHTTP_SESSION": json.dumps({"created": int(time.time()), "session": {"flash": flash}})})
+    html = await get(pupr, "/complaints/JMB-2026-000004")
+    shown = html.find('class="flash flash-ok"')
+    assert 0 < html.find("</h1>") < shown < html.find('class="facts"') < html.find("Foto sebelum")
+    assert "&lt;b&gt;JMB-2026-000004&lt;/b&gt; diproses." in html and "<b>JMB" not in html
+    assert html.count('class="flash') == 1
+    again = await get(pupr, "/complaints/JMB-2026-000004")
+    assert 'class="flash' not in again  # shown once
