@@ -380,7 +380,9 @@ def _agency_row(item: AgencyStatus, labels: _Labels) -> dict[str, Any]:
         "linked_at": labels.time(group.linked_at) if group is not None else "",
         "last_activity": labels.time(item.last_activity),
         "broken": broken,
-        "bot_status": (group.bot_status or "") if group is not None else "",
+        # Telegram's word (member, administrator) in the page's language
+        "bot_status": labels.text(f"web.clerk.bot_status.{group.bot_status}", group.bot_status) if (
+            group is not None and group.bot_status) else "",
         "broken_reason": (group.broken_reason or "") if group is not None else "",
         "broken_at": labels.time(group.broken_at) if group is not None else "",
         "open": item.open_now,

@@ -139,3 +139,18 @@ async def test_the_flash_after_an_action_is_under_the_title(runtime: Runtime, cl
     assert html.count('class="flash') == 1
     again = await get(pupr, "/complaints/JMB-2026-000004")
     assert 'class="flash' not in again  # shown once
+
+
+async def test_the_agencies_page_says_the_bots_place_in_the_group_in_words(runtime: Runtime, client_for: Client) -> None:
+    await seed(runtime)  # PUPR's group: the bot is an administrator
+    html = await get(await client_for("command"), "/agencies")
+    assert "(admin)" in html and "administrator" not in html
+    english = await get(await client_for("command", lang="en"), "/agencies")
+    assert "(admin)" in english
+
+
+def test_the_overview_column_titles_may_wrap() -> None:
+    """At 1280 px the per-agency table fits (the rating column was scrolled out of sight): titles wrap,
+    figures do not."""
+    css = (TEMPLATES_DIR.parent / "static" / "dashboard.css").read_text()
+    assert "th.num { white-space: normal; }" in css and ".num { text-align: right; white-space: nowrap; }" in css
