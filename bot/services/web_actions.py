@@ -51,6 +51,9 @@ NOT_FOUND = "not_found"
 FORBIDDEN = "forbidden"
 #: the longest note or message taken from a form (a Telegram message's length)
 TEXT_MAX = 4000
+#: the longest rejection reason: the citizen's notice wraps it in its own words, and a notice past Telegram's
+#: 4096 characters is never delivered (the complaint would be closed without telling them)
+REASON_MAX = 1000
 
 
 def web_actor(rt: Runtime, username: str) -> StaffActor:
@@ -178,7 +181,10 @@ async def _act(
 
 async def _reject(rt: Runtime, uow: UnitOfWork, complaint: Complaint, actor: StaffActor, reason: str) -> Outcome:
     """The reason the rejection prompt would have read (an empty one is refused by the transition itself,
-    as an empty reply under the prompt is); the group's open prompts for it are answered."""
+    as an empty reply under the prompt is); the group's open prompts for it are answered. A reason longer
+    than :data:`REASON_MAX` is refused, never cut: the citizen reads all of it or none."""
+    if len(reason.strip()) > REASON_MAX:
+        return await _refused(rt, uow, complaint, actor, "reject", "web.actions.reason_too_long", max=str(REASON_MAX))
     alert = await transition(rt, uow, complaint, actor, lifecycle.Action.REJECT, note=reason.strip()[:TEXT_MAX] or None)
     if not alert.show_alert:
         await uow.links.close_prompts(complaint.id, OPEN_ROLES, PROMPT_DONE)
@@ -194,7 +200,9 @@ async def _resolve(
     photo = given.photo if mode != proof_core.OFF else None
     if photo is None and mode == proof_core.REQUIRED and lifecycle.decide(complaint.status, "resolve").allowed:
         return await _refused(rt, uow, complaint, actor, "resolve", "web.actions.photo_required")
-    note = given.text.strip()[:TEXT_MAX] or None
+    # the group's own rule for the note (cut at proof.NOTE_MAX, "-" is none): a longer one made the citizen's
+    # notice too long for Telegram, so the resolution was never told
+    note = proof_core.clean_note(given.text)
     alert = await proof.resolve(rt, uow, complaint, actor, note=note, photo=photo)
     return _from_alert(complaint, WebAction.RESOLVE.value, alert)
 
