@@ -9,9 +9,12 @@ and PostgreSQL; the 404 also through the real app (tests/web/webkit.py)."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from html import unescape
+from urllib.parse import urlencode
 
 import aiohttp_jinja2
 import aiohttp_session
@@ -154,3 +157,26 @@ def test_the_overview_column_titles_may_wrap() -> None:
     figures do not."""
     css = (TEMPLATES_DIR.parent / "static" / "dashboard.css").read_text()
     assert "th.num { white-space: normal; }" in css and ".num { text-align: right; white-space: nowrap; }" in css
+
+
+async def test_the_number_as_a_clerk_types_it(runtime: Runtime, client_for: Client) -> None:
+    """A citizen on the phone reads out "dua ribu dua puluh enam strip empat", or just "nomor empat"."""
+    await seed(runtime)
+    command = await client_for("command")
+    for typed in ("JMB-2026-000004", "jmb-2026-4", "2026-4", "2026/4", "4", "#4", "JMB-4", " jmb 2026 000004 "):
+        listed = re.findall(r'<a href="/dashboard/complaints/(JMB-2026-\d+)">', await get(
+            command, "/complaints?" + urlencode({"q": typed})))
+        assert "JMB-2026-000004" in listed, typed
+
+
+async def test_the_filter_travels_with_pages_sorting_and_exports(runtime: Runtime, client_for: Client) -> None:
+    await seed(runtime, extra=60)
+    command = await client_for("command")
+    html = await get(command, "/complaints?agency=dlh&status=baru&q=jalan")
+    links = [unescape(h) for h in re.findall(r'href="(/dashboard/complaints[^"]*)"', html)]
+    exports = [h for h in links if ".csv" in h or ".geojson" in h]
+    assert len(exports) == 2 and all("agency=dlh" in h and "status=baru" in h and "q=jalan" in h for h in exports)
+    sorts = [h for h in links if "sort=" in h]
+    assert sorts and all("agency=dlh" in h and "q=jalan" in h for h in sorts)
+    pages_ = [h for h in links if "page=2" in h]
+    assert pages_ and all("agency=dlh" in h and "status=baru" in h for h in pages_)
