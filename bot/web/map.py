@@ -34,6 +34,7 @@ from bot.web.map_data import (
     parse_filter,
 )
 from handlers.lifecycle import Status
+from handlers.views import format_time
 from handlers.web_roles import Account
 from storage.uow import UnitOfWork
 
@@ -55,6 +56,7 @@ def _labels(request: web.Request) -> Labels:
         category={c.key: c.label(lang) for c in ctx.categories},
         agency={a.key: a.name(lang) for a in ctx.agencies},
         timezone=runtime.config.city.timezone,
+        when=lambda at: format_time(at, lang, ctx),
     )
 
 

@@ -21,7 +21,7 @@ Only portable SQL (``substr``, ``count``, ``GROUP BY``): SQLite and PostgreSQL.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,7 +50,7 @@ OPEN_STATUSES: tuple[str, ...] = tuple(s.value for s in Status if s not in TERMI
 PIN_PROPERTIES = frozenset(
     {
         "number", "url", "category", "category_label", "status", "status_label", "agency", "agency_label",
-        "kecamatan", "created", "description", "confidential",
+        "kecamatan", "created", "created_label", "description", "confidential",
     }
 )
 #: pin colour per status (also the legend's): open ones warm, closed ones cool or grey
@@ -147,6 +147,8 @@ class Labels:
     category: Mapping[str, str]
     agency: Mapping[str, str]
     timezone: str
+    #: the filing time as the pages write it ("29 Nov 2026 20:57 WIB"); None: the ISO date
+    when: Callable[[datetime], str] | None = None
 
 
 def _collection(features: list[dict[str, Any]], **members: Any) -> dict[str, Any]:
@@ -197,6 +199,9 @@ async def complaint_pins(
             "agency_label": labels.agency.get(agency_key, agency_key),
             "kecamatan": kecamatan,
             "created": created_at.astimezone(zone).date().isoformat(),
+            # for the popup, in the page's language and the city's time, as the list and the complaint page
+            "created_label": labels.when(created_at) if labels.when is not None else (
+                created_at.astimezone(zone).date().isoformat()),
             "description": None if (confidential and hide_confidential) else text,
             "confidential": confidential,
         }

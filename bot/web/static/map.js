@@ -76,7 +76,7 @@
       [words.status, props.status_label],
       [words.agency, props.agency_label],
       [words.kecamatan, props.kecamatan || "–"],
-      [words.created, props.created]
+      [words.created, props.created_label || props.created]
     ].forEach(function (row) {
       list.appendChild(make("dt", null, row[0]));
       list.appendChild(make("dd", null, row[1]));
