@@ -34,9 +34,10 @@ from sqlalchemy import Select, and_, case, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from handlers import privacy
 from handlers.lifecycle import Status
 from handlers.numbers import read_number
-from handlers.web_roles import Account, Role
+from handlers.web_roles import Account, Role, RoleKind
 from storage.models import AgencyGroup, AuditEntry, Card, Complaint, ComplaintPhoto, MediaFile, OutboxMessage
 from storage.reports import ALL, OPEN_STATUSES, ReportRow, first_accept_column, overdue_condition
 
@@ -624,15 +625,18 @@ async def exchanged(session: AsyncSession, complaint_id: int) -> list[Exchanged]
 async def photo_for(session: AsyncSession, photo_id: int, role: Role | None) -> tuple[ComplaintPhoto, MediaFile] | None:
     """A complaint photo and its stored file, if ``role`` may see the complaint."""
     found = (await session.execute(
-        select(ComplaintPhoto, MediaFile, Complaint.agency)
+        select(ComplaintPhoto, MediaFile, Complaint.agency, Complaint.privacy)
         .join(MediaFile, MediaFile.sha256 == ComplaintPhoto.sha256)
         .join(Complaint, Complaint.id == ComplaintPhoto.complaint_id)
         .where(ComplaintPhoto.id == photo_id)
     )).first()
     if found is None:
         return None
-    photo, media, agency = found
+    photo, media, agency, choice = found
     if role is not None and not role.can_see(agency):
+        return None
+    # a Rahasia complaint's photos are for the handling agency and the command centre (bot.web.pages)
+    if role is not None and role.kind is RoleKind.VIEWER and privacy.is_confidential(str(choice or "")):
         return None
     return photo, media
 

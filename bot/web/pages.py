@@ -29,7 +29,7 @@ from handlers import privacy
 from handlers.lifecycle import Status, status_label
 from handlers.staff_tools import is_overdue
 from handlers.views import agency_display, category_display, format_decimal, format_time, truncate
-from handlers.web_roles import Role
+from handlers.web_roles import Role, RoleKind
 from storage.dashboard import (
     STATUSES,
     AgencyStatus,
@@ -61,6 +61,13 @@ MAX_ID = 2**31 - 1
 def _role(request: web.Request) -> Role | None:
     account = account_of(request)
     return account.role if account is not None else None
+
+
+def words_hidden(role: Role | None, complaint: Complaint) -> bool:
+    """A Rahasia complaint's words and photos are for the handling agency and the command centre only
+    (:mod:`handlers.privacy`; the map's popups follow the same rule): a viewer sees that it exists, where it
+    stands and its clocks, not what the citizen wrote or photographed."""
+    return role is not None and role.kind is RoleKind.VIEWER and privacy.is_confidential(complaint)
 
 
 class _Labels:
@@ -163,7 +170,7 @@ def _filter_of(request: web.Request) -> ComplaintFilter:
     )
 
 
-def _row(complaint: Complaint, labels: _Labels, now: datetime) -> dict[str, Any]:
+def _row(complaint: Complaint, labels: _Labels, now: datetime, role: Role | None = None) -> dict[str, Any]:
     late = is_overdue(complaint.status, complaint.accept_due_at, complaint.due_at, now)
     running = complaint.accept_due_at if complaint.status == Status.BARU.value and complaint.accept_due_at else (
         complaint.due_at)
@@ -178,7 +185,7 @@ def _row(complaint: Complaint, labels: _Labels, now: datetime) -> dict[str, Any]
         "status_label": labels.status(complaint.status),
         "overdue": late,
         "due": labels.time(running) if running is not None and complaint.status not in _CLOSED else "",
-        "excerpt": truncate(" ".join(complaint.description.split()), EXCERPT),
+        "excerpt": "" if words_hidden(role, complaint) else truncate(" ".join(complaint.description.split()), EXCERPT),
         # 🔒 Rahasia / 🕶️ Anonim, as the cards mark them
         "mark": privacy.mark(complaint, labels.lang, labels.ctx) or "",
     }
@@ -209,7 +216,7 @@ async def complaints_page(request: web.Request) -> web.Response:
     now = _now(request)
     async with UnitOfWork(rt.sessionmaker) as uow:
         found = await list_page(uow.session, flt, role, page_size=rt.config.dashboard.page_size, now=now)
-        rows = [_row(c, labels, now) for c in found.rows]
+        rows = [_row(c, labels, now, role) for c in found.rows]
     pages = [p for p in range(1, found.pages + 1) if p in (1, found.pages) or abs(p - found.page) <= 2]
     export_query = urlencode(flt.query_items(page=1))
     return render(request, "complaints.html", {
@@ -282,16 +289,18 @@ async def complaint_page(request: web.Request) -> web.Response:
         view = await build_view(uow, complaint)
         trail = await audit_trail(uow.session, complaint.id)
         messages = await exchanged(uow.session, complaint.id)
-        photos = [_Photo(f"/dashboard/photos/{p.id}", p.kind) for p in complaint.photos]
+        hidden = words_hidden(_role(request), complaint)
+        photos = [] if hidden else [_Photo(f"/dashboard/photos/{p.id}", p.kind) for p in complaint.photos]
         actions = await _actions(request, complaint)
         # rendered while the unit of work is open: the template reads the complaint's own fields
         return render(request, "complaint.html", {
             **_complaint_context(complaint, view, labels, now),
-            "audit": _audit_rows(trail, labels),
-            "messages": [
+            "audit": [{**row, "note": ""} for row in _audit_rows(trail, labels)] if hidden else _audit_rows(trail, labels),
+            "messages": [] if hidden else [
                 {"at": labels.time(m.at), "to_citizen": m.to_citizen, "text": m.text, "photos": m.photos}
                 for m in messages
             ],
+            "words_hidden": hidden,
             "before": [p for p in photos if p.kind != PROOF],
             "after": [p for p in photos if p.kind == PROOF],
             "map_config": rt.config.dashboard.map,
