@@ -13,6 +13,7 @@ again from zero (and its row is purged), so the table does not grow with every n
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -45,8 +46,19 @@ def user_key(username: str) -> str:
     return f"user:{username[:64]}"
 
 
+#: an IPv6 client is counted by its /64: one home or phone gets a whole /64 and can pick a fresh address in
+#: it for every guess, which would make a per-address counter count nothing
+IPV6_PREFIX = 64
+
+
 def address_key(address: str) -> str:
-    return f"addr:{address[:100]}"
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return f"addr:{address[:100]}"
+    if isinstance(parsed, ipaddress.IPv6Address):
+        return f"addr:{ipaddress.ip_network(f'{parsed}/{IPV6_PREFIX}', strict=False)}"
+    return f"addr:{parsed}"
 
 
 class WebAccountRepo:
