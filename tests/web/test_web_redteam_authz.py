@@ -38,6 +38,10 @@ async def test_nothing_without_a_session(web_world: WebWorld) -> None:
                 assert r.status == 302 and r.headers["Location"].startswith("/dashboard/login"), (cookie, path)
             async with client.head(world.url(path), allow_redirects=False) as r:
                 assert r.status == 302, (cookie, path)
+        for path in ("/dashboard/static/..%2Fauth.py", "/dashboard/static/%2E%2E/auth.py",
+                     "/dashboard/static/leaflet/..%2F..%2Fauth.py", "/dashboard/static/%2e%2e%5cauth.py"):
+            async with client.get(world.url(path), allow_redirects=False) as r:
+                assert r.status in (302, 403, 404) and "import" not in await r.text(), (path, r.status)
         for path in ("/dashboard/complaints/JMB-2026-000001/action", "/dashboard/logout"):
             async with client.post(world.url(path), data={"action": "accept"}, allow_redirects=False) as r:
                 assert r.status in (401, 403), (cookie, path, r.status)
