@@ -17,6 +17,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from bot.services.runtime import Runtime
+from bot.web.labels import agency_short
 from handlers.web_roles import Account
 
 LANGUAGES = ("id", "en")
@@ -65,8 +66,7 @@ def account_agency(request: web.Request) -> str:
     key = account.role.agency if account is not None else None
     if not key:
         return ""
-    found = web_context(request).runtime.config.agencies.get(key)
-    return (found.short or key.upper()) if found is not None else key
+    return agency_short(web_context(request).runtime.config, key)
 
 
 def render(

@@ -24,6 +24,7 @@ from bot.services.complaints import PROOF, build_view
 from bot.web.charts import trend_chart
 from bot.web.context import account_of, language_of, render, web_context
 from bot.web.deadline import deadline_line
+from bot.web.labels import agency_short, web_actor
 from bot.web.snapshots import Snapshots
 from handlers import privacy
 from handlers.lifecycle import Status, status_label
@@ -88,8 +89,7 @@ class _Labels:
         return agency_display(key, self.lang, self.ctx)
 
     def agency_short(self, key: str) -> str:
-        found = self.rt.config.agencies.get(key)
-        return (found.short or key.upper()) if found is not None else key
+        return agency_short(self.rt.config, key)
 
     def time(self, at: datetime | None) -> str:
         return format_time(at, self.lang, self.ctx) if at is not None else ""
@@ -264,7 +264,9 @@ def _audit_rows(entries: Sequence[Any], labels: _Labels) -> list[dict[str, Any]]
         rows.append({
             "at": labels.time(entry.at),
             "action": labels.text(f"history.action.{entry.action}", entry.action),
-            "actor": entry.actor_name or "",
+            # "ani", not "ani (via web)": the row says "petugas, web" and "lewat web" already
+            "actor": web_actor(entry.actor_name or "", labels.ctx) if entry.actor_kind == "web" else (
+                entry.actor_name or ""),
             "actor_kind": labels.text(f"web.pages.actor.{entry.actor_kind}", entry.actor_kind),
             "from_status": labels.status(entry.from_status) if entry.from_status else "",
             "to_status": labels.status(entry.to_status) if entry.to_status else "",

@@ -23,12 +23,15 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
 
 from bot.services.runtime import Runtime
 from bot.web import TEMPLATES_DIR, errors, pages
 from bot.web.context import ACCOUNT, CSRF_TOKEN, LANG, WEB, WebContext
 from bot.web.deadline import deadline_line
+from bot.web.labels import agency_short, web_actor
 from handlers.web_roles import Account, parse_role
+from storage.models import AuditEntry, Complaint
 from tests.web.test_web_pages import NOW, Client, client_for, get, runtime, seed
 from tests.web.webkit import WebWorld, browser, signed_in
 
@@ -180,3 +183,24 @@ async def test_the_filter_travels_with_pages_sorting_and_exports(runtime: Runtim
     assert sorts and all("agency=dlh" in h and "q=jalan" in h for h in sorts)
     pages_ = [h for h in links if "page=2" in h]
     assert pages_ and all("agency=dlh" in h and "status=baru" in h for h in pages_)
+
+
+def test_shared_labels(runtime: Runtime) -> None:
+    config = runtime.config
+    assert agency_short(config, "pupr") == "PUPR" and agency_short(config, "gone") == "gone"
+    assert web_actor("ani (via web)", runtime.ctx) == "ani" and web_actor("Budi", runtime.ctx) == "Budi"
+    assert web_actor(" (via web)", runtime.ctx) == " (via web)"  # never an empty name
+
+
+async def test_a_web_action_names_its_actor_once(runtime: Runtime, client_for: Client) -> None:
+    """The audit row of an action from the dashboard: "ani (petugas, web) ... lewat web", not
+    "ani (via web) (petugas, web) ... lewat web"."""
+    await seed(runtime)
+    html = await get(await client_for("command"), "/complaints/JMB-2026-000001")
+    assert "Budi (web) <span" in html  # a name that is not the catalog's suffix stays as stored
+    async with runtime.sessionmaker() as session, session.begin():
+        complaint = (await session.execute(select(Complaint).where(Complaint.number == "JMB-2026-000001"))).scalar_one()
+        session.add(AuditEntry(complaint_id=complaint.id, at=NOW, actor_kind="web", actor_name="ani (via web)",
+                               action="cc_note", note="ditelepon"))
+    html = await get(await client_for("command"), "/complaints/JMB-2026-000001")
+    assert "ani (via web)" not in html and "ani <span" in html and "ditelepon" in html
