@@ -14,7 +14,9 @@
   session's token in the form field ``csrf_token`` (urlencoded forms), the header ``X-CSRF-Token``, or the
   query parameter ``csrf_token`` (multipart forms, whose body is not read here); else 403.
 * **Throttling** (:mod:`storage.accounts`): failures are counted per account name and per client address
-  (:mod:`bot.web.client_address`); a blocked attempt gets 429 without its password being looked at.
+  (:mod:`bot.web.client_address`); a blocked attempt gets 429 without its password being looked at. A
+  browser that has signed in as the account before (the names are kept in its encrypted cookie) is not held
+  by the account's counter, only by its address's: strangers' failures cannot keep the account out.
 * **Security headers** on every dashboard response (frames denied, a strict Content-Security-Policy).
 
 Passwords, hashes, the key and cookies are never logged.
@@ -78,6 +80,10 @@ S_VERSION = "version"
 S_SIGNED_IN = "signed_in"
 S_CSRF = "csrf"
 S_LANG = "lang"
+#: the account names this browser has signed in as (kept through logout and expiry; the cookie is encrypted)
+S_KNOWN = "known"
+#: how many names a browser remembers
+KNOWN_MAX = 5
 
 #: script and style from the app only (no inline script), images also from data: URLs and https map tiles
 CONTENT_SECURITY_POLICY = (
@@ -172,12 +178,20 @@ async def _current_account(ctx: WebContext, session: Session) -> Account | None:
         return Account(id=row.id, username=row.username, role=role, version=row.version)
 
 
+def _known_names(session: Session) -> list[str]:
+    found = session.get(S_KNOWN)
+    return [name for name in found if isinstance(name, str)][-KNOWN_MAX:] if isinstance(found, list) else []
+
+
 def _end_session(session: Session) -> None:
-    """Forget the account (the language and the CSRF token stay, so an open login form still works)."""
-    lang, token = session.get(S_LANG), session.get(S_CSRF)
+    """Forget the account (the language, the CSRF token and the names signed in from here stay, so an open
+    login form still works and a known browser is not slowed by strangers' failures)."""
+    lang, token, known = session.get(S_LANG), session.get(S_CSRF), _known_names(session)
     session.clear()
     if lang in LANGUAGES:
         session[S_LANG] = lang
+    if known:
+        session[S_KNOWN] = known
     session[S_CSRF] = token if isinstance(token, str) and token else new_token()
 
 
@@ -324,13 +338,18 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     now = _now(ctx)
     address = client_address(request.remote, request.headers.get("X-Forwarded-For"), ctx.trusted_proxies)
     keys = [user_key(username), address_key(address)]
+    # the account's counter slows strangers guessing its password; a browser that has signed in as this
+    # account before is not one (its encrypted cookie says so): without this, anyone failing once every
+    # few minutes would keep the command centre out for good. Its address is still counted.
+    known = username in _known_names(await get_session(request))
+    counted = keys[1:] if known else keys
     stored: tuple[int, str, bool] | None = None
     async with UnitOfWork(ctx.runtime.sessionmaker) as uow:
         await LoginThrottleRepo(uow.session).purge(now)
         await uow.commit()
     async with UnitOfWork(ctx.runtime.sessionmaker) as uow:
         # counted as a failure now and forgiven on success: parallel guesses cannot outrun the counter
-        until = await LoginThrottleRepo(uow.session).begin_attempt(keys, now)
+        until = await LoginThrottleRepo(uow.session).begin_attempt(counted, now)
         if until is None:
             if username:
                 row = await WebAccountRepo(uow.session).by_username(username)
@@ -362,20 +381,19 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
                            error=t(request, "web.auth.login.failed"))
     log.info("dashboard: %s signed in (from %s)", username, address)
     lang = language_of(request)
+    names = [name for name in _known_names(await get_session(request)) if name != username] + [username]
     session = await new_session(request)  # a new session on sign-in: nothing planted before it survives
     session[S_ACCOUNT], session[S_VERSION] = account
     session[S_SIGNED_IN] = now.timestamp()
     session[S_CSRF] = new_token()
     session[S_LANG] = lang
+    session[S_KNOWN] = names[-KNOWN_MAX:]
     raise web.HTTPFound(next_path)
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
     session = await get_session(request)
-    lang = session.get(S_LANG)
-    session.clear()
-    if lang in LANGUAGES:
-        session[S_LANG] = lang
+    _end_session(session)
     session[S_CSRF] = new_token()
     raise web.HTTPFound(_login_url(signed_out="1"))
 
