@@ -52,7 +52,8 @@ async def test_the_complaint_page_says_how_long_is_left_or_how_late(runtime: Run
     assert "⏳ sisa 24 jam (batas 21 Nov 12:00)" in running and "overdue" not in running
     english = _deadline(await get(command, "/complaints/JMB-2026-000002?lang=en"))
     assert "24 h left (deadline 21 Nov 12:00)" in english
-    assert _deadline(await get(command, "/complaints/JMB-2026-000001")) == ""  # selesai: no clock runs
+    closed = _deadline(await get(command, "/complaints/JMB-2026-000001"))  # selesai: no clock runs
+    assert "⏳" not in closed and "🔴" not in closed and "batas" not in closed
 
 
 def test_the_accept_clock_is_counted_while_new(runtime: Runtime) -> None:
@@ -204,3 +205,35 @@ async def test_a_web_action_names_its_actor_once(runtime: Runtime, client_for: C
                                action="cc_note", note="ditelepon"))
     html = await get(await client_for("command"), "/complaints/JMB-2026-000001")
     assert "ani (via web)" not in html and "ani <span" in html and "ditelepon" in html
+
+
+async def test_the_page_points_a_clerk_at_the_actions(runtime: Runtime, client_for: Client) -> None:
+    await seed(runtime)
+    mine = await get(await client_for("agency:pupr"), "/complaints/JMB-2026-000004")
+    assert 'href="#actions-title"' in mine and 'id="actions-title"' in mine and "Tindakan ↓" in mine
+    viewer = await get(await client_for("viewer"), "/complaints/JMB-2026-000004")
+    assert 'href="#actions-title"' not in viewer  # nothing to do: no link to nowhere
+
+
+async def test_an_empty_list_says_why(runtime: Runtime, client_for: Client) -> None:
+    command = await client_for("command")
+    first_day = await get(command, "/complaints")
+    assert "Belum ada pengaduan." in first_day and "Unduh CSV" not in first_day
+    assert "Belum ada pengaduan." in await get(command, "/complaints?sort=due&dir=asc")
+    await seed(runtime)
+    nothing = await get(command, "/complaints?q=zzzz")
+    assert "Tidak ada pengaduan yang cocok dengan filter ini." in nothing and "Unduh CSV" not in nothing
+    assert "Unduh CSV" in await get(command, "/complaints")
+
+
+async def test_the_pager_marks_skipped_pages(runtime: Runtime, client_for: Client) -> None:
+    await seed(runtime, extra=runtime.config.dashboard.page_size * 8)
+    html = await get(await client_for("command"), "/complaints?page=5")
+    pager = html[html.find('<nav class="pager"'):]
+    assert pager.count('<span class="gap">…</span>') == 2  # 1 … 3 4 5 6 7 … 9
+
+
+async def test_the_rating_count_is_explained(runtime: Runtime, client_for: Client) -> None:
+    await seed(runtime)
+    html = await get(await client_for("command"), "/")
+    assert 'title="dari 1 penilaian warga (1–5)"' in html
