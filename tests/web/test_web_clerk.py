@@ -220,6 +220,7 @@ async def test_an_empty_list_says_why(runtime: Runtime, client_for: Client) -> N
     first_day = await get(command, "/complaints")
     assert "Belum ada pengaduan." in first_day and "Unduh CSV" not in first_day
     assert "Belum ada pengaduan." in await get(command, "/complaints?sort=due&dir=asc")
+    assert "Belum ada pengaduan." in await get(await client_for("agency:pupr"), "/complaints")  # its agency: no filter
     await seed(runtime)
     nothing = await get(command, "/complaints?q=zzzz")
     assert "Tidak ada pengaduan yang cocok dengan filter ini." in nothing and "Unduh CSV" not in nothing
