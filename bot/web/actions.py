@@ -217,6 +217,8 @@ async def post_action(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden(text=t(request, "web.actions.forbidden"))
     rt = web_context(request).runtime
     number = request.match_info["number"]
+    if "\x00" in number:  # PostgreSQL refuses a NUL in a text parameter (a 500); no tracking number has one
+        raise web.HTTPNotFound(text=t(request, "web.actions.not_found"))
     photo_bytes: bytes | None = None
     problem: str | None = None
     if request.content_type == "multipart/form-data":

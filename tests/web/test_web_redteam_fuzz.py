@@ -59,6 +59,9 @@ async def test_no_500(web_world: WebWorld) -> None:
             ("/dashboard/complaints/JMB-2026-000001/action", {"action": "note", "note": "\x00"}),
             ("/dashboard/complaints/JMB-2026-000001/action", {"action": "reply", "text": ""}),
             ("/dashboard/complaints/NOPE/action", {"action": "accept"}),
+            ("/dashboard/complaints/%00/action", {"action": "accept"}),
+            ("/dashboard/complaints/JMB-2026-000001%00/action", {"action": "note", "note": "x"}),
+            ("/dashboard/complaints/" + "9" * 3000 + "/action", {"action": "accept"}),
         ]
         for path, form in posts:
             async with client.post(world.url(path), data={"csrf_token": token, **form}, allow_redirects=False) as r:
