@@ -249,6 +249,11 @@ def filter_conditions(
         where.append(overdue_condition(now))
     if (searched := _search(flt.q, flt.prefix, now, flt.timezone)) is not None:
         where.append(searched)
+        typed = read_number(flt.q.strip(), prefix=flt.prefix)
+        if role is not None and role.kind is RoleKind.VIEWER and (typed is None or typed.full is None):
+            # words searched in a Rahasia complaint's description would tell a viewer what it says (its
+            # words are for the handling agency and the command centre); its full number still finds it
+            where.append(Complaint.privacy != privacy.RAHASIA)
     return where
 
 

@@ -51,3 +51,26 @@ async def test_a_viewer_does_not_read_a_rahasia_complaint(web_world: WebWorld) -
             assert words in re.sub(r"\s+", " ", html) and f"/dashboard/photos/{photo_id}" in html
         async with client.get(world.url(f"/dashboard/photos/{photo_id}")) as photo:
             assert photo.status == 200
+
+
+async def test_a_viewer_cannot_search_a_rahasia_complaint_by_its_words(web_world: WebWorld) -> None:
+    world = web_world
+    await world.agency_group("pupr")
+    await file_complaint(world, world.citizen(), category="jalan")
+    await outbox_settled(world)
+    async with UnitOfWork(world.app.runtime.sessionmaker) as uow:  # type: ignore[union-attr]
+        await uow.session.execute(update(Complaint).values(privacy="rahasia"))
+        number, description = (await uow.session.execute(select(Complaint.number, Complaint.description))).one()
+        await uow.commit()
+    word = max(description.split(), key=len)
+    link = f"/dashboard/complaints/{number}"
+    viewer = await signed_in(world, role="viewer")
+    for path in (f"/dashboard/complaints?q={word}", f"/dashboard/complaints.csv?q={word}"):
+        async with viewer.get(world.url(path)) as page:
+            text = await page.text()
+            assert link not in text and number not in text.replace(f'value="{word}"', ""), path
+    async with viewer.get(world.url(f"/dashboard/complaints?q={number}")) as page:
+        assert link in await page.text(), "its number still finds it"
+    command = await signed_in(world, role="command")
+    async with command.get(world.url(f"/dashboard/complaints?q={word}")) as page:
+        assert link in await page.text()
