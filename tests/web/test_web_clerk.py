@@ -238,3 +238,14 @@ async def test_the_rating_count_is_explained(runtime: Runtime, client_for: Clien
     await seed(runtime)
     html = await get(await client_for("command"), "/")
     assert 'title="dari 1 penilaian warga (1–5)"' in html
+
+
+def test_the_same_thing_has_the_same_name_across_pages(runtime: Runtime) -> None:
+    """The filing time is "Masuk" / "Filed" on the list, the complaint page and the map's popup; the two
+    on-time columns read alike."""
+    ctx = runtime.ctx
+    for lang in ("id", "en"):
+        assert ctx.t(lang, "web.map.created") == ctx.t(lang, "web.pages.col.created")
+    assert ctx.t("en", "web.pages.col.resolved_pct") == "Resolved on time"
+    assert ctx.t("en", "web.pages.col.accepted_pct") == "Accepted on time"
+    assert ctx.t("id", "web.role.command") == "Command Center"

@@ -187,7 +187,7 @@ async def test_overview_for_command_and_for_an_agency(runtime: Runtime, client_f
     assert 'data-agency="pupr"' in mine and 'data-agency="dlh"' not in mine
     assert re.search(r'id="open-now">2<', mine) and re.search(r'id="new-today">0<', mine)
     english = await get(await client_for("viewer"), "/?lang=en")
-    assert "Overview" in english and "Resolved within target" in english
+    assert "Overview" in english and "Resolved on time" in english
 
 
 async def test_list_filters_and_visibility(runtime: Runtime, client_for: Client) -> None:
