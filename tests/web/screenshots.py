@@ -193,7 +193,11 @@ async def store_seeds(world: WebWorld, area: ServiceArea) -> None:
             agency = config.categories[seed.category].agency
             place = area.place_at(seed.lat, seed.lon)
             resolved = created + timedelta(hours=seed.resolve_h) if seed.resolve_h is not None else None
-            due = (now - timedelta(hours=6)) if seed.overdue else created + timedelta(days=5)
+            due = created + timedelta(days=5)  # a settled one was judged by it; an open one is late only if told
+            if seed.overdue:
+                due = now - timedelta(hours=6)
+            elif seed.status not in ("selesai", "ditolak"):
+                due = max(due, now + timedelta(hours=12 + index % 48))
             accept_due = created + timedelta(hours=4)
             complaint = Complaint(
                 number=f"JMB-{created.year}-{index:06d}", citizen_id=citizen.id, category=seed.category,
