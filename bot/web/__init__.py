@@ -24,8 +24,9 @@ TEMPLATES_DIR = Path(__file__).with_name("templates")
 def build_dashboard(ctx: WebContext) -> web.Application:
     from bot.web import actions, auth, errors, export, map, pages
 
-    # the 404 page inside sign-in: a visitor who is not signed in is sent to the login page first
-    app = web.Application(middlewares=[*auth.middlewares(ctx), errors.not_found_page])
+    # /dashboard -> /dashboard/ before the session cookie is touched; the 404 page inside sign-in: a visitor
+    # who is not signed in is sent to the login page first
+    app = web.Application(middlewares=[errors.bare_prefix, *auth.middlewares(ctx), errors.not_found_page])
     app[WEB] = ctx
     aiohttp_jinja2.setup(
         app,

@@ -6,6 +6,7 @@ Why a middleware: aiohttp raises :class:`web.HTTPNotFound` both for an address n
 handlers themselves (a photo the account may not see); one place turns either into the same page. It sits
 inside the sign-in middleware (:mod:`bot.web.auth`), so a visitor who is not signed in is still sent to the
 login page first and learns nothing about which addresses exist. Static files keep their plain 404.
+:func:`bare_prefix` sends ``/dashboard`` (no slash) to ``/dashboard/`` without touching the session.
 """
 
 from __future__ import annotations
@@ -20,6 +21,21 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 #: under the sub-application's prefix: a missing stylesheet or script stays a plain 404
 STATIC_PREFIX = "/dashboard/static/"
+#: the address people type; aiohttp hands it to the dashboard (whose routes all start with the slash)
+BARE_PREFIX = "/dashboard"
+
+
+@web.middleware
+async def bare_prefix(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """``/dashboard`` (no slash: what people type) goes to ``/dashboard/``, before the session is touched.
+
+    Why outermost: the session cookie is scoped to ``/dashboard/``, so the browser does not send it to
+    ``/dashboard``; the session middleware would start a fresh session there and its cookie would replace the
+    signed-in one, signing the clerk out by typing the address."""
+    if request.path == BARE_PREFIX:
+        query = request.query_string
+        raise web.HTTPFound(BARE_PREFIX + "/" + (f"?{query}" if query else ""))
+    return await handler(request)
 
 
 @web.middleware
@@ -36,4 +52,4 @@ async def not_found_page(request: web.Request, handler: Handler) -> web.StreamRe
         }, status=404)
 
 
-__all__ = ["not_found_page"]
+__all__ = ["bare_prefix", "not_found_page"]

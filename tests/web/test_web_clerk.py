@@ -249,3 +249,16 @@ def test_the_same_thing_has_the_same_name_across_pages(runtime: Runtime) -> None
     assert ctx.t("en", "web.pages.col.resolved_pct") == "Resolved on time"
     assert ctx.t("en", "web.pages.col.accepted_pct") == "Accepted on time"
     assert ctx.t("id", "web.role.command") == "Command Center"
+
+
+@pytest.mark.e2e
+async def test_typing_the_address_without_its_slash_keeps_the_clerk_signed_in(web_world: WebWorld) -> None:
+    """The session cookie is scoped to /dashboard/: the browser does not send it to /dashboard, and a fresh
+    session answered there replaced it (signed out by typing the address)."""
+    world = web_world
+    command = await signed_in(world, role="command")
+    async with command.get(world.url("/dashboard?lang=en"), allow_redirects=False) as bare:
+        assert bare.status == 302 and bare.headers["Location"] == "/dashboard/?lang=en"
+        assert "Set-Cookie" not in bare.headers
+    async with command.get(world.url("/dashboard/complaints"), allow_redirects=False) as page:
+        assert page.status == 200, "still signed in"
