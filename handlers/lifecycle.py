@@ -48,6 +48,10 @@ class Action(StrEnum):
     WITHDRAW = "withdraw"
 
 
+#: the longest rejection reason (characters) staff may give, in the group or on the web: the citizen reads it
+#: inside their status notice, which must fit one Telegram message (4096) with the rest of the notice
+REASON_MAX = 1000
+
 #: (current status, action) -> new status. Anything not listed is refused.
 #: Reassigning hands the complaint to another agency, where it starts again as ``baru``.
 TRANSITIONS: dict[tuple[Status, Action], Status] = {

@@ -16,6 +16,7 @@ from bot.services.complaints import GROUP_CHANNEL, build_view, nearby_for_card, 
 from bot.services.runtime import Runtime
 from bot.services.staff_core import StaffActor, refuse, tell_group, transition
 from handlers import cards, lifecycle
+from handlers.lifecycle import REASON_MAX
 from handlers.messages import Alert
 from handlers.numbers import format_number, read_number
 from handlers.views import to_local, truncate
@@ -135,6 +136,11 @@ async def _answer_reject(
                 GROUP_CHANNEL, chat_id, again, complaint_id=complaint.id, link_role=REJECT_PROMPT,
                 link_staff_user_id=actor.user_id, now=rt.clock(),
             )
+        return
+    if len(text.strip()) > REASON_MAX:  # the citizen's notice must fit one Telegram message: refused, never cut
+        too_long = rt.ctx.t("id", "staff.reason_too_long", max=REASON_MAX, length=len(text.strip()))
+        await refuse(rt, uow, complaint, actor, "reject", too_long, chat_id)
+        await tell_group(rt, uow, chat_id, too_long, reply_to)  # the prompt stays open: a shorter reply works
         return
     alert = await transition(rt, uow, complaint, actor, lifecycle.Action.REJECT, note=text.strip())
     if alert.show_alert:  # refused: tell the group, since a reply has no toast

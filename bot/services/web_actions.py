@@ -53,7 +53,7 @@ FORBIDDEN = "forbidden"
 TEXT_MAX = 4000
 #: the longest rejection reason: the citizen's notice wraps it in its own words, and a notice past Telegram's
 #: 4096 characters is never delivered (the complaint would be closed without telling them)
-REASON_MAX = 1000
+REASON_MAX = lifecycle.REASON_MAX  # the same limit as a reason given in the group
 
 
 def web_actor(rt: Runtime, username: str) -> StaffActor:

@@ -373,3 +373,24 @@ async def test_a_photo_under_a_card_reaches_the_citizen_as_a_photo(world: World)
     staff[0].user.send_photo(chat=card.chat_id, reply_to=card.message_id)
     relayed = await citizen.next()
     assert relayed.photo and "JMB-" in body(relayed)
+
+
+async def test_a_rejection_reason_too_long_for_the_citizens_notice_is_refused_and_a_shorter_one_works(
+    world: World,
+) -> None:
+    """The reason goes into the citizen's notice, one Telegram message (4096): a 4000-character reason
+    would make that notice fail for good and the citizen would never hear. Refused with the limit named;
+    the prompt stays open for a shorter reason."""
+    citizen, staff, card = await filed_in(world)
+    await staff[0].tap(button(card, "reject"), card)
+    prompt = await staff[0].next()
+    await outbox_settled(world)
+    staff[0].user.send_text("Alasan panjang sekali. " * 180, chat=card.chat_id, reply_to=prompt.message_id)
+    refusal = await staff[0].next_matching("terlalu panjang")
+    assert "1000" in body(refusal)
+    assert "baru" in body(current(world, card)).lower()
+    assert await citizen.quiet(0.4) == []
+    staff[0].user.send_text("Di luar wilayah kota", chat=card.chat_id, reply_to=prompt.message_id)
+    await eventually(lambda: "ditolak" in body(current(world, card)).lower())
+    notice = await citizen.next()
+    assert "Di luar wilayah kota" in body(notice)
