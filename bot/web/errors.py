@@ -46,6 +46,10 @@ async def not_found_page(request: web.Request, handler: Handler) -> web.StreamRe
     except web.HTTPNotFound:
         if request.method not in ("GET", "HEAD") or request.path.startswith(STATIC_PREFIX):
             raise
+        if request.path.endswith("/") and len(request.path) > len(BARE_PREFIX) + 1:
+            # "/dashboard/complaints/": the same address as people mean it, without the slash
+            query = request.query_string
+            raise web.HTTPFound(request.path.rstrip("/") + (f"?{query}" if query else "")) from None
         return render(request, "auth_message.html", {
             "title": t(request, "web.clerk.not_found.title"),
             "body": t(request, "web.clerk.not_found.body"),

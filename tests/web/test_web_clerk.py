@@ -262,3 +262,7 @@ async def test_typing_the_address_without_its_slash_keeps_the_clerk_signed_in(we
         assert "Set-Cookie" not in bare.headers
     async with command.get(world.url("/dashboard/complaints"), allow_redirects=False) as page:
         assert page.status == 200, "still signed in"
+    async with command.get(world.url("/dashboard/complaints/?status=baru"), allow_redirects=False) as slash:
+        assert slash.status == 302 and slash.headers["Location"] == "/dashboard/complaints?status=baru"
+    async with command.get(world.url("/dashboard/nope/")) as page:
+        assert page.status == 404 and "Halaman tidak ditemukan" in await page.text()
