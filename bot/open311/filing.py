@@ -1,6 +1,6 @@
 """``POST requests``: another app files a complaint, exactly as a citizen does in the chat.
 
-The complaint goes through the chat's own filing step (:func:`bot.services.citizen._file`: the tracking
+The complaint goes through the chat's own filing step (:func:`bot.services.citizen.file_draft`: the tracking
 number, routing by category and kecamatan, the clocks, the ``submit`` audit entry and the card in the
 agency's group), owned by a citizen row that stands for the application (channel ``open311``,
 ``channel_user_id`` ``app:<key id>``, its name the application's name). Status notices to that row are
@@ -23,7 +23,7 @@ from yarl import URL
 
 from bot.open311 import keys
 from bot.open311.errors import bad_request, forbidden
-from bot.services.citizen import _file as file_draft
+from bot.services.citizen import file_draft
 from bot.services.runtime import Runtime
 from handlers.state import Draft
 from storage.retry import retry_transient

@@ -226,7 +226,7 @@ async def _apply(
     language = conversation.language
     ctx = rt.ctx_for(citizen.channel)  # what the citizen reads, in their channel's words
     if isinstance(effect, SubmitDraft):
-        complaint = await _file(rt, uow, citizen, effect.draft)
+        complaint = await file_draft(rt, uow, citizen, effect.draft)
         result.submitted = complaint.number
         agency = rt.ctx.agency(complaint.agency)
         return [
@@ -268,7 +268,7 @@ async def _apply(
     raise TypeError(f"unknown effect {effect!r}")
 
 
-async def _file(rt: Runtime, uow: UnitOfWork, citizen: Citizen, draft: Draft) -> Complaint:
+async def file_draft(rt: Runtime, uow: UnitOfWork, citizen: Citizen, draft: Draft) -> Complaint:
     """Create the complaint, its audit entry and its agency card, all in this transaction."""
     now = rt.clock()
     category = rt.ctx.category(draft.category)

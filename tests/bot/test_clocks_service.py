@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import DeadlinesConfig, load_config
 from bot.services import clocks
-from bot.services.citizen import _file
+from bot.services.citizen import file_draft
 from bot.services.runtime import Runtime
 from bot.services.staff import StaffActor, handle_staff_button
 from bot.services.staff_prompts import mark_duplicate
@@ -52,7 +52,7 @@ async def _file_one(rt: Runtime, category: str = "jalan") -> int:
         await uow.agencies.link("dlh", DLH_CHAT, title="DLH", linked_by="1", now=now)
         citizen = await uow.citizens.get_or_create("telegram", "7001", display_name="Siti", language="id")
         draft = Draft(category=category, description="Lubang besar di depan pasar", latitude=-1.61, longitude=103.61)
-        complaint = await _file(rt, uow, citizen, draft)
+        complaint = await file_draft(rt, uow, citizen, draft)
         await uow.commit()
         return complaint.id
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import DeadlinesConfig, PrivacyConfig, load_config
 from bot.services import retention
-from bot.services.citizen import _file
+from bot.services.citizen import file_draft
 from bot.services.runtime import Runtime
 from bot.services.scheduler import Scheduler
 from handlers.messages import OutMessage
@@ -111,7 +111,7 @@ async def _citizen_with(rt: Runtime, chat: str, name: str, status: str, last_see
         citizen = await uow.citizens.get_or_create("telegram", chat, display_name=name, language="id")
         draft = Draft(category="jalan", description=f"Lubang besar di jalan depan rumah {name}", latitude=-1.61,
                       longitude=103.61, share_name=True)
-        complaint = await _file(rt, uow, citizen, draft)
+        complaint = await file_draft(rt, uow, citizen, draft)
         complaint.status = status
         citizen.last_inbound_at = last_seen
         await uow.commit()

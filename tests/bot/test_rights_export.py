@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import load_config
 from bot.export_links import ExportLinks
 from bot.services import rights
-from bot.services.citizen import _file
+from bot.services.citizen import file_draft
 from bot.services.runtime import Runtime
 from handlers.state import Draft
 from storage.media import MediaStore
@@ -36,9 +36,9 @@ async def _setup(rt: Runtime) -> tuple[int, int]:
     async with UnitOfWork(rt.sessionmaker) as uow:
         siti = await uow.citizens.get_or_create("telegram", "7001", display_name="Siti", language="id")
         budi = await uow.citizens.get_or_create("telegram", "7002", display_name="Budi", language="id")
-        mine = await _file(rt, uow, siti, Draft(category="jalan", description="Lubang besar di depan pasar Siti",
+        mine = await file_draft(rt, uow, siti, Draft(category="jalan", description="Lubang besar di depan pasar Siti",
                                                   latitude=-1.61, longitude=103.61))
-        other = await _file(rt, uow, budi, Draft(category="sampah", description="Sampah menumpuk di gang Budi",
+        other = await file_draft(rt, uow, budi, Draft(category="sampah", description="Sampah menumpuk di gang Budi",
                                                    latitude=-1.62, longitude=103.62))
         await uow.audit.add(mine.id, actor_kind="staff", actor_id="555", actor_name="Rina Petugas", action="accept",
                             from_status="baru", to_status="diterima", note="dicek oleh Rina", at=NOW)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 import bot.services.scheduler as scheduler_module
 from bot.config import DeadlinesConfig, PrivacyConfig, load_config
 from bot.ops.metrics import Metrics
-from bot.services.citizen import _file
+from bot.services.citizen import file_draft
 from bot.services.runtime import Runtime
 from bot.services.scheduler import Scheduler
 from handlers.messages import OutMessage
@@ -51,7 +51,7 @@ async def file_one(rt: Runtime, *, link: bool = True) -> int:
             await uow.agencies.link("pupr", PUPR_CHAT, title="PUPR", linked_by="1", now=rt.clock())
         citizen = await uow.citizens.get_or_create("telegram", "7001", display_name="Siti", language="id")
         draft = Draft(category="jalan", description="Lubang besar di depan pasar", latitude=-1.61, longitude=103.61)
-        complaint = await _file(rt, uow, citizen, draft)
+        complaint = await file_draft(rt, uow, citizen, draft)
         await uow.commit()
         return complaint.id
 

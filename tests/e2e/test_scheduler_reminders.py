@@ -432,7 +432,7 @@ async def seed(world: World, person: Person, count: int) -> list[str]:
                       latitude=-1.6101 + n * 0.01, longitude=103.6131)
         async with UnitOfWork(rt.sessionmaker) as uow:
             citizen = await uow.citizens.get_or_create("telegram", str(person.user.id), language="id")
-            numbers.append((await citizen_service._file(rt, uow, citizen, draft)).number)
+            numbers.append((await citizen_service.file_draft(rt, uow, citizen, draft)).number)
             await uow.commit()
     rt.on_enqueued()
     return numbers

@@ -52,7 +52,7 @@ async def seed(world: World, person: Person, *, point: tuple[float, float] = JAM
                   kecamatan=place.kecamatan, kelurahan=place.kelurahan, place=district or None)
     async with UnitOfWork(rt.sessionmaker) as uow:
         citizen = await uow.citizens.get_or_create("telegram", str(person.user.id), language="id")
-        complaint = await citizen_service._file(rt, uow, citizen, draft)
+        complaint = await citizen_service.file_draft(rt, uow, citizen, draft)
         await uow.commit()
     rt.on_enqueued()
     return complaint.number

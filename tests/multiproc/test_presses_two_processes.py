@@ -45,7 +45,7 @@ async def _file(server: TelegramServer, runtime: Runtime, filing: Filing) -> str
                   latitude=filing.place[0], longitude=filing.place[1])
     async with UnitOfWork(runtime.sessionmaker) as uow:
         citizen = await uow.citizens.get_or_create("telegram", str(filing.user.id), language="id")
-        complaint = await citizen_service._file(runtime, uow, citizen, draft)
+        complaint = await citizen_service.file_draft(runtime, uow, citizen, draft)
         await uow.commit()
     return complaint.number
 
