@@ -29,7 +29,7 @@ from bot.web.snapshots import Snapshots
 from handlers import privacy
 from handlers.lifecycle import Status, status_label
 from handlers.staff_tools import is_overdue
-from handlers.views import agency_display, category_display, format_decimal, format_time, truncate
+from handlers.views import agency_display, category_display, format_decimal, format_time, to_local, truncate
 from handlers.web_roles import Role, RoleKind
 from storage.dashboard import (
     STATUSES,
@@ -148,6 +148,8 @@ async def overview_page(request: web.Request, snapshots: Snapshots[tuple[Overvie
     months = labels.ctx.t(labels.lang, "time.months").split()
     day_labels = [f"{d.day} {months[d.month - 1] if len(months) == 12 else d.month}" for d in figures.days]
     chart = trend_chart(figures.received, figures.resolved, day_labels)
+    # the day the "new today" card counted (the city's day when the figures were computed)
+    today = to_local(computed_at, rt.config.city.timezone).date().isoformat()
     return render(request, "overview.html", {
         "figures": figures,
         "rows": rows,
@@ -156,6 +158,7 @@ async def overview_page(request: web.Request, snapshots: Snapshots[tuple[Overvie
         "since": labels.time(figures.since),
         "days": TREND_DAYS,
         "open_link": "/dashboard/complaints?" + urlencode([("status", s) for s in OPEN_STATUSES]),
+        "today_link": "/dashboard/complaints?" + urlencode([("from", today), ("to", today)]),
         "computed_at": labels.time(computed_at),
     })
 

@@ -266,3 +266,16 @@ async def test_typing_the_address_without_its_slash_keeps_the_clerk_signed_in(we
         assert slash.status == 302 and slash.headers["Location"] == "/dashboard/complaints?status=baru"
     async with command.get(world.url("/dashboard/nope/")) as page:
         assert page.status == 404 and "Halaman tidak ditemukan" in await page.text()
+
+
+async def test_the_new_today_card_opens_todays_list(runtime: Runtime, client_for: Client) -> None:
+    await seed(runtime)  # complaint 2 filed an hour before NOW (12:00 in Jambi)
+    command = await client_for("command")
+    html = await get(command, "/")
+    link = unescape(re.search(r'<a class="card card-link" href="([^"]+)">\s*<div class="n" id="new-today">', html)[1])
+    assert link == "/dashboard/complaints?from=2026-11-20&to=2026-11-20"
+    assert numbers_of(await get(command, link.removeprefix("/dashboard"))) == ["JMB-2026-000002"]
+
+
+def numbers_of(html: str) -> list[str]:
+    return re.findall(r'<a href="/dashboard/complaints/(JMB-2026-\d+)">', html)
