@@ -161,6 +161,8 @@ def test_the_overview_column_titles_may_wrap() -> None:
     figures do not."""
     css = (TEMPLATES_DIR.parent / "static" / "dashboard.css").read_text()
     assert "th.num { white-space: normal; }" in css and ".num { text-align: right; white-space: nowrap; }" in css
+    # the trend chart is shrunk to a phone's width: its labels are drawn larger there (seen in screenshots)
+    assert "@media (max-width: 640px) { figure.trend .label { font-size: 16px; } }" in css
 
 
 async def test_the_number_as_a_clerk_types_it(runtime: Runtime, client_for: Client) -> None:
