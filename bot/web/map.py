@@ -17,11 +17,13 @@ no tile server reachable the boundaries and pins are still drawn (they are vecto
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 
+from bot.services.runtime import Runtime
 from bot.web.context import account_of, language_of, render, web_context
 from bot.web.map_data import (
     DEFAULT_DAYS,
@@ -73,7 +75,11 @@ def _signed_in(request: web.Request) -> Account:
     return account
 
 
-async def complaints_geojson(request: web.Request) -> web.Response:
+async def _answer(
+    request: web.Request, fetch: Callable[[UnitOfWork, Account, PinFilter, Runtime], Awaitable[Any]]
+) -> web.Response:
+    """Both data endpoints: the signed-in account, the filter from the query (400 naming a bad value), one
+    unit of work for ``fetch``, the answer as JSON."""
     account = _signed_in(request)
     categories, agencies = _known(request)
     try:
@@ -82,24 +88,20 @@ async def complaints_geojson(request: web.Request) -> web.Response:
         return _json({"error": str(exc)}, status=400)
     runtime = web_context(request).runtime
     async with UnitOfWork(runtime.sessionmaker) as uow:
-        data = await complaint_pins(uow.session, account.role, pins, _labels(request), now=runtime.clock())
+        data = await fetch(uow, account, pins, runtime)
     return _json(data)
+
+
+async def complaints_geojson(request: web.Request) -> web.Response:
+    labels = _labels(request)
+    return await _answer(request, lambda uow, account, pins, runtime: complaint_pins(
+        uow.session, account.role, pins, labels, now=runtime.clock()))
 
 
 async def areas_geojson(request: web.Request) -> web.Response:
-    account = _signed_in(request)
-    categories, agencies = _known(request)
-    try:
-        pins = parse_filter(request.query, categories=categories, agencies=agencies)
-    except FilterError as exc:
-        return _json({"error": str(exc)}, status=400)
-    runtime = web_context(request).runtime
-    async with UnitOfWork(runtime.sessionmaker) as uow:
-        data = await open_by_kecamatan(
-            uow.session, account.role, runtime.area, category=pins.category, agency=pins.agency,
-            count=request.query.get("counts") != "0",
-        )
-    return _json(data)
+    count = request.query.get("counts") != "0"
+    return await _answer(request, lambda uow, account, pins, runtime: open_by_kecamatan(
+        uow.session, account.role, runtime.area, category=pins.category, agency=pins.agency, count=count))
 
 
 def _query_of(pins: PinFilter, raw_status: str) -> str:
