@@ -1,16 +1,25 @@
-"""Shared pieces of both benchmark sides: timing of bot messages, statistics, the result record."""
+"""Shared pieces of both benchmark sides: timing of bot messages, statistics, the result record; and the
+parent process of the per-backend benchmarks (bench.dashboard, bench.timers, bench.duplicates): one child
+process per backend, the table, the JSON report in bench/results/."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import itertools
+import json
 import logging
+import os
+import platform
 import resource
+import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from handlers.flow.versions import bare
@@ -24,6 +33,12 @@ TOKEN = "123456:BENCH-token-for-the-load-benchmark"
 STEP_TIMEOUT = 45.0
 DESCRIPTION = "Jalan berlubang besar di depan pasar, sangat berbahaya bagi pengendara motor"
 JAMBI = (-1.6101, 103.6131)
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+#: how long one backend's child process may run
+CHILD_TIMEOUT_S = 3600
+
+Rows = list[dict[str, Any]]
 
 
 class LogTally(logging.Filter):
@@ -272,3 +287,77 @@ async def postgres_reachable(url: str) -> str | None:
         return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
     finally:
         await engine.dispose()
+
+
+def run_child(module: str, backend: str, options: Sequence[str]) -> Rows | str:
+    """One backend in a subprocess (``python -m module --side backend --json ...options``: a fresh interpreter
+    and heap per backend); the summaries it prints as its last line, or why the backend was skipped."""
+    print(f"running {backend} ...", file=sys.stderr, flush=True)
+    command = [sys.executable, "-m", module, "--side", backend, "--json", *options]
+    proc = subprocess.run(command, stdout=subprocess.PIPE, text=True, timeout=CHILD_TIMEOUT_S, cwd=ROOT,
+                          check=False)
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        return f"{backend} failed (exit {proc.returncode}; see stderr)"
+    data: Rows = json.loads(lines[-1])
+    return data
+
+
+def run_backends(backends: Sequence[str], postgres_url: str, child: Callable[[str], Rows | str]
+                 ) -> tuple[Rows, dict[str, str]]:
+    """``child(backend)`` for each backend (PostgreSQL only when it answers at ``postgres_url``): the rows of
+    all, and why each skipped backend was skipped."""
+    from sqlalchemy.engine import (
+        make_url,  # as in postgres_reachable: the baseline side does without SQLAlchemy
+    )
+
+    rows: Rows = []
+    skipped: dict[str, str] = {}
+    for backend in backends:
+        if backend == "postgres" and (why := asyncio.run(postgres_reachable(postgres_url))) is not None:
+            skipped[backend] = f"PostgreSQL unreachable at {make_url(postgres_url).render_as_string()}: {why}"
+            continue
+        outcome = child(backend)
+        if isinstance(outcome, str):
+            skipped[backend] = outcome
+        else:
+            rows.extend(outcome)
+    return rows, skipped
+
+
+def machine_info() -> dict[str, Any]:
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+
+
+def write_report(name: str, fields: dict[str, Any]) -> Path:
+    """``bench/results/<name>.json``: when, the machine, then ``fields``."""
+    report = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine_info(), **fields}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    return path
+
+
+def run_parent(
+    name: str, args: argparse.Namespace, *, banner: str, options: Sequence[str],
+    with_ratios: Callable[[Rows], Rows], print_table: Callable[[Rows, int], None],
+    report: Callable[[Rows], dict[str, Any]],
+) -> int:
+    """A per-backend benchmark's parent (``python -m bench.<name>``): each of ``args.backend`` (default both)
+    in ``run_child`` with ``options``, the table, the skipped backends, and the report (``report(rows)``'s
+    fields, then the results) in bench/results/<name>.json. Exit 1 if a backend failed or none ran."""
+    print(banner, file=sys.stderr)
+    started = time.perf_counter()
+    rows, skipped = run_backends(args.backend or ["sqlite", "postgres"], args.postgres,
+                                 lambda backend: run_child(f"bench.{name}", backend, options))
+    with_ratios(rows)
+    print()
+    if rows:
+        print_table(rows, args.rows)
+    for backend, why in skipped.items():
+        print(f"  {backend}: SKIPPED ({why})")
+    total = round(time.perf_counter() - started, 1)
+    path = write_report(name, {**report(rows), "results": rows, "skipped": skipped, "total_seconds": total})
+    print(f"\nwritten to {path} (total {total} s)")
+    failed = [why for why in skipped.values() if "failed" in why]
+    return 1 if failed or not rows else 0

@@ -28,12 +28,9 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
-import platform
 import random
 import re
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,25 +43,22 @@ from typing import Any
 import aiohttp
 import psutil
 from sqlalchemy import insert
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bench import common
 from bench.common import percentile, quiet_logging
-from bench.common import postgres_reachable as reachable
 from bench.duplicates import CATEGORIES, analyze, postgres_database, postgres_url, sqlite_database
 from routing.geo import SAMPLE_GEOJSON, ServiceArea
 from storage.db import make_engine, upgrade_database
 from storage.models import AuditEntry, Citizen, Complaint, WebAccount
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
 DEFAULT_ROWS = 100_000
 BASELINE_ROWS = 1_000
 DEFAULT_REQUESTS = 200
 #: untimed requests of each page first (templates compiled, statement caches, the page cache)
 WARMUP_REQUESTS = 5
 TARGET_P99_MS = 200.0
-CHILD_TIMEOUT_S = 3600
 LOAD_BATCH = 5_000
 DAYS = 120
 CITIZENS = 2_000  # at most; one per 20 complaints
@@ -472,18 +466,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def child(backend: str, args: argparse.Namespace) -> list[dict[str, Any]] | str:
-    print(f"running {backend} ...", file=sys.stderr, flush=True)
-    command = [sys.executable, "-m", "bench.dashboard", "--side", backend, "--json", "--rows", str(args.rows),
-               "--requests", str(args.requests), "--baseline-rows", str(args.baseline_rows),
-               "--postgres", args.postgres, "--seed", str(args.seed)]
-    proc = subprocess.run(command, stdout=subprocess.PIPE, text=True, timeout=CHILD_TIMEOUT_S, cwd=ROOT,
-                          check=False)
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        return f"{backend} failed (exit {proc.returncode}; see stderr)"
-    data: list[dict[str, Any]] = json.loads(lines[-1])
-    return data
+def child_options(args: argparse.Namespace) -> list[str]:
+    return ["--rows", str(args.rows), "--requests", str(args.requests), "--baseline-rows", str(args.baseline_rows),
+            "--postgres", args.postgres, "--seed", str(args.seed)]
 
 
 def with_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -539,37 +524,12 @@ def print_table(rows: list[dict[str, Any]], main_rows: int) -> None:
 
 
 def run_parent(args: argparse.Namespace) -> int:
-    backends = args.backend or ["sqlite", "postgres"]
-    print(f"dashboard benchmark: {args.rows:,} complaints, {args.requests} requests per page", file=sys.stderr)
-    started = time.perf_counter()
-    rows: list[dict[str, Any]] = []
-    skipped: dict[str, str] = {}
-    for backend in backends:
-        if backend == "postgres" and (why := asyncio.run(reachable(args.postgres))) is not None:
-            skipped[backend] = f"PostgreSQL unreachable at {make_url(args.postgres).render_as_string()}: {why}"
-            continue
-        outcome = child(backend, args)
-        if isinstance(outcome, str):
-            skipped[backend] = outcome
-        else:
-            rows.extend(outcome)
-    with_ratios(rows)
-    print()
-    if rows:
-        print_table(rows, args.rows)
-    for backend, why in skipped.items():
-        print(f"  {backend}: SKIPPED ({why})")
-    report = {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "rows": args.rows, "requests": args.requests, "seed": args.seed, "target_p99_ms_max": TARGET_P99_MS,
-        "results": rows, "skipped": skipped, "total_seconds": round(time.perf_counter() - started, 1),
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "dashboard.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nwritten to {RESULTS / 'dashboard.json'} (total {report['total_seconds']} s)")
-    failed = [why for why in skipped.values() if "failed" in why]
-    return 1 if failed or not rows else 0
+    return common.run_parent(
+        "dashboard", args, banner=f"dashboard benchmark: {args.rows:,} complaints, {args.requests} requests per page",
+        options=child_options(args), with_ratios=with_ratios, print_table=print_table,
+        report=lambda rows: {"rows": args.rows, "requests": args.requests, "seed": args.seed,
+                             "target_p99_ms_max": TARGET_P99_MS},
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -29,11 +29,9 @@ import contextlib
 import json
 import math
 import os
-import platform
 import random
 import re
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,14 +47,13 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from bench import common
 from bench.common import percentile
-from bench.common import postgres_reachable as reachable
 from routing.geo import SAMPLE_GEOJSON, ServiceArea
 from storage.db import make_engine, make_sessionmaker, upgrade_database
 from storage.models import Citizen, Complaint
 from storage.repositories import ComplaintRepo
 
-RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_ROWS = 1_000_000
 BASELINE_ROWS = 10_000
 REFERENCE_ROWS = 100_000
@@ -69,7 +66,6 @@ DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 #: databases/schemas created here are named like this (and dropped at the end of each dataset)
 DB_PREFIX = "sikesal_bench_dup_"
 INDEX = "ix_complaints_nearby"
-CHILD_TIMEOUT_S = 3600
 LOAD_BATCH = 50_000
 
 #: category -> (weight, agency): roads and rubbish are reported far more often than the rest, so the
@@ -423,20 +419,6 @@ def forwarded(args: argparse.Namespace) -> list[str]:
             "--reference-rows", str(args.reference_rows), "--postgres", args.postgres, "--seed", str(args.seed)]
 
 
-def child(backend: str, args: argparse.Namespace) -> list[dict[str, Any]] | str:
-    """One backend in a subprocess (a fresh interpreter and heap per backend); the summaries, or why
-    the backend was skipped."""
-    print(f"running {backend} ...", file=sys.stderr, flush=True)
-    proc = subprocess.run([sys.executable, "-m", "bench.duplicates", "--side", backend, "--json", *forwarded(args)],
-                          stdout=subprocess.PIPE, text=True, timeout=CHILD_TIMEOUT_S,
-                          cwd=Path(__file__).resolve().parents[1], check=False)
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        return f"{backend} failed (exit {proc.returncode}; see stderr)"
-    data: list[dict[str, Any]] = json.loads(lines[-1])
-    return data
-
-
 def with_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each dataset's p99 over the same backend's 10k-row baseline p99 (same run, same machine)."""
     base = {r["backend"]: r["p99_ms"] for r in rows if r["label"] == "baseline"}
@@ -483,40 +465,16 @@ def plan_line(plan: list[str]) -> str:
 
 
 def run_parent(args: argparse.Namespace) -> int:
-    backends = args.backend or ["sqlite", "postgres"]
-    print(f"nearby-duplicates lookup benchmark: {args.rows:,} complaints, {args.queries:,} lookups per table",
-          file=sys.stderr)
-    started = time.perf_counter()
-    rows: list[dict[str, Any]] = []
-    skipped: dict[str, str] = {}
-    for backend in backends:
-        if backend == "postgres" and (why := asyncio.run(reachable(args.postgres))) is not None:
-            skipped[backend] = f"PostgreSQL unreachable at {make_url(args.postgres).render_as_string()}: {why}"
-            continue
-        outcome = child(backend, args)
-        if isinstance(outcome, str):
-            skipped[backend] = outcome
-        else:
-            rows.extend(outcome)
-    with_ratios(rows)
-    print()
-    if rows:
-        print_table(rows, args.rows)
-    for backend, why in skipped.items():
-        print(f"  {backend}: SKIPPED ({why})")
-    report = {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "rows": args.rows, "queries": args.queries, "warmup_queries": WARMUP_QUERIES, "radius_m": RADIUS_M,
-        "seed": args.seed, "target_p99_ms_max": TARGET_P99_MS,
-        "met": {r["backend"]: r["p99_ms"] <= TARGET_P99_MS for r in rows if r["label"] == "main"},
-        "results": rows, "skipped": skipped, "total_seconds": round(time.perf_counter() - started, 1),
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "duplicates.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nwritten to {RESULTS / 'duplicates.json'} (total {report['total_seconds']} s)")
-    failed = [why for why in skipped.values() if "failed" in why]
-    return 1 if failed or not rows else 0
+    return common.run_parent(
+        "duplicates", args,
+        banner=f"nearby-duplicates lookup benchmark: {args.rows:,} complaints, {args.queries:,} lookups per table",
+        options=forwarded(args), with_ratios=with_ratios, print_table=print_table,
+        report=lambda rows: {
+            "rows": args.rows, "queries": args.queries, "warmup_queries": WARMUP_QUERIES, "radius_m": RADIUS_M,
+            "seed": args.seed, "target_p99_ms_max": TARGET_P99_MS,
+            "met": {r["backend"]: r["p99_ms"] <= TARGET_P99_MS for r in rows if r["label"] == "main"},
+        },
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

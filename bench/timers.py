@@ -22,10 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,11 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, func, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bench import common
 from bench.common import percentile
-from bench.common import postgres_reachable as reachable
 from bench.duplicates import (
     CATEGORIES,
     City,
@@ -56,7 +52,6 @@ from storage.db import make_engine, make_sessionmaker, upgrade_database
 from storage.models import Complaint, Timer
 from storage.timers import TimerRepo
 
-RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_ROWS = 1_000_000
 BASELINE_ROWS = 10_000
 DEFAULT_QUERIES = 2_000
@@ -64,7 +59,6 @@ WARMUP_QUERIES = 100
 #: what one scheduler tick asks for
 LIMIT = 100
 TARGET_P99_MS = 20.0
-CHILD_TIMEOUT_S = 3600
 LOAD_BATCH = 50_000
 #: bench.duplicates' synthetic complaints are filed over three years from 2024-01-01: "now" is the end
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -281,18 +275,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def child(backend: str, args: argparse.Namespace) -> list[dict[str, Any]] | str:
-    print(f"running {backend} ...", file=sys.stderr, flush=True)
-    command = [sys.executable, "-m", "bench.timers", "--side", backend, "--json", "--rows", str(args.rows),
-               "--queries", str(args.queries), "--baseline-rows", str(args.baseline_rows),
-               "--postgres", args.postgres, "--seed", str(args.seed)]
-    proc = subprocess.run(command, stdout=subprocess.PIPE, text=True, timeout=CHILD_TIMEOUT_S,
-                          cwd=Path(__file__).resolve().parents[1], check=False)
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        return f"{backend} failed (exit {proc.returncode}; see stderr)"
-    data: list[dict[str, Any]] = json.loads(lines[-1])
-    return data
+def child_options(args: argparse.Namespace) -> list[str]:
+    return ["--rows", str(args.rows), "--queries", str(args.queries), "--baseline-rows", str(args.baseline_rows),
+            "--postgres", args.postgres, "--seed", str(args.seed)]
 
 
 def with_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -332,39 +317,16 @@ def print_table(rows: list[dict[str, Any]], main_rows: int) -> None:
 
 
 def run_parent(args: argparse.Namespace) -> int:
-    backends = args.backend or ["sqlite", "postgres"]
-    print(f"due-timer query benchmark: {args.rows:,} complaints, {args.queries:,} queries per table", file=sys.stderr)
-    started = time.perf_counter()
-    rows: list[dict[str, Any]] = []
-    skipped: dict[str, str] = {}
-    for backend in backends:
-        if backend == "postgres" and (why := asyncio.run(reachable(args.postgres))) is not None:
-            skipped[backend] = f"PostgreSQL unreachable at {make_url(args.postgres).render_as_string()}: {why}"
-            continue
-        outcome = child(backend, args)
-        if isinstance(outcome, str):
-            skipped[backend] = outcome
-        else:
-            rows.extend(outcome)
-    with_ratios(rows)
-    print()
-    if rows:
-        print_table(rows, args.rows)
-    for backend, why in skipped.items():
-        print(f"  {backend}: SKIPPED ({why})")
-    report = {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "rows": args.rows, "queries": args.queries, "limit": LIMIT, "seed": args.seed,
-        "target_p99_ms_max": TARGET_P99_MS,
-        "met": {r["backend"]: r["p99_ms"] <= TARGET_P99_MS for r in rows if r["label"] == "main"},
-        "results": rows, "skipped": skipped, "total_seconds": round(time.perf_counter() - started, 1),
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "timers.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nwritten to {RESULTS / 'timers.json'} (total {report['total_seconds']} s)")
-    failed = [why for why in skipped.values() if "failed" in why]
-    return 1 if failed or not rows else 0
+    return common.run_parent(
+        "timers", args,
+        banner=f"due-timer query benchmark: {args.rows:,} complaints, {args.queries:,} queries per table",
+        options=child_options(args), with_ratios=with_ratios, print_table=print_table,
+        report=lambda rows: {
+            "rows": args.rows, "queries": args.queries, "limit": LIMIT, "seed": args.seed,
+            "target_p99_ms_max": TARGET_P99_MS,
+            "met": {r["backend"]: r["p99_ms"] <= TARGET_P99_MS for r in rows if r["label"] == "main"},
+        },
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
