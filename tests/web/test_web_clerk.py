@@ -16,24 +16,17 @@ from datetime import timedelta
 from html import unescape
 from urllib.parse import urlencode
 
-import aiohttp_jinja2
-import aiohttp_session
-import jinja2
 import pytest
 import pytest_asyncio
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from bot.services.runtime import Runtime
 from bot.web import TEMPLATES_DIR, errors, pages
-from bot.web.context import ACCOUNT, CSRF_TOKEN, LANG, WEB, WebContext
 from bot.web.deadline import deadline_line
 from bot.web.labels import agency_short, web_actor
-from handlers.web_roles import Account, parse_role
 from storage.models import AuditEntry, Complaint
 from tests.web.test_web_pages import NOW, Client, client_for, get, runtime, seed
-from tests.web.webkit import WebWorld, browser, signed_in
+from tests.web.webkit import WebClient, WebWorld, browser, signed_in, stand_in_clients
 
 __all__ = ["client_for", "runtime"]  # the pages' fixtures, used here too
 
@@ -74,37 +67,15 @@ async def test_the_header_names_the_agency_as_people_do(runtime: Runtime, client
 
 
 @pytest_asyncio.fixture
-async def with_404(runtime: Runtime) -> AsyncIterator[Callable[[str], Awaitable[TestClient[web.Request, web.Application]]]]:
+async def with_404(runtime: Runtime) -> AsyncIterator[Callable[[str], Awaitable[WebClient]]]:
     """The pages behind a stand-in sign-in and the dashboard's 404 middleware (as bot.web.build_dashboard)."""
-    clients: list[TestClient[web.Request, web.Application]] = []
-
-    async def make(lang: str) -> TestClient[web.Request, web.Application]:
-        @web.middleware
-        async def stand_in(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                           ) -> web.StreamResponse:
-            request[ACCOUNT] = Account(1, "tester", parse_role("command"), 1)
-            request[LANG] = lang
-            request[CSRF_TOKEN] = "tok"
-            return await handler(request)
-
-        app = web.Application(middlewares=[stand_in, errors.not_found_page])
-        aiohttp_session.setup(app, aiohttp_session.SimpleCookieStorage())
-        app[WEB] = WebContext(runtime, secret_key=b"k" * 32)
-        aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
-                             autoescape=jinja2.select_autoescape(default=True), undefined=jinja2.StrictUndefined)
-        app.add_routes(pages.routes())
-        client = TestClient(TestServer(app))
-        await client.start_server()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        await client.close()
+    async with stand_in_clients(runtime, pages.routes(), csrf="tok", templates=True, session=True,
+                                middlewares=[errors.not_found_page]) as make:
+        yield lambda lang: make("command", lang)
 
 
 async def test_an_unknown_address_gets_the_dashboards_404_page(
-    runtime: Runtime, with_404: Callable[[str], Awaitable[TestClient[web.Request, web.Application]]],
+    runtime: Runtime, with_404: Callable[[str], Awaitable[WebClient]],
 ) -> None:
     indonesian = await get(await with_404("id"), "/nope", status=404)
     assert "Halaman tidak ditemukan" in indonesian and 'href="/dashboard/"' in indonesian

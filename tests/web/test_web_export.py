@@ -12,58 +12,35 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import load_config
 from bot.services.runtime import Runtime
 from bot.web import export
-from bot.web.context import ACCOUNT, LANG, WEB, WebContext
 from bot.web.export_format import COLUMNS
-from handlers.web_roles import Account, parse_role
-from storage.media import MediaStore
-from storage.models import Citizen, Complaint
+from storage.models import Complaint
+from tests.web import webkit
+from tests.web.webkit import CHANNEL_ID, NAME, NOW, StandIn, runtime, stand_in_clients
 
-ROOT = Path(__file__).resolve().parents[2]
-NOW = datetime(2026, 11, 20, 5, 0, tzinfo=UTC)
-NAME = "Siti Rahmawati"
-CHANNEL_ID = "987654321"
+__all__ = ["client_for", "runtime"]  # the stand-in kit's runtime, used here
+
 SECRET_WORDS = "Pejabat kelurahan meminta uang pelicin"
-
-
-@pytest_asyncio.fixture
-async def runtime(sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path) -> Runtime:
-    rt = Runtime(config=load_config(ROOT / "config.yaml"), sessionmaker=sessionmaker,
-                 media=MediaStore(tmp_path / "media"))
-    rt.clock = lambda: NOW
-    return rt
 
 
 async def seed(runtime: Runtime, extra: int = 0) -> dict[str, int]:
     """A citizen with a name, and complaints: plain (pupr), Anonim (dlh), Rahasia (pupr), a formula
     (pupr, overdue), plus ``extra`` plain dlh ones."""
     async with runtime.sessionmaker() as session, session.begin():
-        citizen = Citizen(channel="telegram", channel_user_id=CHANNEL_ID, display_name=NAME, share_name=True)
+        citizen = webkit.sample_citizen()
         session.add(citizen)
         await session.flush()
 
         def complaint(n: int, **fields: object) -> Complaint:
-            values: dict[str, object] = dict(
-                number=f"JMB-2026-{n:06d}", citizen_id=citizen.id, category="jalan", agency="pupr",
-                description=f"Jalan berlubang nomor {n}", latitude=-1.61, longitude=103.61, address="Jl. Sudirman",
-                kecamatan="Telanaipura", kelurahan="Simpang IV Sipin", status="baru",
-                created_at=NOW - timedelta(days=3), updated_at=NOW - timedelta(days=2),
-                due_at=NOW + timedelta(days=1), reporter_name=NAME,
-            )
-            values.update(fields)
-            return Complaint(**values)
+            return webkit.sample_complaint(n, citizen.id, **fields)
 
         session.add_all([
             complaint(1, rating=4, status="selesai", resolved_at=NOW - timedelta(days=1)),
@@ -77,34 +54,14 @@ async def seed(runtime: Runtime, extra: int = 0) -> dict[str, int]:
     return {"citizen": citizen.id}
 
 
-Client = Callable[[str], Awaitable[TestClient[web.Request, web.Application]]]
+Client = StandIn
 
 
 @pytest_asyncio.fixture
 async def client_for(runtime: Runtime) -> AsyncIterator[Client]:
     """A client of an app with the export's routes, signed in as the given role (``None``: nobody)."""
-    clients: list[TestClient[web.Request, web.Application]] = []
-
-    async def make(role: str | None) -> TestClient[web.Request, web.Application]:
-        @web.middleware
-        async def signed_in(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                            ) -> web.StreamResponse:
-            if role is not None:
-                request[ACCOUNT] = Account(1, "tester", parse_role(role), 1)
-            request[LANG] = "id"
-            return await handler(request)
-
-        app = web.Application(middlewares=[signed_in])
-        app[WEB] = WebContext(runtime, secret_key=b"k" * 32)
-        app.add_routes(export.routes())
-        client = TestClient(TestServer(app))
-        await client.start_server()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        await client.close()
+    async with stand_in_clients(runtime, export.routes()) as make:
+        yield make
 
 
 def read_csv(body: bytes) -> list[dict[str, str]]:

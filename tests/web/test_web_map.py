@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
+from datetime import timedelta
 from html import unescape
-from pathlib import Path
 from typing import Any
 
 import aiohttp_jinja2
@@ -25,33 +24,21 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import load_config
 from bot.services.runtime import Runtime
 from bot.web import STATIC_DIR, TEMPLATES_DIR, map_data
 from bot.web import map as web_map
-from bot.web.context import ACCOUNT, LANG, WEB, WebContext, render
+from bot.web.context import WEB, WebContext, render
 from bot.web.map_data import PIN_PROPERTIES
-from handlers.web_roles import Account, parse_role
-from storage.media import MediaStore
-from storage.models import Citizen, Complaint
+from storage.models import Complaint
+from tests.web import webkit
+from tests.web.webkit import CHANNEL_ID, NAME, NOW, StandIn, runtime, stand_in_clients
 
-ROOT = Path(__file__).resolve().parents[2]
-NOW = datetime(2026, 11, 20, 5, 0, tzinfo=UTC)
-NAME = "Siti Rahmawati"
-CHANNEL_ID = "987654321"
+__all__ = ["client_for", "runtime"]  # the stand-in kit's runtime, used here
+
 ALIAS = "Anonim #K7QF2M"
 SECRET_WORDS = "Pejabat kelurahan meminta uang pelicin"
 LONG_WORDS = "Lampu jalan mati sejak seminggu " * 8
-
-
-@pytest_asyncio.fixture
-async def runtime(sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path) -> Runtime:
-    rt = Runtime(config=load_config(ROOT / "config.yaml"), sessionmaker=sessionmaker,
-                 media=MediaStore(tmp_path / "media"))
-    rt.clock = lambda: NOW
-    return rt
 
 
 async def seed(runtime: Runtime, extra: int = 0) -> None:
@@ -59,20 +46,12 @@ async def seed(runtime: Runtime, extra: int = 0) -> None:
     2 Anonim dlh in Jelutung, 3 Rahasia pupr in Telanaipura, 4 closed pupr, 5 open pupr without a pin,
     6 open pupr filed 40 days ago in Kota Baru, plus ``extra`` open dlh ones in Jelutung (newest last)."""
     async with runtime.sessionmaker() as session, session.begin():
-        citizen = Citizen(channel="telegram", channel_user_id=CHANNEL_ID, display_name=NAME, share_name=True)
+        citizen = webkit.sample_citizen()
         session.add(citizen)
         await session.flush()
 
         def complaint(n: int, **fields: object) -> Complaint:
-            values: dict[str, object] = dict(
-                number=f"JMB-2026-{n:06d}", citizen_id=citizen.id, category="jalan", agency="pupr",
-                description=f"Jalan berlubang nomor {n}", latitude=-1.61, longitude=103.61, address="Jl. Sudirman",
-                kecamatan="Telanaipura", kelurahan="Simpang IV Sipin", status="baru",
-                created_at=NOW - timedelta(days=3, minutes=n), updated_at=NOW - timedelta(days=2),
-                due_at=NOW + timedelta(days=1), reporter_name=NAME,
-            )
-            values.update(fields)
-            return Complaint(**values)
+            return webkit.sample_complaint(n, citizen.id, **{"created_at": NOW - timedelta(days=3, minutes=n), **fields})
 
         session.add_all([
             complaint(1, description=LONG_WORDS, status="diterima"),
@@ -87,36 +66,14 @@ async def seed(runtime: Runtime, extra: int = 0) -> None:
         ])
 
 
-Client = Callable[[str | None], Awaitable[TestClient[web.Request, web.Application]]]
+Client = StandIn
 
 
 @pytest_asyncio.fixture
 async def client_for(runtime: Runtime) -> AsyncIterator[Client]:
-    """A client of an app with the map's routes, templates and static files, signed in as ``role``."""
-    clients: list[TestClient[web.Request, web.Application]] = []
-
-    async def make(role: str | None) -> TestClient[web.Request, web.Application]:
-        @web.middleware
-        async def signed_in(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                            ) -> web.StreamResponse:
-            if role is not None:
-                request[ACCOUNT] = Account(1, "tester", parse_role(role), 1)
-            request[LANG] = "id"
-            return await handler(request)
-
-        app = web.Application(middlewares=[signed_in])
-        app[WEB] = WebContext(runtime, secret_key=b"k" * 32)
-        aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
-                             autoescape=jinja2.select_autoescape(default=True), undefined=jinja2.StrictUndefined)
-        app.add_routes(web_map.routes())
-        client = TestClient(TestServer(app))
-        await client.start_server()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        await client.close()
+    """A client of an app with the map's routes and templates, signed in as ``role`` (``None``: nobody)."""
+    async with stand_in_clients(runtime, web_map.routes(), templates=True) as make:
+        yield make
 
 
 async def pins(client: TestClient[web.Request, web.Application], query: str = "") -> dict[str, Any]:
@@ -304,8 +261,7 @@ def test_the_vendored_leaflet_is_complete() -> None:
 async def test_the_complaint_partial_shows_a_map_or_no_location(runtime: Runtime) -> None:
     app = web.Application()
     app[WEB] = WebContext(runtime, secret_key=b"k" * 32)
-    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
-                         autoescape=jinja2.select_autoescape(default=True), undefined=jinja2.StrictUndefined)
+    webkit.setup_templates(app)
     env = aiohttp_jinja2.get_env(app)
     env.loader = jinja2.ChoiceLoader([
         jinja2.DictLoader({"page.html": '{% include "_complaint_map.html" %}'}), jinja2.FileSystemLoader(str(TEMPLATES_DIR)),

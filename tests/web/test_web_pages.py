@@ -13,51 +13,33 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from collections.abc import AsyncIterator
+from datetime import timedelta
 
-import aiohttp_jinja2
-import aiohttp_session
-import jinja2
 import pytest_asyncio
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from PIL import Image
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import load_config
 from bot.services.runtime import Runtime
-from bot.web import TEMPLATES_DIR, pages
-from bot.web.context import ACCOUNT, CSRF_TOKEN, LANG, WEB, WebContext
-from handlers.web_roles import Account, parse_role
-from storage.media import MediaStore
+from bot.web import pages
 from storage.models import (
     AgencyGroup,
     AuditEntry,
-    Citizen,
     Complaint,
     ComplaintPhoto,
     MediaFile,
     OutboxMessage,
 )
+from tests.web import webkit
+from tests.web.webkit import CHANNEL_ID, NAME, NOW, StandIn, runtime, stand_in_clients
 
-ROOT = Path(__file__).resolve().parents[2]
-NOW = datetime(2026, 11, 20, 5, 0, tzinfo=UTC)  # 12:00 in Jambi
-NAME = "Siti Rahmawati"
-CHANNEL_ID = "987654321"
+__all__ = ["NOW", "client_for", "runtime"]  # the stand-in kit's, used here and by tests/web/test_web_clerk.py
+
 ALIAS = "Anonim #K7QF2M"
 SCRIPT = "<script>alert('x')</script> jalan rusak parah"
 
-Client = Callable[..., Awaitable[TestClient[web.Request, web.Application]]]
-
-
-@pytest_asyncio.fixture
-async def runtime(sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path) -> Runtime:
-    rt = Runtime(config=load_config(ROOT / "config.yaml"), sessionmaker=sessionmaker,
-                 media=MediaStore(tmp_path / "media"))
-    rt.clock = lambda: NOW
-    return rt
+Client = StandIn
 
 
 def _jpeg() -> bytes:
@@ -72,7 +54,7 @@ async def seed(runtime: Runtime, extra: int = 0) -> dict[str, int]:
     ones filed a day apart."""
     stored = await runtime.media.put(_jpeg())
     async with runtime.sessionmaker() as session, session.begin():
-        citizen = Citizen(channel="telegram", channel_user_id=CHANNEL_ID, display_name=NAME, share_name=True)
+        citizen = webkit.sample_citizen()
         session.add(citizen)
         session.add(MediaFile(sha256=stored.sha256, path=stored.path, mime_type="image/jpeg", size=stored.size))
         session.add(AgencyGroup(agency="pupr", chat_id=-1001, title="Grup PUPR Kota", linked_at=NOW - timedelta(days=40),
@@ -82,15 +64,7 @@ async def seed(runtime: Runtime, extra: int = 0) -> dict[str, int]:
         await session.flush()
 
         def complaint(n: int, **fields: object) -> Complaint:
-            values: dict[str, object] = dict(
-                number=f"JMB-2026-{n:06d}", citizen_id=citizen.id, category="jalan", agency="pupr",
-                description=f"Jalan berlubang nomor {n}", latitude=-1.61, longitude=103.61, address="Jl. Sudirman",
-                kecamatan="Telanaipura", kelurahan="Simpang IV Sipin", status="baru",
-                created_at=NOW - timedelta(days=3), updated_at=NOW - timedelta(days=2),
-                due_at=NOW + timedelta(days=1), reporter_name=NAME,
-            )
-            values.update(fields)
-            return Complaint(**values)
+            return webkit.sample_complaint(n, citizen.id, **fields)
 
         made = [
             complaint(1, rating=4, status="selesai", resolved_at=NOW - timedelta(days=1)),
@@ -133,33 +107,11 @@ async def seed(runtime: Runtime, extra: int = 0) -> dict[str, int]:
 
 @pytest_asyncio.fixture
 async def client_for(runtime: Runtime) -> AsyncIterator[Client]:
-    """A client of an app with the pages' routes and templates, signed in as ``role``."""
-    clients: list[TestClient[web.Request, web.Application]] = []
-
-    async def make(role: str, lang: str = "id") -> TestClient[web.Request, web.Application]:
-        @web.middleware
-        async def signed_in(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                            ) -> web.StreamResponse:
-            request[ACCOUNT] = Account(1, "tester", parse_role(role), 1)
-            request[LANG] = request.query.get("lang", lang)
-            request[CSRF_TOKEN] = "tok"
-            return await handler(request)
-
-        app = web.Application()
-        aiohttp_session.setup(app, aiohttp_session.SimpleCookieStorage())
-        app.middlewares.append(signed_in)
-        app[WEB] = WebContext(runtime, secret_key=b"k" * 32)
-        aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
-                             autoescape=jinja2.select_autoescape(default=True), undefined=jinja2.StrictUndefined)
-        app.add_routes(pages.routes())
-        client = TestClient(TestServer(app))
-        await client.start_server()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        await client.close()
+    """A client of an app with the pages' routes and templates, signed in as ``role`` (``?lang=`` wins over
+    ``lang``)."""
+    async with stand_in_clients(runtime, pages.routes(), lang_from_query=True, csrf="tok", templates=True,
+                                session=True) as make:
+        yield make
 
 
 def numbers(html: str) -> list[str]:
