@@ -16,11 +16,11 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from handlers.flow.versions import bare
 from localapi.telegram import StoredMessage, TelegramServer
@@ -287,6 +287,52 @@ async def postgres_reachable(url: str) -> str | None:
         return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
     finally:
         await engine.dispose()
+
+
+class Summarised(Protocol):
+    def summary(self) -> dict[str, Any]: ...
+
+
+def add_backend_options(
+    parser: argparse.ArgumentParser, *, postgres: str,
+    postgres_help: str = "PostgreSQL maintenance URL (default $SIKESAL_BENCH_POSTGRES_URL or "
+                         "$SIKESAL_TEST_POSTGRES_URL)",
+) -> None:
+    """The per-backend benchmarks' shared options: --backend, --postgres, --seed, --side and --json."""
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), action="append",
+                        help="default: both (PostgreSQL is skipped with a note when unreachable)")
+    parser.add_argument("--postgres", metavar="URL", default=postgres, help=postgres_help)
+    parser.add_argument("--seed", type=int, default=20261129)
+    parser.add_argument("--side", choices=("sqlite", "postgres"), help="run one backend in this process")
+    parser.add_argument("--json", action="store_true", help="(with --side) print the result as JSON")
+
+
+def run_side(
+    args: argparse.Namespace,
+    run_backend: Callable[[str, argparse.Namespace], Coroutine[Any, Any, Sequence[Summarised]]],
+    *, with_ratios: Callable[[Rows], Rows], print_table: Callable[[Rows, int], None],
+) -> int:
+    """``--side``: one backend in this process; its summaries as one JSON line (``--json``) or the table."""
+    results = asyncio.run(run_backend(args.side, args))
+    summaries = [r.summary() for r in results]
+    if args.json:
+        sys.stdout.write(json.dumps(summaries) + "\n")
+    else:
+        print_table(with_ratios(summaries), args.rows)
+    return 0
+
+
+def forward(args: argparse.Namespace, *names: str) -> list[str]:
+    """``args``' options ``names`` (attribute names) as command-line words for the child process."""
+    return [word for name in names for word in (f"--{name.replace('_', '-')}", str(getattr(args, name)))]
+
+
+def progress(backend: str, label: str, enabled: bool) -> Callable[[str], None]:
+    """A dataset's progress lines on stderr (``  [sqlite main] ...``), or nothing unless ``enabled``."""
+    def say(message: str) -> None:
+        if enabled:
+            print(f"  [{backend} {label}] {message}", file=sys.stderr, flush=True)
+    return say
 
 
 def run_child(module: str, backend: str, options: Sequence[str]) -> Rows | str:

@@ -47,7 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench import common
 from bench.common import percentile, quiet_logging
-from bench.duplicates import CATEGORIES, analyze, postgres_database, postgres_url, sqlite_database
+from bench.duplicates import CATEGORIES, analyze, baseline_and_main, postgres_url
 from routing.geo import SAMPLE_GEOJSON, ServiceArea
 from storage.db import make_engine, upgrade_database
 from storage.models import AuditEntry, Citizen, Complaint, WebAccount
@@ -396,9 +396,7 @@ async def measure(url: str, *, backend: str, label: str, rows: int, requests: in
     options = dict(engine_options or {})
     password = secrets.token_urlsafe(12)
 
-    def say(message: str) -> None:
-        if progress:
-            print(f"  [{backend} {label}] {message}", file=sys.stderr, flush=True)
+    say = common.progress(backend, label, progress)
 
     engine = make_engine(url, **options)
     try:
@@ -429,16 +427,7 @@ async def measure(url: str, *, backend: str, label: str, rows: int, requests: in
 
 
 async def run_backend(backend: str, args: argparse.Namespace) -> list[DatasetResult]:
-    results: list[DatasetResult] = []
-    with tempfile.TemporaryDirectory(prefix="sikesal-bench-dash-") as tmp:
-        for label, rows in (("baseline", args.baseline_rows), ("main", args.rows)):
-            database = (sqlite_database(Path(tmp), label) if backend == "sqlite"
-                        else postgres_database(args.postgres, f"dash_{label}"))
-            async with database as (url, options):
-                results.append(await measure(url, backend=backend, label=label, rows=rows,
-                                             requests=args.requests, seed=args.seed, engine_options=options,
-                                             progress=True))
-    return results
+    return await baseline_and_main(backend, args, "dash", measure, requests=args.requests, seed=args.seed)
 
 
 # -- the parent ----------------------------------------------------------------------------------------------
@@ -450,25 +439,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help=f"timed requests per page (default {DEFAULT_REQUESTS}, after {WARMUP_REQUESTS})")
     parser.add_argument("--baseline-rows", type=int, default=BASELINE_ROWS,
                         help=f"complaints of the baseline (default {BASELINE_ROWS:,})")
-    parser.add_argument("--backend", choices=("sqlite", "postgres"), action="append",
-                        help="default: both (PostgreSQL is skipped with a note when unreachable)")
-    parser.add_argument("--postgres", metavar="URL", default=postgres_url(),
-                        help="PostgreSQL maintenance URL (default $SIKESAL_BENCH_POSTGRES_URL or "
-                        "$SIKESAL_TEST_POSTGRES_URL)")
-    parser.add_argument("--seed", type=int, default=20261129)
-    parser.add_argument("--side", choices=("sqlite", "postgres"), help="run one backend in this process")
-    parser.add_argument("--json", action="store_true", help="(with --side) print the result as JSON")
+    common.add_backend_options(parser, postgres=postgres_url())
     parser.add_argument("--serve", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--engine-options", default="{}", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rows < 1 or args.requests < 1 or args.baseline_rows < 1:
         parser.error("--rows, --requests and --baseline-rows must be at least 1")
     return args
-
-
-def child_options(args: argparse.Namespace) -> list[str]:
-    return ["--rows", str(args.rows), "--requests", str(args.requests), "--baseline-rows", str(args.baseline_rows),
-            "--postgres", args.postgres, "--seed", str(args.seed)]
 
 
 def with_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -526,7 +503,8 @@ def print_table(rows: list[dict[str, Any]], main_rows: int) -> None:
 def run_parent(args: argparse.Namespace) -> int:
     return common.run_parent(
         "dashboard", args, banner=f"dashboard benchmark: {args.rows:,} complaints, {args.requests} requests per page",
-        options=child_options(args), with_ratios=with_ratios, print_table=print_table,
+        options=common.forward(args, "rows", "requests", "baseline_rows", "postgres", "seed"),
+        with_ratios=with_ratios, print_table=print_table,
         report=lambda rows: {"rows": args.rows, "requests": args.requests, "seed": args.seed,
                              "target_p99_ms_max": TARGET_P99_MS},
     )
@@ -538,13 +516,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(serve(args.serve, json.loads(args.engine_options)))
         return 0
     if args.side:
-        results = asyncio.run(run_backend(args.side, args))
-        summaries = [r.summary() for r in results]
-        if args.json:
-            sys.stdout.write(json.dumps(summaries) + "\n")
-        else:
-            print_table(with_ratios(summaries), args.rows)
-        return 0
+        return common.run_side(args, run_backend, with_ratios=with_ratios, print_table=print_table)
     return run_parent(args)
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import math
 import os
 import random
@@ -35,11 +34,11 @@ import secrets
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event, insert, text
 from sqlalchemy.engine import make_url
@@ -65,6 +64,7 @@ TARGET_P99_MS = 5.0
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 #: databases/schemas created here are named like this (and dropped at the end of each dataset)
 DB_PREFIX = "sikesal_bench_dup_"
+ResultT = TypeVar("ResultT")
 INDEX = "ix_complaints_nearby"
 LOAD_BATCH = 50_000
 
@@ -257,9 +257,7 @@ async def measure(url: str, *, backend: str, label: str, rows: int, queries: int
     city = City(seed)
     options = dict(engine_options or {})
 
-    def say(message: str) -> None:
-        if progress:
-            print(f"  [{backend} {label}] {message}", file=sys.stderr, flush=True)
+    say = common.progress(backend, label, progress)
 
     engine = make_engine(url, **options)
     try:
@@ -365,6 +363,30 @@ async def postgres_database(url: str, label: str) -> AsyncIterator[tuple[str, di
         await admin.dispose()
 
 
+def dataset_database(backend: str, tmp: Path, postgres: str, label: str, pg_label: str
+                     ) -> contextlib.AbstractAsyncContextManager[tuple[str, dict[str, Any]]]:
+    """``label``'s database on ``backend``: a SQLite file in ``tmp``, or a PostgreSQL database (or schema)
+    through ``postgres`` named after ``pg_label``; the URL and engine options, removed afterwards."""
+    return sqlite_database(tmp, label) if backend == "sqlite" else postgres_database(postgres, pg_label)
+
+
+async def baseline_and_main(
+    backend: str, args: argparse.Namespace, name: str, measure: Callable[..., Awaitable[ResultT]],
+    **options: Any,
+) -> list[ResultT]:
+    """``measure(url, backend=, label=, rows=, engine_options=, progress=True, **options)`` on a baseline of
+    ``--baseline-rows`` and the main dataset of ``--rows`` on ``backend``, each in its own database
+    (``sikesal-bench-<name>-`` files, PostgreSQL ``<name>_<label>``)."""
+    results: list[ResultT] = []
+    with tempfile.TemporaryDirectory(prefix=f"sikesal-bench-{name}-") as tmp:
+        for label, rows in (("baseline", args.baseline_rows), ("main", args.rows)):
+            database = dataset_database(backend, Path(tmp), args.postgres, label, f"{name}_{label}")
+            async with database as (url, engine_options):
+                results.append(await measure(url, backend=backend, label=label, rows=rows,
+                                             engine_options=engine_options, progress=True, **options))
+    return results
+
+
 def postgres_url() -> str:
     return (os.environ.get("SIKESAL_BENCH_POSTGRES_URL") or os.environ.get("SIKESAL_TEST_POSTGRES_URL")
             or DEFAULT_POSTGRES)
@@ -379,8 +401,7 @@ async def run_backend(backend: str, args: argparse.Namespace) -> list[DatasetRes
     results: list[DatasetResult] = []
     with tempfile.TemporaryDirectory(prefix="sikesal-bench-dup-") as tmp:
         for label, rows, indexed in plan:
-            database = (sqlite_database(Path(tmp), label) if backend == "sqlite"
-                        else postgres_database(args.postgres, label.replace("-", "_")))
+            database = dataset_database(backend, Path(tmp), args.postgres, label, label.replace("-", "_"))
             async with database as (url, options):
                 results.append(await measure(url, backend=backend, label=label, rows=rows, queries=args.queries,
                                              seed=args.seed, indexed=indexed, engine_options=options,
@@ -400,14 +421,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help=f"rows of the baseline table (default {BASELINE_ROWS:,})")
     parser.add_argument("--reference-rows", type=int, default=REFERENCE_ROWS,
                         help=f"rows of the no-index reference (default {REFERENCE_ROWS:,}; 0 skips it)")
-    parser.add_argument("--backend", choices=("sqlite", "postgres"), action="append",
-                        help="default: both (PostgreSQL is skipped with a note when unreachable)")
-    parser.add_argument("--postgres", metavar="URL", default=postgres_url(),
-                        help="PostgreSQL maintenance URL (default $SIKESAL_BENCH_POSTGRES_URL, "
-                        f"$SIKESAL_TEST_POSTGRES_URL or {DEFAULT_POSTGRES})")
-    parser.add_argument("--seed", type=int, default=20261129)
-    parser.add_argument("--side", choices=("sqlite", "postgres"), help="run one backend in this process")
-    parser.add_argument("--json", action="store_true", help="(with --side) print the result as JSON")
+    common.add_backend_options(
+        parser, postgres=postgres_url(),
+        postgres_help="PostgreSQL maintenance URL (default $SIKESAL_BENCH_POSTGRES_URL, "
+                      f"$SIKESAL_TEST_POSTGRES_URL or {DEFAULT_POSTGRES})")
     args = parser.parse_args(argv)
     if args.rows < 1 or args.queries < 1 or args.baseline_rows < 1 or args.reference_rows < 0:
         parser.error("--rows, --queries and --baseline-rows must be at least 1, --reference-rows at least 0")
@@ -415,8 +432,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def forwarded(args: argparse.Namespace) -> list[str]:
-    return ["--rows", str(args.rows), "--queries", str(args.queries), "--baseline-rows", str(args.baseline_rows),
-            "--reference-rows", str(args.reference_rows), "--postgres", args.postgres, "--seed", str(args.seed)]
+    return common.forward(args, "rows", "queries", "baseline_rows", "reference_rows", "postgres", "seed")
 
 
 def with_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -480,13 +496,7 @@ def run_parent(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.side:
-        results = asyncio.run(run_backend(args.side, args))
-        summaries = [r.summary() for r in results]
-        if args.json:
-            sys.stdout.write(json.dumps(summaries) + "\n")
-        else:
-            print_table(with_ratios(summaries), args.rows)
-        return 0
+        return common.run_side(args, run_backend, with_ratios=with_ratios, print_table=print_table)
     return run_parent(args)
 
 

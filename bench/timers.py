@@ -20,16 +20,12 @@ afterwards. The target (p99 <= 20 ms at 1M complaints) is printed, not asserted.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import random
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, func, select
@@ -41,12 +37,11 @@ from bench.duplicates import (
     CATEGORIES,
     City,
     analyze,
+    baseline_and_main,
     explain,
     load,
     plan_line,
-    postgres_database,
     postgres_url,
-    sqlite_database,
 )
 from storage.db import make_engine, make_sessionmaker, upgrade_database
 from storage.models import Complaint, Timer
@@ -184,9 +179,7 @@ async def measure(url: str, *, backend: str, label: str, rows: int, queries: int
     city = City(seed)
     options = dict(engine_options or {})
 
-    def say(message: str) -> None:
-        if progress:
-            print(f"  [{backend} {label}] {message}", file=sys.stderr, flush=True)
+    say = common.progress(backend, label, progress)
 
     engine = make_engine(url, **options)
     try:
@@ -243,15 +236,7 @@ async def measure(url: str, *, backend: str, label: str, rows: int, queries: int
 
 
 async def run_backend(backend: str, args: argparse.Namespace) -> list[DatasetResult]:
-    results: list[DatasetResult] = []
-    with tempfile.TemporaryDirectory(prefix="sikesal-bench-timers-") as tmp:
-        for label, rows in (("baseline", args.baseline_rows), ("main", args.rows)):
-            database = (sqlite_database(Path(tmp), label) if backend == "sqlite"
-                        else postgres_database(args.postgres, f"timers_{label}"))
-            async with database as (url, options):
-                results.append(await measure(url, backend=backend, label=label, rows=rows, queries=args.queries,
-                                             seed=args.seed, engine_options=options, progress=True))
-    return results
+    return await baseline_and_main(backend, args, "timers", measure, queries=args.queries, seed=args.seed)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -261,23 +246,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help=f"timed due queries per table (default {DEFAULT_QUERIES:,}, after {WARMUP_QUERIES})")
     parser.add_argument("--baseline-rows", type=int, default=BASELINE_ROWS,
                         help=f"complaints of the baseline (default {BASELINE_ROWS:,})")
-    parser.add_argument("--backend", choices=("sqlite", "postgres"), action="append",
-                        help="default: both (PostgreSQL is skipped with a note when unreachable)")
-    parser.add_argument("--postgres", metavar="URL", default=postgres_url(),
-                        help="PostgreSQL maintenance URL (default $SIKESAL_BENCH_POSTGRES_URL or "
-                        "$SIKESAL_TEST_POSTGRES_URL)")
-    parser.add_argument("--seed", type=int, default=20261129)
-    parser.add_argument("--side", choices=("sqlite", "postgres"), help="run one backend in this process")
-    parser.add_argument("--json", action="store_true", help="(with --side) print the result as JSON")
+    common.add_backend_options(parser, postgres=postgres_url())
     args = parser.parse_args(argv)
     if args.rows < 1 or args.queries < 1 or args.baseline_rows < 1:
         parser.error("--rows, --queries and --baseline-rows must be at least 1")
     return args
-
-
-def child_options(args: argparse.Namespace) -> list[str]:
-    return ["--rows", str(args.rows), "--queries", str(args.queries), "--baseline-rows", str(args.baseline_rows),
-            "--postgres", args.postgres, "--seed", str(args.seed)]
 
 
 def with_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -320,7 +293,8 @@ def run_parent(args: argparse.Namespace) -> int:
     return common.run_parent(
         "timers", args,
         banner=f"due-timer query benchmark: {args.rows:,} complaints, {args.queries:,} queries per table",
-        options=child_options(args), with_ratios=with_ratios, print_table=print_table,
+        options=common.forward(args, "rows", "queries", "baseline_rows", "postgres", "seed"),
+        with_ratios=with_ratios, print_table=print_table,
         report=lambda rows: {
             "rows": args.rows, "queries": args.queries, "limit": LIMIT, "seed": args.seed,
             "target_p99_ms_max": TARGET_P99_MS,
@@ -332,13 +306,7 @@ def run_parent(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.side:
-        results = asyncio.run(run_backend(args.side, args))
-        summaries = [r.summary() for r in results]
-        if args.json:
-            sys.stdout.write(json.dumps(summaries) + "\n")
-        else:
-            print_table(with_ratios(summaries), args.rows)
-        return 0
+        return common.run_side(args, run_backend, with_ratios=with_ratios, print_table=print_table)
     return run_parent(args)
 
 
