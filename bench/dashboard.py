@@ -330,11 +330,11 @@ async def time_pages(client: aiohttp.ClientSession, base: str, requests: int, re
 
 
 async def time_overview_query(url: str, options: dict[str, Any], calls: int, result: DatasetResult) -> None:
-    """The overview's queries themselves (:func:`storage.dashboard.overview`, the command centre's view), one
+    """The overview's queries themselves (:func:`storage.dashboard_overview.overview`, the command centre's view), one
     session each: the page caches its figures for a while (bot.web.pages), so the HTTP timings are mostly
     cache hits and this is what the first request after the cache expires pays."""
     from bot.config import load_config
-    from storage.dashboard import overview
+    from storage.dashboard_overview import overview
     from storage.db import make_sessionmaker
 
     config = load_config(ROOT / "config.yaml")

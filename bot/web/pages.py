@@ -4,8 +4,8 @@ complaint).
 
 Who sees what is one rule, :meth:`handlers.web_roles.Role.can_see`: the command centre and viewers see every
 agency, an agency account its own. An agency account asking for another agency's complaint (or its photo)
-gets the same 404 as for one that does not exist. The queries live in :mod:`storage.dashboard` (one unit of
-work per request); this module turns their rows into what the templates show, in the request's language,
+gets the same 404 as for one that does not exist. The queries live in :mod:`storage.dashboard` and
+:mod:`storage.dashboard_overview` (one unit of work per request); this module turns their rows into what the templates show, in the request's language,
 with the labels the bot's cards use (status, category, agency).
 """
 
@@ -35,16 +35,15 @@ from storage.dashboard import (
     STATUSES,
     AgencyStatus,
     ComplaintFilter,
-    Overview,
     agency_statuses,
     audit_trail,
     exchanged,
     list_page,
-    overview,
     parse_filters,
     photo_for,
     visible_complaint,
 )
+from storage.dashboard_overview import Overview, overview
 from storage.models import Complaint
 from storage.reports import OPEN_STATUSES
 from storage.uow import UnitOfWork

@@ -16,9 +16,9 @@ from storage.dashboard import (
     ComplaintFilter,
     filtered_select,
     list_page,
-    overview,
     parse_filters,
 )
+from storage.dashboard_overview import overview
 from storage.models import AuditEntry, Complaint
 from storage.reports import ALL, complaint_report
 from storage.uow import UnitOfWork
