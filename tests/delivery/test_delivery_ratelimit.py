@@ -41,32 +41,62 @@ def test_group_window_never_exceeds_the_limit() -> None:
     assert times[-1] >= 180.0  # 75 messages need at least three full windows
 
 
-def test_private_chat_one_per_second_after_a_small_burst() -> None:
-    limiter = RateLimiter(RateLimits(private_burst=1))
-    times = send_all(limiter, PRIVATE, 5)
-    assert times == pytest.approx([0.0, 1.0, 2.0, 3.0, 4.0], abs=1e-6)
-
-    bursty = RateLimiter(RateLimits(private_burst=3))
-    times = send_all(bursty, PRIVATE, 5)
-    assert times[:3] == pytest.approx([0.0, 0.0, 0.0])
-    assert times[3] == pytest.approx(1.0) and times[4] == pytest.approx(2.0)
+def test_private_chat_answer_of_three_goes_at_once_the_fourth_waits() -> None:
+    limiter = RateLimiter(RateLimits(window_margin=0.0))
+    times = send_all(limiter, PRIVATE, 4)
+    assert times[:3] == pytest.approx([0.0, 0.0, 0.0]), "a whole answer of three messages goes together"
+    assert times[3] == pytest.approx(1.0), "the fourth waits until the burst has left its second"
 
 
-def test_global_thirty_per_second_across_chats() -> None:
-    limiter = RateLimiter(RateLimits(global_per_second=30, global_burst=30, private_burst=1))
+def test_private_chat_sustained_one_per_second_over_ten_seconds() -> None:
+    limiter = RateLimiter(RateLimits(window_margin=0.0))
+    times = send_all(limiter, PRIVATE, 25)
+    assert times[:10] == pytest.approx([0, 0, 0, 1, 1, 1, 2, 2, 2, 3]), "bursts of three, one second apart"
+    assert times[10] == pytest.approx(10.0), "then the ten-second window holds the chat to 1/s"
+    for t in times:
+        assert sum(1 for u in times if t - 10.0 < u <= t) <= 10
+        assert sum(1 for u in times if t - 1.0 < u <= t) <= 3
+    assert times[-1] >= 20.0
+
+
+def test_global_thirty_in_any_second_across_chats() -> None:
+    limiter = RateLimiter(RateLimits(window_margin=0.0))
     now = 0.0
     times = []
-    for user in range(1, 91):  # 90 different private chats: only the global limit applies
+    for user in range(1, 91):  # 90 different private chats: only the overall limit applies
         now += limiter.delay_for(user, now)
         limiter.record(user, now)
         times.append(now)
-    assert sum(1 for t in times if t < 1e-9) == 30
-    assert times[-1] == pytest.approx(2.0, abs=1e-6)  # 30 at once, then 30 per second
-    assert times[30] == pytest.approx(1 / 30, abs=1e-6)
+    assert times[:30] == pytest.approx([0.0] * 30), "30 at once"
+    assert times[30:60] == pytest.approx([1.0] * 30) and times[60:] == pytest.approx([2.0] * 30)
+
+
+def test_global_margin_pads_the_second() -> None:
+    limiter = RateLimiter(RateLimits())  # the default window margin: 0.1 s
+    now = 0.0
+    times = []
+    for user in range(1, 61):
+        now += limiter.delay_for(user, now)
+        limiter.record(user, now)
+        times.append(now)
+    assert times[30] == pytest.approx(1.1), "30 per 1.1 s: jitter up to 0.1 s cannot bunch 31 into a second"
+
+
+def test_a_smaller_global_burst_adds_its_own_window() -> None:
+    limiter = RateLimiter(RateLimits(global_burst=10, window_margin=0.0))
+    now = 0.0
+    times = []
+    for user in range(1, 41):
+        now += limiter.delay_for(user, now)
+        limiter.record(user, now)
+        times.append(now)
+    assert times[:10] == pytest.approx([0.0] * 10) and times[10] == pytest.approx(1 / 3)
+    for t in times:
+        assert sum(1 for u in times if t - 1.0 < u <= t) <= 30
 
 
 def test_chats_do_not_share_their_budgets() -> None:
-    limiter = RateLimiter(RateLimits(private_burst=1, margin=0.0, global_burst=30))
+    limiter = RateLimiter(RateLimits(private_burst=1, margin=0.0, window_margin=0.0))
     send_all(limiter, GROUP, 20)
     assert limiter.delay_for(GROUP, 0.0) > 59
     assert limiter.delay_for(-999, 0.0) == 0
@@ -104,10 +134,19 @@ def test_pause_after_429_per_chat_and_global() -> None:
 
 
 def test_acquire_records_only_when_allowed() -> None:
-    limiter = RateLimiter(RateLimits(private_burst=1))
+    limiter = RateLimiter(RateLimits(private_burst=1, window_margin=0.0))
     assert limiter.acquire(PRIVATE, 0.0) == 0
     assert limiter.acquire(PRIVATE, 0.5) == pytest.approx(0.5)
     assert limiter.acquire(PRIVATE, 1.0) == 0
+
+
+def test_an_album_larger_than_a_window_goes_alone_once_the_window_is_empty() -> None:
+    limiter = RateLimiter(RateLimits(window_margin=0.0))
+    limiter.record(PRIVATE, 0.0)
+    assert limiter.delay_for(PRIVATE, 0.0, cost=5) == pytest.approx(1.0), "five never fit in a second of three"
+    assert limiter.acquire(PRIVATE, 1.0, cost=5) == 0, "so they go (unsplit) once the second is empty"
+    assert limiter.delay_for(PRIVATE, 1.0) == pytest.approx(1.0), "and fill the chat's second"
+    assert limiter.delay_for(PRIVATE, 2.0, cost=5) == pytest.approx(8.0), "six of ten in the 10 s window"
 
 
 def test_prune_forgets_idle_chats() -> None:
