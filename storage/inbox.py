@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Table, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -22,6 +22,14 @@ if TYPE_CHECKING:
 INBOX_PENDING = "pending"
 INBOX_DONE = "done"
 INBOX_FAILED = "failed"
+
+
+_INBOX_TABLE = cast(Table, InboundMessage.__table__)
+#: built once: statement construction costs more than the INSERT itself (values are bound per call)
+_STORE = {
+    name: insert(_INBOX_TABLE).on_conflict_do_nothing(index_elements=["key"]).returning(_INBOX_TABLE.c.id)
+    for name, insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
+}
 
 
 class InboxRepo(_Repo):
@@ -44,6 +52,14 @@ class InboxRepo(_Repo):
 
         ``seq`` orders a sender's rows: Telegram's ``update_id`` (webhooks of one chat may reach several
         processes and commit out of order); by default the arrival time in microseconds."""
+        return await self.store(key, channel, sender, payload, now=now, seq=seq) is not None
+
+    async def store(
+        self, key: str, channel: str, sender: str, payload: Mapping[str, Any], *, now: datetime,
+        seq: int | None = None,
+    ) -> int | None:
+        """:meth:`add`, answering the new row's id (None: ``key`` was already there), so the process
+        that stored an update can hand it to its inbox in memory instead of reading it back."""
         values: dict[str, Any] = {
             "key": key,
             "channel": channel,
@@ -56,12 +72,11 @@ class InboxRepo(_Repo):
             "seq": seq if seq is not None else int(now.timestamp() * 1_000_000),
         }
         dialect = self.session.bind.dialect.name if self.session.bind is not None else ""
-        if dialect in ("sqlite", "postgresql"):
-            insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
-            stmt = insert(InboundMessage).values(**values).on_conflict_do_nothing(index_elements=["key"])
-            result = await self.session.execute(stmt)
-            return int(getattr(result, "rowcount", 0) or 0) == 1
-        return await self._insert_or_none(InboundMessage(**values)) is not None
+        stmt = _STORE.get(dialect)
+        if stmt is not None:
+            return (await self.session.execute(stmt, values)).scalar()
+        row = await self._insert_or_none(InboundMessage(**values))
+        return row.id if row is not None else None
 
     def _heads(self, channel: str | None) -> Subquery:
         """Subquery: the id of every sender's first pending row (lowest ``seq``, then lowest id):

@@ -14,11 +14,12 @@ from __future__ import annotations
 import copy
 import secrets
 from collections.abc import Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -36,6 +37,7 @@ from storage.models import (
     ComplaintPhoto,
     ConversationRow,
     Counter,
+    InboundMessage,
     LinkCode,
     MediaFile,
     MessageLink,
@@ -846,21 +848,68 @@ class MediaRepo(_Repo):
             await self.session.flush()
 
 
+@dataclass(slots=True)
+class InboxTicket:
+    """The inbox row whose update the current task is processing (see :data:`INBOX_TICKET`).
+
+    Why: the row must be marked done in the very transaction that claims its update's key, so the
+    effects, the replies, the claim and "done" commit together (a crash between two transactions would
+    otherwise leave a processed row pending, to be read, dispatched and refused by the claim after the
+    restart), and the inbox needs no second transaction to record the outcome. ``done`` tells the inbox
+    that this happened (set by :meth:`storage.uow.UnitOfWork.commit`); if not (the update was a
+    duplicate, or no service claimed it), the inbox records the outcome itself as before.
+    """
+
+    row_id: int
+    #: the idempotency key of the row's update (``tg:<update_id>``): only its claim marks the row
+    key: str
+    #: the row is marked done in a committed transaction
+    done: bool = False
+
+
+#: set by the inbox around the processing of one row; read by :meth:`IdempotencyRepo.claim`
+INBOX_TICKET: ContextVar[InboxTicket | None] = ContextVar("sikesal_inbox_ticket", default=None)
+#: ``Session.info`` key under which a claim leaves its ticket for the unit of work's commit
+TICKET_INFO = "sikesal_inbox_ticket"
+
+#: built once (statement construction is a large part of a short transaction's cost); values are bound
+#: per call, and SQLAlchemy's compiled cache then serves the SQL
+_PROCESSED = cast(Table, ProcessedUpdate.__table__)
+_INBOX_TABLE = cast(Table, InboundMessage.__table__)
+_CLAIM = {
+    "sqlite": sqlite_insert(_PROCESSED).on_conflict_do_nothing(index_elements=["key"]),
+    "postgresql": postgresql_insert(_PROCESSED).on_conflict_do_nothing(index_elements=["key"]),
+}
+_INBOX = _INBOX_TABLE.c
+_MARK_INBOX_DONE = (
+    update(_INBOX_TABLE)
+    .where(_INBOX.id == bindparam("row_id"))
+    .values(status="done", attempts=_INBOX.attempts + 1, processed_at=bindparam("done_at"),
+            lease_owner=None, lease_until=None)
+)
+
+
 class IdempotencyRepo(_Repo):
     async def claim(self, key: str, *, now: datetime | None = None) -> bool:
         """True the first time ``key`` is seen. Runs in the event's transaction: if the event
         fails and rolls back, the claim goes too and a redelivery is processed again; a second
         concurrent delivery waits for (PostgreSQL) or runs after (SQLite) the first and gets
-        False."""
+        False. When the inbox is processing the row of this very key (:class:`InboxTicket`), the
+        row is marked done here, in the same transaction."""
         values = {"key": key, "processed_at": now or utcnow()}
         dialect = self.session.bind.dialect.name if self.session.bind is not None else ""
-        if dialect in ("sqlite", "postgresql"):
+        stmt = _CLAIM.get(dialect)
+        if stmt is not None:
             # one statement, no SAVEPOINT: the hot path of every inbound update
-            insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
-            stmt = insert(ProcessedUpdate).values(**values).on_conflict_do_nothing(index_elements=["key"])
-            result = await self.session.execute(stmt)
-            return int(getattr(result, "rowcount", 0) or 0) == 1
-        return await self._insert_or_none(ProcessedUpdate(**values)) is not None
+            result = await self.session.execute(stmt, values)
+            claimed = int(getattr(result, "rowcount", 0) or 0) == 1
+        else:
+            claimed = await self._insert_or_none(ProcessedUpdate(**values)) is not None
+        ticket = INBOX_TICKET.get()
+        if claimed and ticket is not None and ticket.key == key:
+            await self.session.execute(_MARK_INBOX_DONE, {"row_id": ticket.row_id, "done_at": values["processed_at"]})
+            self.session.info[TICKET_INFO] = ticket
+        return claimed
 
     async def prune(self, older_than: datetime) -> int:
         """Forget keys processed before ``older_than`` (channels stop redelivering after a day or

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.inbox import InboxRepo
 from storage.repositories import (
+    TICKET_INFO,
     AgencyRepo,
     AuditRepo,
     CardRepo,
@@ -96,6 +97,7 @@ class UnitOfWork:
             # close() rolls back whatever was not committed: an early return or an exception
             await self.session.rollback()
         finally:
+            self.session.info.pop(TICKET_INFO, None)  # not committed: the row stays pending
             await self.session.close()
 
     @property
@@ -109,10 +111,15 @@ class UnitOfWork:
         return self._outbox  # type: ignore[no-any-return]
 
     async def commit(self) -> None:
-        """Commit everything done in this unit of work (flushing first)."""
+        """Commit everything done in this unit of work (flushing first). If the inbox row being
+        processed was marked done by this unit of work's claim, the inbox learns it is settled."""
         await self.session.commit()
+        ticket = self.session.info.pop(TICKET_INFO, None)
+        if ticket is not None:
+            ticket.done = True
 
     async def rollback(self) -> None:
+        self.session.info.pop(TICKET_INFO, None)  # the claim's "done" mark is undone with the rest
         await self.session.rollback()
 
     async def flush(self) -> None:

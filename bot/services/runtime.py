@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -44,6 +45,11 @@ class Runtime:
     #: the deployment's secret (``SIKESAL_MEDIA_SECRET``, else derived from the bot token; the same in every
     #: process): keys the hash that replaces an erased citizen's chat id (bot.services.erasure)
     secret: bytes = b""
+
+    #: Telegram updates this process stored and has not yet processed, by inbox row id: the inbox takes
+    #: an update from here instead of reading its row back (bot.telegram.intake); bounded, and anything
+    #: not here (stored by another process or before a restart) is read from the table
+    fresh_updates: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     #: the context per channel (its catalog overlay), built once: see :meth:`ctx_for`
     _channel_ctx: dict[str, FlowContext] = field(init=False, default_factory=dict)

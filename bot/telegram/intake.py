@@ -41,6 +41,7 @@ from bot.delivery.loop import InboxLoop
 from handlers.text import clean_tree
 from storage import leases
 from storage.models import InboundMessage, utcnow
+from storage.repositories import INBOX_TICKET, InboxTicket
 from storage.retry import retry_transient
 from storage.uow import UnitOfWork
 
@@ -100,6 +101,9 @@ def update_sender(update: dict[str, Any]) -> str:
     return f"tg-update:{update.get('update_id')}"
 
 
+#: at most this many stored updates wait in memory for the inbox (Runtime.fresh_updates); beyond, rows are read
+FRESH_MAX = 10_000
+
 #: Telegram's identifiers "have at most 52 significant bits" (Bot API); anything larger is not from Telegram
 MAX_ID = 2**52
 
@@ -130,8 +134,8 @@ def update_id_of(update: Any) -> int | None:
 async def store_updates(rt: Runtime, updates: Sequence[dict[str, Any]], *, now: datetime | None = None) -> int:
     """Store raw updates in one transaction (text normalised once, here at the edge); returns how many
     were new. Updates without a usable ``update_id`` are dropped with a log line."""
-    stored = 0
     at = now or rt.clock()
+    fresh: dict[int, dict[str, Any]] = {}
     async with UnitOfWork(rt.sessionmaker) as uow:
         for update in updates:
             update_id = update_id_of(update)
@@ -139,10 +143,17 @@ async def store_updates(rt: Runtime, updates: Sequence[dict[str, Any]], *, now: 
                 log.warning("dropping a Telegram update without a valid update_id")
                 continue
             clean = clean_tree(update)
-            if await uow.inbox.add(f"tg:{update_id}", CHANNEL, update_sender(clean), clean, now=at, seq=update_id):
-                stored += 1
+            row_id = await uow.inbox.store(f"tg:{update_id}", CHANNEL, update_sender(clean), clean, now=at,
+                                           seq=update_id)
+            if row_id is not None:
+                fresh[row_id] = clean
         await uow.commit()
-    return stored
+    # committed: the inbox may take these from memory (see TelegramInbox._load)
+    handoff = rt.fresh_updates
+    handoff.update(fresh)
+    while len(handoff) > FRESH_MAX:  # rows another process took: forget the oldest
+        del handoff[next(iter(handoff))]
+    return len(fresh)
 
 
 class TelegramInbox(InboxLoop):
@@ -163,12 +174,26 @@ class TelegramInbox(InboxLoop):
         self.dispatcher = dispatcher
         self.on_update = on_update
 
-    async def _process(self, row_id: int) -> bool:
+    async def _load(self, row_id: int) -> tuple[dict[str, Any], int] | None:
+        """The row's update and attempts so far; None when it is no longer pending.
+
+        An update this process stored is taken from memory (its row was pending and unattempted when
+        stored, and this worker holds the row: per chat one worker, and with leases the row is claimed);
+        anything else is read from the table."""
+        payload = self.rt.fresh_updates.pop(row_id, None)
+        if payload is not None:
+            return payload, 0
         async with self._db_sem, self.sessionmaker() as session:
             row = await session.get(InboundMessage, row_id)
             if row is None or row.status != "pending":
-                return True
-            payload, attempts = dict(row.payload), row.attempts or 0
+                return None
+            return dict(row.payload), row.attempts or 0
+
+    async def _process(self, row_id: int) -> bool:
+        loaded = await self._load(row_id)
+        if loaded is None:
+            return True
+        payload, attempts = loaded
         try:
             update = Update.model_validate(payload, context={"bot": self.bot})
         except ValidationError as exc:  # nothing to retry: Telegram will never send it differently
@@ -188,13 +213,24 @@ class TelegramInbox(InboxLoop):
             return True
         if attempts == 0:
             self.on_update()
+        # the service that claims tg:<update_id> marks this row done in its own transaction (InboxTicket)
+        ticket = InboxTicket(row_id, f"tg:{update.update_id}")
+        token = INBOX_TICKET.set(ticket)
         try:
             async with self._sem:
                 await self.dispatcher.feed_update(self.bot, update)
         except Exception as exc:  # a bug or an outage must not drop the update or stop the inbox
             log.exception("processing telegram update %s failed", update.update_id)
+            if ticket.done:  # committed before the failure: the update took effect, nothing to retry
+                self.processed += 1
+                return True
             return await self._failed(row_id, exc, attempts)
-        await self._finish(row_id)
+        finally:
+            INBOX_TICKET.reset(token)
+        if ticket.done:
+            self.processed += 1
+        else:  # a duplicate, or an update no service claims (ignored types, some staff commands)
+            await self._finish(row_id)
         return True
 
 
