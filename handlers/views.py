@@ -357,6 +357,8 @@ def render_status(language: str, view: ComplaintView, ctx: FlowContext) -> OutMe
         ctx.t(language, "status.view.agency", agency=esc(agency_display(view.agency, language, ctx))),
         ctx.t(language, "status.view.created", time=format_time(view.created_at, language, ctx)),
     ]
+    if place := _status_place(view):  # the street found in the background lands here too (issue 14)
+        lines.append(ctx.t(language, "places2.status_place", place=esc(truncate(place, 200))))
     if chosen := privacy_mark(view.privacy, language, ctx):  # "Privasi: 🕶️ Anonim"
         lines.append(ctx.t(language, "privacy.status", mark=chosen))
     if view.due_at is not None and view.status not in (Status.SELESAI, Status.DITOLAK, Status.DUPLIKAT):
@@ -368,6 +370,14 @@ def render_status(language: str, view: ComplaintView, ctx: FlowContext) -> OutMe
         lines += ["", ctx.t(language, "status.view.history"), *history]
     photos = (view.proof_photo,) if view.proof_photo is not None else ()  # the "after" photo comes along
     return OutMessage(text="\n".join(lines), buttons=menu_rows(language, ctx), photos=photos)
+
+
+def _status_place(view: ComplaintView) -> str | None:
+    """Where the complaint is, for /status: its address or place line (street, kelurahan, kecamatan); a
+    Rahasia complaint, which followers may look up too, names only its district."""
+    district = ", ".join(p for p in (f"Kel. {view.kelurahan}" if view.kelurahan else "",
+                                     f"Kec. {view.kecamatan}" if view.kecamatan else "") if p) or None
+    return district if view.privacy == "rahasia" else (view.address or district)
 
 
 def _proof_line(view: ComplaintView, language: str, ctx: FlowContext) -> str:

@@ -10,7 +10,11 @@ An address is a courtesy, never a requirement, so the rules are about not hurtin
   and a log line; the caller carries on with the bare pin;
 * **never make a citizen wait long**: a short request timeout, and requests paced to Nominatim's usage
   policy (at most one per second per :class:`Geocoder`) without an unbounded queue: when the next free
-  slot is more than ``timeout`` away (a burst of pins), the call answers ``None`` at once;
+  slot is more than ``max_wait`` away (``timeout`` unless the caller says less; a burst of pins), the
+  call answers ``None`` at once;
+* **rest when it is down**: after ``rest_after`` failed requests in a row the geocoder is *resting* for
+  ``rest_seconds`` (:meth:`Geocoder.resting`): callers skip it instead of each waiting for a timeout;
+  the first request after the rest probes it again;
 * **be a polite client**: an identifying User-Agent is required (empty or geopy's stock/sample agents
   are refused at construction, as Nominatim blocks them), answers are cached (LRU) by coordinates
   rounded to ``cache_precision`` decimals (4 = about 11 m: a citizen re-sending the same pin asks
@@ -87,6 +91,9 @@ class GeocoderSettings:
     cache_size: int = 1024
     cache_precision: int = 4
     zoom: int = 17
+    #: failed requests in a row after which the geocoder rests, and for how long (seconds)
+    rest_after: int = 3
+    rest_seconds: float = 30.0
 
     def __post_init__(self) -> None:
         agent = self.user_agent.strip()
@@ -106,6 +113,8 @@ class GeocoderSettings:
             raise ValueError("geocoder cache_precision must be 0..7 decimals")
         if not 0 <= self.zoom <= 18:
             raise ValueError("geocoder zoom must be 0..18")
+        if self.rest_after < 1 or self.rest_seconds < 0:
+            raise ValueError("geocoder rest_after must be at least 1 and rest_seconds not negative")
         if self.viewbox is not None:
             for lat, lon in self.viewbox:
                 if not (-90 <= lat <= 90 and -180 <= lon <= 180):
@@ -271,6 +280,11 @@ class Geocoder:
         self._cache = _LRU(settings.cache_size)
         self._closed = False
         self.requests_made = 0  # HTTP requests attempted (the cache and the pacing avoid the others)
+        #: requests that failed in a row (timeouts, errors; reset by an answer), and when the last one did
+        self.failures_in_row = 0
+        self._last_failure_at = -math.inf
+        #: calls answered None/[] without a request because no slot was free soon enough, or it rested
+        self.skipped = 0
 
     async def __aenter__(self) -> Geocoder:
         return self
@@ -290,8 +304,25 @@ class Geocoder:
 
     # -- public API -----------------------------------------------------------------------------------------
 
-    async def reverse(self, lat: float, lon: float) -> Address | None:
-        """The address at the pin, or None (nothing there, outside ``country_codes``, or any failure)."""
+    def resting(self) -> bool:
+        """True while the geocoder is taken to be down (``rest_after`` failures in a row, the last less than
+        ``rest_seconds`` ago): callers skip it rather than each wait for a timeout."""
+        return (self.failures_in_row >= self.settings.rest_after
+                and self._clock() - self._last_failure_at < self.settings.rest_seconds)
+
+    def seconds_until_free(self) -> float:
+        """How long until a request could start without waiting (0: now)."""
+        return max(0.0, self._next_slot - self._clock())
+
+    def cached_reverse(self, lat: float, lon: float) -> tuple[bool, Address | None]:
+        """(True, answer) when the pin's answer is cached (no request, no slot), else (False, None)."""
+        p = self.settings.cache_precision
+        hit, cached = self._cache.get(("reverse", round(lat, p), round(lon, p)))
+        return (True, cached) if hit else (False, None)
+
+    async def reverse(self, lat: float, lon: float, *, max_wait: float | None = None) -> Address | None:
+        """The address at the pin, or None (nothing there, outside ``country_codes``, or any failure).
+        ``max_wait``: the longest wait for a request slot (default ``timeout``); beyond it, None at once."""
         if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
             log.info("geocoder: not reverse-geocoding invalid coordinates (%r, %r)", lat, lon)
             return None
@@ -303,7 +334,7 @@ class Geocoder:
         try:
             location = await self._request("reverse", lambda: self._nominatim.reverse(
                 (lat, lon), exactly_one=True, language=self.settings.language, addressdetails=True,
-                zoom=self.settings.zoom))
+                zoom=self.settings.zoom), max_wait=max_wait)
         except _Failed:
             return None
         address = parse_address(location.raw) if location is not None else None
@@ -314,8 +345,9 @@ class Geocoder:
         self._cache.put(key, address)
         return address
 
-    async def search(self, text: str, limit: int = 3) -> list[Candidate]:
-        """Places matching ``text`` inside the viewbox (the city), best first, at most ``limit``; [] on failure."""
+    async def search(self, text: str, limit: int = 3, *, max_wait: float | None = None) -> list[Candidate]:
+        """Places matching ``text`` inside the viewbox (the city), best first, at most ``limit``; [] on failure
+        (and when no request slot is free within ``max_wait``, default ``timeout``)."""
         query = normalise_query(text)
         if not query:
             return []
@@ -329,7 +361,7 @@ class Geocoder:
             locations = await self._request("search", lambda: self._nominatim.geocode(
                 query, exactly_one=False, limit=limit, addressdetails=True, language=self.settings.language,
                 country_codes=self.settings.country_codes or None, viewbox=list(viewbox) if viewbox else None,
-                bounded=viewbox is not None))
+                bounded=viewbox is not None), max_wait=max_wait)
         except _Failed:
             return []
         candidates: list[Candidate] = []
@@ -353,30 +385,35 @@ class Geocoder:
         code = details.get("country_code") if isinstance(details, Mapping) else None
         return not wanted or not isinstance(code, str) or code.casefold() in wanted
 
-    def _reserve_slot(self) -> float | None:
+    def _reserve_slot(self, max_wait: float | None = None) -> float | None:
         """Seconds to wait for this request's slot (reserved now), or None when it is too far away.
 
         Reserving (moving ``_next_slot`` forward) happens without an ``await``, so concurrent callers
         get distinct slots one ``min_delay_seconds`` apart without a lock; a caller that would wait more
-        than ``timeout`` gets no slot at all, so a burst never builds a queue citizens wait in.
+        than ``max_wait`` (default ``timeout``) gets no slot at all, so a burst never builds a queue
+        citizens wait in.
         """
         now = self._clock()
         start = max(now, self._next_slot)
         wait = start - now
-        if wait > self.settings.timeout:
+        if wait > (self.settings.timeout if max_wait is None else max_wait):
             return None
         self._next_slot = start + self.settings.min_delay_seconds
         return wait
 
-    async def _request(self, what: str, call: Callable[[], Any]) -> Any:
+    async def _request(self, what: str, call: Callable[[], Any], *, max_wait: float | None = None) -> Any:
         """Run one geopy call paced, time-limited, with every failure logged and turned into _Failed."""
         if self._closed:
             log.warning("geocoder: %s after close(), skipped", what)
             raise _Failed
-        wait = self._reserve_slot()
+        if self.resting():
+            self.skipped += 1
+            log.info("geocoder: %s skipped, resting after %d failures in a row", what, self.failures_in_row)
+            raise _Failed
+        wait = self._reserve_slot(max_wait)
         if wait is None:
-            log.warning("geocoder: %s skipped, the next request slot is more than %.1f s away (rate limit)",
-                        what, self.settings.timeout)
+            self.skipped += 1
+            log.warning("geocoder: %s skipped, the next request slot is too far away (rate limit)", what)
             raise _Failed
         if wait > 0:
             await asyncio.sleep(wait)
@@ -384,7 +421,9 @@ class Geocoder:
         try:
             # geopy gives aiohttp the timeout; the outer one also bounds DNS/connect hiccups geopy cannot see
             async with asyncio.timeout(self.settings.timeout + 0.5):
-                return await call()
+                answer = await call()
+            self.failures_in_row = 0
+            return answer
         except GeocoderRateLimited as exc:
             backoff = max(self.settings.min_delay_seconds, float(exc.retry_after or 0))
             self._next_slot = max(self._next_slot, self._clock() + backoff)
@@ -395,4 +434,6 @@ class Geocoder:
             log.warning("geocoder: %s failed: %s: %s", what, type(exc).__name__, exc)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:  # a JSON answer of the wrong shape
             log.warning("geocoder: %s got a malformed answer: %s: %s", what, type(exc).__name__, exc)
+        self.failures_in_row += 1
+        self._last_failure_at = self._clock()
         raise _Failed

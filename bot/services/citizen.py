@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.services import clocks, erasure, floods, followup, relay, reminders, rights
+from bot.services import clocks, erasure, floods, followup, relay, reminders, rights, streets
 from bot.services.complaints import build_view, post_card, refresh_card, send_to_citizen
 from bot.services.places import enrich
 from bot.services.receipts import REASON_WINDOW, note_notice_outcome
@@ -64,7 +64,8 @@ async def handle_citizen_event(
     """Process one citizen event exactly once (``update_key`` guards redelivery)."""
     result = CitizenResult()
     incoming = dataclasses.replace(incoming, channel=channel, received_at=received_at or rt.clock())
-    # geocoding happens before the transaction, never inside it (a slow geocoder must not hold a lock)
+    # place facts before the transaction: the boundaries for a pin (its street comes later, in the
+    # background: bot.services.streets), a bounded search for a typed address (never inside the transaction)
     incoming = await enrich(rt, incoming, channel=channel, channel_user_id=channel_user_id)
     async with UnitOfWork(rt.sessionmaker) as uow:
         if update_key is not None and not await uow.idempotency.claim(update_key):
@@ -202,6 +203,8 @@ async def _run_flow(
         return outcome.alert  # no conversation to keep
     for message in messages:
         await uow.outbox.enqueue(citizen.channel, citizen.channel_user_id, message, now=now)
+    # the street of a pin comes later, in the background (bot.services.streets): planned with this answer
+    await streets.plan(rt, uow, citizen, row, incoming, outcome.conversation, now)
     await uow.conversations.save(row, outcome.conversation.to_dict(), outcome.conversation.step.value, now=now)
     if citizen.language != outcome.conversation.language:
         await uow.citizens.set_language(citizen, outcome.conversation.language)

@@ -1,6 +1,14 @@
-"""Where a pin is: the city's own boundaries (offline, always) and the geocoder's street name (when it
-answers in time). Done before the citizen's transaction opens, so a slow geocoder never holds a
-database lock, and handed to the core as facts on the event (:class:`handlers.events.PlaceInfo`).
+"""Where a pin is: the city's own boundaries, offline, at once. Handed to the core as facts on the event
+(:class:`handlers.events.PlaceInfo`).
+
+The geocoder never adds latency to the answer to a pin (issue 14): the summary says what the city's
+boundaries say (kelurahan, kecamatan) and the street follows in the background
+(:mod:`bot.services.streets`), by an edit of the summary on Telegram, on the draft, and on the complaint
+and its card. The one wait left is a *typed* address: the citizen asked for it to be found, so it is
+searched while they wait, but bounded: no request slot free within :data:`SEARCH_MAX_WAIT`, or the
+geocoder resting after failures, and the address is kept as typed at once (the summary offers
+*✏️ Ubah → Lokasi* for a pin); a request is cut at the geocoder's ``timeout``. Done before the citizen's
+transaction opens, so a slow geocoder never holds a database lock.
 """
 
 from __future__ import annotations
@@ -18,6 +26,10 @@ from storage.repositories import CitizenRepo
 
 log = logging.getLogger("sikesal.places")
 
+#: the longest a typed address waits for a geocoder request slot (pacing: one request a second); more,
+#: and it is kept as typed without asking (a burst of typed addresses never builds a queue)
+SEARCH_MAX_WAIT = 1.0
+
 
 def place_line(street: str | None, kelurahan: str | None, kecamatan: str | None) -> str | None:
     """"Jl. Sultan Thaha, Kel. Beringin, Kec. Pasar Jambi" from whatever is known."""
@@ -25,21 +37,16 @@ def place_line(street: str | None, kelurahan: str | None, kecamatan: str | None)
     return ", ".join(p for p in parts if p) or None
 
 
-async def describe_pin(rt: Runtime, latitude: float, longitude: float) -> PlaceInfo:
-    """The district from the boundaries; the street (and a kelurahan the boundaries lack) from the
-    geocoder. The kecamatan always comes from the city's own file: it is what routing rules name."""
+def describe_pin(rt: Runtime, latitude: float, longitude: float) -> PlaceInfo:
+    """The district from the city's own boundaries, offline and at once (no geocoder: the street comes
+    later, see :mod:`bot.services.streets`). The kecamatan is what routing rules name."""
     found = rt.area.place_at(latitude, longitude)
-    street = kelurahan = None
-    if found.inside and rt.geocoder is not None:
-        address = await rt.geocoder.reverse(latitude, longitude)
-        if address is not None:
-            street, kelurahan = address.street, address.kelurahan
-    kelurahan = _clip(found.kelurahan or kelurahan)
+    kelurahan = clip_name(found.kelurahan)
     return PlaceInfo(
         inside=found.inside,
         kecamatan=found.kecamatan,
         kelurahan=kelurahan,
-        display=place_line(street, kelurahan, found.kecamatan) if found.inside else None,
+        display=place_line(None, kelurahan, found.kecamatan) if found.inside else None,
     )
 
 
@@ -49,16 +56,16 @@ ADDRESS_STEPS = frozenset({Step.LOCATION, Step.ADDRESS_PICK})
 
 async def find_address(rt: Runtime, text: str) -> tuple[AddressMatch, ...]:
     """Where the geocoder places a typed address, inside the area served, best first (at most three)."""
-    if rt.geocoder is None:
+    if rt.geocoder is None or rt.geocoder.resting():
         return ()
     matches: list[AddressMatch] = []
-    for candidate in await rt.geocoder.search(text, limit=3):
+    for candidate in await rt.geocoder.search(text, limit=3, max_wait=SEARCH_MAX_WAIT):
         lat, lon = float(candidate.lat), float(candidate.lon)
         found = rt.area.place_at(lat, lon)
         if not found.inside:
             continue
         address = candidate.address
-        kelurahan = _clip(found.kelurahan or address.kelurahan)
+        kelurahan = clip_name(found.kelurahan or address.kelurahan)
         street = address.street
         display = place_line(street, kelurahan, found.kecamatan)
         matches.append(AddressMatch(lat, lon, PlaceInfo(True, found.kecamatan, kelurahan, display)))
@@ -102,7 +109,7 @@ def _may_be_an_address(rt: Runtime, incoming: Incoming, text: str) -> bool:
 async def _enrich(rt: Runtime, incoming: Incoming, *, channel: str, channel_user_id: str) -> Incoming:
     event = incoming.event
     if isinstance(event, Location) and _finite(event.latitude) and _finite(event.longitude):
-        place = await describe_pin(rt, event.latitude, event.longitude)
+        place = describe_pin(rt, event.latitude, event.longitude)
         return dataclasses.replace(incoming, event=dataclasses.replace(event, place=place))
     if (
         isinstance(event, Text)
@@ -119,6 +126,6 @@ def _finite(value: object) -> bool:
     return isinstance(value, int | float) and math.isfinite(value)
 
 
-def _clip(name: str | None, limit: int = 64) -> str | None:
+def clip_name(name: str | None, limit: int = 64) -> str | None:
     """Names from OpenStreetMap can be long; the complaint's column holds 64 characters."""
     return name[:limit] if name else name

@@ -20,6 +20,8 @@ resolution questions) exactly once, from the state in the database.
 * **Retention** (config ``privacy``): one ``retention`` timer a day at ``privacy.purge_at`` (city time), planned
   like the digests; firing it purges old message contents and erases inactive citizens
   (:mod:`bot.services.retention`), then plans the next day's.
+* **Streets** (``street`` timers, issue 14) are handed to :class:`bot.services.streets.StreetLookups`, which
+  looks them up in the background, bounded, and skips what does not fit: the tick never waits for a geocoder.
 * Escalations, digests and closing unanswered questions are the command centre's and the follow-up's
   (:mod:`bot.services.command_centre`, :mod:`bot.services.followup`), imported when a timer needs them; a
   missing one is recorded (outcome ``missing``) rather than crashing the loop.
@@ -44,10 +46,11 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.ops.metrics import Metrics
-from bot.services import retention
+from bot.services import retention, streets
 from bot.services.clocks import calendar_for
 from bot.services.reminders import LiveReminder, on_overdue, remind_group
 from bot.services.runtime import Runtime
+from bot.services.streets import StreetLookups
 from handlers import clocks
 from handlers.lifecycle import Status
 from handlers.reminders import REMINDER_KINDS, next_daily
@@ -176,6 +179,8 @@ class Scheduler:
         self.ticks = 0
         #: the time (by the runtime's clock) up to which the last finished tick fired everything due
         self.fired_through: datetime | None = None
+        #: street lookups (timers of kind ``street``) run in the background, bounded (bot.services.streets)
+        self.streets = StreetLookups(rt)
 
     def wake(self) -> None:
         """Look at the timers now (the clock was moved, or a timer was planned due at once)."""
@@ -203,6 +208,7 @@ class Scheduler:
                     for task in (waiter, stopper):
                         task.cancel()
         finally:
+            await self.streets.stop()
             await self.release()
 
     async def lead(self) -> bool:
@@ -270,6 +276,11 @@ class Scheduler:
         return report
 
     async def _fire(self, due: Sequence[DueTimer], now: datetime, report: TickReport) -> None:
+        lookups = [t for t in due if t.kind == streets.KIND]
+        if lookups:  # handed over, never waited for: the geocoder must not hold up reminders
+            self.streets.metrics = self.metrics
+            await self._guard(report, lookups, self.streets.offer(lookups))
+            due = [t for t in due if t.kind != streets.KIND]
         quiet_end = calendar_for(self.rt.config).quiet_until(now)
         if quiet_end is not None:
             quiet = [t for t in due if t.kind in QUIET_KINDS]

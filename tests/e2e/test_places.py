@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from storage.models import Complaint
 from storage.uow import UnitOfWork
-from tests.e2e.conftest import World
-from tests.e2e.harness import body, choose, options, text_of
+from tests.e2e.conftest import World, current
+from tests.e2e.harness import body, choose, eventually, options, text_of
 from tests.e2e.test_channels import summary_from, to_location_step
 
 pytestmark = pytest.mark.e2e
@@ -37,11 +37,17 @@ async def test_outside_pin_refused_then_district_routes_the_complaint(wa_world: 
 
 
 async def test_the_geocoder_names_the_street_and_stays_out_of_the_way(geo_world: World, channel: str) -> None:
+    """The answer says the district at once; the street follows in the background and reaches the card
+    (tests/e2e/test_places_background.py shows the summary's edit, /status and the load limits)."""
+    staff = await geo_world.agency_group("dlh")
     citizen = geo_world.citizen_on(channel)
     await to_location_step(citizen, category="Sampah")
     summary = await citizen.location(-1.5895, 103.6150)  # on Jl. Sultan Thaha
     summary = await summary_from(citizen, summary)
-    assert "Jl. Sultan Thaha" in text_of(summary) and "Kec. Pasar Jambi" in text_of(summary)
+    assert "Kec. Pasar Jambi" in text_of(summary)
+    await choose(citizen, "Kirim")
+    card = await staff[0].next_matching("JMB-")
+    await eventually(lambda: "Jl. Sultan Thaha" in body(current(geo_world, card)), timeout=15)
 
 
 async def test_a_geocoder_timeout_never_blocks_filing(geo_world: World, nominatim, channel: str) -> None:  # type: ignore[no-untyped-def]
