@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench bench-duplicates bench-timers bench-dashboard migrate clean diagram screenshots
+.PHONY: run test lint typecheck bench bench-speed bench-duplicates bench-timers bench-dashboard migrate clean diagram screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,14 +27,20 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# the five benchmarks (about 8 minutes with PostgreSQL reachable, plus the dashboard's); DUPLICATES_ARGS, TIMERS_ARGS
-# and DASHBOARD_ARGS e.g. "--rows 200000", MULTIPROC_ARGS e.g. "--users 200 --processes 1 2 3"
+# the six benchmarks: first issue 14's goals, SiKesal beside the no-op bot, each in its own process (about 8 minutes;
+# SPEED_ARGS=--quick about 3, or e.g. "--only lifted pace"), then the others (about 8 minutes with PostgreSQL
+# reachable, plus the dashboard's); DUPLICATES_ARGS, TIMERS_ARGS and DASHBOARD_ARGS e.g. "--rows 200000",
+# MULTIPROC_ARGS e.g. "--users 200 --processes 1 2 3"
 bench: $(STAMP)
+	$(BIN)/python -m bench.speed $(SPEED_ARGS)
 	$(BIN)/python -m bench.filings $(BENCH_ARGS)
 	$(BIN)/python -m bench.duplicates $(DUPLICATES_ARGS)
 	$(BIN)/python -m bench.timers $(TIMERS_ARGS)
 	$(BIN)/python -m bench.dashboard $(DASHBOARD_ARGS)
 	$(BIN)/python -m bench.multiproc $(MULTIPROC_ARGS)
+
+bench-speed: $(STAMP)
+	$(BIN)/python -m bench.speed $(SPEED_ARGS)
 
 bench-duplicates: $(STAMP)
 	$(BIN)/python -m bench.duplicates $(DUPLICATES_ARGS)
