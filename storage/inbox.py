@@ -4,17 +4,18 @@ before the platform is told it arrived, then processed per sender in order (see
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import Integer, Select, Table, bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from storage.leases import lease_free
 from storage.models import InboundMessage
-from storage.repositories import _clip, _Repo
+from storage.repositories import NEXT_HEAD, _clip, _Repo
 
 if TYPE_CHECKING:
     from sqlalchemy.sql.selectable import Subquery
@@ -30,6 +31,49 @@ _STORE = {
     name: insert(_INBOX_TABLE).on_conflict_do_nothing(index_elements=["key"]).returning(_INBOX_TABLE.c.id)
     for name, insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
 }
+
+
+
+
+def _heads(by_channel: bool) -> Subquery:
+    """Subquery: the id of every sender's first pending row (lowest ``seq``, then lowest id): the only
+    row of that sender allowed to run (``:channel`` bound when ``by_channel``)."""
+    first_seq = select(InboundMessage.sender.label("sender"), func.min(InboundMessage.seq).label("seq")).where(
+        InboundMessage.status == INBOX_PENDING
+    )
+    if by_channel:
+        first_seq = first_seq.where(InboundMessage.channel == bindparam("channel"))
+    seqs = first_seq.group_by(InboundMessage.sender).subquery()
+    return (
+        select(func.min(InboundMessage.id).label("id"))
+        .join(seqs, (InboundMessage.sender == seqs.c.sender) & (InboundMessage.seq == seqs.c.seq))
+        .where(InboundMessage.status == INBOX_PENDING)
+        .group_by(InboundMessage.sender)
+        .subquery()
+    )
+
+
+@functools.cache
+def _due_heads_statement(by_channel: bool, leased: bool) -> Select[int, str]:
+    """Built once per shape (the poll runs it many times a second under load; building it cost more than
+    running it); ``:now``, ``:limit``, ``:channel`` and ``:owner`` are bound per call."""
+    heads = _heads(by_channel)
+    stmt = (
+        select(InboundMessage.id, InboundMessage.sender)
+        .join(heads, InboundMessage.id == heads.c.id)
+        .where(InboundMessage.next_attempt_at <= bindparam("now"))
+        .order_by(InboundMessage.id)
+        .limit(bindparam("limit", type_=Integer))
+    )
+    if leased:
+        stmt = stmt.where(lease_free(InboundMessage, cast(str, bindparam("owner")), cast(datetime, bindparam("now"))))
+    return stmt
+
+
+@functools.cache
+def _next_due_statement(by_channel: bool) -> Select[datetime]:
+    heads = _heads(by_channel)
+    return select(func.min(InboundMessage.next_attempt_at)).join(heads, InboundMessage.id == heads.c.id)
 
 
 class InboxRepo(_Repo):
@@ -78,23 +122,6 @@ class InboxRepo(_Repo):
         row = await self._insert_or_none(InboundMessage(**values))
         return row.id if row is not None else None
 
-    def _heads(self, channel: str | None) -> Subquery:
-        """Subquery: the id of every sender's first pending row (lowest ``seq``, then lowest id):
-        the only row of that sender allowed to run."""
-        first_seq = select(InboundMessage.sender.label("sender"), func.min(InboundMessage.seq).label("seq")).where(
-            InboundMessage.status == INBOX_PENDING
-        )
-        if channel is not None:
-            first_seq = first_seq.where(InboundMessage.channel == channel)
-        seqs = first_seq.group_by(InboundMessage.sender).subquery()
-        return (
-            select(func.min(InboundMessage.id).label("id"))
-            .join(seqs, (InboundMessage.sender == seqs.c.sender) & (InboundMessage.seq == seqs.c.seq))
-            .where(InboundMessage.status == INBOX_PENDING)
-            .group_by(InboundMessage.sender)
-            .subquery()
-        )
-
     async def due_heads(
         self, now: datetime, *, limit: int = 100, channel: str | None = None, owner: str | None = None
     ) -> list[tuple[int, str]]:
@@ -104,24 +131,14 @@ class InboxRepo(_Repo):
         The grouping touches pending rows only, found through the ``(status, next_attempt_at)``
         index without scanning the processed history. With ``owner``, a sender whose head another
         process holds is left out (see :meth:`storage.outbox.OutboxRepo.due_heads`)."""
-        heads = self._heads(channel)
-        stmt = (
-            select(InboundMessage.id, InboundMessage.sender)
-            .join(heads, InboundMessage.id == heads.c.id)
-            .where(InboundMessage.next_attempt_at <= now)
-            .order_by(InboundMessage.id)
-            .limit(limit)
-        )
-        if owner is not None:
-            stmt = stmt.where(lease_free(InboundMessage, owner, now))
-        return [(row_id, sender) for row_id, sender in (await self.session.execute(stmt)).all()]
+        params: dict[str, Any] = {"now": now, "limit": limit, "channel": channel, "owner": owner}
+        result = await self.session.execute(_due_heads_statement(channel is not None, owner is not None), params)
+        return [(row_id, sender) for row_id, sender in result.all()]
 
     async def next_due_at(self, *, channel: str | None = None) -> datetime | None:
         """When the earliest sender head becomes due (None: nothing pending). Heads only: a fresh
         row queued behind a deferred one cannot run, and waking up for it would spin."""
-        heads = self._heads(channel)
-        stmt = select(func.min(InboundMessage.next_attempt_at)).join(heads, InboundMessage.id == heads.c.id)
-        value = await self.session.scalar(stmt)
+        value = await self.session.scalar(_next_due_statement(channel is not None), {"channel": channel})
         if value is None:
             return None
         return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
@@ -135,6 +152,12 @@ class InboxRepo(_Repo):
             .limit(1)
         )
         return (await self.session.scalars(stmt)).first()
+
+    async def head_due(self, sender: str) -> tuple[int, datetime] | None:
+        """``(id, next_attempt_at)`` of the sender's first pending row: what a per-sender worker needs to
+        go on, without loading (and decoding) the stored update."""
+        row = (await self.session.execute(NEXT_HEAD, {"sender": str(sender)})).first()
+        return (row[0], row[1]) if row is not None else None
 
     async def get(self, row_id: int) -> InboundMessage | None:
         return await self.session.get(InboundMessage, row_id)

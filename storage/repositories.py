@@ -863,8 +863,12 @@ class InboxTicket:
     row_id: int
     #: the idempotency key of the row's update (``tg:<update_id>``): only its claim marks the row
     key: str
+    #: the row's sender: when given, the claim also reads the sender's next pending row (``next_head``)
+    sender: str | None = None
     #: the row is marked done in a committed transaction
     done: bool = False
+    #: ``(id, next_attempt_at)`` of the sender's next pending row as seen by that transaction (None: none)
+    next_head: tuple[int, datetime] | None = None
 
 
 #: set by the inbox around the processing of one row; read by :meth:`IdempotencyRepo.claim`
@@ -886,6 +890,13 @@ _MARK_INBOX_DONE = (
     .where(_INBOX.id == bindparam("row_id"))
     .values(status="done", attempts=_INBOX.attempts + 1, processed_at=bindparam("done_at"),
             lease_owner=None, lease_until=None)
+)
+#: ``(id, next_attempt_at)`` of ``:sender``'s first pending inbox row (storage.inbox.InboxRepo.head_due)
+NEXT_HEAD = (
+    select(_INBOX.id, _INBOX.next_attempt_at)
+    .where(_INBOX.sender == bindparam("sender"), _INBOX.status == "pending")
+    .order_by(_INBOX.seq, _INBOX.id)
+    .limit(1)
 )
 
 
@@ -909,6 +920,9 @@ class IdempotencyRepo(_Repo):
         if claimed and ticket is not None and ticket.key == key:
             await self.session.execute(_MARK_INBOX_DONE, {"row_id": ticket.row_id, "done_at": values["processed_at"]})
             self.session.info[TICKET_INFO] = ticket
+            if ticket.sender is not None:  # the worker's next row, read here instead of in a transaction of its own
+                found = (await self.session.execute(NEXT_HEAD, {"sender": ticket.sender})).first()
+                ticket.next_head = (found[0], found[1]) if found is not None else None
         return claimed
 
     async def prune(self, older_than: datetime) -> int:

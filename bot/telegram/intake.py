@@ -40,12 +40,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.delivery.loop import InboxLoop
 from handlers.text import clean_tree
 from storage import leases
+from storage.inbox import InboxRepo
 from storage.models import InboundMessage, utcnow
+from storage.outbox import as_utc
 from storage.repositories import INBOX_TICKET, InboxTicket
 from storage.retry import retry_transient
 from storage.uow import UnitOfWork
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from bot.services.runtime import Runtime
 
 log = logging.getLogger("sikesal.telegram.intake")
@@ -173,6 +177,8 @@ class TelegramInbox(InboxLoop):
         self.bot = bot
         self.dispatcher = dispatcher
         self.on_update = on_update
+        #: per chat, the next pending row seen by the transaction that marked the last one done
+        self._next_heads: dict[str, tuple[int, datetime] | None] = {}
 
     async def _load(self, row_id: int) -> tuple[dict[str, Any], int] | None:
         """The row's update and attempts so far; None when it is no longer pending.
@@ -214,7 +220,8 @@ class TelegramInbox(InboxLoop):
         if attempts == 0:
             self.on_update()
         # the service that claims tg:<update_id> marks this row done in its own transaction (InboxTicket)
-        ticket = InboxTicket(row_id, f"tg:{update.update_id}")
+        sender = update_sender(payload)
+        ticket = InboxTicket(row_id, f"tg:{update.update_id}", sender=sender)
         token = INBOX_TICKET.set(ticket)
         try:
             async with self._sem:
@@ -223,15 +230,29 @@ class TelegramInbox(InboxLoop):
             log.exception("processing telegram update %s failed", update.update_id)
             if ticket.done:  # committed before the failure: the update took effect, nothing to retry
                 self.processed += 1
+                self._next_heads[sender] = ticket.next_head
                 return True
             return await self._failed(row_id, exc, attempts)
         finally:
             INBOX_TICKET.reset(token)
         if ticket.done:
             self.processed += 1
+            self._next_heads[sender] = ticket.next_head
         else:  # a duplicate, or an update no service claims (ignored types, some staff commands)
+            self._next_heads.pop(sender, None)
             await self._finish(row_id)
         return True
+
+    async def _next_due_for(self, session: AsyncSession, key: str, now: datetime) -> int | None:
+        """The chat's next row: as the transaction that settled the last one saw it (no query), else read.
+        A row stored after that look is not lost: the worker ends and the poll, woken, finds it."""
+        if key in self._next_heads:
+            head = self._next_heads.pop(key)
+        else:
+            head = await InboxRepo(session).head_due(key)
+        if head is None or as_utc(head[1]) > now:
+            return None
+        return head[0]
 
 
 class TelegramPoller:
