@@ -217,7 +217,7 @@ class StreetLookups:
             timer = await uow.session.get(Timer, job.timer_id)
             created_at = as_utc(timer.created_at) if timer is not None and timer.fired_at is None else None
         if created_at is None:
-            return GONE
+            return ""  # handled meanwhile (a tick that read it before): not counted again
         if self.rt.clock() - created_at > MAX_AGE:
             return await self._finish(job, STALE)
         address = await self._lookup(job)
@@ -355,7 +355,7 @@ class StreetLookups:
         return CARD
 
     def _count(self, outcome: str, n: int = 1) -> None:
-        if n <= 0:
+        if n <= 0 or not outcome:
             return
         self.counts[outcome] += n
         if self.metrics is not None:
