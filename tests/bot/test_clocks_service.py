@@ -22,19 +22,12 @@ from handlers.state import Draft
 from storage.media import MediaStore
 from storage.models import Timer
 from storage.uow import UnitOfWork
+from tests.clocks import FixedClock as Clock
 
 ROOT = Path(__file__).resolve().parents[2]
 FILED = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)  # Tuesday 10:00 WIB
 PUPR_CHAT, DLH_CHAT = -1001, -1003
 CLERK = StaffActor("501", "Budi")
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -26,19 +26,12 @@ from storage.media import MediaStore
 from storage.membership import SOURCE_API, SOURCE_UPDATE, GroupMemberRepo, Membership
 from storage.models import GroupMember
 from storage.uow import UnitOfWork
+from tests.clocks import FixedClock as Clock
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 CHAT = -100123
 CLERK = 1000001
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 class Telegram:
@@ -58,7 +51,7 @@ class Telegram:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(NOW)
 
 
 @pytest.fixture

@@ -22,18 +22,11 @@ from handlers.state import Draft
 from storage.media import MediaStore
 from storage.models import Citizen, Complaint, InboundMessage, OutboxMessage, Timer
 from storage.uow import UnitOfWork
+from tests.clocks import FixedClock as Clock
 
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)  # Tuesday 10:00 WIB
 PURGE = datetime(2026, 12, 1, 19, 30, tzinfo=UTC)  # 02:30 WIB the next night
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def runtime(sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path, **privacy: object) -> Runtime:

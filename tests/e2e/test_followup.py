@@ -7,7 +7,7 @@ the 24-hour window. Time moves by an injected clock, never by sleeping."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -23,6 +23,7 @@ from localapi.telegram.state import StoredMessage
 from localapi.twilio import TwilioServer
 from storage.models import AuditEntry, Citizen, Complaint
 from storage.uow import UnitOfWork
+from tests.clocks import ShiftedClock as Clock
 from tests.e2e.conftest import World, current, outbox_settled, start_app
 from tests.e2e.harness import Person, WhatsAppPerson, body, eventually, payloads, text_of
 from tests.e2e.test_channels import file_on
@@ -31,19 +32,6 @@ from tests.e2e.test_filing import file_complaint
 pytestmark = pytest.mark.e2e
 
 QUESTION = "sudah beres"
-
-
-class Clock:
-    """The app's clock: real time plus whatever the test moved it forward."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta()
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    def advance(self, **delta: float) -> None:
-        self.offset += timedelta(**delta)
 
 
 def no_proof(config: AppConfig, **whatsapp: Any) -> AppConfig:

@@ -7,7 +7,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ from localapi.telegram import TelegramServer, make_jpeg
 from localapi.telegram.state import StoredMessage
 from storage.models import Complaint, ConversationRow
 from storage.uow import UnitOfWork
+from tests.clocks import ShiftedClock as Clock
 from tests.e2e.conftest import World, current, outbox_settled, start_app
 from tests.e2e.harness import Person, body, eventually, payloads, real_payload
 
@@ -309,16 +310,6 @@ async def test_double_tap_on_send_files_once(world: World) -> None:
 
 
 # --- idle drafts ----------------------------------------------------------------------------------
-
-
-class Clock:
-    """The app's clock, moved forward by the test."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta()
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
 
 
 @pytest_asyncio.fixture

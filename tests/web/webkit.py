@@ -54,6 +54,7 @@ from storage.accounts import WebAccountRepo
 from storage.media import MediaStore
 from storage.models import Citizen, Complaint
 from storage.uow import UnitOfWork
+from tests.clocks import ShiftedClock as Clock
 from tests.e2e.conftest import FAST, TOKEN, World, free_port
 
 DEFAULT_PASSWORD = "kata-sandi-rahasia-123"
@@ -64,19 +65,6 @@ NOW = datetime(2026, 11, 20, 5, 0, tzinfo=UTC)
 #: the seeded citizen's name and Telegram id (which no page or export may show)
 NAME = "Siti Rahmawati"
 CHANNEL_ID = "987654321"
-
-
-class Clock:
-    """The app's clock: real time plus whatever the test moved it forward."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta()
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    def advance(self, **delta: float) -> None:
-        self.offset += timedelta(**delta)
 
 
 @dataclass
