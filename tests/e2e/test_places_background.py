@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
+from bot.config import AppConfig
 from bot.services import streets
+from localapi.nominatim import NominatimServer
+from localapi.telegram import TelegramServer
+from localapi.twilio import TwilioServer
 from storage.models import Complaint, Timer
 from storage.uow import UnitOfWork
-from tests.e2e.conftest import World, current
+from tests.e2e.conftest import World, current, start_app
 from tests.e2e.harness import Person, body, choose, eventually, options, text_of
 from tests.e2e.test_channels import summary_from, to_location_step
 
@@ -137,3 +142,29 @@ async def test_a_burst_of_pins_is_skipped_not_queued(geo_world: World, nominatim
     reverse = [r for r in nominatim.requests if r.path.startswith("/reverse")]
     assert len(reverse) <= streets.CAPACITY, "only what fits was asked"
     assert sum(lookups.counts.values()) == 100
+
+
+async def test_a_lookup_planned_before_a_restart_is_done_after_it(
+    server: TelegramServer, twilio: TwilioServer, nominatim: NominatimServer, config: AppConfig, database_url: str,
+    tmp_path: Path,
+) -> None:
+    """The lookup is a durable timer: stopped before the geocoder answered, the next start does it, and the
+    summary still gets its street."""
+    nominatim.set_delay(3600)
+    first = await start_app(tmp_path, server, config, database_url, twilio=twilio, nominatim=nominatim)
+    world = World(server=server, app=first, config=config, tmp=tmp_path, twilio=twilio)
+    try:
+        citizen = world.citizen()
+        await to_location_step(citizen, category="Sampah")
+        summary = await summary_from(citizen, await citizen.location(*ON_SULTAN_THAHA))
+    finally:
+        await first.stop()  # before the geocoder's timeout: the lookup in flight is dropped, its timer stays
+    assert await _street_timers(world) == 1
+    nominatim.set_delay(0)
+    second = await start_app(tmp_path, server, config, database_url, twilio=twilio, nominatim=nominatim)
+    world.app = second
+    try:
+        await eventually(lambda: STREET in text_of(current(world, summary)), timeout=15)
+        assert await _street_timers(world) == 0
+    finally:
+        await second.stop()
