@@ -91,7 +91,8 @@ def _run(label: str, make: Callable[[], Coroutine[Any, Any, Figures]], failures:
     figures["wall_seconds"] = round(time.perf_counter() - started, 1)
     if figures.get("error_count"):
         failures.append(f"{label}: {figures['error_count']} failed, e.g. {figures['errors'][:1]}")
-    print(f"  {label}: done in {figures['wall_seconds']} s", file=sys.stderr, flush=True)
+    shown = ", ".join(f"{k} {v}" for k, v in figures.items() if k not in ("errors", "logged", "side") and v is not None)
+    print(f"  {label}: {shown}", file=sys.stderr, flush=True)
     return figures
 
 
@@ -103,29 +104,32 @@ def run_all(args: argparse.Namespace) -> tuple[dict[str, Any], list[str], list[s
     results: dict[str, Any] = {}
     failures: list[str] = []
     notes: list[str] = []
+
+    def step(key: str, label: str, make: Callable[[], Coroutine[Any, Any, Figures]]) -> None:
+        """Run one scenario and keep what is known so far in bench/results/speed-partial.json (a run cut
+        short still leaves its figures)."""
+        results[key] = _run(label, make, failures)
+        write_report("speed-partial", {"results": results, "failures": failures, "notes": notes})
+
     if "lifted" in wanted:
-        results["lifted_noop"] = _run("limits lifted: no-op", lambda: sc.lifted("noop", args.users), failures)
-        results["lifted_sqlite"] = _run("limits lifted: SiKesal/SQLite", lambda: sc.lifted("sikesal", args.users),
-                                        failures)
+        step("lifted_noop", "limits lifted: no-op", lambda: sc.lifted("noop", args.users))
+        step("lifted_sqlite", "limits lifted: SiKesal/SQLite", lambda: sc.lifted("sikesal", args.users))
         why = "--no-postgres" if args.no_postgres else asyncio.run(postgres_reachable(args.postgres))
         if why is None:
-            results["lifted_postgres"] = _run("limits lifted: SiKesal/PostgreSQL",
-                                              lambda: sc.lifted("sikesal", args.users, postgres=args.postgres), failures)
+            step("lifted_postgres", "limits lifted: SiKesal/PostgreSQL",
+                 lambda: sc.lifted("sikesal", args.users, postgres=args.postgres))
         else:
             notes.append(f"PostgreSQL skipped: {why}")
     if "pace" in wanted:
-        results["pace_noop"] = _run("person's pace: no-op",
-                                    lambda: sc.pace("noop", args.pace_citizens, args.rounds, seed=args.seed), failures)
-        results["pace_sikesal"] = _run("person's pace: SiKesal",
-                                       lambda: sc.pace("sikesal", args.pace_citizens, args.rounds, seed=args.seed),
-                                       failures)
+        step("pace_noop", "person's pace: no-op", lambda: sc.pace("noop", args.pace_citizens, args.rounds, seed=args.seed))
+        step("pace_sikesal", "person's pace: SiKesal",
+             lambda: sc.pace("sikesal", args.pace_citizens, args.rounds, seed=args.seed))
     if "saturated" in wanted:
-        results["saturated"] = _run("saturated: SiKesal", lambda: sc.saturated(args.saturate), failures)
+        step("saturated", "saturated: SiKesal", lambda: sc.saturated(args.saturate))
     if "flood" in wanted:
-        results["flood"] = _run("flood: SiKesal", lambda: speed_load.flood(args.flood, args.flood_spread), failures)
+        step("flood", "flood: SiKesal", lambda: speed_load.flood(args.flood, args.flood_spread))
     if "drafts" in wanted:
-        results["drafts"] = _run("drafts: SiKesal",
-                                 lambda: speed_load.drafts(args.drafts, budget=args.drafts_budget), failures)
+        step("drafts", "drafts: SiKesal", lambda: speed_load.drafts(args.drafts, budget=args.drafts_budget))
     return results, failures, notes
 
 

@@ -170,7 +170,7 @@ def chat_events(recorder: Recorder) -> dict[int, list[float]]:
     return events
 
 
-def whole_answers(recorder: Recorder, people: Sequence[Person], *, tail: float = 10.0) -> list[float]:
+def whole_answers(recorder: Recorder, people: Sequence[Person], *, tail: float = STEP_TIMEOUT) -> list[float]:
     """Per action, seconds from the action to the last bot message or edit in that chat before the citizen's
     next action (the last action: within ``tail`` seconds)."""
     events = chat_events(recorder)
