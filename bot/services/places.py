@@ -19,6 +19,7 @@ import math
 
 from bot.services.runtime import Runtime
 from handlers.events import AddressMatch, Incoming, Location, PlaceInfo, Text
+from handlers.flow.filing import ADDRESS_SEARCH_UNAVAILABLE
 from handlers.state import Step
 from handlers.text import visible_length
 from storage.models import ConversationRow
@@ -117,8 +118,15 @@ async def _enrich(rt: Runtime, incoming: Incoming, *, channel: str, channel_user
         and _may_be_an_address(rt, incoming, event.text.strip())
         and await current_step(rt, channel, channel_user_id) in ADDRESS_STEPS
     ):
+        geocoder = rt.geocoder
+        skipped, failures = geocoder.skipped, geocoder.failures_in_row
         matches = await find_address(rt, event.text.strip())
-        return dataclasses.replace(incoming, matches=matches) if matches else incoming
+        if matches:
+            return dataclasses.replace(incoming, matches=matches)
+        if geocoder.resting() or geocoder.skipped > skipped or geocoder.failures_in_row > failures:
+            # not searched (busy, failing): kept as typed, and the citizen is told a pin would help
+            return dataclasses.replace(incoming, extra={**incoming.extra, ADDRESS_SEARCH_UNAVAILABLE: "1"})
+        return incoming
     return incoming
 
 

@@ -59,6 +59,10 @@ from handlers.views import (
     truncate,
 )
 
+#: ``Incoming.extra`` key the service sets when a typed address could not be searched just now (the
+#: geocoder busy, failing or resting: bot.services.places.find_address): kept as typed, a pin is suggested
+ADDRESS_SEARCH_UNAVAILABLE = "address_search_unavailable"
+
 
 def _refuse_outside(turn: Turn) -> Reply:
     """A pin outside the area served: say which area is served; the draft keeps its earlier location."""
@@ -273,6 +277,8 @@ def on_location_text(turn: Turn) -> Reply:
         draft.address_matches = [m.to_dict() for m in matches]
         turn.conv.step = Step.ADDRESS_PICK
         return _reprompt(turn)
+    if turn.incoming.extra.get(ADDRESS_SEARCH_UNAVAILABLE):
+        return _advance(turn, turn.t("filing.address_received"), turn.t("places2.search_unavailable"))
     return _advance(turn, turn.t("filing.address_received"))
 
 

@@ -168,3 +168,18 @@ async def test_a_lookup_planned_before_a_restart_is_done_after_it(
         assert await _street_timers(world) == 0
     finally:
         await second.stop()
+
+
+async def test_a_typed_address_the_geocoder_cannot_search_now_is_kept_with_a_pin_suggested(
+    geo_world: World, nominatim: NominatimServer, channel: str
+) -> None:
+    """A typed address is searched while the citizen waits, bounded: when the geocoder fails (or is busy,
+    or resting) it is kept as typed at once, and a pin is suggested."""
+    nominatim.fail_next(1, status=503)
+    citizen = geo_world.citizen_on(channel)
+    await to_location_step(citizen, category="Sampah")
+    answer = await citizen.say("Jalan Sultan Thaha dekat pasar")
+    summary = await summary_from(citizen, answer)
+    told = text_of(answer) + text_of(summary)
+    assert "belum bisa dicari" in told and "Lokasi" in told, told
+    assert "Jalan Sultan Thaha dekat pasar" in text_of(summary)
