@@ -14,18 +14,19 @@ for a retry.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, event, func, inspect, select, update
+from sqlalchemy.orm import Session, aliased
 
 from storage.leases import lease_free
 from storage.models import Card, OutboxMessage, utcnow
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
     from sqlalchemy.sql.selectable import Subquery
 
     from handlers.messages import OutMessage
@@ -109,6 +110,149 @@ class OutboxStats:
     retrying: int = 0
 
 
+@dataclass(slots=True)
+class Fresh:
+    """A copy of a pending outbox row handed to its sender without reading it back (see :func:`attach_sink`)."""
+
+    id: int
+    channel: str
+    chat_id: str
+    kind: str
+    payload: dict[str, Any]
+    complaint_id: int | None
+    card_id: int | None
+    link_role: str | None
+    link_staff_user_id: str | None
+    attempts: int
+    result_message_ids: list[str]
+    next_attempt_at: datetime
+    created_at: datetime
+    #: handed over by the commit that queued it: its content was made from the state of that moment
+    committed_now: bool = False
+    #: ``time.monotonic()`` when it was handed over (0: read from the table)
+    offered_at: float = 0.0
+
+    @classmethod
+    def of(cls, values: Any, *, committed_now: bool = False) -> Fresh:
+        """From a row (or the dict of its loaded attributes)."""
+        get: Callable[[str], Any] = values.get if isinstance(values, dict) else values.__dict__.get
+        return cls(
+            id=get("id"), channel=get("channel"), chat_id=get("chat_id"), kind=get("kind"),
+            payload=get("payload"), complaint_id=get("complaint_id"), card_id=get("card_id"),
+            link_role=get("link_role"), link_staff_user_id=get("link_staff_user_id"),
+            attempts=get("attempts") or 0, result_message_ids=list(get("result_message_ids") or []),
+            next_attempt_at=get("next_attempt_at"), created_at=get("created_at"), committed_now=committed_now,
+        )
+
+
+# -- handing committed rows to the senders ------------------------------------------------------------------
+#
+# Why: a sender that learns of a new row only by polling the table pays a query to find it and another to
+# read it, per message. Rows queued through :class:`OutboxRepo` on a session of a sessionmaker with a sink
+# attached are remembered in the session; when that session's transaction COMMITS, the rows still pending
+# (and not undone by a rolled-back savepoint) are handed to the sinks as :class:`Fresh` copies. The table
+# stays the truth: a sink that cannot use a row (its chat is busy, the process stops) leaves it to the poll.
+
+_SINKS = "sikesal_outbox_sinks"
+_NEW = "sikesal_outbox_new"
+_BLIND = "sikesal_outbox_blind"
+#: told when rows were queued on a session nobody hands over (another sessionmaker): a sender's belief that
+#: a chat has nothing pending may be wrong from then on
+_BLIND_WATCHERS: list[Callable[[], None]] = []
+_NEEDED = ("id", "channel", "chat_id", "kind", "payload", "status", "next_attempt_at", "created_at")
+
+
+def attach_sink(sessionmaker: async_sessionmaker[AsyncSession], sink: Callable[[list[Fresh]], None],
+                on_blind: Callable[[], None]) -> None:
+    """Hand every row committed through ``sessionmaker`` from now on to ``sink`` (synchronously, right
+    after the commit, in the committing task). ``on_blind``: outbox rows were committed elsewhere."""
+    info = sessionmaker.kw.setdefault("info", {})
+    sinks = info.setdefault(_SINKS, [])
+    if sink not in sinks:
+        sinks.append(sink)
+    if on_blind not in _BLIND_WATCHERS:
+        _BLIND_WATCHERS.append(on_blind)
+
+
+def detach_sink(sessionmaker: async_sessionmaker[AsyncSession], sink: Callable[[list[Fresh]], None],
+                on_blind: Callable[[], None]) -> None:
+    sinks = sessionmaker.kw.get("info", {}).get(_SINKS, [])
+    if sink in sinks:
+        sinks.remove(sink)
+    if on_blind in _BLIND_WATCHERS:
+        _BLIND_WATCHERS.remove(on_blind)
+
+
+def _note_new(session: AsyncSession, row: OutboxMessage) -> None:
+    info = session.info
+    if info.get(_SINKS):
+        info.setdefault(_NEW, []).append(row)
+    elif _BLIND_WATCHERS:
+        info[_BLIND] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _hand_over(session: Session) -> None:
+    info = session.info
+    if info.pop(_BLIND, False):
+        for watcher in list(_BLIND_WATCHERS):
+            watcher()
+    rows = info.pop(_NEW, None)
+    sinks = info.get(_SINKS)
+    if not rows or not sinks:
+        return
+    fresh: list[Fresh] = []
+    for row in rows:
+        state = inspect(row)
+        values = state.dict  # never load: the transaction is over
+        if not state.persistent or any(name not in values for name in _NEEDED) or values["status"] != PENDING:
+            continue  # undone with a savepoint, expired or no longer pending: the table has the truth
+        fresh.append(Fresh.of(values, committed_now=True))
+    if fresh:
+        for sink in list(sinks):
+            sink(fresh)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_new(session: Session, previous_transaction: Any) -> None:
+    if not previous_transaction.nested:  # a savepoint's rows are told apart at the commit (no longer persistent)
+        session.info.pop(_NEW, None)
+        session.info.pop(_BLIND, None)
+
+
+_other = aliased(OutboxMessage)
+#: the row being recorded and the chat's next pending row after it, in one statement built once
+_THIS_AND_NEXT = select(OutboxMessage).where(
+    OutboxMessage.id.in_([
+        bindparam("row_id"),
+        select(func.min(_other.id))
+        .where(_other.chat_id == bindparam("chat_id"), _other.channel == bindparam("channel"),
+               _other.status == PENDING, _other.id != bindparam("row_id"))
+        .scalar_subquery(),
+    ])
+)
+
+
+async def claim_head(session: AsyncSession, row_id: int, owner: str, *, now: datetime, ttl: float) -> bool:
+    """Lease a row handed over in memory, only if it is still pending, due, free *and the oldest pending row
+    of its chat*: another process may hold an older row of the same chat, and the chat's order comes first."""
+    head = (
+        select(func.min(_other.id))
+        .where(_other.chat_id == OutboxMessage.chat_id, _other.channel == OutboxMessage.channel,
+               _other.status == PENDING)
+        .scalar_subquery()
+    )
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row_id, OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now,
+               lease_free(OutboxMessage, owner, now), OutboxMessage.id == head)
+        .values(lease_owner=owner, lease_until=now + timedelta(seconds=ttl))
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    )
+    return result.scalar() is not None
+
+
 class OutboxRepo:
     """Reads and writes outbox rows inside the caller's session. Never commits."""
 
@@ -156,6 +300,7 @@ class OutboxRepo:
             row.status, row.payload, row.last_error = SUPERSEDED, {"text": ""}, "open311: the app reads it back"
         self.session.add(row)
         await self.session.flush()
+        _note_new(self.session, row)
         return row
 
     async def enqueue_job(
@@ -168,6 +313,7 @@ class OutboxRepo:
                             attempts=0, next_attempt_at=at, created_at=at)
         self.session.add(row)
         await self.session.flush()
+        _note_new(self.session, row)
         return row
 
     async def enqueue_card(self, card: Card, message: OutMessage, *, now: datetime | None = None) -> OutboxMessage:
@@ -223,6 +369,7 @@ class OutboxRepo:
         )
         self.session.add(row)
         await self.session.flush()
+        _note_new(self.session, row)
         return row
 
     # ------------------------------------------------------------------ reading (the sender's side)
@@ -281,6 +428,17 @@ class OutboxRepo:
         if channel is not None:
             stmt = stmt.where(OutboxMessage.channel == channel)
         return (await self.session.scalars(stmt)).first()
+
+    async def this_and_next(self, row_id: int, chat_id: str, channel: str) -> tuple[OutboxMessage | None,
+                                                                                   OutboxMessage | None]:
+        """The row ``row_id`` and the oldest other pending row of its chat (what the chat sends after it),
+        in one query: recording an outcome also tells the chat's worker what comes next."""
+        rows = (await self.session.scalars(
+            _THIS_AND_NEXT, {"row_id": row_id, "chat_id": chat_id, "channel": channel}
+        )).all()
+        this = next((r for r in rows if r.id == row_id), None)
+        following = next((r for r in rows if r.id != row_id), None)
+        return this, following
 
     async def recent_complaints(
         self, channel: str, chat_id: str, *, role: str, since: datetime, limit: int

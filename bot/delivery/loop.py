@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -33,7 +34,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from storage.inbox import InboxRepo
 from storage.leases import claim_row, claim_rows, renew_rows
 from storage.models import InboundMessage, OutboxMessage, utcnow
-from storage.outbox import OutboxRepo, as_utc
+from storage.outbox import Fresh, OutboxRepo, as_utc, attach_sink, claim_head, detach_sink
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -46,6 +47,11 @@ RECORD_RETRIES: tuple[float | None, ...] = (0.2, 1.0, 3.0, None)
 
 #: the poller looks at the table at most this often, however many workers finish (they wake it)
 MIN_TICK_INTERVAL = 0.02
+
+#: a row handed over in memory is used as it was handed over for this many seconds (its chat's worker was
+#: busy meanwhile); older, it is read back from the table (it may have been superseded, an erasure may have
+#: emptied it). The same order as the time between reading a row and sending it after a limiter's wait.
+FRESH_FOR = 1.0
 
 
 class Stopped(Exception):
@@ -104,6 +110,9 @@ class FifoWorkLoop(ABC):
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._workers: dict[str, asyncio.Task[None]] = {}
+        #: a key's next row id as learnt while recording the previous outcome (claimed already when rows are
+        #: leased), or None when that key has nothing due: the worker then needs no query of its own
+        self._chained: dict[str, int | None] = {}
         #: rows finished (done, failed for good or skipped) by this instance, for tests and stats
         self.processed = 0
 
@@ -129,6 +138,13 @@ class FifoWorkLoop(ABC):
     async def _process(self, row_id: int) -> bool:
         """Handle one row and record the outcome. True if the key may continue with its next row."""
 
+    def _take_offered(self, key: str, last_id: int) -> int | None:
+        """A row of ``key`` handed over in memory while its worker was busy (see OutboxLoop); None here."""
+        return None
+
+    def _attached(self, attached: bool) -> None:  # noqa: B027 - a hook most loops do without
+        """Called when the loop starts (True) and stops (False) working: a place to subscribe to hand-overs."""
+
     # ------------------------------------------------------------------ public API
 
     def wake(self) -> None:
@@ -148,6 +164,7 @@ class FifoWorkLoop(ABC):
             asyncio.create_task(self._renew_leases(), name=f"sikesal-{self.name}-leases")
             if self.lease_owner is not None else None
         )
+        self._attached(True)
         try:
             while not self._stop.is_set():
                 since = loop.time() - last_tick
@@ -165,6 +182,7 @@ class FifoWorkLoop(ABC):
             await self._shutdown(graceful=False)  # being killed: do not wait for anything
             raise
         finally:
+            self._attached(False)
             if heartbeat is not None:
                 heartbeat.cancel()
                 await asyncio.gather(heartbeat, return_exceptions=True)
@@ -207,6 +225,7 @@ class FifoWorkLoop(ABC):
         deadline = loop.time() + timeout
         start = self.processed
         self._stop = asyncio.Event()
+        self._attached(True)
         try:
             while True:
                 self._wake.clear()
@@ -221,6 +240,7 @@ class FifoWorkLoop(ABC):
                     raise TimeoutError(f"{self.name}: rows still pending after {timeout}s")
                 await self._wait(min(delay, remaining))
         finally:
+            self._attached(False)
             await self._shutdown()
 
     # ------------------------------------------------------------------ scheduling
@@ -241,8 +261,10 @@ class FifoWorkLoop(ABC):
                 self._held.update(claimed)
                 heads = [(row_id, key) for row_id, key in heads if row_id in claimed]
         for row_id, key in heads:
+            if key in self._workers:  # started meanwhile by a hand-over: that worker goes on from the same head
+                continue
             if not self._stop.is_set():
-                self._workers[key] = asyncio.create_task(self._worker(key, row_id), name=f"sikesal-{self.name}-{key}")
+                self._start(key, row_id)
             else:
                 self._held.discard(row_id)
         if next_due is None:
@@ -250,6 +272,11 @@ class FifoWorkLoop(ABC):
         until = (next_due - self.clock()).total_seconds()
         # due but its key is busy: a finishing worker wakes us; no point in spinning
         return self.poll_interval if until <= 0 else min(self.poll_interval, until)
+
+    def _start(self, key: str, row_id: int, *, claimed: bool = True) -> None:
+        """A worker for ``key`` beginning with ``row_id`` (claimed already, unless ``claimed`` is False)."""
+        self._workers[key] = asyncio.create_task(self._worker(key, row_id, claimed=claimed),
+                                                 name=f"sikesal-{self.name}-{key}")
 
     async def _wait(self, seconds: float) -> None:
         if self._wake.is_set() or self._stop.is_set():
@@ -287,27 +314,36 @@ class FifoWorkLoop(ABC):
             await asyncio.gather(*workers, return_exceptions=True)
         self._workers.clear()
 
-    async def _worker(self, key: str, row_id: int) -> None:
+    async def _worker(self, key: str, row_id: int, *, claimed: bool = True) -> None:
         """Handle one key's due rows strictly in order, then hand the key back to the poller."""
         next_id: int | None = row_id  # claimed by the poller (see _tick) when rows are leased
-        first = True
+        first = claimed
         try:
             while next_id is not None and not self._stop.is_set():
-                if not first and not await self._claim(next_id):
+                if not first and next_id not in self._held and not await self._claim(next_id):
                     break  # another process is on this key: it keeps the order
                 first = False
+                self._chained.pop(key, None)
                 try:
                     if not await self._process(next_id):
                         break
                 finally:
                     self._held.discard(next_id)
-                next_id = await self._next_due_in(key)
+                last_id = next_id
+                if key in self._chained:  # learnt while recording the outcome
+                    next_id = self._chained.pop(key)
+                else:
+                    next_id = await self._next_due_in(key)
+                if next_id is None:
+                    next_id = self._take_offered(key, last_id)
         except Stopped:
             pass
         except (SQLAlchemyError, OSError):
             log.exception("%s worker for %s hit a database error; will retry", self.name, key)
         finally:
-            self._workers.pop(key, None)
+            self._chained.pop(key, None)
+            if self._workers.get(key) is asyncio.current_task():
+                self._workers.pop(key, None)
             self._wake.set()
 
     async def _next_due_in(self, key: str) -> int | None:
@@ -336,6 +372,119 @@ class OutboxLoop(FifoWorkLoop):
     channel = ""
     #: Prometheus counters of the process (set by the app; None in unit tests)
     metrics: Any = None
+    #: take rows handed over at their commit (the sender reads :attr:`_ahead` and chains via :attr:`_chained`)
+    hand_over = False
+    #: how many chats :attr:`_drained` remembers before it starts afresh
+    MAX_DRAINED = 50_000
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: copies of rows about to be worked on (handed over, or read while recording the previous outcome)
+        self._ahead: dict[int, Fresh] = {}
+        #: chats this process saw with nothing pending: a row handed over for one of them is its head
+        self._drained: set[str] = set()
+        #: rows handed over while their chat's worker was busy (it takes them when the table shows nothing)
+        self._offered: dict[str, list[Fresh]] = {}
+        #: rows whose claim must check that they head their chat (handed over, not found by the poll)
+        self._unverified: set[int] = set()
+
+    def _attached(self, attached: bool) -> None:
+        if not self.hand_over:
+            return
+        if attached:
+            attach_sink(self.sessionmaker, self.offer, self._blind)
+        else:
+            detach_sink(self.sessionmaker, self.offer, self._blind)
+            self._drained.clear()
+            self._offered.clear()
+
+    def _blind(self) -> None:
+        """Rows were queued where no hand-over sees them: what we believed drained may not be."""
+        self._drained.clear()
+
+    def offer(self, rows: list[Fresh]) -> None:
+        """Rows just committed (see :func:`storage.outbox.attach_sink`): start the chat's worker on its row at
+        once when the chat is known to have nothing else pending; otherwise its worker or the poll finds it."""
+        if self._stop.is_set():
+            return
+        now = self.clock()
+        at = time.monotonic()
+        for row in rows:
+            if row.channel != self.channel:
+                continue
+            row.offered_at = at
+            key = row.chat_id
+            if key in self._workers:
+                if len(self._offered) >= self.MAX_DRAINED:
+                    self._offered.clear()
+                waiting = self._offered.setdefault(key, [])
+                waiting[:] = [r for r in waiting if at - r.offered_at <= FRESH_FOR]  # only recent ones are used
+                waiting.append(row)
+            elif key in self._drained and as_utc(row.next_attempt_at) <= now:
+                self._drained.discard(key)
+                self._ahead[row.id] = row
+                if self.lease_owner is not None:
+                    self._unverified.add(row.id)
+                self._start(key, row.id, claimed=False)
+            else:
+                self._wake.set()
+
+    def _take_offered(self, key: str, last_id: int) -> int | None:
+        if not self.hand_over:
+            return None
+        waiting = [row for row in self._offered.pop(key, []) if row.id > last_id]
+        if not waiting:
+            return None
+        waiting.sort(key=lambda row: row.id)
+        head, rest = waiting[0], waiting[1:]
+        if rest:
+            self._offered[key] = rest
+        self._drained.discard(key)  # the worker goes on: not drained until its chain says so again
+        if as_utc(head.next_attempt_at) > self.clock():
+            return None
+        if time.monotonic() - head.offered_at <= FRESH_FOR:
+            self._ahead[head.id] = head
+        # else read back, not taken from memory: it waited, and may have been superseded (an erasure) meanwhile
+        if self.lease_owner is not None:
+            self._unverified.add(head.id)
+        return head.id
+
+    def _chain(self, key: str, this: int, following: Any | None, *, claimed: bool, now: datetime) -> None:
+        """After the outcome of row ``this`` was committed: what ``key``'s worker does next (``following``, the
+        chat's next pending row read in the same transaction, or nothing)."""
+        if not self.hand_over:
+            return
+        if following is None:
+            if len(self._drained) >= self.MAX_DRAINED:
+                self._drained.clear()
+            self._drained.add(key)
+            self._chained[key] = None
+            return
+        if as_utc(following.next_attempt_at) > now or (self.lease_owner is not None and not claimed):
+            self._chained[key] = None  # not due yet (or another process holds it): the poll comes back to it
+            return
+        handed = next((r for r in self._offered.get(key, ()) if r.id == following.id), None)
+        # queued a moment ago and unchanged since: as the commit that queued it made it (a card need not be
+        # rendered again)
+        just_now = (handed is not None and time.monotonic() - handed.offered_at <= FRESH_FOR
+                    and handed.payload == following.payload)
+        self._ahead[following.id] = Fresh.of(following, committed_now=just_now)
+        if self.lease_owner is not None:
+            self._held.add(following.id)
+        self._chained[key] = following.id
+
+    async def _claim(self, row_id: int) -> bool:
+        if row_id not in self._unverified:
+            return await super()._claim(row_id)
+        self._unverified.discard(row_id)
+        assert self.lease_owner is not None
+        async with self._db_sem, self.sessionmaker() as session, session.begin():
+            claimed = await claim_head(session, row_id, self.lease_owner, now=self.clock(), ttl=self.lease_ttl)
+        if claimed:
+            self._held.add(row_id)
+        else:
+            self._ahead.pop(row_id, None)
+        return claimed
 
     def _count(self, result: str) -> None:
         """One delivery attempt's outcome for ``sikesal_messages_out_total`` (sent|retry|flood|failed)."""
@@ -343,8 +492,12 @@ class OutboxLoop(FifoWorkLoop):
             self.metrics.message_out(self.channel, result)
 
     async def _due_heads(self, session: AsyncSession, now: datetime) -> list[tuple[int, str]]:
-        return await OutboxRepo(session).due_heads(now, limit=self.batch_size, channel=self.channel,
-                                                   owner=self.lease_owner)
+        heads = await OutboxRepo(session).due_heads(now, limit=self.batch_size, channel=self.channel,
+                                                    owner=self.lease_owner)
+        if self.hand_over and heads:
+            for _row_id, key in heads:  # pending there after all (a retry, a row queued elsewhere)
+                self._drained.discard(key)
+        return heads
 
     async def _next_due_at(self, session: AsyncSession) -> datetime | None:
         return await OutboxRepo(session).next_due_at(channel=self.channel)

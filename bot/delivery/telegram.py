@@ -60,8 +60,9 @@ from bot.delivery.telegram_outcomes import (
 )
 from bot.services.receipts import REASON_BLOCKED, WATCHED_ROLES
 from handlers.messages import OutMessage
+from storage.leases import claim_rows
 from storage.models import Card, MediaFile, OutboxMessage, utcnow
-from storage.outbox import KIND_EDIT_CARD, PENDING, RENDER_AT_SEND, SUPERSEDED, OutboxRepo
+from storage.outbox import KIND_EDIT_CARD, KIND_SEND, PENDING, RENDER_AT_SEND, SUPERSEDED, Fresh, OutboxRepo
 from storage.repositories import AgencyRepo, CardRepo, CitizenRepo, MessageLinkRepo
 
 if TYPE_CHECKING:
@@ -72,6 +73,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("sikesal.delivery")
 
 CHANNEL = "telegram"
+#: outcomes after which the chat goes on with its next row
+CONTINUES = frozenset({"sent", "failed", "skip", "superseded"})
 
 
 class TelegramSender(CitizenEdits):
@@ -83,6 +86,7 @@ class TelegramSender(CitizenEdits):
 
     name = "telegram-delivery"
     channel = CHANNEL
+    hand_over = True
 
     def __init__(
         self,
@@ -149,7 +153,8 @@ class TelegramSender(CitizenEdits):
     async def _process(self, row_id: int, *, nested: bool = False) -> bool:
         """Deliver one row and record the outcome. True if the chat may continue with its next row."""
         attempt = Attempt()
-        loaded = await self._load(row_id)
+        fresh = self._ahead.pop(row_id, None)
+        loaded = await self._load(row_id, fresh)
         if isinstance(loaded, Outcome) and loaded.prerequisite is not None and not nested:
             if await self._claim(loaded.prerequisite):
                 try:
@@ -160,7 +165,7 @@ class TelegramSender(CitizenEdits):
         if loaded is None:
             return True
         if isinstance(loaded, Job):
-            loaded = await self._refresh_card(loaded)
+            loaded = await self._refresh_card(loaded, committed_now=fresh is not None and fresh.committed_now)
         if isinstance(loaded, Outcome):
             job: Job | None = None
             outcome = loaded
@@ -170,7 +175,7 @@ class TelegramSender(CitizenEdits):
         notice: tuple[int, str | None, tuple[str, str]] | None = None
         for pause in RECORD_RETRIES:
             try:
-                notice = await self._record(row_id, job, outcome, attempt)
+                notice = await self._record(row_id, job, outcome, attempt, chain=not nested)
                 break
             except SQLAlchemyError:
                 # the message may already be out: losing this commit means sending it again later,
@@ -194,14 +199,17 @@ class TelegramSender(CitizenEdits):
                 log.exception("could not re-route after chat %s became unreachable", job.chat_id)
         return outcome.action in ("sent", "failed", "skip", "superseded")
 
-    async def _refresh_card(self, job: Job) -> Job | Outcome:
-        """A card's first rendering is sent as the complaint is *now*, however long it waited."""
+    async def _refresh_card(self, job: Job, *, committed_now: bool = False) -> Job | Outcome:
+        """A card's first rendering is sent as the complaint is *now*, however long it waited.
+
+        ``committed_now``: the row was handed over by the commit that rendered it a moment ago (and
+        that commit's state is the complaint's now), so rendering it again from the database is skipped."""
         if job.kind == KIND_EDIT_CARD and job.link_role == RENDER_AT_SEND and job.card_id is not None:
             face = await self.render_edit(job.card_id) if self.render_edit is not None else None
             if face is not None:
                 job.message = face
             return job
-        if self.render_card is None or job.kind == KIND_EDIT_CARD or job.card_id is None:
+        if self.render_card is None or job.kind == KIND_EDIT_CARD or job.card_id is None or committed_now:
             return job
         fresh = await self.render_card(job.card_id)
         if fresh is None:
@@ -229,8 +237,45 @@ class TelegramSender(CitizenEdits):
 
     # ------------------------------------------------------------------ reading
 
-    async def _load(self, row_id: int) -> Job | Outcome | None:
+    @staticmethod
+    def _job(row: OutboxMessage | Fresh, message: OutMessage) -> Job:
+        return Job(
+            row_id=row.id,
+            chat_id=row.chat_id,
+            kind=row.kind,
+            message=message,
+            attempts=row.attempts or 0,
+            complaint_id=row.complaint_id,
+            card_id=row.card_id,
+            link_role=row.link_role,
+            link_staff_user_id=row.link_staff_user_id,
+            progress=list(row.result_message_ids or []),
+            row_chat=row.chat_id,
+        )
+
+    def _job_from_memory(self, fresh: Fresh) -> Job | Outcome | None:
+        """A row known in memory that needs nothing else from the database (no card to edit or reply to, no
+        photo to look up) becomes a job without a query; None: read it (see :meth:`_load`)."""
+        if fresh.kind != KIND_SEND:
+            return None
+        try:
+            message = OutMessage.from_dict(fresh.payload)
+        except (KeyError, TypeError, ValueError) as exc:
+            return Outcome("failed", error=f"malformed payload: {exc!r}")
+        ref = message.reply_to
+        if message.photos or (ref is not None and ref.kind == "card" and ref.complaint_id is not None):
+            return None
+        job = self._job(fresh, message)
+        if ref is not None and ref.message_id is not None:
+            job.reply_to = int(ref.message_id)
+        return job
+
+    async def _load(self, row_id: int, fresh: Fresh | None = None) -> Job | Outcome | None:
         """Copy the row and what it refers to out of the database; an outcome if it cannot go now."""
+        if fresh is not None:
+            known = self._job_from_memory(fresh)
+            if known is not None:
+                return known
         async with self._db_sem, self.sessionmaker() as session:
             row = await session.get(OutboxMessage, row_id)
             if row is None or row.status != PENDING:
@@ -239,18 +284,7 @@ class TelegramSender(CitizenEdits):
                 message = OutMessage.from_dict(row.payload)
             except (KeyError, TypeError, ValueError) as exc:
                 return Outcome("failed", error=f"malformed payload: {exc!r}")
-            job = Job(
-                row_id=row.id,
-                chat_id=row.chat_id,
-                kind=row.kind,
-                message=message,
-                attempts=row.attempts or 0,
-                complaint_id=row.complaint_id,
-                card_id=row.card_id,
-                link_role=row.link_role,
-                link_staff_user_id=row.link_staff_user_id,
-                progress=list(row.result_message_ids or []),
-            )
+            job = self._job(row, message)
             repo = OutboxRepo(session)
             if job.kind == KIND_EDIT_CARD:
                 card = await session.get(Card, row.card_id) if row.card_id is not None else None
@@ -335,98 +369,123 @@ class TelegramSender(CitizenEdits):
     # ------------------------------------------------------------------ writing
 
     async def _record(
-        self, row_id: int, job: Job | None, outcome: Outcome, attempt: Attempt
+        self, row_id: int, job: Job | None, outcome: Outcome, attempt: Attempt, *, chain: bool = False
     ) -> tuple[int, str | None, tuple[str, str]] | None:
         """Apply ``outcome`` to the row (and card, links, citizen, agency) in one short transaction.
 
+        With ``chain`` (the worker goes on with its chat after this outcome), the chat's next pending row is
+        read (and, with leases, claimed) in the same transaction and handed to the worker (:meth:`_chain`).
         For a notice to a citizen that is finished, returns (complaint id, why it failed or None)."""
         now = self.clock()
+        chain = chain and job is not None and bool(job.row_chat) and outcome.action in CONTINUES
+        following: OutboxMessage | None = None
+        claimed = False
         async with self._db_sem, self.sessionmaker() as session, session.begin():
             repo = OutboxRepo(session)
-            row = await session.get(OutboxMessage, row_id)
+            if chain:
+                assert job is not None
+                row, following = await repo.this_and_next(row_id, job.row_chat, self.channel)
+                if row is None or row.chat_id != job.row_chat:
+                    chain, following = False, None
+            else:
+                row = await session.get(OutboxMessage, row_id)
             await self._save_file_ids(session, attempt)
             if row is None:
                 return None
             if row.status != PENDING and outcome.action != "sent":
                 return None  # superseded (or finished) meanwhile: nothing left to decide
             chat_id = row.chat_id
-            if outcome.action == "sent":
-                repo.mark_sent(row, outcome.message_ids, now=now)
-                if job is not None and job.kind != KIND_EDIT_CARD:
-                    await self._record_links(session, row, outcome)
-                self.sent += 1
-                self.processed += 1
-                self._count("sent")
-                log.info(
-                    "delivered outbox row %s to chat %s (%s)",
-                    row_id, chat_id, ",".join(outcome.message_ids),
-                    extra={"outbox_id": row_id, "chat_id": chat_id, "message_ids": outcome.message_ids},
-                )
-                if row.complaint_id is not None and row.link_role in WATCHED_ROLES:
-                    return row.complaint_id, None, (CHANNEL, chat_id)  # arrived: an earlier warning can go
-            elif outcome.action == "failed":
-                repo.mark_failed(row, error=outcome.error, now=now)
+            if following is not None and self.lease_owner is not None:
+                claimed = bool(await claim_rows(session, OutboxMessage, [following.id], self.lease_owner,
+                                                now=now, ttl=self.lease_ttl))
+            notice = await self._apply(session, repo, row, job, outcome, now)
+        if chain:
+            self._chain(chat_id, row_id, following, claimed=claimed, now=now)
+        return notice
+
+    async def _apply(
+        self, session: AsyncSession, repo: OutboxRepo, row: OutboxMessage, job: Job | None, outcome: Outcome,
+        now: datetime,
+    ) -> tuple[int, str | None, tuple[str, str]] | None:
+        """The outcome's changes to ``row`` and what hangs on it, inside :meth:`_record`'s transaction."""
+        row_id, chat_id = row.id, row.chat_id
+        if outcome.action == "sent":
+            repo.mark_sent(row, outcome.message_ids, now=now)
+            if job is not None and job.kind != KIND_EDIT_CARD:
+                await self._record_links(session, row, outcome)
+            self.sent += 1
+            self.processed += 1
+            self._count("sent")
+            log.info(
+                "delivered outbox row %s to chat %s (%s)",
+                row_id, chat_id, ",".join(outcome.message_ids),
+                extra={"outbox_id": row_id, "chat_id": chat_id, "message_ids": outcome.message_ids},
+            )
+            if row.complaint_id is not None and row.link_role in WATCHED_ROLES:
+                return row.complaint_id, None, (CHANNEL, chat_id)  # arrived: an earlier warning can go
+        elif outcome.action == "failed":
+            repo.mark_failed(row, error=outcome.error, now=now)
+            self.failed += 1
+            self.processed += 1
+            self._count("failed")
+            if outcome.blocked and not is_group_chat(chat_id):
+                await CitizenRepo(session).set_blocked(CHANNEL, chat_id, True)
+            log.warning(
+                "outbox row %s to chat %s failed for good: %s", row_id, chat_id, outcome.error,
+                extra={"outbox_id": row_id, "chat_id": chat_id},
+            )
+            if row.complaint_id is not None and row.link_role in WATCHED_ROLES:
+                reason = REASON_BLOCKED if outcome.blocked else "Telegram: " + outcome.error[:120]
+                return row.complaint_id, reason, (CHANNEL, chat_id)
+        elif outcome.action == "skip":
+            self.processed += 1
+        elif outcome.action == "superseded":
+            row.status = SUPERSEDED
+            row.lease_owner = row.lease_until = None
+            row.last_error = outcome.error
+            self.processed += 1
+        elif outcome.action == "flood":
+            until = now + timedelta(seconds=outcome.delay)
+            repo.mark_retry(row, error=outcome.error, delay=outcome.delay, now=now, count_attempt=False)
+            await repo.defer_chat(chat_id, until)
+            self._pause(chat_id, outcome.delay)
+            self._count("flood")
+            log.warning(
+                "flood control in chat %s: waiting %.0fs", chat_id, outcome.delay,
+                extra={"outbox_id": row_id, "chat_id": chat_id, "retry_after": outcome.delay},
+            )
+        elif outcome.action == "migrated":
+            assert outcome.migrate_to is not None
+            new_chat = str(outcome.migrate_to)
+            await AgencyRepo(session).migrate_chat(int(chat_id), outcome.migrate_to)
+            await repo.move_chat(chat_id, new_chat)
+            row.chat_id = new_chat
+            row.next_attempt_at = now
+            log.warning(
+                "group %s became supergroup %s; outbox re-addressed", chat_id, new_chat,
+                extra={"outbox_id": row_id, "chat_id": chat_id, "new_chat_id": new_chat},
+            )
+        else:  # retry
+            if outcome.count_attempt and self._exhausted(row):
+                repo.mark_failed(row, error=f"gave up after {row.attempts + 1} attempts: {outcome.error}", now=now)
                 self.failed += 1
                 self.processed += 1
                 self._count("failed")
-                if outcome.blocked and not is_group_chat(chat_id):
-                    await CitizenRepo(session).set_blocked(CHANNEL, chat_id, True)
-                log.warning(
-                    "outbox row %s to chat %s failed for good: %s", row_id, chat_id, outcome.error,
-                    extra={"outbox_id": row_id, "chat_id": chat_id},
-                )
+                log.error("outbox row %s to chat %s: giving up: %s", row_id, chat_id, outcome.error,
+                          extra={"outbox_id": row_id, "chat_id": chat_id})
                 if row.complaint_id is not None and row.link_role in WATCHED_ROLES:
-                    reason = REASON_BLOCKED if outcome.blocked else "Telegram: " + outcome.error[:120]
-                    return row.complaint_id, reason, (CHANNEL, chat_id)
-            elif outcome.action == "skip":
-                self.processed += 1
-            elif outcome.action == "superseded":
-                row.status = SUPERSEDED
-                row.lease_owner = row.lease_until = None
-                row.last_error = outcome.error
-                self.processed += 1
-            elif outcome.action == "flood":
-                until = now + timedelta(seconds=outcome.delay)
-                repo.mark_retry(row, error=outcome.error, delay=outcome.delay, now=now, count_attempt=False)
-                await repo.defer_chat(chat_id, until)
-                self._pause(chat_id, outcome.delay)
-                self._count("flood")
-                log.warning(
-                    "flood control in chat %s: waiting %.0fs", chat_id, outcome.delay,
-                    extra={"outbox_id": row_id, "chat_id": chat_id, "retry_after": outcome.delay},
+                    return row.complaint_id, "Telegram: " + outcome.error[:120], (CHANNEL, chat_id)
+            else:
+                delay = self._backoff(row.attempts or 0) if outcome.count_attempt else outcome.delay
+                repo.mark_retry(
+                    row, error=outcome.error, delay=delay, now=now, count_attempt=outcome.count_attempt
                 )
-            elif outcome.action == "migrated":
-                assert outcome.migrate_to is not None
-                new_chat = str(outcome.migrate_to)
-                await AgencyRepo(session).migrate_chat(int(chat_id), outcome.migrate_to)
-                await repo.move_chat(chat_id, new_chat)
-                row.chat_id = new_chat
-                row.next_attempt_at = now
-                log.warning(
-                    "group %s became supergroup %s; outbox re-addressed", chat_id, new_chat,
-                    extra={"outbox_id": row_id, "chat_id": chat_id, "new_chat_id": new_chat},
-                )
-            else:  # retry
-                if outcome.count_attempt and self._exhausted(row):
-                    repo.mark_failed(row, error=f"gave up after {row.attempts + 1} attempts: {outcome.error}", now=now)
-                    self.failed += 1
-                    self.processed += 1
-                    self._count("failed")
-                    log.error("outbox row %s to chat %s: giving up: %s", row_id, chat_id, outcome.error,
-                              extra={"outbox_id": row_id, "chat_id": chat_id})
-                    if row.complaint_id is not None and row.link_role in WATCHED_ROLES:
-                        return row.complaint_id, "Telegram: " + outcome.error[:120], (CHANNEL, chat_id)
-                else:
-                    delay = self._backoff(row.attempts or 0) if outcome.count_attempt else outcome.delay
-                    repo.mark_retry(
-                        row, error=outcome.error, delay=delay, now=now, count_attempt=outcome.count_attempt
+                if outcome.count_attempt:
+                    self._count("retry")
+                    log.warning(
+                        "outbox row %s to chat %s: retry in %.1fs: %s", row_id, chat_id, delay, outcome.error,
+                        extra={"outbox_id": row_id, "chat_id": chat_id},
                     )
-                    if outcome.count_attempt:
-                        self._count("retry")
-                        log.warning(
-                            "outbox row %s to chat %s: retry in %.1fs: %s", row_id, chat_id, delay, outcome.error,
-                            extra={"outbox_id": row_id, "chat_id": chat_id},
-                        )
         return None
 
     @staticmethod

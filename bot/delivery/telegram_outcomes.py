@@ -70,6 +70,8 @@ class Job:
     card_kind: str = "text"
     photos: list[PhotoSource] = field(default_factory=list)
     progress: list[str] = field(default_factory=list)
+    #: the row's own chat (its worker's key; an edit's ``chat_id`` is taken from the card)
+    row_chat: str = ""
 
 
 Action = Literal["sent", "retry", "failed", "flood", "migrated", "skip", "superseded"]
