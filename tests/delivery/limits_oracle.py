@@ -64,27 +64,29 @@ def largest_cost(limits: RateLimits, chat: int) -> int:
     return max(1, min(counts))
 
 
-def violations(limits: RateLimits, sent: list[Sent]) -> list[str]:
-    """Every window (scope, end, count, limit) that holds more than Telegram allows."""
-    scopes = raw_windows(limits)
+def over_limit(name: str, stamps: list[tuple[float, int]], windows: list[tuple[int, float]]) -> list[str]:
+    """The first window of each (count, seconds) that holds more than count; ``stamps``: (time, cost)."""
+    stamps = sorted(stamps)
     found: list[str] = []
+    for count, seconds in windows:
+        for end, _ in stamps:
+            inside = sum(cost for at, cost in stamps if end - seconds < at <= end)
+            if inside > count:
+                found.append(f"{name}: {inside} > {count} in ({end - seconds:.4f}, {end:.4f}]")
+                break
+    return found
 
-    def check(name: str, items: list[Sent], windows: list[tuple[int, float]]) -> None:
-        stamps = sorted(items, key=lambda s: s.at)
-        for count, seconds in windows:
-            for end in stamps:
-                inside = sum(s.cost for s in stamps if end.at - seconds < s.at <= end.at)
-                if inside > count:
-                    found.append(f"{name}: {inside} > {count} in ({end.at - seconds:.4f}, {end.at:.4f}]")
-                    break
 
-    check("overall", [s for s in sent if not s.edit], scopes["overall"])
-    for chat in {s.chat for s in sent}:
+def violations(limits: RateLimits, sent: list[Sent]) -> list[str]:
+    """Every scope with a window (end, count, limit) that holds more than Telegram allows."""
+    scopes = raw_windows(limits)
+    found = over_limit("overall", [(s.at, s.cost) for s in sent if not s.edit], scopes["overall"])
+    for chat in sorted({s.chat for s in sent}):
         mine = [s for s in sent if s.chat == chat]
         if chat < 0:
-            check(f"group {chat}", mine, scopes["group"])
+            found += over_limit(f"group {chat}", [(s.at, s.cost) for s in mine], scopes["group"])
         else:
-            check(f"private {chat}", [s for s in mine if not s.edit], scopes["private"])
+            found += over_limit(f"private {chat}", [(s.at, s.cost) for s in mine if not s.edit], scopes["private"])
     return found
 
 

@@ -16,8 +16,7 @@ from bot.delivery.ratelimit import RateLimits
 from bot.delivery.shared_limits import SharedRateLimiter
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-LIMITS = RateLimits(global_per_second=30, private_per_second=1, group_per_minute=20, global_burst=20,
-                    private_burst=3)
+LIMITS = RateLimits(global_per_second=30, private_per_second=1, group_per_minute=20, private_burst=3)
 
 
 async def _redis_up() -> bool:
@@ -60,8 +59,8 @@ async def test_a_group_gets_twenty_a_minute_from_all_processes_together(processe
     for limiter in (first, second):
         wait = await limiter.acquire(-100123)
         assert 55 < wait <= 61, "the 21st waits until the first leaves the minute window"
-    # another group has its own window: only the global rate (30/s, its burst just spent) holds it back
-    assert await first.acquire(-100999) < 1 / LIMITS.global_per_second + 0.01
+    # another group has its own window, and the overall second still has room
+    assert await first.acquire(-100999) == 0.0
 
 
 async def test_edits_count_in_a_group_but_not_against_the_global_rate(processes: Callable[[], SharedRateLimiter]) -> None:
@@ -75,21 +74,21 @@ async def test_a_private_chat_gets_a_short_burst_then_one_a_second(processes: Ca
     first, second = processes(), processes()
     assert [await first.acquire(4242), await second.acquire(4242), await first.acquire(4242)] == [0.0] * 3
     wait = await second.acquire(4242)
-    assert 0.5 < wait <= 1.0
+    assert 0.5 < wait <= 1.1, "the 4th waits until the answer has left its second (and the margin)"
     await asyncio.sleep(wait)
     assert await second.acquire(4242) == 0.0
 
 
-async def test_the_whole_bot_stays_under_its_global_burst(processes: Callable[[], SharedRateLimiter]) -> None:
+async def test_the_whole_bot_stays_under_its_overall_second(processes: Callable[[], SharedRateLimiter]) -> None:
     first, second = processes(), processes()
     granted = 0
     started = time.monotonic()
     for chat in range(1, 41):
         if await (first if chat % 2 else second).acquire(chat) == 0.0:
             granted += 1
-    refilled = (time.monotonic() - started) * LIMITS.global_per_second
-    # 40 different chats at once: the global burst goes now, plus what 30/s refills while we ask
-    assert LIMITS.global_burst <= granted <= LIMITS.global_burst + refilled + 1
+    elapsed = time.monotonic() - started
+    # 40 different chats at once: 30 go within the (1.1-second) window, the rest wait for it to slide
+    assert granted == 30 or elapsed > 1.0, (granted, elapsed)
 
 
 async def test_a_429_pauses_the_chat_for_every_process(processes: Callable[[], SharedRateLimiter]) -> None:
