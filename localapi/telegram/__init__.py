@@ -12,7 +12,7 @@ Usage::
 from .errors import SimulationError, TelegramAPIError
 from .media import make_jpeg
 from .methods import Upload
-from .ratelimit import RateLimits
+from .ratelimit import STRICT, RateLimits
 from .server import TelegramServer
 from .simulation import SimUser
 from .state import ChatRecord, FileRecord, StoredMessage, UserRecord
@@ -22,6 +22,7 @@ User = SimUser
 Message = StoredMessage
 
 __all__ = [
+    "STRICT",
     "Chat",
     "ChatRecord",
     "FileRecord",

@@ -14,7 +14,7 @@ import contextlib
 from localapi.telegram.server import TelegramServer
 
 
-async def _serve(host: str, port: int, token: str, rate_limits: bool) -> None:
+async def _serve(host: str, port: int, token: str, rate_limits: bool | str) -> None:
     server = TelegramServer(token, rate_limits=rate_limits)
     await server.start(host, port)
     print(f"Local Telegram Bot API server at {server.base_url} (token {token.split(':', 1)[0]}:…)", flush=True)
@@ -30,9 +30,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--token", default="123456:LOCAL-TEST-TOKEN")
     parser.add_argument("--no-rate-limits", action="store_true", help="lift Telegram's flood limits")
+    parser.add_argument("--strict-limits", action="store_true",
+                        help="count Telegram's limits in sliding windows (429s: GET /_control/info)")
     args = parser.parse_args()
+    limits: bool | str = False if args.no_rate_limits else "strict" if args.strict_limits else True
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args.host, args.port, args.token, not args.no_rate_limits))
+        asyncio.run(_serve(args.host, args.port, args.token, limits))
 
 
 if __name__ == "__main__":

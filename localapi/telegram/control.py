@@ -3,7 +3,8 @@
 All routes live under ``/_control``; bodies and answers are JSON, answers are ``{"ok": true, "result": ...}``
 or ``{"ok": false, "error": "..."}`` with HTTP 400 (404 for unknown ids).
 
-- ``GET  /_control/info`` -> bot user, token-free base info, spec version, problem lists
+- ``GET  /_control/info`` -> bot user, token-free base info, spec version, problem lists, ``rate_limits``
+  (``"off"``, ``"strict"`` or ``"buckets"``), ``rate_limited`` (429s answered) and ``rate_limited_calls``
 - ``POST /_control/users`` ``{first_name, last_name?, username?, language_code?}`` -> User
 - ``GET  /_control/users`` -> [User]
 - ``POST /_control/groups`` ``{title, member_ids: [int], admin_ids?: [int], supergroup?: bool, creator_id?,
@@ -152,7 +153,10 @@ def add_control_routes(app: web.Application, server: TelegramServer) -> None:
     async def info(request: web.Request) -> Any:
         return {"bot": server.state.bot.to_dict(), "spec_version": server.spec.version if server.spec else None,
                 "spec_violations": server.spec_violations, "spec_warnings": server.spec_warnings,
-                "pending_updates": len(server.state.updates), "webhook_url": server.state.webhook.url}
+                "pending_updates": len(server.state.updates), "webhook_url": server.state.webhook.url,
+                "rate_limits": "off" if server.rate_limits is None else "strict" if server.rate_limits.strict
+                else "buckets", "rate_limited": server.rate_limited,
+                "rate_limited_calls": dict(server.rate_limited_calls)}
 
     async def create_user(request: web.Request) -> Any:
         body = await _body(request)

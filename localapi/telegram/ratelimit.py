@@ -2,12 +2,27 @@
 
 Bots that ignore these get 429 "Too Many Requests: retry after N" in production; the local server enforces
 the same shape of limits (tightenable in tests, switchable off for benchmarks) so retry logic is exercised.
+
+Two ways of counting:
+
+* the default (``strict=False``): token buckets overall and per private chat (a little lenient: a bucket
+  lets a burst and its refill through within one second), a sliding 60-second window per group;
+* strict (``strict=True``, :data:`STRICT`, ``TelegramServer(rate_limits="strict")``): every limit is a
+  sliding window, "at most N in ANY W seconds", as Telegram documents them -- overall
+  ``floor(global_per_second)`` sends in any second (and ``global_burst`` in any ``global_burst /
+  global_per_second`` seconds when smaller); per private chat ``private_burst`` sends in any ``1 /
+  private_per_second`` seconds and ``floor(private_per_second * private_window)`` in any
+  ``private_window`` seconds (with :data:`STRICT`: 3 in any second, 10 in any 10 s -- "about one message
+  per second, short bursts tolerated" made exact: a burst of 3, one a second over every 10 s); per group
+  ``group_per_minute`` sends and edits in any 60 s. An album of N counts N (a window smaller than the
+  album counts it as full). Edits count in groups only, as in Telegram.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +37,10 @@ class RateLimits:
     private_per_second: float = 1.0
     private_burst: int = 4  # short bursts (e.g. an answer plus a keyboard) are tolerated
     group_per_minute: int = 20
+    #: sliding windows instead of buckets (see the module's docstring)
+    strict: bool = False
+    #: strict only: the private chat's sustained window
+    private_window: float = 10.0
 
 
 class _TokenBucket:
@@ -47,6 +66,34 @@ class _TokenBucket:
         self.tokens -= min(cost, self.capacity)
 
 
+def strict_windows(limits: RateLimits) -> dict[str, list[tuple[int, float]]]:
+    """The strict mode's (count, seconds) windows per scope, the longest last."""
+    rate = limits.global_per_second
+    second = max(1.0, 1 / rate)
+    per_second = max(1, math.floor(rate * second + 1e-9))
+    overall = [(per_second, second)]
+    if limits.global_burst < per_second:
+        overall.append((limits.global_burst, limits.global_burst / rate))
+    p_rate = limits.private_per_second
+    private = [(limits.private_burst, 1 / p_rate),
+               (max(1, math.floor(p_rate * limits.private_window + 1e-9)), limits.private_window)]
+    return {"overall": sorted(overall, key=lambda w: w[1]), "private": sorted(private, key=lambda w: w[1]),
+            "group": [(limits.group_per_minute, 60.0)]}
+
+
+def _log_wait(stamps: deque[float], windows: list[tuple[int, float]], now: float, cost: int) -> float:
+    """Seconds until ``cost`` more fit in every window of the log (0: now); forgets stamps past them all."""
+    while stamps and stamps[0] <= now - windows[-1][1]:
+        stamps.popleft()
+    wait = 0.0
+    for count, seconds in windows:
+        first = bisect_right(stamps, now - seconds)
+        excess = len(stamps) - first + min(cost, count) - count
+        if excess > 0:
+            wait = max(wait, stamps[first + excess - 1] + seconds - now, 1e-6)
+    return wait
+
+
 @dataclass
 class _Window:
     """Sliding 60-second window of send timestamps for one group."""
@@ -64,12 +111,39 @@ class RateLimiter:
         self._global = _TokenBucket(limits.global_per_second, limits.global_burst, now)
         self._private: dict[int, _TokenBucket] = {}
         self._groups: dict[int, _Window] = {}
+        self._windows = strict_windows(limits) if limits.strict else {}
+        self._logs: dict[int | None, deque[float]] = {}  # strict: None = overall, else a chat
+        self._granted = 0
+
+    def _check_strict(self, chat_id: int, *, is_group: bool, cost: int, edit: bool) -> float:
+        now = self._clock()
+        scopes: list[tuple[int | None, list[tuple[int, float]]]] = []
+        if not edit:
+            scopes.append((None, self._windows["overall"]))
+        if is_group:
+            scopes.append((chat_id, self._windows["group"]))
+        elif not edit:
+            scopes.append((chat_id, self._windows["private"]))
+        wait = max([0.0] + [_log_wait(self._logs.setdefault(key, deque()), windows, now, cost)
+                            for key, windows in scopes])
+        if wait > 0:
+            return wait
+        for key, windows in scopes:
+            self._logs[key].extend([now] * min(cost, max(count for count, _ in windows)))
+        self._granted += 1
+        if self._granted % 1000 == 0:  # memory follows active chats: forget logs past every window
+            horizon = now - max(windows[-1][1] for windows in self._windows.values())
+            for key in [k for k, log in self._logs.items() if k is not None and (not log or log[-1] <= horizon)]:
+                del self._logs[key]
+        return 0.0
 
     def check(self, chat_id: int, *, is_group: bool, cost: int = 1, edit: bool = False) -> float:
         """Return 0 and record the action if allowed, else the seconds to wait (nothing recorded).
 
         Edits only count toward the per-group limit, as in Telegram.
         """
+        if self.limits.strict:
+            return self._check_strict(chat_id, is_group=is_group, cost=cost, edit=edit)
         now = self._clock()
         waits = [0.0]
         private = None
@@ -106,3 +180,9 @@ class RateLimiter:
     def reset(self) -> None:
         """Forget all history (used by the control API's reset)."""
         self.__init__(self.limits, self._clock)  # type: ignore[misc]
+
+
+#: Telegram's limits counted strictly in sliding windows (the benchmark's limit-on mode): 30 in any second
+#: overall, 3 in any second and 10 in any 10 s per private chat, 20 in any 60 s per group (edits too)
+STRICT = RateLimits(global_per_second=30.0, global_burst=30, private_per_second=1.0, private_burst=3,
+                    group_per_minute=20, strict=True, private_window=10.0)

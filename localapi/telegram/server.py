@@ -22,7 +22,7 @@ from aiohttp import web
 from . import errors
 from .errors import TelegramAPIError
 from .methods import BotApi, Faults, Upload
-from .ratelimit import RateLimiter, RateLimits
+from .ratelimit import STRICT, RateLimiter, RateLimits
 from .simulation import Simulation
 from .spec import FILE, ApiSpec, Validator, find_spec_path
 from .state import TelegramState, now_ts, update_kind
@@ -38,12 +38,14 @@ class TelegramServer(Simulation):
 
     ``spec_path``: None = locate ``<project root>/../shared/specs/telegram-bot-api.json`` (or
     ``$SIKESAL_TELEGRAM_SPEC``), a path = use that file, False = no spec validation.
-    ``rate_limits``: True = Telegram-like defaults, False = off (benchmarks), or a ``RateLimits``.
+    ``rate_limits``: True = Telegram-like defaults (buckets), ``"strict"`` = Telegram's limits counted in
+    sliding windows (:data:`~localapi.telegram.ratelimit.STRICT`), False = off (benchmarks), or a
+    ``RateLimits``. ``rate_limited`` counts the 429s answered (``rate_limited_calls`` per method).
     """
 
     def __init__(self, token: str = "123456:TEST", *, bot_username: str = "sikesal_bot",
                  bot_first_name: str = "SiKesal", spec_path: Path | str | bool | None = None,
-                 rate_limits: bool | RateLimits = True, privacy_mode: bool = False) -> None:
+                 rate_limits: bool | str | RateLimits = True, privacy_mode: bool = False) -> None:
         super().__init__(privacy_mode=privacy_mode)
         self.token = token
         prefix = token.split(":", 1)[0]
@@ -51,9 +53,15 @@ class TelegramServer(Simulation):
         self.spec_path = find_spec_path(spec_path)
         self.spec: ApiSpec | None = ApiSpec.load(self.spec_path) if self.spec_path else None
         self.validator = Validator(self.spec)
+        if rate_limits not in (True, False, "strict") and not isinstance(rate_limits, RateLimits):
+            raise ValueError(f"rate_limits: True, False, 'strict' or a RateLimits, not {rate_limits!r}")
         self.rate_limits: RateLimits | None = (
-            RateLimits() if rate_limits is True else (rate_limits if isinstance(rate_limits, RateLimits) else None)
+            RateLimits() if rate_limits is True else STRICT if rate_limits == "strict"
+            else (rate_limits if isinstance(rate_limits, RateLimits) else None)
         )
+        #: 429s answered (limits and injected floods), in total and per method (the benchmark reads them)
+        self.rate_limited = 0
+        self.rate_limited_calls: Counter[str] = Counter()
         self.spec_violations: list[str] = []
         self.spec_warnings: list[str] = []
         self.calls: Counter[str] = Counter()  # method name (as sent) -> number of calls
@@ -130,6 +138,8 @@ class TelegramServer(Simulation):
         self.spec_violations.clear()
         self.spec_warnings.clear()
         self.calls.clear()
+        self.rate_limited = 0
+        self.rate_limited_calls.clear()
         self.state.publish({"type": "reset"})
 
     def _wake_pollers(self) -> None:
@@ -179,7 +189,13 @@ class TelegramServer(Simulation):
             if mspec.returns == ("Boolean",):
                 return True
             raise errors.bad_request(f"method {mspec.name} is not supported by the local test server")
-        return await handler(validation.params, uploads)
+        try:
+            return await handler(validation.params, uploads)
+        except TelegramAPIError as exc:
+            if exc.error_code == 429:
+                self.rate_limited += 1
+                self.rate_limited_calls[method] += 1
+            raise
 
     async def _read_params(self, request: web.Request) -> tuple[dict[str, Any], dict[str, Upload]]:
         params: dict[str, Any] = dict(request.query)
