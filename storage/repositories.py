@@ -82,15 +82,40 @@ class _Repo:
         return obj
 
 
+#: built once (statement construction costs about as much as the query); bound per call
+_CITIZEN_BY_CHANNEL = select(Citizen).where(
+    Citizen.channel == bindparam("channel"), Citizen.channel_user_id == bindparam("user")
+)
+#: the citizen and (outer-joined) their conversation row: both land in the session's identity map
+_CITIZEN_WITH_CONVERSATION = (
+    select(Citizen, ConversationRow)
+    .outerjoin(ConversationRow, ConversationRow.citizen_id == Citizen.id)
+    .where(Citizen.channel == bindparam("channel"), Citizen.channel_user_id == bindparam("user"))
+)
+
+
+#: ``Session.info`` key: rows loaded alongside others and kept referenced until the session ends
+_LOADED = "sikesal_loaded"
+
+
 class CitizenRepo(_Repo):
     async def get(self, citizen_id: int) -> Citizen | None:
         return await self.session.get(Citizen, citizen_id)
 
     async def by_channel(self, channel: str, channel_user_id: str) -> Citizen | None:
-        result = await self.session.execute(
-            select(Citizen).where(Citizen.channel == channel, Citizen.channel_user_id == str(channel_user_id))
-        )
-        return result.scalar_one_or_none()
+        params = {"channel": channel, "user": str(channel_user_id)}
+        return (await self.session.execute(_CITIZEN_BY_CHANNEL, params)).scalar_one_or_none()
+
+    async def with_conversation(self, channel: str, channel_user_id: str) -> Citizen | None:
+        """:meth:`by_channel`, loading the citizen's conversation row in the same query (into the session,
+        so :meth:`ConversationRepo.load` needs no query of its own)."""
+        params = {"channel": channel, "user": str(channel_user_id)}
+        found = (await self.session.execute(_CITIZEN_WITH_CONVERSATION, params)).first()
+        if found is None:
+            return None
+        # the session's identity map holds unchanged objects weakly: keep the row alive for this unit of work
+        self.session.info.setdefault(_LOADED, []).append(found[1])
+        return found[0]  # type: ignore[no-any-return]
 
     async def get_or_create(
         self,
@@ -99,14 +124,19 @@ class CitizenRepo(_Repo):
         *,
         display_name: str | None = None,
         language: str | None = None,
+        with_conversation: bool = False,
     ) -> Citizen:
-        """The citizen for this channel account, created on first contact.
+        """The citizen for this channel account, created on first contact (``with_conversation``: see
+        :meth:`with_conversation`).
 
         Two first messages may arrive at once: the unique constraint decides, the loser re-reads.
         An existing citizen's name is refreshed when a new one is given (people rename themselves).
         """
         channel_user_id = str(channel_user_id)
-        citizen = await self.by_channel(channel, channel_user_id)
+        if with_conversation:
+            citizen = await self.with_conversation(channel, channel_user_id)
+        else:
+            citizen = await self.by_channel(channel, channel_user_id)
         if citizen is None:
             new = Citizen(
                 channel=channel,
@@ -134,8 +164,8 @@ class CitizenRepo(_Repo):
         """The citizen wrote to us at ``at``: WhatsApp's 24-hour customer-service window runs from
         here. Never moves backwards, so a late-processed older message cannot shorten the window."""
         if citizen.last_inbound_at is None or at > citizen.last_inbound_at:
+            # no flush of its own: the event's other changes to the row (the rate window) go in the same UPDATE
             citizen.last_inbound_at = at
-            await self.session.flush()
 
     async def set_blocked(self, channel: str, channel_user_id: str, blocked: bool) -> bool:
         """Record that the citizen blocked (or unblocked) the bot, so nobody keeps retrying sends.

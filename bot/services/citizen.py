@@ -72,7 +72,7 @@ async def handle_citizen_event(
             log.info("skipping redelivered update %s", update_key)
             return CitizenResult(duplicate=True)
         citizen = await uow.citizens.get_or_create(
-            channel, channel_user_id, display_name=incoming.display_name, language=None
+            channel, channel_user_id, display_name=incoming.display_name, language=None, with_conversation=True
         )
         if citizen.blocked_bot:
             await uow.citizens.set_blocked(channel, channel_user_id, False)
