@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -28,6 +30,12 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 #: how long a SQLite connection waits for another writer before "database is locked"
 SQLITE_BUSY_TIMEOUT_MS = 5000
+#: prepared statements asyncpg keeps per PostgreSQL connection (``?prepared_statement_cache_size=`` in
+#: ``DATABASE_URL`` overrides it; 0 switches the cache off, e.g. behind pgbouncer in transaction mode)
+PG_PREPARED_STATEMENTS = 500
+#: a pooled PostgreSQL connection idle this long is checked (one round trip) before it is used again
+PG_PING_AFTER_IDLE_S = 10.0
+_IDLE_SINCE = "sikesal_idle_since"
 
 
 def default_database_url(data_dir: Path) -> str:
@@ -101,8 +109,10 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     up front serialises writers, which waits (up to the busy timeout) instead of failing. Keep
     transactions short: no network I/O inside a unit of work (that is what the outbox is for).
 
-    PostgreSQL: a modest pool with pre-ping (the bot runs for months; connections get dropped by
-    firewalls and server restarts) and recycling. Extra ``kwargs`` go to ``create_async_engine``.
+    PostgreSQL: a pool of 10 (+10 overflow) with recycling, a connection checked before use when it sat
+    idle (the bot runs for months; connections get dropped by firewalls and server restarts; see
+    :func:`_install_idle_ping`) and asyncpg's prepared-statement cache sized for the bot's statements.
+    Extra ``kwargs`` go to ``create_async_engine``.
     """
     sa_url = make_url(url)
     backend = sa_url.get_backend_name()
@@ -124,12 +134,42 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         _install_sqlite_hooks(engine, wal=path is not None)
         return engine
     if backend == "postgresql":
-        pg_options: dict[str, Any] = {"pool_pre_ping": True}
+        pg_options: dict[str, Any] = {}
         if "poolclass" not in kwargs:  # sizing only applies to the default QueuePool
             pg_options.update(pool_size=10, max_overflow=10, pool_timeout=30, pool_recycle=1800)
+        if sa_url.get_driver_name() == "asyncpg" and "prepared_statement_cache_size" not in sa_url.query:
+            # asyncpg prepares every statement; the bot runs a few hundred distinct ones, and the default
+            # cache of 100 per connection would evict and re-prepare (a round trip) in the hot paths
+            pg_options["connect_args"] = {"prepared_statement_cache_size": PG_PREPARED_STATEMENTS}
         pg_options.update(kwargs)
-        return create_async_engine(url, **pg_options)
+        engine = create_async_engine(url, **pg_options)
+        if not pg_options.get("pool_pre_ping"):
+            _install_idle_ping(engine, PG_PING_AFTER_IDLE_S)
+        return engine
     return create_async_engine(url, **kwargs)
+
+
+def _install_idle_ping(engine: AsyncEngine, idle_s: float) -> None:
+    """Check a pooled connection before use only when it sat idle ``idle_s`` seconds or more.
+
+    Why not ``pool_pre_ping``: with asyncpg it costs three round trips (BEGIN, ``;``, ROLLBACK) on every
+    checkout, that is on every transaction, while the connections it protects against (dropped by a
+    firewall or a server restart) are the ones that sat idle. A connection that fails the check is
+    replaced (``DisconnectionError`` makes the pool connect afresh), as with pre-ping."""
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(_dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is None or time.monotonic() - since < idle_s:
+            return
+        try:
+            dbapi_connection.ping()  # type: ignore[attr-defined]
+        except Exception as exc:  # whatever the driver raises, the connection is unusable: take another
+            raise DisconnectionError(f"pooled connection failed its check after {idle_s:.0f}s idle") from exc
 
 
 def _install_sqlite_hooks(engine: AsyncEngine, *, wal: bool) -> None:
