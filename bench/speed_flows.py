@@ -54,6 +54,8 @@ class Person:
         self.cursor = 0
         #: monotonic time of each action (one update each)
         self.actions: list[float] = []
+        #: what each action was (a button's payload without its argument, "text", "photo", "location")
+        self.kinds: list[str] = []
         #: (monotonic time *Send* was pressed, tracking number) per filing
         self.filed: list[tuple[float, str]] = []
 
@@ -66,7 +68,8 @@ class Person:
         self.cursor = message.message_id
         return message
 
-    async def act(self, action: Callable[[], object]) -> StoredMessage:
+    async def act(self, action: Callable[[], object], kind: str = "text") -> StoredMessage:
+        self.kinds.append(kind)
         self.actions.append(time.monotonic())
         action()
         return await self.next()
@@ -81,7 +84,8 @@ class Person:
         target = self.latest_with_button(payload)
         if target is None:
             raise AssertionError(f"no message with button {payload!r} in chat {self.chat_id}")
-        return await self.act(lambda: self.user.press_button(target.message_id, real_data(target, payload)))
+        return await self.act(lambda: self.user.press_button(target.message_id, real_data(target, payload)),
+                              f"tap {payload.split(':')[0]}")
 
     async def until_button(self, payload: str) -> StoredMessage:
         deadline = time.monotonic() + self.timeout
@@ -96,7 +100,7 @@ async def sikesal_filing(person: Person, category: str, spot: tuple[float, float
                          description: str, pause: Pause) -> str:
     """The whole filing (8 updates, as the e2e tests walk it); returns the tracking number."""
     user = person.user
-    greeting = await person.act(lambda: user.send_text("/start"))
+    greeting = await person.act(lambda: user.send_text("/start"), "/start")
     if "menu:new" not in payloads(greeting):
         raise AssertionError(f"no menu after /start: {body(greeting)[:80]!r}")
     await pause()
@@ -106,12 +110,12 @@ async def sikesal_filing(person: Person, category: str, spot: tuple[float, float
     await pause()
     await person.act(lambda: user.send_text(description))
     await pause()
-    after_photo = await person.act(lambda: user.send_photo(photo))
+    after_photo = await person.act(lambda: user.send_photo(photo), "photo")
     if "photo:done" in payloads(after_photo):
         await pause()
         await person.tap("photo:done")
     await pause()
-    await person.act(lambda: user.send_location(*spot))
+    await person.act(lambda: user.send_location(*spot), "location")
     await person.until_button("sum:send")  # the summary's buttons come by an edit right after it
     await pause()
     confirmation = await person.tap("sum:send")
@@ -127,13 +131,13 @@ async def noop_filing(person: Person, photo: bytes, spot: tuple[float, float], d
     """The same eight updates to the no-op bot: text, tap, tap, text, photo, tap, location, tap."""
     user = person.user
     steps: list[Callable[[], Awaitable[StoredMessage]]] = [
-        lambda: person.act(lambda: user.send_text("/start")),
+        lambda: person.act(lambda: user.send_text("/start"), "/start"),
         lambda: person.tap("next"),
         lambda: person.tap("next"),
         lambda: person.act(lambda: user.send_text(description)),
-        lambda: person.act(lambda: user.send_photo(photo)),
+        lambda: person.act(lambda: user.send_photo(photo), "photo"),
         lambda: person.tap("next"),
-        lambda: person.act(lambda: user.send_location(*spot)),
+        lambda: person.act(lambda: user.send_location(*spot), "location"),
         lambda: person.tap("next"),
     ]
     for n, step in enumerate(steps):
@@ -173,16 +177,23 @@ def chat_events(recorder: Recorder) -> dict[int, list[float]]:
 def whole_answers(recorder: Recorder, people: Sequence[Person], *, tail: float = STEP_TIMEOUT) -> list[float]:
     """Per action, seconds from the action to the last bot message or edit in that chat before the citizen's
     next action (the last action: within ``tail`` seconds)."""
+    return [answer for answers in answers_by_kind(recorder, people, tail=tail).values() for answer in answers]
+
+
+def answers_by_kind(recorder: Recorder, people: Sequence[Person], *, tail: float = STEP_TIMEOUT
+                    ) -> dict[str, list[float]]:
+    """:func:`whole_answers` per kind of action (``Person.kinds``), to see which step the tail comes from."""
     events = chat_events(recorder)
-    answers = []
+    answers: dict[str, list[float]] = defaultdict(list)
     for person in people:
         stamps = events.get(person.chat_id, [])
         for n, at in enumerate(person.actions):
             until = person.actions[n + 1] if n + 1 < len(person.actions) else at + tail
             inside = [s for s in stamps if at <= s < until]
             if inside:
-                answers.append(inside[-1] - at)
-    return answers
+                kind = person.kinds[n] if n < len(person.kinds) else "?"
+                answers[kind].append(inside[-1] - at)
+    return dict(answers)
 
 
 def card_delays(recorder: Recorder, people: Sequence[Person], group_ids: Sequence[int]) -> tuple[list[float], int]:

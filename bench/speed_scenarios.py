@@ -15,6 +15,7 @@ from bench.speed_flows import (
     DESCRIPTIONS,
     Outcome,
     Person,
+    answers_by_kind,
     card_delays,
     no_pause,
     noop_filing,
@@ -169,6 +170,8 @@ def _pace_figures(side: str, people: list[Person], outcome: Outcome, bot: BotUnd
         "side": side, "citizens": len(people), "updates": sum(len(p.actions) for p in people),
         "seconds": round(outcome.seconds, 1),
         **latency_figures(whole_answers(recorder, people), "answer"),
+        "answer_p99_ms_by_action": {kind: ms(percentile(values, 99))
+                                    for kind, values in sorted(answers_by_kind(recorder, people).items())},
         **latency_figures(cards, "card"),
         "429s": flood_count(server, recorder),
         **_errors(outcome, bot),
