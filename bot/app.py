@@ -26,6 +26,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from bot.config import AppConfig, TwilioSettings
+from bot.delivery.group_flood import GroupFloodHook
 from bot.delivery.loop import FifoWorkLoop
 from bot.delivery.ratelimit import RateLimits
 from bot.delivery.shared_limits import SharedRateLimiter
@@ -37,6 +38,7 @@ from bot.media_links import secret_for as media_secret_for
 from bot.ops.health import Health, Ticking
 from bot.ops.metrics import Metrics, MetricsServer
 from bot.services.drafts import run_draft_sweeper
+from bot.services.group_flood import refresh_group
 from bot.services.receipts import record_notice_outcome
 from bot.services.reroute import group_unreachable, render_card_now
 from bot.services.rights import build_for_link
@@ -217,6 +219,8 @@ class SikesalApp:
             shared_limiter=self.shared_limiter, **self._retry_settings(),
         )
         self.sender.metrics = self.metrics
+        # floods in agency groups: digests and cards on demand ahead of the queued cards (issue 14)
+        self.sender.group_flood = GroupFloodHook(functools.partial(refresh_group, runtime, self.rate_limits))
         self.dispatcher = build_dispatcher(runtime)
         self.telegram_inbox = TelegramInbox(
             runtime, bot, self.dispatcher, clock=runtime.clock, lease_owner=self.lease_owner,

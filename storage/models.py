@@ -597,3 +597,32 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class GroupDigest(Base):
+    """A digest message in a flooded agency group: the complaints it lists while their cards wait (issue 14,
+    :mod:`handlers.group_flood`). Its text is rendered when it goes out, from the complaints' state then."""
+
+    __tablename__ = "group_digests"
+    __table_args__ = (Index("ix_group_digests_chat_open", "chat_id", "closed"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: the group's chat id, as in ``outbox.chat_id``
+    chat_id: Mapped[str] = mapped_column(String(64))
+    #: the outbox row that posts it (its ``result_message_ids`` name the message once it is out)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"))
+    #: the complaints it lists, in listing order (JSON list of ints)
+    complaint_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    #: those shown as no longer waiting in what was last queued (JSON list of ints)
+    shown_done: Mapped[list[int]] = mapped_column(JSON, default=list)
+    #: how many lines what was last queued showed (lines added later need an edit)
+    shown_lines: Mapped[int] = mapped_column(Integer, default=0)
+    #: its queued progress edit, sent ahead of the cards (None: none)
+    edit_outbox_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    #: its queued closing edit, queued behind the cards it lists so it goes out right after them (None: none)
+    end_outbox_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: when its send or its last edit was queued
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: every complaint on it has its card and the digest says so: nothing more to do
+    closed: Mapped[bool] = mapped_column(Boolean, default=False)

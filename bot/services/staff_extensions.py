@@ -49,6 +49,10 @@ def button_handlers() -> dict[str, ButtonHandler]:
     from handlers.blocking import PREFIX as BLOCK_PREFIX
 
     handlers[BLOCK_PREFIX] = blocking.handle_button  # 🚫 Blokir pelapor (the command centre's cards)
+    from bot.services import group_flood
+    from handlers.group_flood import PREFIX as DIGEST_PREFIX
+
+    handlers[DIGEST_PREFIX] = group_flood.handle_digest_button  # a digest's number: its card now (floods)
     return handlers
 
 

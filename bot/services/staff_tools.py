@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+from bot.services import group_flood
 from bot.services.complaints import GROUP_CHANNEL, build_view, nearby_for_card
 from bot.services.reroute import render_for
 from bot.services.runtime import Runtime
@@ -147,15 +148,19 @@ async def bring_down(rt: Runtime, uow: UnitOfWork, complaint: Complaint, chat_id
     the fresh card's message id is known); in another group it says where the complaint's card is now."""
     now = rt.clock()
     old = await uow.cards.active_for(complaint.id)
+    if await group_flood.bring_forward(uow, old, chat_id):
+        return  # its card is still queued here: that one goes next (one card per complaint)
     view = await nearby_for_card(rt, uow, complaint, await build_view(uow, complaint))
     new = await uow.cards.create(complaint.id, complaint.agency, chat_id, kind="photo" if view.photos else "text")
     if old is not None and old.chat_id == chat_id and old.reroute_reason:
         new.reroute_reason = old.reroute_reason  # still standing in for an unreachable agency group
-    await uow.outbox.enqueue_card(new, render_for(rt, new, view), now=now)
+    fresh = await uow.outbox.enqueue_card(new, render_for(rt, new, view), now=now)
+    fresh.link_role = group_flood.CARD_NOW_ROLE  # asked for now: ahead of a flood's queued cards
     if old is None:
         return
     await uow.cards.deactivate(old)
-    if old.message_id is None:  # never delivered: its queued send is dropped (render_card_now), nothing to edit
+    if old.message_id is None:  # never delivered: its queued send is dropped now, nothing to edit
+        await group_flood.drop_queued_card(uow, old)
         return
     if old.chat_id == chat_id:
         row = await uow.outbox.enqueue_card_edit(old, staff_tools.render_moved_down(view, rt.ctx, link=None), now=now)
