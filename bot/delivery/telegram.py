@@ -34,10 +34,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from aiogram import Bot
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import aliased
 
-from bot.delivery.group_flood import GroupFloodHook
 from bot.delivery.loop import RECORD_RETRIES, Stopped
 from bot.delivery.ratelimit import RateLimiter, RateLimits, is_group_chat
 from bot.delivery.shared_limits import SharedRateLimiter
@@ -63,7 +63,16 @@ from bot.services.receipts import REASON_BLOCKED, WATCHED_ROLES
 from handlers.messages import OutMessage
 from storage.leases import claim_rows
 from storage.models import Card, MediaFile, OutboxMessage, utcnow
-from storage.outbox import KIND_EDIT_CARD, KIND_SEND, PENDING, RENDER_AT_SEND, SUPERSEDED, Fresh, OutboxRepo
+from storage.outbox import (
+    KIND_EDIT_CARD,
+    KIND_SEND,
+    PENDING,
+    RENDER_AT_SEND,
+    SUPERSEDED,
+    Fresh,
+    OutboxRepo,
+    as_utc,
+)
 from storage.repositories import AgencyRepo, CardRepo, CitizenRepo, MessageLinkRepo
 
 if TYPE_CHECKING:
@@ -76,6 +85,17 @@ log = logging.getLogger("sikesal.delivery")
 CHANNEL = "telegram"
 #: outcomes after which the chat goes on with its next row
 CONTINUES = frozenset({"sent", "failed", "skip", "superseded"})
+#: a card queued at most this long ago, with no edit of it queued since, is sent as it was rendered
+FACE_CURRENT_FOR = timedelta(seconds=60)
+_edits = aliased(OutboxMessage)
+#: a card's state for :meth:`TelegramSender._face_current`, built once
+_CARD_STATE = select(
+    Card.active,
+    select(func.count(_edits.id))
+    .where(_edits.card_id == Card.id, _edits.kind == KIND_EDIT_CARD, _edits.status == PENDING)
+    .scalar_subquery()
+    .label("edits"),
+).where(Card.id == bindparam("card_id"))
 
 
 class TelegramSender(CitizenEdits):
@@ -87,8 +107,6 @@ class TelegramSender(CitizenEdits):
 
     name = "telegram-delivery"
     channel = CHANNEL
-    #: floods in agency groups: digests and cards on demand go first (None: plain FIFO)
-    group_flood: GroupFloodHook | None = None
     hand_over = True
 
     def __init__(
@@ -158,10 +176,6 @@ class TelegramSender(CitizenEdits):
         attempt = Attempt()
         fresh = self._ahead.pop(row_id, None)
         loaded = await self._load(row_id, fresh)
-        if (not nested and self.group_flood is not None and isinstance(loaded, Job)
-                and await self.group_flood.before(self, row_id, loaded.chat_id)):
-            fresh = None
-            loaded = await self._load(row_id)  # digests and cards on demand went first (bot.delivery.group_flood)
         if isinstance(loaded, Outcome) and loaded.prerequisite is not None and not nested:
             if await self._claim(loaded.prerequisite):
                 try:
@@ -216,7 +230,8 @@ class TelegramSender(CitizenEdits):
             if face is not None:
                 job.message = face
             return job
-        if self.render_card is None or job.kind == KIND_EDIT_CARD or job.card_id is None or committed_now:
+        if (self.render_card is None or job.kind == KIND_EDIT_CARD or job.card_id is None or committed_now
+                or job.face_current):
             return job
         fresh = await self.render_card(job.card_id)
         if fresh is None:
@@ -263,8 +278,8 @@ class TelegramSender(CitizenEdits):
     def _job_from_memory(self, fresh: Fresh) -> Job | Outcome | None:
         """A row known in memory that needs nothing else from the database (no card to edit or reply to, no
         photo to look up) becomes a job without a query; None: read it (see :meth:`_load`)."""
-        if fresh.kind != KIND_SEND:
-            return None
+        if fresh.kind != KIND_SEND or (fresh.card_id is not None and not fresh.committed_now):
+            return None  # a card read back is checked for changes (see _face_current)
         try:
             message = OutMessage.from_dict(fresh.payload)
         except (KeyError, TypeError, ValueError) as exc:
@@ -304,6 +319,11 @@ class TelegramSender(CitizenEdits):
                 job.card_kind = card.kind
                 job.chat_id = str(card.chat_id)
                 return job
+            if row.card_id is not None and self.render_card is not None:
+                current = await self._face_current(session, row)
+                if current is None:
+                    return Outcome("superseded", error="the card was retired before it could be delivered")
+                job.face_current = current
             ref = message.reply_to
             if ref is not None and ref.kind == "card" and ref.complaint_id is not None:
                 card = await self._card_in_chat(session, ref.complaint_id, row.chat_id)
@@ -341,6 +361,16 @@ class TelegramSender(CitizenEdits):
             "retry", delay=self.defer_delay, count_attempt=False, error=why,
             prerequisite=pending.id if same_chat else None,
         )
+
+    async def _face_current(self, session: AsyncSession, row: OutboxMessage) -> bool | None:
+        """Whether a card's queued first rendering still shows the complaint as it is: the card is active,
+        no edit of it is queued (every change to what a card shows queues one, delivered or not) and it was
+        queued less than :data:`FACE_CURRENT_FOR` ago (its clock badge and nearby list age). One query
+        instead of rendering the card again; None: the card was retired meanwhile."""
+        found = (await session.execute(_CARD_STATE, {"card_id": row.card_id})).first()
+        if found is None or not found.active:
+            return None
+        return found.edits == 0 and self.clock() - as_utc(row.created_at) <= FACE_CURRENT_FOR
 
     @staticmethod
     async def _card_in_chat(session: AsyncSession, complaint_id: int, chat_id: str) -> Card | None:
@@ -405,6 +435,8 @@ class TelegramSender(CitizenEdits):
             if following is not None and self.lease_owner is not None:
                 claimed = bool(await claim_rows(session, OutboxMessage, [following.id], self.lease_owner,
                                                 now=now, ttl=self.lease_ttl))
+            if attempt.progress and outcome.action in ("retry", "flood") and row.status == PENDING:
+                repo.save_progress(row, attempt.progress)
             notice = await self._apply(session, repo, row, job, outcome, now)
         if chain:
             self._chain(chat_id, row_id, following, claimed=claimed, now=now)

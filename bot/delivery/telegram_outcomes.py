@@ -72,6 +72,8 @@ class Job:
     progress: list[str] = field(default_factory=list)
     #: the row's own chat (its worker's key; an edit's ``chat_id`` is taken from the card)
     row_chat: str = ""
+    #: a card's first rendering that nothing changed since it was queued (see TelegramSender._load)
+    face_current: bool = False
 
 
 Action = Literal["sent", "retry", "failed", "flood", "migrated", "skip", "superseded"]
@@ -110,6 +112,9 @@ class Attempt:
     """Side results gathered while sending, kept even when a later call of the same row fails."""
 
     file_ids: dict[str, str] = field(default_factory=dict)
+    #: the parts out so far when the last call (the buttons) may still fail: recorded with a retry, so the
+    #: next attempt only puts the buttons on (no transaction of its own before that call)
+    progress: list[str] = field(default_factory=list)
 
 
 def chat_arg(chat_id: str) -> int | str:

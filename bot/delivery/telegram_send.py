@@ -174,7 +174,7 @@ class CardSending(TelegramCalls):
                 await self._save_progress(job.row_id, ids, attempt)
         if plan.caption_on_photo:
             if later is not None:
-                await self._save_progress(job.row_id, ids, attempt)
+                attempt.progress = list(ids)  # recorded with a retry if the buttons fail
                 return await self._add_buttons(job, ids, later, "photo")
             return Outcome("sent", message_ids=ids, button_message_id=int(ids[0]), card_kind="photo")
         text_reply = int(ids[0]) if ids else job.reply_to
@@ -187,7 +187,9 @@ class CardSending(TelegramCalls):
         )
         ids.append(str(sent.message_id))
         if later is not None:
-            await self._save_progress(job.row_id, ids, attempt)  # a retry must not send the text again
+            # a retry must not send the text again: the outcome's record keeps what is out (one transaction,
+            # not one more before the buttons); a crash right now resends it once, as any message in flight
+            attempt.progress = list(ids)
             return await self._add_buttons(job, ids, later, "text")
         return Outcome("sent", message_ids=ids, button_message_id=sent.message_id, card_kind="text")
 
