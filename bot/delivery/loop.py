@@ -54,6 +54,13 @@ MIN_TICK_INTERVAL = 0.02
 FRESH_FOR = 1.0
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 class Stopped(Exception):
     """The loop is shutting down while a worker waited (for a rate limiter, a pause): nothing was done."""
 
@@ -141,6 +148,10 @@ class FifoWorkLoop(ABC):
     def _take_offered(self, key: str, last_id: int) -> int | None:
         """A row of ``key`` handed over in memory while its worker was busy (see OutboxLoop); None here."""
         return None
+
+    def _quiet_exit(self, key: str) -> bool:
+        """True when ``key``'s worker ends knowing nothing of the key is pending (no poll needed)."""
+        return False
 
     def _attached(self, attached: bool) -> None:  # noqa: B027 - a hook most loops do without
         """Called when the loop starts (True) and stops (False) working: a place to subscribe to hand-overs."""
@@ -344,7 +355,8 @@ class FifoWorkLoop(ABC):
             self._chained.pop(key, None)
             if self._workers.get(key) is asyncio.current_task():
                 self._workers.pop(key, None)
-            self._wake.set()
+            if not self._quiet_exit(key):
+                self._wake.set()
 
     async def _next_due_in(self, key: str) -> int | None:
         async with self._db_sem, self.sessionmaker() as session:
@@ -387,16 +399,21 @@ class OutboxLoop(FifoWorkLoop):
         self._offered: dict[str, list[Fresh]] = {}
         #: rows whose claim must check that they head their chat (handed over, not found by the poll)
         self._unverified: set[int] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _attached(self, attached: bool) -> None:
         if not self.hand_over:
             return
         if attached:
+            self._loop = asyncio.get_running_loop()
             attach_sink(self.sessionmaker, self.offer, self._blind)
         else:
             detach_sink(self.sessionmaker, self.offer, self._blind)
             self._drained.clear()
             self._offered.clear()
+
+    def _quiet_exit(self, key: str) -> bool:
+        return self.hand_over and key in self._drained and not self._offered.get(key)
 
     def _blind(self) -> None:
         """Rows were queued where no hand-over sees them: what we believed drained may not be."""
@@ -405,8 +422,8 @@ class OutboxLoop(FifoWorkLoop):
     def offer(self, rows: list[Fresh]) -> None:
         """Rows just committed (see :func:`storage.outbox.attach_sink`): start the chat's worker on its row at
         once when the chat is known to have nothing else pending; otherwise its worker or the poll finds it."""
-        if self._stop.is_set():
-            return
+        if self._stop.is_set() or self._loop is not _running_loop():
+            return  # committed in another thread's loop: the poll finds them
         now = self.clock()
         at = time.monotonic()
         for row in rows:
