@@ -199,6 +199,8 @@ async def saturated(citizens: int) -> dict[str, Any]:
                         "send_rate_per_s": round(len(stamps) / busy, 1) if busy else None,
                         "busiest_second": Recorder.busiest_window(stamps, 1.0),
                         "429s": flood_count(server, recorder),
+                        "429s_in_groups": sum(1 for flood in recorder.floods if flood[2] < 0),
+                        "429s_by_method": dict(server.rate_limited_calls),
                         **latency_figures(whole_answers(recorder, people), "answer"),
                         **latency_figures(cards, "card"),
                         **_errors(outcome, bot),
