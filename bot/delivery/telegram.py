@@ -38,6 +38,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import aliased
 
+from bot.delivery.group_flood import GroupFloodHook
 from bot.delivery.loop import RECORD_RETRIES, Stopped
 from bot.delivery.ratelimit import RateLimiter, RateLimits, is_group_chat
 from bot.delivery.shared_limits import SharedRateLimiter
@@ -107,6 +108,8 @@ class TelegramSender(CitizenEdits):
 
     name = "telegram-delivery"
     channel = CHANNEL
+    #: floods in agency groups: digests and cards on demand go first (None: plain FIFO)
+    group_flood: GroupFloodHook | None = None
     hand_over = True
 
     def __init__(
@@ -176,6 +179,10 @@ class TelegramSender(CitizenEdits):
         attempt = Attempt()
         fresh = self._ahead.pop(row_id, None)
         loaded = await self._load(row_id, fresh)
+        if (not nested and self.group_flood is not None and isinstance(loaded, Job)
+                and await self.group_flood.before(self, row_id, loaded.chat_id)):
+            fresh = None
+            loaded = await self._load(row_id)  # digests and cards on demand went first (bot.delivery.group_flood)
         if isinstance(loaded, Outcome) and loaded.prerequisite is not None and not nested:
             if await self._claim(loaded.prerequisite):
                 try:
