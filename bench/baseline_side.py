@@ -8,10 +8,9 @@ import contextlib
 import time
 from collections import Counter
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bench.common import (
     DESCRIPTION,
@@ -25,25 +24,8 @@ from bench.common import (
     gather_users,
     peak_rss_mb,
 )
+from bench.noop_bot import build_dispatcher
 from localapi.telegram import TelegramServer, make_jpeg
-
-#: every reply carries one button so that the users' "taps" are real callback queries
-KEYBOARD = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="OK", callback_data="next")]])
-
-
-def build_dispatcher() -> Dispatcher:
-    dp = Dispatcher()
-
-    @dp.message()
-    async def on_message(message: Message) -> None:
-        await message.answer("ok", reply_markup=KEYBOARD)
-
-    @dp.callback_query()
-    async def on_callback(query: CallbackQuery, bot: Bot) -> None:
-        assert query.message is not None
-        await bot.send_message(query.message.chat.id, "ok", reply_markup=KEYBOARD)
-
-    return dp
 
 
 async def file_one(citizen: Citizen, photo: bytes) -> None:

@@ -4,7 +4,8 @@ A no-op aiogram bot (Dispatcher, no database): every message and every button pr
 message carrying one button (so the simulated citizens' next "tap" is a real callback query). It is fed the
 way ``sikesal run`` is in the benchmark: by webhook (aiogram's ``SimpleRequestHandler``, the same aiohttp
 server kind SiKesal uses), behind the benchmark's proxy. Its CPU and memory are read from outside, as the
-bot process's.
+bot process's. ``bench.baseline_side`` (the in-process ceiling of ``bench.filings``) answers with the same
+dispatcher; it lives here so that this process imports nothing of the benchmark's load generator.
 
 Environment: ``TELEGRAM_BOT_TOKEN``, ``TELEGRAM_API_BASE``, ``SIKESAL_PUBLIC_URL`` (the webhook's public base)
 and ``TELEGRAM_WEBHOOK_SECRET``. Prints ``no-op bot ready on 127.0.0.1:<port>`` once the webhook is set.
