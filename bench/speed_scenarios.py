@@ -201,6 +201,7 @@ async def saturated(citizens: int) -> dict[str, Any]:
                         "429s": flood_count(server, recorder),
                         "429s_in_groups": sum(1 for flood in recorder.floods if flood[2] < 0),
                         "429s_by_method": dict(server.rate_limited_calls),
+                        "429s_by_limit": dict(server.limiter.refused_by) if server.limiter is not None else {},
                         **latency_figures(whole_answers(recorder, people), "answer"),
                         **latency_figures(cards, "card"),
                         **_errors(outcome, bot),

@@ -51,13 +51,19 @@ class TelegramCalls(OutboxLoop):
         """
         while True:
             async with self._sem:
-                wait = await self._acquire(chat_id, cost=cost, edit=edit)
+                stamped = time.monotonic()
+                wait, local = await self._acquire(chat_id, stamped, cost=cost, edit=edit)
                 if wait <= 0:
-                    return await call()
+                    try:
+                        return await call()
+                    finally:
+                        if local:  # counted from its answer on (see RateLimiter.settle)
+                            self.limiter.settle(chat_id, stamped, time.monotonic(), cost=cost, edit=edit)
             await self._sleep(wait)
 
-    async def _acquire(self, chat_id: str, *, cost: int, edit: bool) -> float:
-        """Ask the shared limiter (Redis) when there is one; while it cannot be reached, count locally."""
+    async def _acquire(self, chat_id: str, now: float, *, cost: int, edit: bool) -> tuple[float, bool]:
+        """Ask the shared limiter (Redis) when there is one; while it cannot be reached, count locally at
+        ``now``. Returns the wait and whether the local limiter counted."""
         if self.shared_limiter is not None:
             try:
                 wait = await self.shared_limiter.acquire(chat_id, cost=cost, edit=edit)
@@ -70,8 +76,8 @@ class TelegramCalls(OutboxLoop):
                 if self._shared_down_since is not None:
                     log.warning("the shared rate limiter (Redis) is back")
                     self._shared_down_since = None
-                return wait
-        return self.limiter.acquire(chat_id, time.monotonic(), cost=cost, edit=edit)
+                return wait, False
+        return self.limiter.acquire(chat_id, now, cost=cost, edit=edit), True
 
     async def _share_pause(self, chat_id: str, seconds: float) -> None:
         """Tell every process about a 429 (the chat's, and the whole bot's when several chats were hit)."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import time
 from bisect import bisect_right
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -114,6 +114,8 @@ class RateLimiter:
         self._windows = strict_windows(limits) if limits.strict else {}
         self._logs: dict[int | None, deque[float]] = {}  # strict: None = overall, else a chat
         self._granted = 0
+        #: strict: which limit each refusal hit ("overall", "private", "group"), for the benchmark's report
+        self.refused_by: Counter[str] = Counter()
 
     def _check_strict(self, chat_id: int, *, is_group: bool, cost: int, edit: bool) -> float:
         now = self._clock()
@@ -124,9 +126,12 @@ class RateLimiter:
             scopes.append((chat_id, self._windows["group"]))
         elif not edit:
             scopes.append((chat_id, self._windows["private"]))
-        wait = max([0.0] + [_log_wait(self._logs.setdefault(key, deque()), windows, now, cost)
-                            for key, windows in scopes])
+        waits = [_log_wait(self._logs.setdefault(key, deque()), windows, now, cost) for key, windows in scopes]
+        wait = max([0.0, *waits])
         if wait > 0:
+            for (key, _windows), scope_wait in zip(scopes, waits, strict=True):
+                if scope_wait > 0:
+                    self.refused_by["overall" if key is None else "group" if is_group else "private"] += 1
             return wait
         for key, windows in scopes:
             self._logs[key].extend([now] * min(cost, max(count for count, _ in windows)))

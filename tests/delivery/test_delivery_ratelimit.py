@@ -171,3 +171,34 @@ def test_chat_kind_and_validation() -> None:
         RateLimits(group_per_minute=0)
     with pytest.raises(ValueError):
         RateLimits(private_burst=0)
+
+
+def test_a_send_is_counted_from_its_answer_so_a_late_request_cannot_crowd_the_next_second() -> None:
+    """Thirty requests counted at 0 but answered (so arrived at Telegram) up to 0.5 s later: a 31st counted
+    only 1.1 s after 0 could reach Telegram within one second of the late ones. Counted from the answers,
+    the 31st waits until the last of them has left the window."""
+    limiter = RateLimiter(RateLimits())
+    window = limiter.limits.global_windows()[0].seconds
+    for chat in range(30):
+        assert limiter.acquire(PRIVATE + chat, 0.0) == 0
+    for chat in range(30):
+        limiter.settle(PRIVATE + chat, 0.0, 0.5 * (chat + 1) / 30)
+    assert limiter.delay_for(PRIVATE + 99, window) > 0
+    assert limiter.delay_for(PRIVATE + 99, 0.5 + window) == pytest.approx(0, abs=1e-9)
+
+
+def test_settle_only_ever_counts_later_and_leaves_requests_in_flight_alone() -> None:
+    limiter = RateLimiter(RateLimits())
+    for _ in range(3):
+        limiter.acquire(PRIVATE, 0.0)
+    limiter.settle(PRIVATE, 0.0, 0.0)  # answered at once: nothing changes
+    limiter.settle(PRIVATE, 0.0, -1.0)  # a clock that went back: ignored
+    burst = limiter.limits.private_windows()[0].seconds
+    assert limiter.delay_for(PRIVATE, 0.5) == pytest.approx(burst - 0.5)
+    for _ in range(3):  # the three answered late: the fourth waits until the first of them leaves the window
+        limiter.settle(PRIVATE, 0.0, 0.4)
+    assert limiter.delay_for(PRIVATE, 0.5) == pytest.approx(0.4 + burst - 0.5)
+    edit_group = GROUP
+    limiter.acquire(edit_group, 0.0, edit=True)
+    limiter.settle(edit_group, 0.0, 2.0, edit=True)  # a group's edit counts in the group's window only
+    assert limiter.delay_for(edit_group, 0.0) == 0
