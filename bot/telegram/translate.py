@@ -102,6 +102,9 @@ async def to_event(message: Message, bot: Bot, media: MediaStore, *, max_bytes: 
 async def _fetch(
     bot: Bot, media: MediaStore, file_id: str, mime_type: str, size: int, caption: str | None, *, as_file: bool
 ) -> Event:
+    if not file_id.strip():  # Telegram never sends one; a forged update may: getFile requires it
+        log.info("a %s without a file id; refused", "file" if as_file else "photo")
+        return Unsupported("unknown")
     try:
         ref = await download_photo(bot, media, file_id)
     except NotAnImage:
